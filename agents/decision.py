@@ -1,0 +1,218 @@
+"""The structured decision (DESIGN.md §4): the persisted model and the per-run reply schemas.
+
+`Decision` is what records hold. `decision_reply_model` builds, for one state in one round, a
+schema whose state ids, levels and percentages are enums, so a grammar-constrained small model
+cannot name a state that does not exist or a value out of range; it validates the same way when a
+model answers in plain text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from agents.ladder import UNTARGETED_ACTIONS, Action
+
+REASON_MAX = 160
+STATEMENT_MAX = 400
+MESSAGE_MAX = 400
+MAX_PROPOSALS = 2
+MAX_MESSAGES = 2
+
+
+class Intent(StrEnum):
+    """A state's private intent toward another state, mildest first."""
+
+    DEFENSIVE = "defensive"
+    DETERRENT = "deterrent"
+    COERCIVE = "coercive"
+    AGGRESSIVE = "aggressive"
+
+
+class ProposalKind(StrEnum):
+    """Arms-control offers.
+
+    arms_cap: every party keeps its arms change at or below `value` percent per round.
+    mutual_reduction: every party cuts its arms by at least `value` percent per round.
+    verification: parties see each other's exact arms (value unused).
+    """
+
+    ARMS_CAP = "arms_cap"
+    MUTUAL_REDUCTION = "mutual_reduction"
+    VERIFICATION = "verification"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ThreatItem(_Strict):
+    """Perceived threat from one other state."""
+
+    state: str
+    level: int = Field(ge=0, le=10)
+    reason: str = Field(max_length=REASON_MAX)
+
+
+class IntentItem(_Strict):
+    """Private intent toward one other state."""
+
+    state: str
+    intent: Intent
+
+
+class ForecastItem(_Strict):
+    """Expected arms change (percent) of one other state next round."""
+
+    state: str
+    arms_change: int
+
+
+class ProposalItem(_Strict):
+    """An arms-control offer made to the listed states."""
+
+    kind: ProposalKind
+    parties: list[str] = Field(min_length=1)
+    value: int = 0
+
+
+class ResponseItem(_Strict):
+    """An answer to an open offer."""
+
+    proposal: str
+    accept: bool
+
+
+class Decision(_Strict):
+    """One state's decision for one round, as persisted in records."""
+
+    threat: list[ThreatItem]
+    arms_change: int
+    action: Action
+    target: str | None = None
+    proposals: list[ProposalItem] = Field(default_factory=list)
+    responses: list[ResponseItem] = Field(default_factory=list)
+    public_statement: str = Field(default="", max_length=STATEMENT_MAX)
+    announced_next_arms_change: int | None = None
+    private_rationale: str = Field(default="", max_length=STATEMENT_MAX)
+    private_intent: list[IntentItem]
+    forecast: list[ForecastItem]
+
+
+class OutgoingMessage(_Strict):
+    """A negotiation message: to everyone (`["all"]`) or to named states."""
+
+    to: list[str] = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MESSAGE_MAX)
+
+
+class NegotiationReply(_Strict):
+    """What a state says in one negotiation sub-turn (possibly nothing)."""
+
+    messages: list[OutgoingMessage] = Field(default_factory=list, max_length=MAX_MESSAGES)
+
+
+def _literal(values: list[Any]) -> Any:
+    return Literal[tuple(values)]
+
+
+def _covers_each_once(items: list[Any], others: list[str], field: str) -> None:
+    named = [item.state for item in items]
+    missing = [s for s in others if s not in named]
+    doubled = sorted({s for s in named if named.count(s) > 1})
+    if missing:
+        raise ValueError(f"{field}: missing states {missing}; give one entry for each of {others}")
+    if doubled:
+        raise ValueError(f"{field}: states listed twice {doubled}")
+
+
+def decision_reply_model(others: list[str], cap: int, open_proposals: list[str]) -> type[BaseModel]:
+    """Reply schema for a state facing `others`, with arms changes in [-cap, cap]."""
+    other_t = _literal(others)
+    pct_t = _literal(list(range(-cap, cap + 1)))
+    level_t = _literal(list(range(0, 11)))
+    strict = ConfigDict(extra="forbid")
+    threat_t = create_model(
+        "Threat",
+        __config__=strict,
+        state=(other_t, ...),
+        level=(level_t, Field(description="0 = no threat, 10 = imminent attack")),
+        reason=(str, Field(max_length=REASON_MAX)),
+    )
+    intent_t = create_model("Intent", __config__=strict, state=(other_t, ...), intent=(Intent, ...))
+    forecast_t = create_model(
+        "Forecast", __config__=strict, state=(other_t, ...), arms_change=(pct_t, ...)
+    )
+    proposal_t = create_model(
+        "Proposal",
+        __config__=strict,
+        kind=(ProposalKind, ...),
+        parties=(list[other_t], Field(min_length=1)),  # type: ignore[valid-type]
+        value=(_literal(list(range(0, cap + 1))), Field(default=0)),
+    )
+    fields: dict[str, Any] = {
+        "threat": (list[threat_t], Field(description="one entry per other state")),
+        "arms_change": (pct_t, Field(description="percent change of your arms this round")),
+        "action": (Action, ...),
+        "target": (other_t | None, Field(default=None, description="state your action targets")),
+        "proposals": (list[proposal_t], Field(default_factory=list, max_length=MAX_PROPOSALS)),
+        "public_statement": (str, Field(default="", max_length=STATEMENT_MAX)),
+        "announced_next_arms_change": (pct_t | None, Field(default=None)),
+        "private_rationale": (str, Field(default="", max_length=STATEMENT_MAX)),
+        "private_intent": (list[intent_t], ...),
+        "forecast": (list[forecast_t], ...),
+    }
+    if open_proposals:
+        response_t = create_model(
+            "Response",
+            __config__=strict,
+            proposal=(_literal(open_proposals), ...),
+            accept=(bool, ...),
+        )
+        fields["responses"] = (list[response_t], Field(default_factory=list))
+
+    def _check(self: Any) -> Any:
+        _covers_each_once(self.threat, others, "threat")
+        _covers_each_once(self.private_intent, others, "private_intent")
+        _covers_each_once(self.forecast, others, "forecast")
+        action = Action(self.action)
+        if action in UNTARGETED_ACTIONS and self.target is not None:
+            raise ValueError(f"target: action {action.value} takes no target; use null")
+        if action not in UNTARGETED_ACTIONS and self.target is None:
+            raise ValueError(f"target: action {action.value} needs a target state")
+        return self
+
+    return create_model(
+        "DecisionReply",
+        __config__=strict,
+        __validators__={"check": model_validator(mode="after")(_check)},  # type: ignore[dict-item]
+        **fields,
+    )
+
+
+def negotiation_reply_model(others: list[str]) -> type[BaseModel]:
+    """Reply schema for one negotiation sub-turn."""
+    to_t = _literal(["all", *others])
+    message_t = create_model(
+        "Message",
+        __config__=ConfigDict(extra="forbid"),
+        to=(list[to_t], Field(min_length=1)),  # type: ignore[valid-type]
+        text=(str, Field(min_length=1, max_length=MESSAGE_MAX)),
+    )
+    return create_model(
+        "NegotiationReply",
+        __config__=ConfigDict(extra="forbid"),
+        messages=(list[message_t], Field(default_factory=list, max_length=MAX_MESSAGES)),
+    )
+
+
+def to_decision(reply: BaseModel) -> Decision:
+    """Convert a validated reply into the persisted decision."""
+    return Decision.model_validate(reply.model_dump(mode="json"))
+
+
+def to_negotiation(reply: BaseModel) -> NegotiationReply:
+    """Convert a validated negotiation reply into the persisted form."""
+    return NegotiationReply.model_validate(reply.model_dump(mode="json"))

@@ -1,0 +1,138 @@
+"""What one state is shown at one moment: the agent's whole input, built by the engine.
+
+Everything here is already filtered by the visibility rules; prompts render it and scripted
+policies read it, so an LLM and a scripted policy see exactly the same facts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from agents.personas import Disposition, Regime, Transparency
+
+
+class Phase(StrEnum):
+    """Which step of the round a model call belongs to."""
+
+    NEGOTIATION = "negotiation"
+    DECISION = "decision"
+
+
+class ArmsSource(StrEnum):
+    """How the observer knows another state's arms."""
+
+    EXACT = "exact"
+    INTELLIGENCE = "intelligence_estimate"
+    VERIFICATION = "verification_treaty"
+    SUMMIT = "summit_disclosure"
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SelfView(_View):
+    """The observer's own state, exact."""
+
+    id: str
+    name: str
+    regime: Regime
+    transparency: Transparency
+    disposition: Disposition
+    doctrine: str
+    arms: float
+    economy: float
+    last_arms_change: float | None
+    my_announced_arms_change: int | None
+
+
+class OtherView(_View):
+    """Another state as the observer sees it."""
+
+    id: str
+    name: str
+    regime: Regime
+    transparency: Transparency
+    arms: float
+    arms_source: ArmsSource
+    arms_as_of_round: int
+    arms_uncertainty_pct: int
+    last_arms_change: float | None
+    announced_next_arms_change: int | None
+    last_action: str | None
+    last_target: str | None
+
+
+class Said(_View):
+    """A public statement or a message; `text` is untrusted, written by another state."""
+
+    round: int
+    sender: str
+    to: list[str]
+    text: str
+
+
+class ProposalView(_View):
+    """An open arms-control offer awaiting answers."""
+
+    id: str
+    proposer: str
+    kind: str
+    parties: list[str]
+    value: int
+
+
+class TreatyView(_View):
+    """An arms-control treaty in force."""
+
+    id: str
+    kind: str
+    parties: list[str]
+    value: int
+    since_round: int
+
+
+class Plan(_View):
+    """A plan disclosed at a summit: announced arms change for this round (None = none given)."""
+
+    state: str
+    announced_arms_change: int | None
+
+
+class HistoryRow(_View):
+    """One older round, compact: arms as the observer saw them and everyone's action."""
+
+    round: int
+    arms: dict[str, float]
+    actions: dict[str, str]
+
+
+class RulesView(_View):
+    """The rules that bind the observer."""
+
+    arms_cap_pct: int
+    forewarning_threshold_pct: int | None
+    summit_this_round: bool
+    summit_next_round: bool
+    war_ends_run: bool
+
+
+class Observation(_View):
+    """Everything one state sees at one model call."""
+
+    round: int
+    rounds_total: int
+    phase: Phase
+    subturn: int
+    subturns_total: int
+    you: SelfView
+    others: list[OtherView]
+    rules: RulesView
+    statements: list[Said]
+    messages: list[Said]
+    open_proposals: list[ProposalView]
+    treaties: list[TreatyView]
+    disclosed_plans: list[Plan]
+    history: list[HistoryRow]

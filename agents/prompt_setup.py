@@ -1,0 +1,163 @@
+"""Prompt setups: named, versioned template sets, hashed so records stay comparable.
+
+The observation goes into the prompt as JSON inside `<observation>` tags. JSON string escaping
+plus escaping of `<`, `>` and `&` means text written by another state can neither close its
+quotation nor the tag, so it cannot pose as rules or system text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from string import Template
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agents.observation import Observation, Phase
+from agents.personas import Disposition, Persona, Regime, Transparency
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+TEMPLATE_FIELDS = ("system", "negotiation", "decision", "retry", "json_format_note")
+
+
+class PromptSetupError(ValueError):
+    """A prompt setup that cannot be loaded."""
+
+
+class PromptSetup(BaseModel):
+    """A named, versioned set of prompt templates (string.Template `$name` syntax)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    description: str = ""
+    system: str
+    negotiation: str
+    decision: str
+    retry: str
+    json_format_note: str = Field(description="how to answer when the model has no tool calling")
+
+    def template_hashes(self) -> dict[str, str]:
+        """sha256 (first 16 hex digits) of each template's text."""
+        return {
+            f: hashlib.sha256(getattr(self, f).encode("utf-8")).hexdigest()[:16]
+            for f in TEMPLATE_FIELDS
+        }
+
+
+def builtin_setups() -> list[str]:
+    """Names of the prompt setups shipped with the package."""
+    return sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))
+
+
+def load_prompt_setup(name_or_path: str) -> PromptSetup:
+    """Load a built-in setup by name, or a YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROMPTS_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise PromptSetupError(
+                f"unknown prompt setup {name_or_path!r}; built-in: {builtin_setups()}"
+            )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return PromptSetup.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise PromptSetupError(f"{path}: {exc}") from exc
+
+
+_REGIME_NOTE = {
+    Regime.DEMOCRACY: (
+        "Your policy is debated in parliament and the press; large changes need public forewarning."
+    ),
+    Regime.AUTOCRACY: "Your leadership decides alone; no parliament constrains your choices.",
+}
+_TRANSPARENCY_NOTE = {
+    Transparency.TRANSPARENT: "Other states see your exact arms and your announcements.",
+    Transparency.SECRETIVE: (
+        "Your arms and plans are secret: other states see only noisy, delayed intelligence"
+        " estimates."
+    ),
+}
+_DISPOSITION_NOTE = {
+    Disposition.SECURITY_SEEKER: "to stay secure and keep the status quo.",
+    Disposition.REVISIONIST: "to change the status quo in your favour, by force if it pays.",
+}
+
+
+def quote_json(data: object) -> str:
+    """JSON with `<`, `>` and `&` escaped, safe to embed between tags in a prompt."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str:
+    """The system prompt: persona and rules."""
+    rules = obs.rules
+    if rules.forewarning_threshold_pct is None:
+        forewarning = ""
+    else:
+        forewarning = (
+            f"As a democracy, an arms increase above {rules.forewarning_threshold_pct}% is only"
+            " allowed if you announced it the round before; otherwise it is cut to that level."
+        )
+    return (
+        Template(setup.system)
+        .substitute(
+            name=persona.name,
+            id=persona.state_id,
+            regime=persona.regime.value,
+            transparency=persona.transparency.value,
+            regime_note=_REGIME_NOTE[persona.regime],
+            transparency_note=_TRANSPARENCY_NOTE[persona.transparency],
+            disposition_note=_DISPOSITION_NOTE[persona.disposition],
+            doctrine=persona.doctrine or "none stated.",
+            cap=rules.arms_cap_pct,
+            forewarning_note=forewarning,
+            war_note="; it ends the game" if rules.war_ends_run else "",
+        )
+        .strip()
+    )
+
+
+def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -> str:
+    """The user prompt for one call; `schema_json` is given when the model answers in text."""
+    format_note = (
+        Template(setup.json_format_note).substitute(schema=schema_json).strip()
+        if schema_json is not None
+        else ""
+    )
+    template = setup.negotiation if obs.phase is Phase.NEGOTIATION else setup.decision
+    return (
+        Template(template)
+        .substitute(
+            round=obs.round,
+            rounds_total=obs.rounds_total,
+            subturn=obs.subturn,
+            subturns_total=obs.subturns_total,
+            observation=quote_json(obs.model_dump(mode="json")),
+            format_note=format_note,
+        )
+        .strip()
+    )
+
+
+def render_retry(setup: PromptSetup, error: str) -> str:
+    """The follow-up asking for a corrected reply."""
+    return Template(setup.retry).substitute(error=error[:1500]).strip()
+
+
+OBSERVATION_OPEN = "<observation>"
+OBSERVATION_CLOSE = "</observation>"
+
+
+def extract_observation(prompt: str) -> Observation:
+    """Read the observation back out of a rendered user prompt (used by scripted policies)."""
+    start = prompt.rfind(OBSERVATION_OPEN)
+    end = prompt.rfind(OBSERVATION_CLOSE)
+    if start < 0 or end < start:
+        raise ValueError("prompt holds no <observation> block")
+    return Observation.model_validate_json(prompt[start + len(OBSERVATION_OPEN) : end])

@@ -1,0 +1,209 @@
+"""The LLM state agent: renders the prompt, asks for structured output, validates, re-asks.
+
+A reply that does not validate is re-asked with the validation error up to `max_retries` times;
+after that the caller gets `None` plus the last error and records a flagged fallback. Transport
+failures (after the client's own retries) raise `ModelCallError`: they are not parse failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ValidationError
+
+from agents.models import ResolvedModel, StructuredMode
+from agents.observation import Observation
+from agents.personas import Persona
+from agents.pricing import call_cost
+from agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
+
+REPLY_TOOL = "reply"
+
+
+class ModelCallError(RuntimeError):
+    """A model call failed at the transport level after the client's retries."""
+
+
+@dataclass(frozen=True)
+class CallLog:
+    """One attempt, for the record."""
+
+    attempt: int
+    messages: list[tuple[str, str]]
+    raw: str
+    parsed: dict[str, Any] | None
+    error: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    latency_s: float
+    started_at: str
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """A validated reply (or None after every attempt failed) and the attempts made."""
+
+    reply: BaseModel | None
+    attempts: int
+    error: str | None
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def _json_from_text(text: str) -> Any:
+    """The JSON value in a text reply: the whole text, a fenced block, or the outermost braces."""
+    candidates = [text.strip()]
+    candidates += [m.strip() for m in _FENCE.findall(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    last: json.JSONDecodeError | None = None
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError as exc:
+            last = exc
+    raise ValueError(f"reply is not JSON ({last})")
+
+
+def _role(message: BaseMessage) -> str:
+    return {"system": "system", "human": "user", "ai": "assistant"}.get(message.type, message.type)
+
+
+def _short_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors()[:8]:
+            loc = ".".join(str(p) for p in err["loc"]) or "(reply)"
+            parts.append(f"{loc}: {err['msg']}")
+        return "; ".join(parts)
+    return str(exc)
+
+
+class StateAgent:
+    """One state's voice: a persona, a prompt setup and a chat model."""
+
+    def __init__(
+        self,
+        persona: Persona,
+        model: ResolvedModel,
+        setup: PromptSetup,
+        *,
+        max_retries: int = 2,
+        limiter: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.persona = persona
+        self.model = model
+        self.setup = setup
+        self.max_retries = max_retries
+        self.limiter = limiter or asyncio.Semaphore(1)
+
+    def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
+        text_mode = self.model.structured is StructuredMode.JSON_TEXT
+        schema_json = json.dumps(schema.model_json_schema(), separators=(",", ":"))
+        return [
+            SystemMessage(render_system(self.setup, self.persona, obs)),
+            HumanMessage(render_turn(self.setup, obs, schema_json if text_mode else None)),
+        ]
+
+    async def _invoke(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
+        chat: Any = self.model.chat
+        if self.model.structured is StructuredMode.FUNCTION_CALLING:
+            chat = chat.bind_tools(
+                [{"title": REPLY_TOOL, "description": "Your reply.", **schema.model_json_schema()}],
+                tool_choice=REPLY_TOOL,
+            )
+        async with self.limiter:
+            try:
+                reply = await chat.ainvoke(messages)
+            except Exception as exc:
+                raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(reply, AIMessage):
+            raise ModelCallError(f"model returned {type(reply).__name__}, not an AI message")
+        return reply
+
+    def _parse(self, reply: AIMessage, schema: type[BaseModel]) -> tuple[str, BaseModel]:
+        if self.model.structured is StructuredMode.FUNCTION_CALLING and (
+            reply.tool_calls or reply.invalid_tool_calls
+        ):
+            if reply.tool_calls:
+                raw = json.dumps(reply.tool_calls[0]["args"], ensure_ascii=False)
+                return raw, schema.model_validate(reply.tool_calls[0]["args"])
+            bad = reply.invalid_tool_calls[0]
+            raise _ParseFailure(
+                str(bad.get("args") or ""),
+                f"tool call arguments are not valid JSON: {bad.get('error')}",
+            )
+        raw = reply.text
+        try:
+            data = _json_from_text(raw)
+        except ValueError as exc:
+            raise _ParseFailure(raw, str(exc)) from exc
+        try:
+            return raw, schema.model_validate(data)
+        except ValidationError as exc:
+            raise _ParseFailure(raw, _short_error(exc)) from exc
+
+    async def ask(
+        self, obs: Observation, schema: type[BaseModel], log: Callable[[CallLog], None]
+    ) -> AskResult:
+        """Ask until a reply validates or retries run out; `log` receives every attempt."""
+        messages = self._messages(obs, schema)
+        error: str | None = None
+        for attempt in range(1, self.max_retries + 2):
+            started = datetime.now(UTC).isoformat()
+            t0 = time.perf_counter()
+            reply = await self._invoke(messages, schema)
+            latency = time.perf_counter() - t0
+            usage = reply.usage_metadata
+            tokens_in = usage["input_tokens"] if usage else None
+            tokens_out = usage["output_tokens"] if usage else None
+            parsed: BaseModel | None = None
+            try:
+                raw, parsed = self._parse(reply, schema)
+                error = None
+            except _ParseFailure as exc:
+                raw, error = exc.raw, exc.reason
+            except ValidationError as exc:
+                raw, error = json.dumps(reply.tool_calls[0]["args"]), _short_error(exc)
+            log(
+                CallLog(
+                    attempt=attempt,
+                    messages=[(_role(m), m.text) for m in messages],
+                    raw=raw,
+                    parsed=parsed.model_dump(mode="json") if parsed is not None else None,
+                    error=error,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
+                    cost_usd=call_cost(
+                        self.model.provider, self.model.model, tokens_in, tokens_out
+                    ),
+                    latency_s=latency,
+                    started_at=started,
+                )
+            )
+            if parsed is not None:
+                return AskResult(parsed, attempt, None)
+            messages = [
+                *messages,
+                AIMessage(raw[:2000]),
+                HumanMessage(render_retry(self.setup, error or "invalid reply")),
+            ]
+        return AskResult(None, self.max_retries + 1, error)
+
+
+class _ParseFailure(Exception):
+    def __init__(self, raw: str, reason: str) -> None:
+        super().__init__(reason)
+        self.raw = raw
+        self.reason = reason

@@ -1,0 +1,1 @@
+"""Application layer: the `dilemma` command line."""

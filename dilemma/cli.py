@@ -1,0 +1,208 @@
+"""The `dilemma` command line: run, scenarios, validate (and the evaluator's score)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agents.models import ModelOptions, ModelSpecError
+from agents.prompt_setup import PromptSetupError, load_prompt_setup
+from scenarios.engine import RoundReport
+from scenarios.library import (
+    ScenarioError,
+    builtin_names,
+    load_builtin,
+    load_scenario,
+    parse_scenario,
+)
+from scenarios.runner import RunFailed, RunSpecError, model_specs, run_scenario
+from scenarios.schema import Scenario
+
+app = typer.Typer(
+    help="Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+BAD_INPUT = 2
+RUN_FAILED = 1
+
+LOCAL_NOTE = (
+    "Note: the embedded model `local` is Gemma 3 270M, a small *base* (pretrained) model; only its"
+    " schema-constrained output is usable and its judgement is poor. Use it to try the sandbox;"
+    " use a real model (e.g. --model openai:gpt-4o-mini) for real studies."
+)
+
+
+def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _with_overrides(scenario: Scenario, rounds: int | None, source: str) -> Scenario:
+    if rounds is None:
+        return scenario
+    data = scenario.model_dump(mode="json")
+    data["rules"]["rounds"] = rounds
+    return parse_scenario(data, f"{source} (with --rounds {rounds})")
+
+
+def _parse_state_models(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        state, sep, spec = item.partition("=")
+        if not sep or not state or not spec:
+            raise RunSpecError(
+                f"--state-model {item!r}: expected ID=SPEC (e.g. Aria=scripted:dove)"
+            )
+        out[state] = spec
+    return out
+
+
+def _progress(report: RoundReport) -> None:
+    table = Table(title=f"Round {report.round}", title_justify="left", show_edge=False)
+    table.add_column("state")
+    table.add_column("arms", justify="right")
+    table.add_column("change", justify="right")
+    table.add_column("action")
+    table.add_column("threat view (0-10)")
+    for outcome in report.resolution.outcomes:
+        view = report.end.threat.get(outcome.state)
+        threat = (
+            ", ".join(f"{k} {v}" for k, v in view.items()) if view else "[yellow]flagged[/yellow]"
+        )
+        action = outcome.action.value + (f" -> {outcome.target}" if outcome.target else "")
+        change = f"{outcome.applied_change:+.1f}%"
+        if outcome.adjustments:
+            change += "*"
+        table.add_row(outcome.state, f"{outcome.arms_after:.1f}", change, action, threat)
+    console.print(table)
+    for w in report.resolution.wars:
+        console.print(f"[bold red]WAR[/bold red]: {w.initiator} chose {w.action.value}")
+    for t in report.resolution.treaties_formed:
+        console.print(f"treaty formed: {t.kind} among {', '.join(t.parties)}")
+    for b in report.resolution.breaches:
+        console.print(f"[red]breach[/red]: {b.state} broke {b.treaty} ({b.limit})")
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="built-in scenario name or YAML file")],
+    model: Annotated[
+        str | None, typer.Option(help="model spec for every state (default: local)")
+    ] = None,
+    state_model: Annotated[
+        list[str] | None, typer.Option("--state-model", help="ID=SPEC for one state; repeatable")
+    ] = None,
+    rounds: Annotated[int | None, typer.Option(help="override the number of rounds")] = None,
+    seed: Annotated[int, typer.Option(help="seed of all randomness")] = 0,
+    out: Annotated[Path, typer.Option(help="folder for the record")] = Path("runs"),
+    prompt_setup: Annotated[str | None, typer.Option(help="prompt setup name or YAML file")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server (or DILEMMA_BASE_URL)")
+    ] = None,
+    max_retries: Annotated[int, typer.Option(help="re-asks after an invalid reply")] = 2,
+    concurrency: Annotated[int, typer.Option(help="model calls in flight at most")] = 4,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+) -> None:
+    """Run one negotiation and write its research record."""
+    try:
+        loaded, source = load_scenario(scenario)
+        loaded = _with_overrides(loaded, rounds, source)
+        overrides = _parse_state_models(state_model or [])
+        specs = model_specs(loaded, overrides, model)
+        if prompt_setup:
+            load_prompt_setup(prompt_setup)
+    except (ScenarioError, RunSpecError, PromptSetupError) as exc:
+        raise _fail(str(exc)) from exc
+    if "local" in specs.values():
+        console.print(LOCAL_NOTE, style="yellow")
+    console.print(
+        f"Running [bold]{loaded.name}[/bold] ({loaded.rules.rounds} rounds, seed {seed}); models: "
+        + ", ".join(f"{k}={v}" for k, v in specs.items()),
+        highlight=False,
+    )
+    options = ModelOptions(base_url=base_url, temperature=temperature)
+    try:
+        path = asyncio.run(
+            run_scenario(
+                loaded,
+                overrides,
+                seed=seed,
+                out_dir=out,
+                default_model=model,
+                options=options,
+                prompt_setup=prompt_setup,
+                max_retries=max_retries,
+                max_in_flight=concurrency,
+                scenario_source=source,
+                on_round=_progress,
+                argv=sys.argv,
+            )
+        )
+    except ModelSpecError as exc:
+        raise _fail(str(exc)) from exc
+    except RunFailed as exc:
+        raise _fail(str(exc), RUN_FAILED) from exc
+    except KeyboardInterrupt:
+        err.print("interrupted; the record ends with an `interrupted` event")
+        raise typer.Exit(130) from None
+    _summary(path)
+
+
+def _summary(path: Path) -> None:
+    from scenarios.record import DecisionEvent, read_record
+
+    record = read_record(path)
+    end = record.run_end
+    if end is None:
+        console.print(f"record: {path} (incomplete)")
+        return
+    flagged = sum(1 for d in record.of_kind(DecisionEvent) if d.flagged)
+    decisions = len(record.of_kind(DecisionEvent))
+    console.print(
+        f"\n[bold]{end.outcome}[/bold] after {end.rounds_played} rounds"
+        + (
+            f"; war started by {end.war_initiator} in round {end.war_round}"
+            if end.war_round
+            else ""
+        )
+        + f". Model calls: {end.totals.llm_calls} (re-asks {end.totals.retries});"
+        f" flagged decisions: {flagged}/{decisions}; tokens in/out:"
+        f" {end.totals.input_tokens}/{end.totals.output_tokens}.",
+        highlight=False,
+    )
+    console.print(f"record: {path}", highlight=False)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    for name in builtin_names():
+        sc = load_builtin(name)
+        kinds = ", ".join(f"{s.id} ({s.regime.value}/{s.transparency.value})" for s in sc.states)
+        first = sc.description.split(". ")[0].rstrip(".")
+        console.print(f"[bold]{name}[/bold]: {kinds}. {first}.", highlight=False)
+
+
+@app.command()
+def validate(path: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
+    """Check a scenario file; exit 2 with the field path when it is invalid."""
+    try:
+        sc, _ = load_scenario(str(path))
+        load_prompt_setup(sc.prompt_setup)
+    except (ScenarioError, PromptSetupError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"{path}: valid ({len(sc.states)} states, {sc.rules.rounds} rounds)")
+
+
+if __name__ == "__main__":
+    app()

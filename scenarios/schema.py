@@ -1,0 +1,103 @@
+"""The scenario schema (DESIGN.md §2): strict pydantic models loaded from YAML."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.decision import ProposalKind
+from agents.personas import Disposition, Regime, Transparency
+
+STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateSpec(_Strict):
+    """One state of the world."""
+
+    id: str = Field(pattern=STATE_ID_PATTERN, description="short id used in prompts and records")
+    name: str = Field(min_length=1, max_length=60)
+    regime: Regime
+    transparency: Transparency
+    arms: float = Field(ge=0, description="initial arms (arbitrary units)")
+    economy: float = Field(gt=0, description="initial economy; arming costs economy")
+    disposition: Disposition = Disposition.SECURITY_SEEKER
+    doctrine: str = Field(default="", max_length=600, description="short doctrine and history")
+    model: str | None = Field(default=None, description="model spec for this state only")
+
+
+class Rules(_Strict):
+    """World rules."""
+
+    rounds: int = Field(default=10, ge=1, le=200)
+    subturns: int = Field(default=1, ge=0, le=5, description="negotiation sub-turns per round")
+    arms_cap_pct: int = Field(default=10, ge=1, le=50, description="max |arms change| per round, %")
+    forewarning_threshold_pct: int = Field(
+        default=3, ge=0, le=50, description="democracies: larger rises need an announcement"
+    )
+    intel_noise: float = Field(default=0.15, ge=0, le=1, description="sd of the relative error")
+    intel_lag: int = Field(default=1, ge=0, le=5, description="rounds of delay of intelligence")
+    summit_every: int = Field(default=0, ge=0, le=50, description="0 = never")
+    offense_defense: float = Field(
+        default=1.0, gt=0, le=5, description="how much others' arms count as threat (1 = neutral)"
+    )
+    war_ends_run: bool = True
+    arms_cost: float = Field(default=1.0, ge=0, description="economy spent per unit of arms bought")
+    economy_growth_pct: float = Field(default=2.0, ge=-20, le=20)
+    history_full_rounds: int = Field(default=2, ge=0, le=10, description="rounds shown in full")
+    history_table_rows: int = Field(default=8, ge=0, le=50, description="older rounds, compact")
+
+    @model_validator(mode="after")
+    def _threshold_within_cap(self) -> Rules:
+        if self.forewarning_threshold_pct > self.arms_cap_pct:
+            raise ValueError(
+                f"forewarning_threshold_pct ({self.forewarning_threshold_pct}) must not exceed "
+                f"arms_cap_pct ({self.arms_cap_pct})"
+            )
+        return self
+
+
+class TreatySpec(_Strict):
+    """A treaty already in force when the run starts."""
+
+    kind: ProposalKind
+    parties: list[str] = Field(min_length=2)
+    value: int = Field(default=0, ge=0, le=50)
+
+
+class Scenario(_Strict):
+    """A world: states, rules, initial treaties, prompt setup and default model."""
+
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(default="", max_length=600)
+    states: list[StateSpec] = Field(min_length=2, max_length=8)
+    rules: Rules = Field(default_factory=Rules)
+    treaties: list[TreatySpec] = Field(default_factory=list)
+    prompt_setup: str = "baseline"
+    model: str | None = Field(default=None, description="default model spec for every state")
+
+    @model_validator(mode="after")
+    def _ids_resolve(self) -> Scenario:
+        ids = [s.id for s in self.states]
+        doubled = sorted({i for i in ids if ids.count(i) > 1})
+        if doubled:
+            raise ValueError(f"state ids must be unique; repeated: {doubled}")
+        for n, treaty in enumerate(self.treaties):
+            for p in treaty.parties:
+                if p not in ids:
+                    raise ValueError(f"treaties.{n}.parties: unknown state id {p!r} (known: {ids})")
+        return self
+
+    def state(self, state_id: str) -> StateSpec:
+        """The state with this id."""
+        for s in self.states:
+            if s.id == state_id:
+                return s
+        raise KeyError(state_id)
+
+    @property
+    def ids(self) -> list[str]:
+        """State ids in scenario order."""
+        return [s.id for s in self.states]

@@ -1,0 +1,147 @@
+"""What each state sees (DESIGN.md §3.1): the only place where visibility rules live.
+
+Transparent states are seen exactly (arms, last change, announcement). Secretive states are seen
+through the seeded, lagged, noisy intelligence estimate drawn at the previous resolution, unless a
+verification treaty covers the pair or it is a summit round. Private rationale and intent never
+enter an observation.
+"""
+
+from __future__ import annotations
+
+from agents.observation import (
+    ArmsSource,
+    HistoryRow,
+    Observation,
+    OtherView,
+    Phase,
+    Plan,
+    ProposalView,
+    RulesView,
+    SelfView,
+    TreatyView,
+)
+from agents.personas import Regime, Transparency
+from scenarios.world import Nation, World
+
+
+def _other_view(world: World, observer: str, other: Nation, summit: bool) -> OtherView:
+    spec = other.spec
+    last_round = world.round - 1
+    if spec.transparency is Transparency.TRANSPARENT:
+        source, arms, as_of, uncertainty = ArmsSource.EXACT, other.arms, last_round, 0
+    elif world.verified(observer, spec.id):
+        source, arms, as_of, uncertainty = ArmsSource.VERIFICATION, other.arms, last_round, 0
+    elif summit:
+        source, arms, as_of, uncertainty = ArmsSource.SUMMIT, other.arms, last_round, 0
+    else:
+        estimate = world.intel[(observer, spec.id)]
+        source, arms, as_of = ArmsSource.INTELLIGENCE, estimate.estimate, estimate.as_of_round
+        uncertainty = round(world.rules.intel_noise * 100)
+    exact = source is not ArmsSource.INTELLIGENCE
+    open_plans = spec.transparency is Transparency.TRANSPARENT or summit
+    return OtherView(
+        id=spec.id,
+        name=spec.name,
+        regime=spec.regime,
+        transparency=spec.transparency,
+        arms=round(arms, 3),
+        arms_source=source,
+        arms_as_of_round=as_of,
+        arms_uncertainty_pct=uncertainty,
+        last_arms_change=other.last_change if exact else None,
+        announced_next_arms_change=other.announced if open_plans else None,
+        last_action=other.last_action.value if other.last_action else None,
+        last_target=other.last_target,
+    )
+
+
+def _history(world: World, observer: str) -> list[HistoryRow]:
+    rules = world.rules
+    seen = world.seen.get(observer, {})
+    rounds = [r for r in sorted(seen) if r < world.round][-rules.history_table_rows :]
+    if rules.history_table_rows == 0:
+        rounds = []
+    return [HistoryRow(round=r, arms=seen[r], actions=world.actions.get(r, {})) for r in rounds]
+
+
+def remember(world: World, obs: Observation) -> None:
+    """Keep the arms a decision observation showed, for the observer's later history table."""
+    arms = {o.id: o.arms for o in obs.others}
+    arms[obs.you.id] = obs.you.arms
+    world.seen.setdefault(obs.you.id, {})[obs.round] = arms
+
+
+def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observation:
+    """Build what `observer` sees now; `subturn` is 0 in the decision phase."""
+    rules = world.rules
+    me = world.nations[observer]
+    round_ = world.round
+    summit = world.is_summit(round_)
+    oldest = round_ - rules.history_full_rounds
+    recent = [s for s in world.said if s.round >= oldest]
+    statements = [s for s in recent if s.to == ["public"]]
+    messages = [
+        s
+        for s in recent
+        if s.to != ["public"] and (s.sender == observer or "all" in s.to or observer in s.to)
+    ]
+    plans = (
+        [Plan(state=sid, announced_arms_change=n.announced) for sid, n in world.nations.items()]
+        if summit
+        else []
+    )
+    return Observation(
+        round=round_,
+        rounds_total=rules.rounds,
+        phase=phase,
+        subturn=subturn,
+        subturns_total=rules.subturns,
+        you=SelfView(
+            id=observer,
+            name=me.spec.name,
+            regime=me.spec.regime,
+            transparency=me.spec.transparency,
+            disposition=me.spec.disposition,
+            doctrine=me.spec.doctrine,
+            arms=round(me.arms, 3),
+            economy=round(me.economy, 3),
+            last_arms_change=me.last_change,
+            my_announced_arms_change=me.announced,
+        ),
+        others=[
+            _other_view(world, observer, n, summit)
+            for sid, n in world.nations.items()
+            if sid != observer
+        ],
+        rules=RulesView(
+            arms_cap_pct=rules.arms_cap_pct,
+            forewarning_threshold_pct=(
+                rules.forewarning_threshold_pct if me.spec.regime is Regime.DEMOCRACY else None
+            ),
+            summit_this_round=summit,
+            summit_next_round=world.is_summit(round_ + 1),
+            war_ends_run=rules.war_ends_run,
+        ),
+        statements=statements,
+        messages=messages,
+        open_proposals=[
+            ProposalView(
+                id=p.id, proposer=p.proposer, kind=p.kind.value, parties=p.parties, value=p.value
+            )
+            for p in world.open_proposals
+            if observer in p.parties
+        ],
+        treaties=[
+            TreatyView(
+                id=t.id,
+                kind=t.kind.value,
+                parties=t.parties,
+                value=t.value,
+                since_round=t.since_round,
+            )
+            for t in world.treaties
+            if observer in t.parties
+        ],
+        disclosed_plans=plans,
+        history=_history(world, observer),
+    )
