@@ -1,0 +1,142 @@
+"""The engine end to end: concurrency, determinism, war, failure, record contents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.fake_model import FakeChatModel
+from scenarios.library import load_builtin
+from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
+from scenarios.runner import RunFailed, run_scenario
+from tests.engine_helpers import fake, make_scenario, policy_model
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    """Most calls in flight at one moment."""
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    best = cur = 0
+    for _, step in edges:
+        cur += step
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+async def test_decisions_run_concurrently_under_the_limit(tmp_path: Path, limit: int) -> None:
+    sc = make_scenario([{"id": s} for s in "ABCD"], rounds=2, subturns=1)
+    models = {s: policy_model("tit-for-tat", latency_s=0.05) for s in "ABCD"}
+    await run_scenario(
+        sc, seed=0, out_dir=tmp_path, max_in_flight=limit,
+        resolved={s: fake(m) for s, m in models.items()},
+    )
+    spans = [span for m in models.values() for span in m.spans]
+    assert len(spans) == 4 * 2 * 2
+    assert max_overlap(spans) == limit
+
+
+def _canonical(path: Path) -> list[dict[str, Any]]:
+    volatile = {"started_at", "ended_at", "latency_s"}
+    out = []
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        out.append({k: v for k, v in event.items() if k not in volatile})
+    out[0].pop("argv")
+    return out
+
+
+async def test_same_seed_same_record(tmp_path: Path) -> None:
+    sc = load_builtin("secret-autocracies")
+    specs = {"Kor": "scripted:random", "Zan": "scripted:reactive"}
+    first = await run_scenario(sc, specs, seed=11, out_dir=tmp_path / "a")
+    second = await run_scenario(sc, specs, seed=11, out_dir=tmp_path / "b")
+    other = await run_scenario(sc, specs, seed=12, out_dir=tmp_path / "c")
+    assert _canonical(first) == _canonical(second)
+    assert _canonical(first) != _canonical(other)
+
+
+async def test_war_ends_the_run(tmp_path: Path) -> None:
+    def go_to_war(reply: dict[str, Any]) -> None:
+        if "action" in reply:
+            reply["action"], reply["target"] = "full_scale_war", "B"
+
+    sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=5)
+    a, b = policy_model("hawk", edit=go_to_war), policy_model("dove")
+    path = await run_scenario(sc, seed=0, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    end = read_record(path).run_end
+    assert end is not None
+    assert (end.outcome, end.rounds_played, end.war_round, end.war_initiator) == ("war", 1, 1, "A")
+
+
+async def test_war_need_not_end_the_run(tmp_path: Path) -> None:
+    def go_to_war(reply: dict[str, Any]) -> None:
+        if "action" in reply:
+            reply["action"], reply["target"] = "nuclear_strike", "B"
+
+    sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=3, war_ends_run=False)
+    a, b = policy_model("hawk", edit=go_to_war), policy_model("dove")
+    path = await run_scenario(sc, seed=0, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    end = read_record(path).run_end
+    assert end is not None and end.outcome == "war" and end.rounds_played == 3
+
+
+async def test_failed_model_call_fails_the_run_with_cause(tmp_path: Path) -> None:
+    sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=3, subturns=0)
+    broken = FakeChatModel()  # no replies at all: raises on first call
+    with pytest.raises(RunFailed) as info:
+        await run_scenario(
+            sc, seed=0, out_dir=tmp_path,
+            resolved={"A": fake(broken), "B": fake(policy_model("dove"))},
+        )
+    record = read_record(info.value.path)
+    end = record.run_end
+    assert isinstance(end, RunEndEvent) and end.outcome == "failed"
+    assert end.error is not None and "no reply left" in end.error
+
+
+async def test_cancelled_run_ends_its_record(tmp_path: Path) -> None:
+    sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=50, subturns=0)
+    models = {s: fake(policy_model("dove", latency_s=0.02)) for s in "AB"}
+    task = asyncio.create_task(run_scenario(sc, seed=0, out_dir=tmp_path, resolved=models))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (path,) = tmp_path.glob("*.jsonl")
+    end = read_record(path).run_end
+    assert end is not None and end.outcome == "interrupted"
+
+
+async def test_record_holds_every_step(tmp_path: Path) -> None:
+    sc = load_builtin("triad")
+    path = await run_scenario(sc, default_model="scripted:tit-for-tat", seed=5, out_dir=tmp_path)
+    record = read_record(path)
+    kinds = {e.kind for e in record.events}  # type: ignore[attr-defined]
+    assert kinds == {"observation", "llm_call", "negotiation", "decision", "resolution",
+                     "round_end", "run_end"}
+    header = record.header
+    assert header.seed == 5 and header.prompt.name == "baseline"
+    assert set(header.models) == {"Nord", "Mare", "Ost"}
+    assert len(header.prompt.template_hashes) == 5
+    assert "pydantic" in header.package_versions
+    calls = record.of_kind(LlmCallEvent)
+    assert all(c.messages[0].role == "system" and c.raw for c in calls)
+    decisions = record.of_kind(DecisionEvent)
+    assert len(decisions) == 3 * sc.rules.rounds and not any(d.flagged for d in decisions)
+
+
+def test_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
+    sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=2)
+    path = asyncio.run(
+        run_scenario(sc, default_model="scripted:dove", seed=0, out_dir=tmp_path)
+    )
+    text = path.read_text()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(text[: len(text) - 40])
+    record = read_record(cut)
+    assert record.truncated and record.run_end is None
+    assert len(record.events) == len(text.splitlines()) - 2
