@@ -9,6 +9,7 @@ model answers in plain text.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -129,7 +130,15 @@ def _covers_each_once(items: list[Any], others: list[str], field: str) -> None:
 
 
 def decision_reply_model(others: list[str], cap: int, open_proposals: list[str]) -> type[BaseModel]:
-    """Reply schema for a state facing `others`, with arms changes in [-cap, cap]."""
+    """Reply schema for a state facing `others`, with arms changes in [-cap, cap] (cached)."""
+    return _decision_reply_model(tuple(others), cap, tuple(open_proposals))
+
+
+@lru_cache(maxsize=1024)
+def _decision_reply_model(
+    others_t: tuple[str, ...], cap: int, proposals_t: tuple[str, ...]
+) -> type[BaseModel]:
+    others, open_proposals = list(others_t), list(proposals_t)
     other_t = _literal(others)
     pct_t = _literal(list(range(-cap, cap + 1)))
     level_t = _literal(list(range(0, 11)))
@@ -193,7 +202,13 @@ def decision_reply_model(others: list[str], cap: int, open_proposals: list[str])
 
 
 def negotiation_reply_model(others: list[str]) -> type[BaseModel]:
-    """Reply schema for one negotiation sub-turn."""
+    """Reply schema for one negotiation sub-turn (cached)."""
+    return _negotiation_reply_model(tuple(others))
+
+
+@lru_cache(maxsize=256)
+def _negotiation_reply_model(others_t: tuple[str, ...]) -> type[BaseModel]:
+    others = list(others_t)
     to_t = _literal(["all", *others])
     message_t = create_model(
         "Message",
@@ -216,3 +231,9 @@ def to_decision(reply: BaseModel) -> Decision:
 def to_negotiation(reply: BaseModel) -> NegotiationReply:
     """Convert a validated negotiation reply into the persisted form."""
     return NegotiationReply.model_validate(reply.model_dump(mode="json"))
+
+
+@lru_cache(maxsize=2048)
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a reply model (cached; do not mutate the result)."""
+    return model.model_json_schema()

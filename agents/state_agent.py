@@ -19,11 +19,13 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
+from agents.decision import schema_of
 from agents.models import ResolvedModel, StructuredMode
 from agents.observation import Observation
 from agents.personas import Persona
 from agents.pricing import call_cost
 from agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
+from agents.response_cache import ResponseCache, cache_key
 
 REPLY_TOOL = "reply"
 
@@ -101,26 +103,45 @@ class StateAgent:
         *,
         max_retries: int = 2,
         limiter: asyncio.Semaphore | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.persona = persona
         self.model = model
         self.setup = setup
         self.max_retries = max_retries
         self.limiter = limiter or asyncio.Semaphore(1)
+        self.cache = cache
 
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
         text_mode = self.model.structured is StructuredMode.JSON_TEXT
-        schema_json = json.dumps(schema.model_json_schema(), separators=(",", ":"))
+        schema_json = json.dumps(schema_of(schema), separators=(",", ":"))
         return [
             SystemMessage(render_system(self.setup, self.persona, obs)),
             HumanMessage(render_turn(self.setup, obs, schema_json if text_mode else None)),
         ]
 
     async def _invoke(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
+        key = ""
+        if self.cache is not None:
+            identity = {
+                "spec": self.model.spec,
+                "params": self.model.params,
+                "structured": self.model.structured.value,
+            }
+            key = cache_key(identity, messages, schema_of(schema))
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+        reply = await self._call(messages, schema)
+        if self.cache is not None:
+            self.cache.put(key, self.model.spec, reply)
+        return reply
+
+    async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
         chat: Any = self.model.chat
         if self.model.structured is StructuredMode.FUNCTION_CALLING:
             chat = chat.bind_tools(
-                [{"title": REPLY_TOOL, "description": "Your reply.", **schema.model_json_schema()}],
+                [{"title": REPLY_TOOL, "description": "Your reply.", **schema_of(schema)}],
                 tool_choice=REPLY_TOOL,
             )
         async with self.limiter:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agents.models import ModelOptions, ModelSpecError
@@ -43,7 +44,8 @@ LOCAL_NOTE = (
 
 
 def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    # The message quotes user input (YAML values, paths): never parse it as markup, never wrap it.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -53,6 +55,17 @@ def _with_overrides(scenario: Scenario, rounds: int | None, source: str) -> Scen
     data = scenario.model_dump(mode="json")
     data["rules"]["rounds"] = rounds
     return parse_scenario(data, f"{source} (with --rounds {rounds})")
+
+
+def _check_prompt_setup(scenario: Scenario, source: str, override: str | None) -> None:
+    """Load the setup a run will use; a bad one named by the scenario is a scenario error."""
+    if override:
+        load_prompt_setup(override)
+        return
+    try:
+        load_prompt_setup(scenario.prompt_setup)
+    except PromptSetupError as exc:
+        raise ScenarioError(f"{source}: prompt_setup: {exc}") from exc
 
 
 def _parse_state_models(items: list[str]) -> dict[str, str]:
@@ -119,8 +132,7 @@ def run(
         loaded = _with_overrides(loaded, rounds, source)
         overrides = _parse_state_models(state_model or [])
         specs = model_specs(loaded, overrides, model)
-        if prompt_setup:
-            load_prompt_setup(prompt_setup)
+        _check_prompt_setup(loaded, source, prompt_setup)
     except (ScenarioError, RunSpecError, PromptSetupError) as exc:
         raise _fail(str(exc)) from exc
     if "local" in specs.values():
@@ -197,11 +209,112 @@ def scenarios() -> None:
 def validate(path: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
     """Check a scenario file; exit 2 with the field path when it is invalid."""
     try:
-        sc, _ = load_scenario(str(path))
-        load_prompt_setup(sc.prompt_setup)
+        sc, source = load_scenario(str(path))
+        _check_prompt_setup(sc, source, None)
     except (ScenarioError, PromptSetupError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"{path}: valid ({len(sc.states)} states, {sc.rules.rounds} rounds)")
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML file")],
+    concurrency: Annotated[int, typer.Option(help="model calls in flight across all runs")] = 8,
+    resume: Annotated[bool, typer.Option(help="skip complete runs, redo failed ones")] = False,
+    out: Annotated[Path | None, typer.Option(help="folder for records (default runs/NAME)")] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite response cache")] = None,
+    replay: Annotated[bool, typer.Option(help="answer only from --cache; stop at a miss")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="override the model of every state in every run")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
+) -> None:
+    """Run every run of an experiment concurrently; records go to one folder."""
+    from dilemma.experiment import ExperimentError, expand, load_experiment
+    from dilemma.sweep_cli import run_sweep
+
+    try:
+        exp = load_experiment(experiment)
+        runs = expand(exp, experiment)
+        if model is not None:
+            data = exp.model_dump()
+            data["model"] = model
+            data["factors"] = {
+                k: v for k, v in exp.factors.items() if k != "model" and not k.startswith("model.")
+            }
+            runs = expand(type(exp).model_validate(data), experiment)
+    except ExperimentError as exc:
+        raise _fail(str(exc)) from exc
+    if replay and cache is None:
+        raise _fail("--replay needs --cache PATH (the cache of the sweep to replay)")
+    code = run_sweep(
+        exp.name,
+        runs,
+        out or Path("runs") / exp.name,
+        concurrency=concurrency,
+        resume=resume,
+        cache_path=cache,
+        replay=replay,
+        options=ModelOptions(base_url=base_url),
+        source=str(experiment),
+        console=console,
+        err=err,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def score(
+    path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per run")] = False,
+) -> None:
+    """Score records: escalation, spirals, misperception, Richardson fits, data quality."""
+    import json
+
+    from evaluation.cli_format import score_json, score_text
+    from scenarios.record import RecordError
+
+    try:
+        if as_json:
+            print(json.dumps(score_json(path), indent=2))
+        else:
+            print(score_text(path))
+    except (RecordError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def compare(
+    path: Annotated[Path, typer.Argument(help="a folder of records (e.g. a sweep's)")],
+    by: Annotated[str, typer.Option(help="factor to compare (an experiment condition)")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap and permutations")] = 0,
+) -> None:
+    """Compare conditions: means with bootstrap 95% CIs, differences, Hedges' g, p-values."""
+    from dilemma.compare_cli import compare_output
+    from scenarios.record import RecordError
+
+    try:
+        print(compare_output(path, by, as_json=as_json, seed=seed))
+    except (RecordError, KeyError, OSError) as exc:
+        raise _fail(str(exc).strip('"')) from exc
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="folder for the tables")],
+) -> None:
+    """Export the run, round and dyad-round tables to CSV and Parquet."""
+    from dilemma.compare_cli import export_tables
+    from scenarios.record import RecordError
+
+    try:
+        written = export_tables(path, out)
+    except (RecordError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    for file in written:
+        console.print(str(file), highlight=False)
 
 
 if __name__ == "__main__":

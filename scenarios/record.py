@@ -55,6 +55,7 @@ class Header(_Event):
     models: dict[str, ModelInfo]
     seed: int
     max_retries: int
+    response_cache: Literal["off", "read_write", "replay"] = "off"
     package_versions: dict[str, str]
     git_revision: str | None
     git_dirty: bool | None
@@ -251,6 +252,17 @@ class RecordError(ValueError):
     """A record file that cannot be read."""
 
 
+# Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
+_UNICODE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def _one_line(text: str) -> str:
+    """JSON text with the Unicode line breaks escaped, so one event is one line to any reader."""
+    for char, escaped in _UNICODE_BREAKS.items():
+        text = text.replace(char, escaped)
+    return text
+
+
 class RecordWriter:
     """Append-only JSONL writer; every line is flushed when written."""
 
@@ -271,7 +283,7 @@ class RecordWriter:
     def _write(self, model: BaseModel) -> None:
         if self._fh is None:
             raise RuntimeError("record is not open")
-        self._fh.write(model.model_dump_json() + "\n")
+        self._fh.write(_one_line(model.model_dump_json()) + "\n")
         self._fh.flush()
 
     def close(self) -> None:
@@ -303,7 +315,10 @@ class Record:
 
 def read_record(path: Path) -> Record:
     """Load a record; a truncated (unparseable) last line is dropped and flagged."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    # Split on "\n" only: splitlines() would also split inside strings holding U+2028 and the like.
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines[-1] == "":
+        lines.pop()
     if not lines:
         raise RecordError(f"{path}: empty record")
     try:

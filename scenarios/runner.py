@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from agents.models import DEFAULT_SPEC, ModelOptions, ResolvedModel, resolve_model
 from agents.personas import Persona
 from agents.prompt_setup import PromptSetup, load_prompt_setup
+from agents.response_cache import ResponseCache
 from agents.state_agent import StateAgent
 from scenarios.engine import Engine, RoundReport
 from scenarios.provenance import git_state, package_versions, utc_now
@@ -109,6 +112,8 @@ async def run_scenario(
     run_id: str | None = None,
     on_round: Callable[[RoundReport], None] | None = None,
     argv: list[str] | None = None,
+    cache: ResponseCache | None = None,
+    on_event: Callable[[BaseModel], None] | None = None,
 ) -> Path:
     """Play `scenario` and write its record; return the record's path.
 
@@ -152,6 +157,7 @@ async def run_scenario(
         },
         seed=seed,
         max_retries=max_retries,
+        response_cache="off" if cache is None else "replay" if cache.replay else "read_write",
         package_versions=package_versions(),
         git_revision=revision,
         git_dirty=dirty,
@@ -160,13 +166,24 @@ async def run_scenario(
     )
     agents = {
         sid: StateAgent(
-            _persona(scenario, sid), resolved[sid], setup, max_retries=max_retries, limiter=limiter
+            _persona(scenario, sid),
+            resolved[sid],
+            setup,
+            max_retries=max_retries,
+            limiter=limiter,
+            cache=cache,
         )
         for sid in scenario.ids
     }
     writer = RecordWriter(path)
     writer.open(header)
-    engine = Engine(new_world(scenario, seed), agents, writer.write)
+
+    def emit(event: BaseModel) -> None:
+        writer.write(event)
+        if on_event is not None:
+            on_event(event)
+
+    engine = Engine(new_world(scenario, seed), agents, emit)
     try:
         end = await engine.play(on_round)
         writer.write(end)

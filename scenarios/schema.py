@@ -81,9 +81,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _ids_resolve(self) -> Scenario:
         ids = [s.id for s in self.states]
-        doubled = sorted({i for i in ids if ids.count(i) > 1})
-        if doubled:
-            raise ValueError(f"state ids must be unique; repeated: {doubled}")
+        for n, sid in enumerate(ids):
+            if sid in ids[:n]:
+                raise ValueError(f"states.{n}.id: state ids must be unique; {sid!r} is repeated")
         for n, treaty in enumerate(self.treaties):
             for p in treaty.parties:
                 if p not in ids:

@@ -1,0 +1,211 @@
+"""Experiment files: base scenarios x factors x repeats, expanded to fully resolved run specs.
+
+Factors (each a list of levels):
+- `regime`: one list of regimes per level, one entry per state in scenario order.
+- `transparency`: likewise, transparent / secretive per state.
+- `prompt_setup`: prompt setup names.
+- `model`: a model spec for every state; `model.<STATE_ID>`: for one state.
+- `rules.<FIELD>`: any scenario rule value (e.g. `rules.intel_noise`).
+
+Each run spec has a deterministic id, a hash of the resolved spec and its seed, so the same file
+always names the same runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agents.prompt_setup import PromptSetupError, load_prompt_setup
+from scenarios.library import (
+    ScenarioError,
+    field_path,
+    load_scenario,
+    parse_scenario,
+    read_yaml,
+)
+from scenarios.schema import Rules
+
+FACTOR_PREFIXES = ("model.", "rules.")
+FACTORS = ("regime", "transparency", "prompt_setup", "model")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be used; the message names the file and the field."""
+
+
+class Experiment(BaseModel):
+    """A declared experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    scenarios: list[str] = Field(min_length=1, description="built-in names or YAML paths")
+    factors: dict[str, list[Any]] = Field(default_factory=dict)
+    repeats: int = Field(default=1, ge=1, le=10_000, description="seeds 0 .. repeats-1")
+    seed_base: int = 0
+    rounds: int | None = Field(default=None, ge=1, le=200)
+    model: str | None = Field(default=None, description="model spec for states no factor sets")
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("factors")
+    @classmethod
+    def _known_factors(cls, factors: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for name, levels in factors.items():
+            if name not in FACTORS and not name.startswith(FACTOR_PREFIXES):
+                raise ValueError(
+                    f"unknown factor {name!r}; use one of {list(FACTORS)} or model.<STATE_ID>,"
+                    " rules.<FIELD>"
+                )
+            if name.startswith("rules.") and name[6:] not in Rules.model_fields:
+                raise ValueError(
+                    f"factor {name!r}: no such rule; rules: {list(Rules.model_fields)}"
+                )
+            if not levels:
+                raise ValueError(f"factor {name!r} has no levels")
+        return factors
+
+
+class RunSpec(BaseModel):
+    """One fully resolved run of an experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    experiment: str
+    scenario_source: str
+    scenario: dict[str, Any]
+    models: dict[str, str]
+    prompt_setup: str
+    seed: int
+    max_retries: int
+    conditions: dict[str, str]
+
+
+def level_label(level: Any) -> str:
+    """A readable label for a factor level (lists are joined with '/')."""
+    if isinstance(level, list):
+        return "/".join(str(x) for x in level)
+    return str(level)
+
+
+def _apply(
+    data: dict[str, Any], models: dict[str, str], name: str, level: Any, where: str
+) -> str | None:
+    """Apply one factor level to scenario data; return a prompt setup name if it sets one."""
+    states = data["states"]
+    if name in ("regime", "transparency"):
+        if not isinstance(level, list) or len(level) != len(states):
+            raise ExperimentError(
+                f"{where}: each level must list one {name} per state ({len(states)} states)"
+            )
+        for state, value in zip(states, level, strict=True):
+            state[name] = value
+    elif name == "prompt_setup":
+        return str(level)
+    elif name == "model":
+        for state in states:
+            models[state["id"]] = str(level)
+    elif name.startswith("model."):
+        sid = name[6:]
+        if sid not in [s["id"] for s in states]:
+            raise ExperimentError(f"{where}: unknown state id {sid!r}")
+        models[sid] = str(level)
+    elif name.startswith("rules."):
+        data.setdefault("rules", {})[name[6:]] = level
+    return None
+
+
+def _run_id(spec: dict[str, Any]) -> str:
+    blob = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read and validate an experiment file."""
+    try:
+        data = read_yaml(path)
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise ExperimentError(f"{path}: (top level): expected a mapping of experiment fields")
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid experiment"]
+        for err in exc.errors():
+            lines.append(f"  {field_path(err['loc'])}: {err['msg']}")
+        raise ExperimentError("\n".join(lines)) from exc
+
+
+def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
+    """Every run of the experiment, fully resolved and validated, in a stable order."""
+    names = list(experiment.factors)
+    runs: list[RunSpec] = []
+    hashes: dict[str, dict[str, str]] = {}
+    for sname in experiment.scenarios:
+        base_dir_path = source.parent / sname
+        ref = str(base_dir_path) if base_dir_path.suffix in (".yaml", ".yml") else sname
+        try:
+            base, label = load_scenario(ref)
+        except ScenarioError as exc:
+            raise ExperimentError(f"{source}: scenarios: {exc}") from exc
+        for combo in itertools.product(*(experiment.factors[n] for n in names)):
+            data = base.model_dump(mode="json")
+            if experiment.rounds is not None:
+                data["rules"]["rounds"] = experiment.rounds
+            models: dict[str, str] = {}
+            setup = base.prompt_setup
+            conditions = {"scenario": base.name}
+            for name, level in zip(names, combo, strict=True):
+                where = f"{source}: factors.{name}"
+                chosen = _apply(data, models, name, level, where)
+                setup = chosen or setup
+                conditions[name] = level_label(level)
+            where = f"{source} (scenario {base.name}, {conditions})"
+            try:
+                scenario = parse_scenario(data, where)
+            except ScenarioError as exc:
+                raise ExperimentError(str(exc)) from exc
+            if setup not in hashes:
+                try:
+                    hashes[setup] = load_prompt_setup(setup).template_hashes()
+                except PromptSetupError as exc:
+                    raise ExperimentError(f"{source}: factors.prompt_setup: {exc}") from exc
+            specs = {
+                s.id: models.get(s.id) or s.model or scenario.model or experiment.model or "local"
+                for s in scenario.states
+            }
+            for n in range(experiment.repeats):
+                seed = experiment.seed_base + n
+                resolved = {
+                    "scenario": scenario.model_dump(mode="json"),
+                    "models": specs,
+                    "prompt_setup": setup,
+                    "prompt_hashes": hashes[setup],
+                    "max_retries": experiment.max_retries,
+                    "seed": seed,
+                }
+                runs.append(
+                    RunSpec(
+                        run_id=_run_id(resolved),
+                        experiment=experiment.name,
+                        scenario_source=label,
+                        scenario=resolved["scenario"],
+                        models=specs,
+                        prompt_setup=setup,
+                        seed=seed,
+                        max_retries=experiment.max_retries,
+                        conditions=conditions,
+                    )
+                )
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise ExperimentError(f"{source}: two factor combinations resolve to the same run")
+    return runs

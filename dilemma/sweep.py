@@ -1,0 +1,172 @@
+"""Run an experiment's runs concurrently, resumably, with one limit on model calls in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agents.models import ModelOptions, ResolvedModel, resolve_model
+from agents.response_cache import CacheMiss, ResponseCache
+from dilemma.experiment import RunSpec
+from scenarios.record import LlmCallEvent
+from scenarios.runner import RunFailed, run_scenario
+from scenarios.schema import Scenario
+
+COMPLETE = ("completed", "war")
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot start or must stop (existing records, replay miss)."""
+
+
+@dataclass
+class SweepStats:
+    """Counters shown in the progress bar and returned at the end."""
+
+    total: int
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    calls: int = 0
+    tokens: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def record_status(path: Path) -> str:
+    """`missing`, `incomplete`, or the outcome in the record's run_end line."""
+    if not path.exists():
+        return "missing"
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 4096))
+        tail = fh.read().decode("utf-8", errors="replace").splitlines()
+    if not tail:
+        return "incomplete"
+    try:
+        last = json.loads(tail[-1])
+    except json.JSONDecodeError:
+        return "incomplete"
+    if last.get("kind") != "run_end":
+        return "incomplete"
+    return str(last.get("outcome"))
+
+
+def _set_aside(path: Path) -> None:
+    """Move an unfinished record out of the sweep folder, so no run is recorded twice."""
+    aside = path.parent / "failed"
+    aside.mkdir(exist_ok=True)
+    n = 1
+    while (target := aside / f"{path.stem}.attempt{n}.jsonl").exists():
+        n += 1
+    path.rename(target)
+
+
+def plan(runs: list[RunSpec], out_dir: Path, resume: bool) -> tuple[list[RunSpec], int]:
+    """The runs still to do, and how many are already complete; refuses to overwrite."""
+    todo: list[RunSpec] = []
+    complete = 0
+    existing = []
+    for run in runs:
+        path = out_dir / f"{run.run_id}.jsonl"
+        status = record_status(path)
+        if status == "missing":
+            todo.append(run)
+        elif not resume:
+            existing.append(path.name)
+        elif status in COMPLETE:
+            complete += 1
+        else:
+            _set_aside(path)
+            todo.append(run)
+    if existing:
+        raise SweepError(
+            f"{out_dir}: {len(existing)} records of this experiment exist already (e.g."
+            f" {existing[0]}); use --resume to skip complete runs and redo the others"
+        )
+    return todo, complete
+
+
+async def sweep(
+    runs: list[RunSpec],
+    out_dir: Path,
+    *,
+    concurrency: int,
+    resume: bool = False,
+    cache: ResponseCache | None = None,
+    options: ModelOptions | None = None,
+    on_update: Callable[[SweepStats], None] | None = None,
+    experiment: dict[str, object] | None = None,
+) -> SweepStats:
+    """Run every planned run; failed runs are recorded and counted, the others go on."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    todo, complete = plan(runs, out_dir, resume)
+    stats = SweepStats(total=len(runs), done=complete, skipped=complete)
+    shared: dict[str, ResolvedModel] = {}
+    for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
+        if not spec.startswith("scripted:"):
+            shared[spec] = resolve_model(spec, options=options)
+    limiter = asyncio.Semaphore(concurrency)
+    queue: asyncio.Queue[RunSpec] = asyncio.Queue()
+    for run in todo:
+        queue.put_nowait(run)
+
+    def notify() -> None:
+        if on_update is not None:
+            on_update(stats)
+
+    def count(event: BaseModel) -> None:
+        if isinstance(event, LlmCallEvent):
+            stats.calls += 1
+            stats.tokens += (event.input_tokens or 0) + (event.output_tokens or 0)
+            notify()
+
+    async def play(run: RunSpec) -> None:
+        resolved = {
+            sid: shared[spec] if spec in shared else resolve_model(spec, seed=run.seed)
+            for sid, spec in run.models.items()
+        }
+        try:
+            await run_scenario(
+                Scenario.model_validate(run.scenario),
+                seed=run.seed,
+                out_dir=out_dir,
+                record_path=out_dir / f"{run.run_id}.jsonl",
+                run_id=run.run_id,
+                resolved=resolved,
+                prompt_setup=run.prompt_setup,
+                max_retries=run.max_retries,
+                max_in_flight=limiter,
+                scenario_source=run.scenario_source,
+                experiment={**(experiment or {}), "conditions": run.conditions},
+                cache=cache,
+                on_event=count,
+            )
+        except RunFailed as exc:
+            if isinstance(exc.__cause__, CacheMiss):
+                raise SweepError(f"{exc.cause}") from exc
+            stats.failed += 1
+            stats.failures.append((run.run_id, exc.cause))
+        stats.done += 1
+        notify()
+
+    async def worker() -> None:
+        while not queue.empty():
+            await play(queue.get_nowait())
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(concurrency, len(todo)))):
+                group.create_task(worker())
+    except* SweepError as errors:
+        raise errors.exceptions[0] from None
+    finally:
+        for model in shared.values():
+            if model.close is not None:
+                model.close()
+    return stats

@@ -1,0 +1,94 @@
+"""The terminal side of `dilemma sweep`: progress bar, summary, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from agents.models import ModelOptions, ModelSpecError
+from agents.response_cache import CacheMiss, ResponseCache
+from dilemma.experiment import RunSpec
+from dilemma.sweep import SweepError, SweepStats, sweep
+
+
+def run_sweep(
+    name: str,
+    runs: list[RunSpec],
+    out: Path,
+    *,
+    concurrency: int,
+    resume: bool,
+    cache_path: Path | None,
+    replay: bool,
+    options: ModelOptions,
+    source: str,
+    console: Console,
+    err: Console,
+) -> int:
+    """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input)."""
+    try:
+        cache = ResponseCache(cache_path, replay=replay) if cache_path is not None else None
+    except CacheMiss as exc:
+        err.print(f"error: {exc}", highlight=False)
+        return 2
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "runs | {task.fields[calls]} calls | {task.fields[tokens]} tokens |"
+            " {task.fields[failed]} failed"
+        ),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task(name, total=len(runs), calls=0, tokens=0, failed=0)
+
+    def update(stats: SweepStats) -> None:
+        progress.update(
+            task, completed=stats.done, calls=stats.calls, tokens=stats.tokens, failed=stats.failed
+        )
+
+    meta = {"name": name, "source": source, "runs": len(runs)}
+    try:
+        with progress:
+            stats = asyncio.run(
+                sweep(
+                    runs,
+                    out,
+                    concurrency=concurrency,
+                    resume=resume,
+                    cache=cache,
+                    options=options,
+                    on_update=update,
+                    experiment=meta,
+                )
+            )
+    except (SweepError, ModelSpecError) as exc:
+        err.print(f"error: {exc}", highlight=False)
+        return 1 if isinstance(exc, SweepError) and "replay" in str(exc) else 2
+    except KeyboardInterrupt:
+        err.print(f"interrupted; finished records in {out} are intact; rerun with --resume")
+        return 130
+    finally:
+        if cache is not None:
+            cache.close()
+    console.print(
+        f"{stats.done - stats.skipped} runs played, {stats.skipped} already complete,"
+        f" {stats.failed} failed; records in {out}",
+        highlight=False,
+    )
+    for run_id, cause in stats.failures[:10]:
+        console.print(f"  failed {run_id}: {cause}", highlight=False)
+    return 1 if stats.failed else 0
