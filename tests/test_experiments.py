@@ -1,0 +1,191 @@
+"""Experiment files, sweeps, resume after a kill, response cache and replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.response_cache import CacheMiss, ResponseCache
+from dilemma.experiment import ExperimentError, expand, load_experiment
+from dilemma.sweep import SweepError, record_status, sweep
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "dilemma" / "examples"
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+SMALL = """
+name: small
+scenarios: [two-rivals]
+rounds: 3
+model: scripted:reactive
+factors:
+  transparency: [[transparent, transparent], [secretive, secretive]]
+  rules.intel_noise: [0.1, 0.3]
+repeats: 3
+"""
+
+
+def test_expansion_is_complete_and_ids_are_stable(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL)
+    runs = expand(load_experiment(path), path)
+    assert len(runs) == 2 * 2 * 3
+    assert len({r.run_id for r in runs}) == len(runs)
+    again = expand(load_experiment(path), path)
+    assert [r.run_id for r in runs] == [r.run_id for r in again]
+    secretive = [r for r in runs if r.conditions["transparency"] == "secretive/secretive"]
+    assert all(s["transparency"] == "secretive" for r in secretive for s in r.scenario["states"])
+    assert {r.scenario["rules"]["intel_noise"] for r in runs} == {0.1, 0.3}
+    assert {r.seed for r in runs} == {0, 1, 2}
+    changed = expand(load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 4"),
+                                           "b.yaml")), path)
+    assert not {r.run_id for r in runs} & {r.run_id for r in changed}
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (SMALL.replace("repeats: 3", "repeats: 0"), "repeats"),
+        (SMALL.replace("rules.intel_noise", "rules.nonsense"), "factors"),
+        (SMALL.replace("rules.intel_noise", "weather"), "factors"),
+        (SMALL + "colour: red\n", "colour"),
+        (SMALL.replace("[secretive, secretive]", "[secretive]"), "factors.transparency"),
+        (SMALL.replace("[secretive, secretive]", "[secretive, opaque]"), "states.1.transparency"),
+        (SMALL.replace("[0.1, 0.3]", "[0.1, 7]"), "rules.intel_noise"),
+        (SMALL.replace("two-rivals", "no-such-scenario"), "scenarios"),
+        ("name: x\nscenarios: [two-rivals\n", "line"),
+    ],
+)
+def test_bad_experiment_files_name_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ExperimentError) as info:
+        expand(load_experiment(path), path)
+    assert str(path) in str(info.value) and field in str(info.value)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and field in result.stderr
+    assert not out.exists()
+
+
+async def test_sweep_runs_everything_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL)
+    runs = expand(load_experiment(path), path)
+    stats = await sweep(runs, tmp_path / "out", concurrency=4)
+    assert (stats.done, stats.failed) == (12, 0)
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.jsonl")) == sorted(
+        r.run_id for r in runs
+    )
+    with pytest.raises(SweepError, match="--resume"):
+        await sweep(runs, tmp_path / "out", concurrency=4)
+    again = await sweep(runs, tmp_path / "out", concurrency=4, resume=True)
+    assert (again.done, again.skipped) == (12, 12)
+
+
+def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3",
+                                                                            "repeats: 6"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out),
+           "--concurrency", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < 4:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    statuses = [record_status(p) for p in out.glob("*.jsonl")]
+    assert "incomplete" in statuses, statuses
+    finished = {p.name: p.read_bytes() for p in out.glob("*.jsonl")
+                if record_status(p) in ("completed", "war")}
+    result = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    runs = expand(load_experiment(path), path)
+    records = sorted(out.glob("*.jsonl"))
+    assert sorted(p.stem for p in records) == sorted(r.run_id for r in runs)
+    assert all(record_status(p) in ("completed", "war") for p in records)
+    for p in records:
+        lines = p.read_text().splitlines()
+        assert sum(json.loads(line)["kind"] == "header" for line in lines) == 1
+        assert sum(json.loads(line)["kind"] == "run_end" for line in lines) == 1
+    for name, content in finished.items():  # finished records were left untouched
+        assert (out / name).read_bytes() == content
+    assert list((out / "failed").glob("*.jsonl"))  # the cut records were set aside, not merged
+
+
+def _strip(path: Path) -> list[dict[str, object]]:
+    events = []
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        for key in ("started_at", "ended_at", "latency_s", "argv", "response_cache"):
+            event.pop(key, None)
+        events.append(event)
+    return events
+
+
+async def test_cache_then_replay_reproduces_records(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("repeats: 3", "repeats: 1"))
+    runs = expand(load_experiment(path), path)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    await sweep(runs, tmp_path / "first", concurrency=4, cache=cache)
+    assert cache.misses > 0 and cache.hits == 0
+    calls = cache.misses
+    await sweep(runs, tmp_path / "second", concurrency=4, cache=cache)
+    assert cache.hits == calls and cache.misses == calls
+    cache.close()
+    replay = ResponseCache(tmp_path / "cache.sqlite", replay=True)
+    await sweep(runs, tmp_path / "replayed", concurrency=4, cache=replay)
+    assert replay.misses == 0
+    for first in (tmp_path / "first").glob("*.jsonl"):
+        assert _strip(first) == _strip(tmp_path / "replayed" / first.name)
+    # a different experiment is not in the cache: replay stops at the first miss
+    other = expand(load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 5"),
+                                         "other.yaml")), path)
+    with pytest.raises(SweepError, match="no cached reply"):
+        await sweep(other, tmp_path / "miss", concurrency=4, cache=replay)
+
+
+def test_replay_needs_an_existing_cache(tmp_path: Path) -> None:
+    with pytest.raises(CacheMiss):
+        ResponseCache(tmp_path / "absent.sqlite", replay=True)
+
+
+def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "dilemma.cli", "sweep", str(EXAMPLES /
+                                                        "regime-transparency-2x2.yaml"),
+         "--out", str(out), "--concurrency", "8"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    cmp = subprocess.run(
+        [sys.executable, "-m", "dilemma.cli", "compare", str(out), "--by", "transparency",
+         "--json"], capture_output=True, text=True, timeout=300,
+    )
+    assert cmp.returncode == 0, cmp.stderr
+    data = json.loads(cmp.stdout)
+    assert data["changes_behaviour"] is True
+    threat = next(p for p in data["pairs"] if p["measure"] == "mean_threat")
+    assert threat["level_a"] == "secretive/secretive" and threat["diff"] > 0
+    assert threat["p_holm"] < 0.05
+
+
+def test_prompt_setup_example_expands(tmp_path: Path) -> None:
+    path = EXAMPLES / "prompt-setups.yaml"
+    runs = expand(load_experiment(path), path)
+    assert {r.prompt_setup for r in runs} == {"baseline", "realist"}
+    assert {r.conditions["prompt_setup"] for r in runs} == {"baseline", "realist"}
