@@ -8,6 +8,7 @@ model answers in plain text.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Literal
@@ -237,3 +238,9 @@ def to_negotiation(reply: BaseModel) -> NegotiationReply:
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema of a reply model (cached; do not mutate the result)."""
     return model.model_json_schema()
+
+
+@lru_cache(maxsize=2048)
+def schema_text(model: type[BaseModel]) -> str:
+    """The compact JSON text of a reply model's schema (cached)."""
+    return json.dumps(schema_of(model), separators=(",", ":"))

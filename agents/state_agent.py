@@ -19,7 +19,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from agents.decision import schema_of
+from agents.decision import schema_of, schema_text
 from agents.models import ResolvedModel, StructuredMode
 from agents.observation import Observation
 from agents.personas import Persona
@@ -114,7 +114,7 @@ class StateAgent:
 
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
         text_mode = self.model.structured is StructuredMode.JSON_TEXT
-        schema_json = json.dumps(schema_of(schema), separators=(",", ":"))
+        schema_json = schema_text(schema)
         return [
             SystemMessage(render_system(self.setup, self.persona, obs)),
             HumanMessage(render_turn(self.setup, obs, schema_json if text_mode else None)),

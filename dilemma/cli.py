@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from langchain_core.rate_limiters import InMemoryRateLimiter
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -68,6 +69,14 @@ def _check_prompt_setup(scenario: Scenario, source: str, override: str | None) -
         raise ScenarioError(f"{source}: prompt_setup: {exc}") from exc
 
 
+def _limiter(rps: float | None) -> InMemoryRateLimiter | None:
+    if rps is None:
+        return None
+    if rps <= 0:
+        raise _fail("--rps must be positive")
+    return InMemoryRateLimiter(requests_per_second=rps, check_every_n_seconds=0.05)
+
+
 def _parse_state_models(items: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -125,6 +134,9 @@ def run(
     max_retries: Annotated[int, typer.Option(help="re-asks after an invalid reply")] = 2,
     concurrency: Annotated[int, typer.Option(help="model calls in flight at most")] = 4,
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    rps: Annotated[
+        float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
+    ] = None,
 ) -> None:
     """Run one negotiation and write its research record."""
     try:
@@ -142,7 +154,7 @@ def run(
         + ", ".join(f"{k}={v}" for k, v in specs.items()),
         highlight=False,
     )
-    options = ModelOptions(base_url=base_url, temperature=temperature)
+    options = ModelOptions(base_url=base_url, temperature=temperature, rate_limiter=_limiter(rps))
     try:
         path = asyncio.run(
             run_scenario(
@@ -228,6 +240,9 @@ def sweep(
         str | None, typer.Option(help="override the model of every state in every run")
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
+    rps: Annotated[
+        float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
+    ] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
     from dilemma.experiment import ExperimentError, expand, load_experiment

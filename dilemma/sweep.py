@@ -102,14 +102,19 @@ async def sweep(
     options: ModelOptions | None = None,
     on_update: Callable[[SweepStats], None] | None = None,
     experiment: dict[str, object] | None = None,
+    resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None = None,
 ) -> SweepStats:
-    """Run every planned run; failed runs are recorded and counted, the others go on."""
+    """Run every planned run; failed runs are recorded and counted, the others go on.
+
+    `resolver` supplies ready models per run (benchmarks, tests); by default specs are resolved,
+    with one shared instance per non-scripted spec (one local server, one API client).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo, complete = plan(runs, out_dir, resume)
     stats = SweepStats(total=len(runs), done=complete, skipped=complete)
     shared: dict[str, ResolvedModel] = {}
     for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
-        if not spec.startswith("scripted:"):
+        if resolver is None and not spec.startswith("scripted:"):
             shared[spec] = resolve_model(spec, options=options)
     limiter = asyncio.Semaphore(concurrency)
     queue: asyncio.Queue[RunSpec] = asyncio.Queue()
@@ -127,10 +132,14 @@ async def sweep(
             notify()
 
     async def play(run: RunSpec) -> None:
-        resolved = {
-            sid: shared[spec] if spec in shared else resolve_model(spec, seed=run.seed)
-            for sid, spec in run.models.items()
-        }
+        resolved = (
+            resolver(run)
+            if resolver is not None
+            else {
+                sid: shared[spec] if spec in shared else resolve_model(spec, seed=run.seed)
+                for sid, spec in run.models.items()
+            }
+        )
         try:
             await run_scenario(
                 Scenario.model_validate(run.scenario),

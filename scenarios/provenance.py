@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -20,6 +21,7 @@ PACKAGES = (
 )
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape a run (missing ones are left out)."""
     versions: dict[str, str] = {}
@@ -31,8 +33,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@lru_cache(maxsize=8)
 def git_state(where: Path | None = None) -> tuple[str | None, bool | None]:
-    """(revision, dirty) of the source checkout, or (None, None) outside a git work tree."""
+    """(revision, dirty) of the source checkout, or (None, None) outside a git work tree.
+
+    Read once per process: a sweep's runs share it.
+    """
     cwd = where or Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(

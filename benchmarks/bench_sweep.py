@@ -1,0 +1,164 @@
+"""Sweep benchmarks (issue 4): concurrency, per-call overhead, memory growth with run count.
+
+    python benchmarks/bench_sweep.py [--quick]
+
+1. 50 runs x 4 states x 10 rounds against a fake model with a fixed 50 ms latency: wall time vs
+   the ideal time when concurrency is not binding (rounds x model-call phases x latency).
+   Target: ratio <= 1.3.
+2. Framework overhead per model call with a zero-latency fake model, as a ratio against calling
+   the LangChain model directly with the same messages.
+3. Peak memory (RSS high-water mark, measured in fresh subprocesses) of a 1,000-run sweep vs a
+   100-run sweep with a zero-latency model. Target: ratio <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agents.fake_model import FakeChatModel  # noqa: E402
+from agents.models import ResolvedModel, StructuredMode  # noqa: E402
+from dilemma.experiment import RunSpec, expand, load_experiment  # noqa: E402
+from dilemma.sweep import sweep  # noqa: E402
+
+NEGOTIATION = json.dumps({"messages": [{"to": ["all"], "text": "We keep the peace."}]})
+
+
+def cheap_responder(messages):  # type: ignore[no-untyped-def]
+    """A fixed valid reply per state and phase: the fake model itself costs next to nothing."""
+    prompt = messages[-1].content
+    if '"phase":"negotiation"' in prompt:
+        return NEGOTIATION
+    me = prompt.split('"you":{"id":"', 1)[1].split('"', 1)[0]
+    others = [s for s in ("Albion", "Gallia", "Prussa", "Ruthen") if s != me]
+    return json.dumps({
+        "threat": [{"state": s, "level": 3, "reason": "steady"} for s in others],
+        "arms_change": 1, "action": "status_quo", "target": None,
+        "private_intent": [{"state": s, "intent": "defensive"} for s in others],
+        "forecast": [{"state": s, "arms_change": 0} for s in others],
+        "public_statement": "Steady as we go.",
+    })
+
+EXPERIMENT = """
+name: bench
+scenarios: [concert]
+rounds: {rounds}
+model: scripted:reactive
+factors:
+  rules.subturns: [1]
+repeats: {runs}
+"""
+
+
+def runs_for(n: int, rounds: int, folder: Path) -> list[RunSpec]:
+    path = folder / "bench.yaml"
+    path.write_text(EXPERIMENT.format(rounds=rounds, runs=n))
+    return expand(load_experiment(path), path)
+
+
+def fake_resolver(latency: float):  # type: ignore[no-untyped-def]
+    responder = cheap_responder
+
+    def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
+        model = FakeChatModel(responder=responder, latency_s=latency)
+        return {
+            sid: ResolvedModel(spec="fake", provider="fake", model="fake", chat=model,
+                               structured=StructuredMode.JSON_TEXT, params={})
+            for sid in run.models
+        }
+
+    return resolve
+
+
+async def bench_concurrency(runs: int, rounds: int, latency: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = runs_for(runs, rounds, Path(tmp))
+        states = len(specs[0].models)
+        start = time.perf_counter()
+        stats = await sweep(specs, Path(tmp) / "out", concurrency=runs * states,
+                            resolver=fake_resolver(latency))
+        wall = time.perf_counter() - start
+    phases = 2  # one negotiation sub-turn + the decision
+    ideal = rounds * phases * latency
+    print(f"[1] {runs} runs x {states} states x {rounds} rounds, {latency * 1000:.0f} ms fake"
+          f" latency, {stats.calls} calls: wall {wall:.2f} s, ideal {ideal:.2f} s,"
+          f" ratio {wall / ideal:.2f} (target <= 1.3)")
+
+
+async def bench_overhead(calls_runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = runs_for(calls_runs, 10, Path(tmp))
+        captured: list[list[object]] = []
+        base = cheap_responder
+
+        def responder(messages):  # type: ignore[no-untyped-def]
+            captured.append(messages)
+            return base(messages)
+
+        def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
+            model = FakeChatModel(responder=responder)
+            return {sid: ResolvedModel(spec="fake", provider="fake", model="fake", chat=model,
+                                       structured=StructuredMode.JSON_TEXT, params={})
+                    for sid in run.models}
+
+        start = time.perf_counter()
+        stats = await sweep(specs, Path(tmp) / "out", concurrency=8, resolver=resolve)
+        framework = (time.perf_counter() - start) / stats.calls
+    direct_model = FakeChatModel(responder=base)
+    start = time.perf_counter()
+    for messages in captured:
+        await direct_model.ainvoke(messages)  # type: ignore[arg-type]
+    direct = (time.perf_counter() - start) / len(captured)
+    print(f"[2] per model call: framework {framework * 1e3:.2f} ms (prompt, validation, record,"
+          f" resolution), direct LangChain ainvoke {direct * 1e3:.2f} ms, ratio"
+          f" {framework / direct:.1f}")
+
+
+def memory_child(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = runs_for(runs, 5, Path(tmp))
+        asyncio.run(sweep(specs, Path(tmp) / "out", concurrency=8,
+                          resolver=fake_resolver(0.0)))
+    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def bench_memory(small: int, large: int) -> None:
+    rss = {}
+    for n in (small, large):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n)],
+                             capture_output=True, text=True, check=True)
+        rss[n] = json.loads(out.stdout.strip().splitlines()[-1])["maxrss_kb"] / 1024
+    print(f"[3] peak RSS: {small} runs {rss[small]:.0f} MiB, {large} runs {rss[large]:.0f} MiB,"
+          f" ratio {rss[large] / rss[small]:.2f} (target <= 1.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
+    parser.add_argument("--memory-child", type=int)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    if args.quick:
+        asyncio.run(bench_concurrency(10, 4, 0.05))
+        asyncio.run(bench_overhead(5))
+        bench_memory(20, 100)
+    else:
+        asyncio.run(bench_concurrency(50, 10, 0.05))
+        asyncio.run(bench_overhead(20))
+        bench_memory(100, 1000)
+
+
+if __name__ == "__main__":
+    main()
