@@ -88,10 +88,23 @@ _DISPOSITION_NOTE = {
 }
 
 
+_QUOTE_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    # Unicode line breaks: JSON leaves them raw, but they start a new line for many readers.
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+    "\x85": "\\u0085",
+}
+
+
 def quote_json(data: object) -> str:
-    """JSON with `<`, `>` and `&` escaped, safe to embed between tags in a prompt."""
+    """JSON with `<`, `>`, `&` and line breaks escaped, safe to embed between tags in a prompt."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for char, escaped in _QUOTE_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
 
 
 def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str:

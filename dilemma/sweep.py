@@ -45,7 +45,7 @@ def record_status(path: Path) -> str:
         fh.seek(0, 2)
         size = fh.tell()
         fh.seek(max(0, size - 4096))
-        tail = fh.read().decode("utf-8", errors="replace").splitlines()
+        tail = [line for line in fh.read().decode("utf-8", errors="replace").split("\n") if line]
     if not tail:
         return "incomplete"
     try:

@@ -18,8 +18,12 @@ from scenarios.schema import Scenario
 def fake(chat: Any, spec: str = "fake") -> ResolvedModel:
     """Wrap a chat model as a resolved model that answers JSON in text."""
     return ResolvedModel(
-        spec=spec, provider="fake", model=spec, chat=chat,
-        structured=StructuredMode.JSON_TEXT, params={},
+        spec=spec,
+        provider="fake",
+        model=spec,
+        chat=chat,
+        structured=StructuredMode.JSON_TEXT,
+        params={},
     )
 
 
@@ -46,8 +50,14 @@ def policy_model(policy: str, latency_s: float = 0.0, **kw: Any) -> FakeChatMode
 def make_scenario(states: list[dict[str, Any]], **rules: Any) -> Scenario:
     """A small scenario from state dicts (defaults filled) and rule overrides."""
     full = [
-        {"name": s["id"], "regime": "autocracy", "transparency": "transparent", "arms": 100,
-         "economy": 1000, **s}
+        {
+            "name": s["id"],
+            "regime": "autocracy",
+            "transparency": "transparent",
+            "arms": 100,
+            "economy": 1000,
+            **s,
+        }
         for s in states
     ]
     return parse_scenario(

@@ -18,25 +18,54 @@ def dilemma(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_run_hawks_writes_one_complete_record(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = dilemma("run", "two-rivals", "--model", "scripted:hawk", "--rounds", "5",
-                     "--seed", "1", "--out", str(out))
+    result = dilemma(
+        "run",
+        "two-rivals",
+        "--model",
+        "scripted:hawk",
+        "--rounds",
+        "5",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     (record,) = out.glob("*.jsonl")
     kinds = {json.loads(line)["kind"] for line in record.read_text().splitlines()}
-    assert kinds == {"header", "observation", "llm_call", "negotiation", "decision",
-                     "resolution", "round_end", "run_end"}
+    assert kinds == {
+        "header",
+        "observation",
+        "llm_call",
+        "negotiation",
+        "decision",
+        "resolution",
+        "round_end",
+        "run_end",
+    }
     assert "Round 5" in result.stdout and str(record) in result.stdout.replace("\n", "")
 
 
 def test_run_mixes_models_per_state(tmp_path: Path) -> None:
-    result = dilemma("run", "two-rivals", "--state-model", "Aria=scripted:dove",
-                     "--state-model", "Borea=scripted:hawk", "--rounds", "2", "--out",
-                     str(tmp_path))
+    result = dilemma(
+        "run",
+        "two-rivals",
+        "--state-model",
+        "Aria=scripted:dove",
+        "--state-model",
+        "Borea=scripted:hawk",
+        "--rounds",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     (record,) = tmp_path.glob("*.jsonl")
     header = json.loads(record.read_text().splitlines()[0])
     assert {k: v["spec"] for k, v in header["models"].items()} == {
-        "Aria": "scripted:dove", "Borea": "scripted:hawk"}
+        "Aria": "scripted:dove",
+        "Borea": "scripted:hawk",
+    }
 
 
 @pytest.mark.parametrize("spec", ["openai:gpt-4o-mini"])
@@ -47,7 +76,9 @@ def test_missing_api_key_is_one_line_before_anything_runs(
     monkeypatch.delenv("DILEMMA_BASE_URL", raising=False)
     result = subprocess.run(
         [*DILEMMA, "run", "two-rivals", "--model", spec, "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={k: v for k, v in __import__("os").environ.items() if k != "OPENAI_API_KEY"},
     )
     assert result.returncode == 2

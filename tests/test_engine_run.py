@@ -31,7 +31,10 @@ async def test_decisions_run_concurrently_under_the_limit(tmp_path: Path, limit:
     sc = make_scenario([{"id": s} for s in "ABCD"], rounds=2, subturns=1)
     models = {s: policy_model("tit-for-tat", latency_s=0.05) for s in "ABCD"}
     await run_scenario(
-        sc, seed=0, out_dir=tmp_path, max_in_flight=limit,
+        sc,
+        seed=0,
+        out_dir=tmp_path,
+        max_in_flight=limit,
         resolved={s: fake(m) for s, m in models.items()},
     )
     spans = [span for m in models.values() for span in m.spans]
@@ -89,7 +92,9 @@ async def test_failed_model_call_fails_the_run_with_cause(tmp_path: Path) -> Non
     broken = FakeChatModel()  # no replies at all: raises on first call
     with pytest.raises(RunFailed) as info:
         await run_scenario(
-            sc, seed=0, out_dir=tmp_path,
+            sc,
+            seed=0,
+            out_dir=tmp_path,
             resolved={"A": fake(broken), "B": fake(policy_model("dove"))},
         )
     record = read_record(info.value.path)
@@ -116,8 +121,15 @@ async def test_record_holds_every_step(tmp_path: Path) -> None:
     path = await run_scenario(sc, default_model="scripted:tit-for-tat", seed=5, out_dir=tmp_path)
     record = read_record(path)
     kinds = {e.kind for e in record.events}  # type: ignore[attr-defined]
-    assert kinds == {"observation", "llm_call", "negotiation", "decision", "resolution",
-                     "round_end", "run_end"}
+    assert kinds == {
+        "observation",
+        "llm_call",
+        "negotiation",
+        "decision",
+        "resolution",
+        "round_end",
+        "run_end",
+    }
     header = record.header
     assert header.seed == 5 and header.prompt.name == "baseline"
     assert set(header.models) == {"Nord", "Mare", "Ost"}
@@ -131,9 +143,7 @@ async def test_record_holds_every_step(tmp_path: Path) -> None:
 
 def test_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=2)
-    path = asyncio.run(
-        run_scenario(sc, default_model="scripted:dove", seed=0, out_dir=tmp_path)
-    )
+    path = asyncio.run(run_scenario(sc, default_model="scripted:dove", seed=0, out_dir=tmp_path))
     text = path.read_text()
     cut = tmp_path / "cut.jsonl"
     cut.write_text(text[: len(text) - 40])

@@ -25,7 +25,9 @@ def _true_arms_strings(record_path: Path, state: str) -> set[str]:
 async def test_secretive_arms_never_reach_others_prompt(tmp_path: Path) -> None:
     sc = make_scenario(
         [{"id": "A", "arms": 100}, {"id": "B", "arms": 137.77, "transparency": "secretive"}],
-        rounds=6, intel_noise=0.2, intel_lag=1,
+        rounds=6,
+        intel_noise=0.2,
+        intel_lag=1,
     )
     a, b = policy_model("reactive"), policy_model("hawk")
     path = await run_scenario(sc, seed=3, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
@@ -56,9 +58,7 @@ async def test_verification_treaty_reveals_exact_arms(tmp_path: Path) -> None:
     sc = parse_scenario(data, "test")
     a, b = policy_model("reactive"), policy_model("hawk")
     await run_scenario(sc, seed=3, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
-    shown = [
-        next(o for o in extract_observation(p).others if o.id == "B") for p in prompts_of(a)
-    ]
+    shown = [next(o for o in extract_observation(p).others if o.id == "B") for p in prompts_of(a)]
     assert {o.arms_source for o in shown} == {ArmsSource.VERIFICATION}
     assert shown[0].arms == 137.77
 
@@ -101,7 +101,8 @@ async def test_summit_discloses_plans_and_arms(tmp_path: Path) -> None:
             assert obs.rules.summit_this_round
             assert seen_b.arms_source is ArmsSource.SUMMIT
             assert {p.state: p.announced_arms_change for p in obs.disclosed_plans} == {
-                "A": 10, "B": 10,
+                "A": 10,
+                "B": 10,
             }
         else:
             assert seen_b.arms_source is ArmsSource.INTELLIGENCE

@@ -15,13 +15,30 @@ def scenario(**rules: Any) -> dict[str, Any]:
     return {
         "name": "unit",
         "states": [
-            {"id": "A", "name": "A", "regime": "democracy", "transparency": "transparent",
-             "arms": 100, "economy": 1000},
-            {"id": "B", "name": "B", "regime": "autocracy", "transparency": "secretive",
-             "arms": 100, "economy": 1000},
+            {
+                "id": "A",
+                "name": "A",
+                "regime": "democracy",
+                "transparency": "transparent",
+                "arms": 100,
+                "economy": 1000,
+            },
+            {
+                "id": "B",
+                "name": "B",
+                "regime": "autocracy",
+                "transparency": "secretive",
+                "arms": 100,
+                "economy": 1000,
+            },
         ],
-        "rules": {"rounds": 5, "subturns": 0, "arms_cap_pct": 10,
-                  "forewarning_threshold_pct": 3, **rules},
+        "rules": {
+            "rounds": 5,
+            "subturns": 0,
+            "arms_cap_pct": 10,
+            "forewarning_threshold_pct": 3,
+            **rules,
+        },
     }
 
 
@@ -90,8 +107,9 @@ def test_treaty_forms_when_all_parties_accept_then_breach_ends_it() -> None:
     res = play(w, decision("B", 0, proposals=offer("arms_cap", 0)), decision("A", 0))
     assert [p.id for p in res.proposals_opened] == ["P1-A-1"]
     assert not res.treaties_formed
-    res = play(w, decision("B", 0), decision("A", 0, responses=[{"proposal": "P1-A-1",
-                                                                   "accept": True}]))
+    res = play(
+        w, decision("B", 0), decision("A", 0, responses=[{"proposal": "P1-A-1", "accept": True}])
+    )
     assert len(res.treaties_formed) == 1 and set(res.treaties_formed[0].parties) == {"A", "B"}
     res = play(w, decision("B", 0), decision("A", 0))
     assert not res.breaches
@@ -104,8 +122,9 @@ def test_treaty_forms_when_all_parties_accept_then_breach_ends_it() -> None:
 def test_rejected_or_unanswered_offer_forms_no_treaty() -> None:
     w = world()
     play(w, decision("B", 0, proposals=offer("verification")), decision("A", 0))
-    res = play(w, decision("B", 0), decision("A", 0, responses=[{"proposal": "P1-A-1",
-                                                                   "accept": False}]))
+    res = play(
+        w, decision("B", 0), decision("A", 0, responses=[{"proposal": "P1-A-1", "accept": False}])
+    )
     assert not res.treaties_formed and not w.treaties
     play(w, decision("B", 0, proposals=offer("verification")), decision("A", 0))
     res = play(w, decision("B", 0), None)  # B's decision failed: it accepted nothing

@@ -1,0 +1,211 @@
+"""FakeChatModel: queued replies in order, call history, callable mode, no silent repeats, latency.
+
+When it runs out of replies inside a run, the run fails loudly: the record ends with a `failed`
+run_end naming the cause, and the CLI exits 1 pointing at the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from typer.testing import CliRunner
+
+from agents.fake_model import FakeChatModel, FakeModelExhausted
+from agents.models import ResolvedModel
+from agents.observation import Phase
+from dilemma.cli import app
+from scenarios import runner as runner_module
+from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
+from scenarios.runner import RunFailed, run_scenario
+from tests.replies import fake, only_record, responder, two_states, valid_decision
+
+LATENCY = 0.05
+
+
+def _ask(model: FakeChatModel, text: str) -> str:
+    reply = model.invoke([HumanMessage(text)])
+    assert isinstance(reply, AIMessage)
+    return reply.text
+
+
+def test_enqueued_replies_come_back_in_order() -> None:
+    model = FakeChatModel().enqueue("first", "second")
+    model.enqueue("third")
+    assert [_ask(model, f"q{i}") for i in range(3)] == ["first", "second", "third"]
+
+
+def test_enqueue_is_chainable() -> None:
+    model = FakeChatModel().enqueue("a").enqueue("b")
+    assert _ask(model, "x") == "a"
+    assert _ask(model, "y") == "b"
+
+
+def test_call_history_keeps_every_call() -> None:
+    model = FakeChatModel().enqueue("r1", "r2")
+    first: list[BaseMessage] = [SystemMessage("sys"), HumanMessage("one")]
+    model.invoke(first)
+    model.invoke([HumanMessage("two")])
+    assert [[m.text for m in call] for call in model.calls] == [["sys", "one"], ["two"]]
+    assert [m.type for m in model.calls[0]] == ["system", "human"]
+    # The history is a snapshot: changing the caller's list later does not rewrite it.
+    first.append(HumanMessage("later"))
+    assert len(model.calls[0]) == 2
+
+
+async def test_async_calls_use_the_same_queue_and_history() -> None:
+    model = FakeChatModel().enqueue("a", "b")
+    r1 = await model.ainvoke([HumanMessage("x")])
+    r2 = model.invoke([HumanMessage("y")])
+    assert (r1.text, r2.text) == ("a", "b")
+    assert [call[0].text for call in model.calls] == ["x", "y"]
+
+
+def test_responder_computes_each_reply_from_the_messages() -> None:
+    seen: list[int] = []
+
+    def echo(messages: list[BaseMessage]) -> str:
+        seen.append(len(messages))
+        return "echo: " + messages[-1].text
+
+    model = FakeChatModel(responder=echo)
+    assert _ask(model, "hello") == "echo: hello"
+    assert _ask(model, "again") == "echo: again"
+    assert seen == [1, 1]
+    assert len(model.calls) == 2
+
+
+def test_queue_is_used_before_the_responder() -> None:
+    model = FakeChatModel(responder=lambda _m: "computed").enqueue("queued")
+    assert [_ask(model, "a"), _ask(model, "b"), _ask(model, "c")] == [
+        "queued",
+        "computed",
+        "computed",
+    ]
+
+
+def test_raises_when_empty_from_the_start() -> None:
+    with pytest.raises(FakeModelExhausted):
+        FakeChatModel().invoke([HumanMessage("anyone?")])
+
+
+def test_raises_instead_of_repeating_the_last_reply() -> None:
+    model = FakeChatModel().enqueue("only")
+    assert _ask(model, "1") == "only"
+    with pytest.raises(FakeModelExhausted, match="no reply left"):
+        model.invoke([HumanMessage("2")])
+
+
+async def test_raises_in_async_mode_too() -> None:
+    model = FakeChatModel().enqueue("only")
+    await model.ainvoke([HumanMessage("1")])
+    with pytest.raises(FakeModelExhausted):
+        await model.ainvoke([HumanMessage("2")])
+
+
+def test_latency_and_spans_sync() -> None:
+    model = FakeChatModel(latency_s=LATENCY).enqueue("a", "b")
+    t0 = time.monotonic()
+    _ask(model, "1")
+    _ask(model, "2")
+    assert time.monotonic() - t0 >= 2 * LATENCY
+    assert len(model.spans) == 2
+    for start, end in model.spans:
+        assert end - start >= LATENCY * 0.9
+    (_, end1), (start2, _) = model.spans
+    assert start2 >= end1  # sequential calls do not overlap
+
+
+async def test_async_latency_lets_calls_overlap() -> None:
+    model = FakeChatModel(latency_s=LATENCY).enqueue("a", "b", "c")
+    t0 = time.monotonic()
+    replies = await asyncio.gather(*(model.ainvoke([HumanMessage(str(i))]) for i in range(3)))
+    elapsed = time.monotonic() - t0
+    assert sorted(r.text for r in replies) == ["a", "b", "c"]
+    assert elapsed < 3 * LATENCY  # the waits ran concurrently
+    starts = [s for s, _ in model.spans]
+    ends = [e for _, e in model.spans]
+    assert max(starts) < min(ends)  # every call was in flight at the same time
+
+
+async def test_engine_records_fake_latency(tmp_path: Path) -> None:
+    a_chat = FakeChatModel(responder=responder(), latency_s=LATENCY)
+    b_chat = FakeChatModel(responder=responder(), latency_s=LATENCY)
+    out = tmp_path / "runs"
+    await run_scenario(
+        two_states(),
+        seed=0,
+        out_dir=out,
+        resolved={"A": fake(a_chat), "B": fake(b_chat)},
+        max_in_flight=2,
+        argv=["test"],
+    )
+    calls = read_record(only_record(out)).of_kind(LlmCallEvent)
+    assert len(calls) == 2
+    assert all(c.latency_s >= LATENCY * 0.9 for c in calls)
+    # The two states decided concurrently.
+    (a_start, a_end), (b_start, b_end) = a_chat.spans[0], b_chat.spans[0]
+    assert a_start < b_end and b_start < a_end
+
+
+async def test_run_with_exhausted_fake_fails_with_cause_in_record(tmp_path: Path) -> None:
+    # A answers round 1 only; in round 2 its fake has nothing left.
+    a_chat = FakeChatModel().enqueue(
+        '{"messages": []}', json.dumps(valid_decision(["B"]))
+    )
+    b_chat = FakeChatModel(responder=responder())
+    out = tmp_path / "runs"
+    with pytest.raises(RunFailed) as info:
+        await run_scenario(
+            two_states(rounds=3, subturns=1),
+            seed=0,
+            out_dir=out,
+            resolved={"A": fake(a_chat), "B": fake(b_chat)},
+            argv=["test"],
+        )
+    path = only_record(out)
+    assert info.value.path == path
+    assert "FakeModelExhausted" in info.value.cause
+
+    record = read_record(path)
+    assert not record.truncated
+    end = record.run_end
+    assert isinstance(end, RunEndEvent)
+    assert end.outcome == "failed"
+    assert end.error is not None and "FakeModelExhausted" in end.error
+    assert "no reply left" in end.error
+    assert end.rounds_played == 1
+    # Round 1 is complete in the record; nothing was invented for round 2.
+    decisions = record.of_kind(DecisionEvent)
+    assert [(d.round, d.state, d.flagged) for d in decisions] == [(1, "A", False), (1, "B", False)]
+    a_calls = [c for c in record.of_kind(LlmCallEvent) if c.state == "A"]
+    assert [(c.round, c.phase) for c in a_calls] == [(1, Phase.NEGOTIATION), (1, Phase.DECISION)]
+
+
+def test_cli_reports_run_failed_with_record_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exhausted_models(specs: dict[str, str], *_a: Any, **_kw: Any) -> dict[str, ResolvedModel]:
+        return {sid: fake(FakeChatModel()) for sid in specs}
+
+    monkeypatch.setattr(runner_module, "resolve_models", exhausted_models)
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app,
+        ["run", "two-rivals", "--model", "scripted:dove", "--rounds", "2", "--out", str(out)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    path = only_record(out)
+    message = " ".join(result.stderr.split())
+    assert "run failed" in message
+    assert str(path) in message
+    assert "FakeModelExhausted" in message
+    end = read_record(path).run_end
+    assert end is not None and end.outcome == "failed"
+    assert end.error is not None and "FakeModelExhausted" in end.error
