@@ -16,8 +16,6 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from agents.fake_model import FakeChatModel
-from agents.models import ResolvedModel, StructuredMode
 from agents.observation import Observation, Phase
 from agents.prompt_setup import OBSERVATION_OPEN, extract_observation
 from scenarios.library import parse_scenario
@@ -76,18 +74,6 @@ def responder(
         return json.dumps(reply)
 
     return answer
-
-
-def fake(chat: FakeChatModel) -> ResolvedModel:
-    """Wrap a fake chat model as a resolved model answering in JSON text."""
-    return ResolvedModel(
-        spec="fake",
-        provider="fake",
-        model="fake",
-        chat=chat,
-        structured=StructuredMode.JSON_TEXT,
-        params={},
-    )
 
 
 def two_states(rounds: int = 1, subturns: int = 0, **rules: Any) -> Scenario:

@@ -23,7 +23,8 @@ from dilemma.cli import app
 from scenarios import runner as runner_module
 from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
 from scenarios.runner import RunFailed, run_scenario
-from tests.replies import fake, only_record, responder, two_states, valid_decision
+from tests.engine_helpers import fake
+from tests.replies import only_record, responder, two_states, valid_decision
 
 LATENCY = 0.05
 

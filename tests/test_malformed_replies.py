@@ -26,8 +26,8 @@ from scenarios.record import (
     read_record,
 )
 from scenarios.runner import run_scenario
+from tests.engine_helpers import fake
 from tests.replies import (
-    fake,
     observation_of,
     only_record,
     responder,

@@ -26,8 +26,8 @@ from agents.prompt_setup import (
 from dilemma.cli import app
 from scenarios.record import LlmCallEvent, ObservationEvent, read_record
 from scenarios.runner import run_scenario
+from tests.engine_helpers import fake
 from tests.replies import (
-    fake,
     last_prompt,
     only_record,
     responder,
