@@ -74,7 +74,7 @@ async def test_private_rationale_and_intent_never_reach_others(tmp_path: Path) -
     path = await run_scenario(
         sc, seed=1, out_dir=tmp_path, resolved={s: fake(m) for s, m in models.items()}
     )
-    for sid, model in models.items():
+    for model in models.values():
         for prompt in prompts_of(model):
             assert SECRET not in prompt
             obs = extract_observation(prompt)
