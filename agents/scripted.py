@@ -96,12 +96,13 @@ def _reply(
         "private_intent": [{"state": s, "intent": intent[s]} for s in _others(obs)],
         "forecast": [{"state": s, "arms_change": forecast[s]} for s in _others(obs)],
     }
-    if obs.open_proposals:
-        reply["responses"] = [
-            {"proposal": p.id, "accept": accept(p.id)}
-            for p in obs.open_proposals
-            if obs.you.id in p.parties and p.proposer != obs.you.id
-        ]
+    responses = [
+        {"proposal": p.id, "accept": accept(p.id)}
+        for p in obs.open_proposals
+        if p.proposer != obs.you.id
+    ]
+    if responses:  # the reply schema has no `responses` field when no one else made an offer
+        reply["responses"] = responses
     return reply
 
 

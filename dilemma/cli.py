@@ -23,6 +23,7 @@ from scenarios.library import (
     load_scenario,
     parse_scenario,
 )
+from scenarios.record import RecordError
 from scenarios.runner import RunFailed, RunSpecError, model_specs, run_scenario
 from scenarios.schema import Scenario
 
@@ -287,7 +288,6 @@ def score(
     import json
 
     from evaluation.cli_format import score_json, score_text
-    from scenarios.record import RecordError
 
     try:
         if as_json:
@@ -307,7 +307,6 @@ def compare(
 ) -> None:
     """Compare conditions: means with bootstrap 95% CIs, differences, Hedges' g, p-values."""
     from dilemma.compare_cli import compare_output
-    from scenarios.record import RecordError
 
     try:
         print(compare_output(path, by, as_json=as_json, seed=seed))
@@ -322,7 +321,6 @@ def export(
 ) -> None:
     """Export the run, round and dyad-round tables to CSV and Parquet."""
     from dilemma.compare_cli import export_tables
-    from scenarios.record import RecordError
 
     try:
         written = export_tables(path, out)
@@ -330,6 +328,38 @@ def export(
         raise _fail(str(exc)) from exc
     for file in written:
         console.print(str(file), highlight=False)
+
+
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="a folder of records (e.g. a sweep's) or a record")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path(
+        "report.html"
+    ),
+    by: Annotated[
+        list[str] | None, typer.Option(help="factor to compare; repeatable (default: all)")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report: provenance, curves, heatmaps, stats, transcripts."""
+    from dilemma.report import ReportError, write_report
+
+    try:
+        written = write_report(path, output, by=by or None)
+    except (ReportError, RecordError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"report: {written}", highlight=False)
+
+
+@app.command()
+def show(record: Annotated[Path, typer.Argument(help="a record (.jsonl)")]) -> None:
+    """Print a readable transcript of one run."""
+    from dilemma.transcript import transcript
+
+    try:
+        text = transcript(record)
+    except (RecordError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(text, markup=False, highlight=False)
 
 
 if __name__ == "__main__":
