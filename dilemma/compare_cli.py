@@ -9,17 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from evaluation.comparison import compare, conditions
+from evaluation.comparison import compare, with_conditions
 from evaluation.tables import record_paths, score
 
 
 def runs_with_conditions(path: Path) -> pd.DataFrame:
     """Run-level scores joined with each run's experiment conditions."""
-    paths = record_paths(path)
-    runs = score(paths).runs
-    conds = conditions(paths)
-    extra = [c for c in conds.columns if c not in runs.columns or c == "run_id"]
-    return runs.merge(conds[extra], on="run_id", how="left")
+    return with_conditions(score(record_paths(path)).runs)
 
 
 def _clean(value: Any) -> Any:
@@ -77,9 +73,8 @@ def compare_output(path: Path, by: str, *, as_json: bool, seed: int = 0) -> str:
 
 def export_tables(path: Path, out: Path) -> list[Path]:
     """Write runs, rounds and dyad_rounds as CSV and Parquet into `out`."""
-    paths = record_paths(path)
-    scores = score(paths)
-    runs = runs_with_conditions(path)
+    scores = score(record_paths(path))
+    runs = with_conditions(scores.runs)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, frame in (

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from dilemma import plots
 from dilemma.transcript import Line, transcript_lines
 from evaluation.columns import RUNS
-from evaluation.comparison import DEFAULT_MEASURES, Comparison, compare, conditions
+from evaluation.comparison import DEFAULT_MEASURES, Comparison, compare, with_conditions
 from evaluation.load import NoRecordsError
 from evaluation.tables import Scores, record_paths, score
 from scenarios.record import Header, RecordError, read_record
@@ -230,9 +230,7 @@ class _Data:
         self.paths = {str(r): Path(p) for r, p in zip(runs["run_id"], runs["path"], strict=True)}
         self.headers = {rid: h for rid, p in self.paths.items() if (h := _read_header(p))}
         self.ends = {rid: e for rid, p in self.paths.items() if (e := _read_end(p))}
-        conds = conditions(list(self.paths.values()))
-        extra = [c for c in conds.columns if c == "run_id" or c not in runs.columns]
-        self.runs = runs.merge(conds[extra], on="run_id", how="left")
+        self.runs = with_conditions(runs)
         self.factors = list(
             dict.fromkeys(
                 k

@@ -44,7 +44,7 @@ class Comparison:
 
 
 def conditions(paths: list[Path]) -> pd.DataFrame:
-    """run_id and one column per experiment condition, read from each record's header line."""
+    """path and one column per experiment condition, read from each record's header line."""
     rows = []
     for path in paths:
         with path.open(encoding="utf-8") as fh:
@@ -53,13 +53,22 @@ def conditions(paths: list[Path]) -> pd.DataFrame:
         conds = experiment.get("conditions") or {}
         rows.append(
             {
-                "run_id": header["run_id"],
+                "path": str(path),
                 "prompt_setup": header["prompt"]["name"],
                 "model": "+".join(sorted({m["spec"] for m in header["models"].values()})),
                 **{k: str(v) for k, v in conds.items()},
             }
         )
-    return pd.DataFrame(rows).drop_duplicates("run_id", keep="last")
+    return pd.DataFrame(rows)
+
+
+def with_conditions(runs: pd.DataFrame) -> pd.DataFrame:
+    """Run-level scores joined, by record path, with each run's experiment conditions."""
+    conds = conditions([Path(p) for p in runs["path"]])
+    extra = [c for c in conds.columns if c not in runs.columns or c == "path"]
+    return runs.astype({"path": "string"}).merge(
+        conds[extra].astype({"path": "string"}), on="path", how="left"
+    )
 
 
 def _bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:

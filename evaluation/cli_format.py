@@ -1,0 +1,201 @@
+"""What `dilemma score PATH [--json]` prints: a readable table, or one JSON object per run.
+
+    score_text(path) -> str               the table (and the records that could not be read)
+    score_json(path) -> list[dict]        one object per run; NaN becomes null
+Both raise evaluation.load.NoRecordsError when `path` holds no readable record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaluation.index import COMPONENTS
+from evaluation.tables import Scores, score
+
+HEADLINE = (
+    "escalation_index",
+    "ladder_score_total",
+    "max_rung",
+    "mean_threat",
+    "threat_trend",
+    "mean_misperception",
+    "spiral_rounds",
+    "spiral_onset",
+    "spiral_longest",
+    "forecast_mae",
+    "said_did_mae",
+    "mean_growth_pct",
+    "cum_arms_change_pct",
+)
+"""Run measures listed under `insufficient_data` in the JSON when they cannot be computed."""
+
+Source = Path | str | Iterable[Path | str]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready Python value (NaN and <NA> become None)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def runs_json(scores: Scores) -> list[dict[str, Any]]:
+    """One JSON-ready object per run of already computed scores."""
+    dyads = scores.dyads.groupby("run_id", sort=False)
+    states = scores.states.groupby("run_id", sort=False)
+    out: list[dict[str, Any]] = []
+    for run in scores.runs.to_dict("records"):
+        rid = run["run_id"]
+        obj: dict[str, Any] = {
+            k: _plain(run[k])
+            for k in (
+                "run_id",
+                "scenario",
+                "path",
+                "rounds",
+                "rounds_planned",
+                "outcome",
+                "complete",
+                "truncated",
+                "escalation_index",
+                "ladder_score_total",
+                "ladder_mean",
+                "max_rung",
+                "mean_growth_pct",
+                "cum_arms_change_pct",
+                "mean_threat",
+                "threat_trend",
+                "mean_misperception",
+                "mean_abs_misperception",
+                "spiral_rounds",
+                "spiral_onset",
+                "spiral_longest",
+                "war",
+                "war_round",
+                "war_initiator",
+                "war_target",
+                "treaties_formed",
+                "breaches",
+                "forecast_mae",
+                "said_did_mae",
+                "decisions",
+                "fallbacks",
+                "fallback_rate",
+                "parse_failure_rate",
+            )
+        }
+        obj["index_components"] = {c.removeprefix("idx_"): _plain(run[c]) for c in COMPONENTS}
+        obj["richardson"] = [
+            {
+                "dyad": [d["a"], d["b"]],
+                **{k: _plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                "r2_x": _plain(d["rich_r2_x"]),
+                "r2_y": _plain(d["rich_r2_y"]),
+                "n_obs_x": _plain(d["rich_nobs_x"]),
+                "n_obs_y": _plain(d["rich_nobs_y"]),
+                "verdict": d["rich_verdict"],
+            }
+            for d in _records(dyads, rid)
+        ]
+        obj["states"] = [
+            {
+                k: _plain(s[k])
+                for k in (
+                    "state",
+                    "model",
+                    "regime",
+                    "transparency",
+                    "decisions",
+                    "fallbacks",
+                    "fallback_rate",
+                    "parse_failure_rate",
+                    "mean_threat_out",
+                    "mean_misperception",
+                    "forecast_mae",
+                    "said_did_mae",
+                )
+            }
+            for s in _records(states, rid)
+        ]
+        obj["insufficient_data"] = [k for k in HEADLINE if obj.get(k) is None]
+        out.append(obj)
+    return out
+
+
+def _records(groups: Any, key: str) -> list[dict[str, Any]]:
+    try:
+        frame: pd.DataFrame = groups.get_group(key)
+    except KeyError:
+        return []
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def score_json(source: Source) -> list[dict[str, Any]]:
+    """One JSON-ready object per run found in `source` (a record, a folder, or several)."""
+    return runs_json(score(source))
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    value = _plain(value)
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def runs_text(scores: Scores) -> str:
+    """The readable table of already computed scores."""
+    r = scores.runs
+    table = pd.DataFrame(
+        {
+            "run": r["run_id"],
+            "scenario": r["scenario"],
+            "rounds": r["rounds"].astype(str) + "/" + r["rounds_planned"].astype(str),
+            "outcome": r["outcome"],
+            "index": [_num(v, 1) for v in r["escalation_index"]],
+            "ladder": [_num(v, 0) for v in r["ladder_score_total"]],
+            "max rung": r["max_rung"].fillna("n/a"),
+            "threat": [_num(v) for v in r["mean_threat"]],
+            "misperc.": [_num(v) for v in r["mean_misperception"]],
+            "spirals": [_num(v) for v in r["spiral_rounds"]],
+            "war": [
+                f"r{int(wr)} {wi}" if w else "no"
+                for w, wr, wi in zip(
+                    r["war"], r["war_round"].fillna(0), r["war_initiator"], strict=True
+                )
+            ],
+            "fallback": [_num(v) for v in r["fallback_rate"]],
+        }
+    )
+    lines = [table.to_string(index=False), "", "Richardson fits (dx = a*y - m*x + g; mirror):"]
+    for d in scores.dyads.to_dict("records"):
+        if d["rich_verdict"] == "insufficient_data":
+            fit = "insufficient_data"
+        else:
+            fit = (
+                f"a={_num(d['rich_a'], 3)} m={_num(d['rich_m'], 3)} g={_num(d['rich_g'])}"
+                f" R2={_num(d['rich_r2_x'])} | b={_num(d['rich_b'], 3)}"
+                f" n={_num(d['rich_n'], 3)} h={_num(d['rich_h'])} R2={_num(d['rich_r2_y'])}"
+                f" -> {d['rich_verdict']}"
+            )
+        lines.append(f"  {d['run_id']} {d['a']}-{d['b']}: {fit}")
+    for path, why in scores.skipped:
+        lines.append(f"skipped {path}: {why}")
+    return "\n".join(lines)
+
+
+def score_text(source: Source) -> str:
+    """The readable table for the runs found in `source`."""
+    return runs_text(score(source))

@@ -1,0 +1,257 @@
+"""The typed, documented columns of every frame the evaluator returns.
+
+dtypes: "string" text (missing = <NA>), "Int64" nullable integer, "int64" integer, "float64"
+(NaN = cannot be computed: too little data, or only fallback decisions), "bool", "boolean"
+(nullable). Percent values are percentage points of arms; threat-scale values run 0-10.
+`conform` selects, orders and casts a frame to its spec, so a missing column is an error here
+and not a surprise downstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from pandas.api.types import pandas_dtype
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, pandas dtype and meaning."""
+
+    name: str
+    dtype: str
+    doc: str
+
+
+def _cols(*rows: tuple[str, str, str]) -> tuple[Column, ...]:
+    return tuple(Column(*row) for row in rows)
+
+
+_RUN = ("run_id", "string", "run id from the record header")
+_ROUND = ("round", "int64", "round number, from 1")
+
+RUNS = _cols(
+    _RUN,
+    ("path", "string", "record file"),
+    ("scenario", "string", "scenario name"),
+    ("n_states", "int64", "number of states"),
+    ("rounds_planned", "int64", "rounds the scenario asked for"),
+    ("rounds", "int64", "rounds resolved in the record"),
+    ("outcome", "string", "completed / war / failed / interrupted, or incomplete (no run_end)"),
+    ("complete", "bool", "the record has its run_end line"),
+    ("truncated", "bool", "the last line was cut short and dropped"),
+    ("arms_cap_pct", "int64", "the scenario's cap on arms change per round, %"),
+    ("escalation_index", "float64", "composite 0-100 (evaluation.index); NaN if a part is NaN"),
+    ("idx_ladder", "float64", "index part: mean ladder weight per answered state-round / 60"),
+    ("idx_arms", "float64", "index part: mean answered arms growth / cap, clipped to [0, 1]"),
+    ("idx_threat", "float64", "index part: mean perceived threat / 10"),
+    ("idx_spiral", "float64", "index part: share of dyad-rounds that are spiral rounds"),
+    ("idx_war", "float64", "index part: 1 if a war started"),
+    ("ladder_score_total", "float64", "sum of ladder weights over answered state-rounds"),
+    ("ladder_mean", "float64", "mean ladder weight per answered state-round"),
+    ("max_rung", "string", "highest rung reached by an answered decision"),
+    ("mean_growth_pct", "float64", "mean arms growth per answered state-round, %"),
+    ("cum_arms_change_pct", "float64", "mean over states of arms change start to end, %"),
+    ("mean_threat", "float64", "mean perceived threat i->j over answered decisions"),
+    ("threat_trend", "float64", "mean over ordered pairs of the OLS slope of threat per round"),
+    ("mean_misperception", "float64", "mean of threat i->j minus hostility j->i"),
+    ("mean_abs_misperception", "float64", "mean absolute misperception"),
+    ("spiral_rounds", "Int64", "rounds in which at least one dyad spirals (NA: no observations)"),
+    ("spiral_onset", "Int64", "first such round (NA if none)"),
+    ("spiral_longest", "Int64", "longest run of consecutive such rounds"),
+    ("spiral_share", "float64", "spiral dyad-rounds / dyad-rounds"),
+    ("war", "bool", "a war started"),
+    ("war_round", "Int64", "round of the first war"),
+    ("war_initiator", "string", "state that started the first war"),
+    ("war_target", "string", "its target"),
+    ("treaties_formed", "int64", "treaties formed during the run"),
+    ("breaches", "int64", "state-rounds with a treaty breach"),
+    ("forecast_mae", "float64", "mean absolute error of forecasts of others' next arms change"),
+    ("said_did_mae", "float64", "mean |applied - announced| arms change, percentage points"),
+    ("decisions", "int64", "decision events"),
+    ("fallbacks", "int64", "fallback decisions (excluded from behavioural measures)"),
+    ("attempts", "int64", "decision model calls"),
+    ("parse_failures", "int64", "decision calls that did not validate"),
+    ("fallback_rate", "float64", "fallbacks / decisions"),
+    ("parse_failure_rate", "float64", "parse_failures / attempts"),
+    ("seed", "int64", "run seed"),
+)
+
+ROUNDS = _cols(
+    _RUN,
+    _ROUND,
+    ("n_states", "int64", "states in the round"),
+    ("n_answered", "int64", "states with an answered (non-fallback) decision"),
+    ("n_fallback", "int64", "states with a fallback decision"),
+    ("ladder_sum", "float64", "sum of ladder weights over answered states"),
+    ("ladder_mean", "float64", "mean ladder weight per answered state"),
+    ("max_rung", "string", "highest rung this round"),
+    ("mean_growth_pct", "float64", "mean answered arms growth, %"),
+    ("total_arms", "float64", "sum of all states' arms after the round"),
+    ("mean_threat", "float64", "mean perceived threat over ordered pairs"),
+    ("max_threat", "float64", "highest perceived threat"),
+    ("mean_misperception", "float64", "mean misperception over ordered pairs"),
+    ("spiral_dyads", "Int64", "dyads in a spiral this round (NA: no observations)"),
+    ("breaches", "int64", "states that breached a treaty"),
+    ("war", "bool", "a war started this round"),
+)
+
+DYAD_ROUNDS = _cols(
+    _RUN,
+    _ROUND,
+    ("a", "string", "first state of the dyad (scenario order)"),
+    ("b", "string", "second state"),
+    ("arms_a", "float64", "a's arms after the round"),
+    ("arms_b", "float64", "b's arms after the round"),
+    ("arms_ratio", "float64", "arms_a / arms_b"),
+    ("growth_a", "float64", "a's arms growth, % (NaN on fallback)"),
+    ("growth_b", "float64", "b's arms growth, %"),
+    ("threat_ab", "float64", "a's perceived threat from b, 0-10"),
+    ("threat_ba", "float64", "b's perceived threat from a"),
+    ("hostility_ab", "float64", "actual hostility of a toward b, 0-10 (evaluation.misperception)"),
+    ("hostility_ba", "float64", "actual hostility of b toward a"),
+    ("misperception_ab", "float64", "threat_ab - hostility_ba; > 0 is overestimation by a"),
+    ("misperception_ba", "float64", "threat_ba - hostility_ab"),
+    ("reacts_ab", "boolean", "a raised arms and threat after b's observable rise"),
+    ("reacts_ba", "boolean", "b raised arms and threat after a's observable rise"),
+    ("spiral", "boolean", "spiral round: both react (NA: no observations in the record)"),
+)
+
+DYADS = _cols(
+    _RUN,
+    ("a", "string", "first state"),
+    ("b", "string", "second state"),
+    ("rounds", "int64", "resolved rounds"),
+    ("mean_arms_ratio", "float64", "mean arms_a / arms_b"),
+    ("final_arms_ratio", "float64", "arms_a / arms_b after the last round"),
+    ("mean_threat_ab", "float64", "mean threat a->b"),
+    ("mean_threat_ba", "float64", "mean threat b->a"),
+    ("threat_trend_ab", "float64", "OLS slope of threat a->b per round (NaN under 2 rounds)"),
+    ("threat_trend_ba", "float64", "OLS slope of threat b->a per round"),
+    ("mean_misperception_ab", "float64", "mean misperception of a toward b"),
+    ("mean_misperception_ba", "float64", "mean misperception of b toward a"),
+    ("spiral_rounds", "Int64", "spiral rounds (NA: no observations)"),
+    ("spiral_onset", "Int64", "first spiral round (NA if none)"),
+    ("spiral_longest", "Int64", "longest run of consecutive spiral rounds"),
+    ("rich_a", "float64", "Richardson: reaction of a to b's arms (dx = a*y - m*x + g)"),
+    ("rich_m", "float64", "Richardson: fatigue of a"),
+    ("rich_g", "float64", "Richardson: grievance of a"),
+    ("rich_r2_x", "float64", "R^2 of a's equation"),
+    ("rich_nobs_x", "int64", "rounds in a's fit"),
+    ("rich_b", "float64", "Richardson: reaction of b to a's arms (dy = b*x - n*y + h)"),
+    ("rich_n", "float64", "Richardson: fatigue of b"),
+    ("rich_h", "float64", "Richardson: grievance of b"),
+    ("rich_r2_y", "float64", "R^2 of b's equation"),
+    ("rich_nobs_y", "int64", "rounds in b's fit"),
+    ("rich_verdict", "string", "stable (m*n > a*b), runaway, or insufficient_data"),
+)
+
+STATES = _cols(
+    _RUN,
+    ("state", "string", "state id"),
+    ("pos", "int64", "position in the scenario"),
+    ("regime", "string", "democracy / autocracy"),
+    ("transparency", "string", "transparent / secretive"),
+    ("disposition", "string", "security_seeker / revisionist"),
+    ("model", "string", "model spec"),
+    ("initial_arms", "float64", "arms at the start"),
+    ("final_arms", "float64", "arms after the last resolved round"),
+    ("cum_arms_change_pct", "float64", "arms change start to end, %"),
+    ("mean_growth_pct", "float64", "mean answered arms growth, %"),
+    ("ladder_total", "float64", "sum of ladder weights of answered rounds"),
+    ("ladder_mean", "float64", "mean ladder weight of answered rounds"),
+    ("max_rung", "string", "highest rung reached"),
+    ("mean_threat_out", "float64", "mean threat this state perceived from others"),
+    ("mean_threat_in", "float64", "mean threat others perceived from this state"),
+    ("mean_misperception", "float64", "mean misperception of this state toward others"),
+    ("mean_hostility", "float64", "mean actual hostility of this state toward others"),
+    ("forecast_n", "int64", "forecasts scored"),
+    ("forecast_mae", "float64", "mean absolute forecast error, percentage points"),
+    ("said_did_n", "int64", "rounds with an announcement to compare"),
+    ("said_did_mae", "float64", "mean |applied - announced|"),
+    ("said_did_bias", "float64", "mean applied - announced (> 0: armed more than announced)"),
+    ("said_did_exceeded", "int64", "rounds it armed more than announced"),
+    ("treaty_rounds", "int64", "rounds bound by a treaty"),
+    ("breach_rounds", "int64", "rounds with a breach"),
+    ("compliance_rate", "float64", "1 - breach_rounds / treaty_rounds (NaN if never bound)"),
+    ("decisions", "int64", "decision events"),
+    ("fallbacks", "int64", "fallback decisions"),
+    ("attempts", "int64", "decision model calls"),
+    ("parse_failures", "int64", "calls that did not validate"),
+    ("negotiation_fallbacks", "int64", "negotiation sub-turns without a valid reply"),
+    ("fallback_rate", "float64", "fallbacks / decisions"),
+    ("parse_failure_rate", "float64", "parse_failures / attempts"),
+)
+
+STATE_ROUNDS = _cols(
+    _RUN,
+    _ROUND,
+    ("state", "string", "state id"),
+    ("pos", "int64", "position in the scenario"),
+    ("fallback", "bool", "the decision was a fallback (behaviour below is NaN)"),
+    ("attempts", "int64", "decision model calls"),
+    ("requested", "Int64", "arms change asked for, %"),
+    ("applied_change", "float64", "arms change applied by the rules, %"),
+    ("growth_pct", "float64", "applied change of an answered decision, % (NaN on fallback)"),
+    ("arms_before", "float64", "arms before the round"),
+    ("arms_after", "float64", "arms after the round"),
+    ("cum_change_pct", "float64", "arms change from the start of the run to after this round, %"),
+    ("action", "string", "action applied (NA on fallback)"),
+    ("target", "string", "its target"),
+    ("rung", "string", "its rung"),
+    ("ladder_weight", "float64", "its ladder weight (NaN on fallback)"),
+    ("announced_prev", "float64", "arms change announced for this round the round before"),
+)
+
+PAIR_ROUNDS = _cols(
+    _RUN,
+    _ROUND,
+    ("i", "string", "observer / actor"),
+    ("j", "string", "the other state"),
+    ("threat", "float64", "i's perceived threat from j, 0-10 (NaN on i's fallback)"),
+    ("intent", "float64", "i's private intent toward j on 0-10 (defensive 0 .. aggressive 10)"),
+    ("action_toward", "float64", "i's action scored toward j, 0-10"),
+    ("arming", "float64", "i's arming, 0-10 (10 = at the cap)"),
+    ("hostility", "float64", "actual hostility of i toward j, 0-10"),
+    ("misperception", "float64", "threat of i from j minus hostility of j toward i"),
+    ("forecast", "float64", "i's forecast of j's arms change next round, %"),
+    ("forecast_error", "float64", "forecast minus j's applied change next round"),
+    ("seen_arms", "float64", "j's arms as i saw them when deciding"),
+    ("source", "string", "how i knew them (exact, intelligence_estimate, ...)"),
+    ("as_of", "Int64", "round as of which i saw j's arms"),
+    ("arms_up", "bool", "i raised its arms"),
+    ("threat_up", "bool", "i raised its threat toward j (or held it at 10)"),
+    ("observed_rise", "bool", "j's arms rose in the round i could observe"),
+    ("reacts", "bool", "arms_up and threat_up and observed_rise"),
+    ("spiral", "boolean", "i reacts to j and j to i (NA: no observations)"),
+)
+
+FRAMES: dict[str, tuple[Column, ...]] = {
+    "runs": RUNS,
+    "rounds": ROUNDS,
+    "dyad_rounds": DYAD_ROUNDS,
+    "dyads": DYADS,
+    "states": STATES,
+    "state_rounds": STATE_ROUNDS,
+    "pair_rounds": PAIR_ROUNDS,
+}
+
+
+def conform(df: pd.DataFrame, spec: tuple[Column, ...]) -> pd.DataFrame:
+    """The columns of `spec`, in order, cast to their dtypes; a missing column raises KeyError."""
+    out = df[[c.name for c in spec]].copy()
+    for c in spec:
+        dtype = pandas_dtype(c.dtype)
+        if c.dtype == "bool":
+            out[c.name] = out[c.name].fillna(False).astype(bool)
+        elif c.dtype in ("int64", "Int64") and out[c.name].dtype == "float64":
+            out[c.name] = out[c.name].round().astype(dtype)
+        else:
+            out[c.name] = out[c.name].astype(dtype)
+    return out.reset_index(drop=True)
+
+
+def describe(frame: str) -> str:
+    """A plain-text list of a frame's columns with dtype and meaning."""
+    return "\n".join(f"{c.name:<24} {c.dtype:<8} {c.doc}" for c in FRAMES[frame])

@@ -1,0 +1,52 @@
+"""The directed pair grain: one row per run, resolved round and ordered pair i -> j."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluation.load import Tables
+from evaluation.misperception import action_toward, arming, hostility
+
+PAIR_KEY = ["run_id", "round", "i", "j"]
+
+
+def _side(sr: pd.DataFrame, who: str) -> pd.DataFrame:
+    cols = [
+        "run_id",
+        "round",
+        "state",
+        "pos",
+        "fallback",
+        "growth_pct",
+        "arms_before",
+        "arms_after",
+        "rung_order",
+        "target",
+        "arms_cap_pct",
+    ]
+    return sr[cols].rename(columns={c: f"{c}_{who}" for c in cols[2:]})
+
+
+def pair_rounds(t: Tables, sr: pd.DataFrame) -> pd.DataFrame:
+    """Every ordered pair of states in every resolved round, with i's view of and moves toward j.
+
+    Columns: threat, intent, forecast (i's answered decision), action_toward (A), arming (R of
+    i), hostility (H of i toward j), misperception (i's threat of j minus j's hostility toward
+    i), as_of / seen_arms / source (what i saw of j's arms when deciding).
+    """
+    p = _side(sr, "i").merge(_side(sr, "j"), on=["run_id", "round"])
+    p = p[p["state_i"] != p["state_j"]].rename(columns={"state_i": "i", "state_j": "j"})
+    p = p.merge(t.directed, on=PAIR_KEY, how="left")
+    for col in ("threat", "intent", "forecast"):
+        p[col] = p[col].astype("float64").where(~p["fallback_i"])
+    p["action_toward"] = action_toward(p["rung_order_i"], p["target_i"], p["j"])
+    p["arming"] = arming(p["growth_pct_i"], p["arms_cap_pct_i"])
+    p["hostility"] = hostility(p["intent"], p["action_toward"], p["arming"])
+    back = p[[*PAIR_KEY, "hostility"]].rename(
+        columns={"i": "j", "j": "i", "hostility": "hostility_back"}
+    )
+    p = p.merge(back, on=PAIR_KEY, how="left")
+    p["misperception"] = p["threat"] - p["hostility_back"]
+    views = t.views.drop_duplicates(PAIR_KEY, keep="last")
+    p = p.merge(views, on=PAIR_KEY, how="left")
+    return p.sort_values(["run_id", "round", "pos_i", "pos_j"]).reset_index(drop=True)

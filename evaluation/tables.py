@@ -1,0 +1,335 @@
+"""Score records: build every grain from the loaded tables in one vectorised pass.
+
+    scores = score(Path("runs/"))          # a record, a folder of records, or a list of paths
+    scores.runs, scores.rounds, scores.dyad_rounds          # the three main grains
+    scores.states, scores.state_rounds, scores.dyads, scores.pair_rounds
+
+Every frame has the typed, documented columns listed in `evaluation.columns`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation import arms, columns
+from evaluation.commitments import said_did, treaty_compliance
+from evaluation.forecasts import add_forecast_error
+from evaluation.index import add_index
+from evaluation.ladder import add_ladder, ladder_by
+from evaluation.load import NoRecordsError, Tables, find_records, load_tables
+from evaluation.outcome import run_outcomes
+from evaluation.pairs import pair_rounds
+from evaluation.quality import rates, state_quality
+from evaluation.richardson import directed_fits, verdict
+from evaluation.spirals import add_reactions, spiral_flags
+from evaluation.stats import group_slope, streaks
+
+RUN = ["run_id"]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every grain of the evaluation of a set of records (see evaluation.columns)."""
+
+    runs: pd.DataFrame
+    rounds: pd.DataFrame
+    dyad_rounds: pd.DataFrame
+    dyads: pd.DataFrame
+    states: pd.DataFrame
+    state_rounds: pd.DataFrame
+    pair_rounds: pd.DataFrame
+    skipped: list[tuple[Path, str]]
+
+
+def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
+    """Record files named by a path (file or folder) or by several paths."""
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    return [p for item in items for p in find_records(Path(item))]
+
+
+def score(source: Path | str | Iterable[Path | str]) -> Scores:
+    """Score a record, a folder of records or several paths; raises NoRecordsError if none."""
+    paths = record_paths(source)
+    tables = load_tables(paths)
+    if tables.runs.empty:
+        reasons = "; ".join(f"{p}: {why}" for p, why in tables.skipped) or "no *.jsonl files"
+        raise NoRecordsError(f"no readable record ({reasons})")
+    return score_tables(tables)
+
+
+def score_runs(source: Path | str | Iterable[Path | str]) -> pd.DataFrame:
+    """The runs grain only."""
+    return score(source).runs
+
+
+def score_rounds(source: Path | str | Iterable[Path | str]) -> pd.DataFrame:
+    """The rounds grain only."""
+    return score(source).rounds
+
+
+def score_dyad_rounds(source: Path | str | Iterable[Path | str]) -> pd.DataFrame:
+    """The dyad-rounds grain only."""
+    return score(source).dyad_rounds
+
+
+def score_tables(t: Tables) -> Scores:
+    """Compute every measure from loaded tables."""
+    sr = add_ladder(arms.state_rounds(t))
+    p = pair_rounds(t, sr)
+    p = add_reactions(p, sr)
+    p = add_forecast_error(p, sr)
+    seen = p["run_id"].isin(t.views["run_id"].unique())
+    p["spiral"] = spiral_flags(p).astype("boolean").mask(~seen)
+    dr = _dyad_rounds(p)
+    slopes = group_slope(p, ["run_id", "i", "j"], "round", "threat")["slope"]
+    dyads = _dyads(p, dr, slopes)
+    states = _states(t, sr, p)
+    rounds = _rounds(sr, p, dr, t)
+    runs = _runs(t, sr, p, dr, states, slopes)
+    return Scores(
+        runs=columns.conform(runs, columns.RUNS),
+        rounds=columns.conform(rounds, columns.ROUNDS),
+        dyad_rounds=columns.conform(dr, columns.DYAD_ROUNDS),
+        dyads=columns.conform(dyads, columns.DYADS),
+        states=columns.conform(states, columns.STATES),
+        state_rounds=columns.conform(sr, columns.STATE_ROUNDS),
+        pair_rounds=columns.conform(p, columns.PAIR_ROUNDS),
+        skipped=t.skipped,
+    )
+
+
+def _dyad_rounds(p: pd.DataFrame) -> pd.DataFrame:
+    """Unordered dyads (a before b in scenario order), both directions side by side."""
+    ab = p[p["pos_i"] < p["pos_j"]]
+    ba = p[p["pos_i"] > p["pos_j"]]
+    one = ["threat", "hostility", "misperception", "reacts"]
+    left = ab[
+        [
+            "run_id",
+            "round",
+            "i",
+            "j",
+            "pos_i",
+            "pos_j",
+            "arms_after_i",
+            "arms_after_j",
+            "growth_pct_i",
+            "growth_pct_j",
+            "spiral",
+            *one,
+        ]
+    ]
+    left = left.rename(
+        columns={
+            "i": "a",
+            "j": "b",
+            "pos_i": "pos_a",
+            "pos_j": "pos_b",
+            "arms_after_i": "arms_a",
+            "arms_after_j": "arms_b",
+            "growth_pct_i": "growth_a",
+            "growth_pct_j": "growth_b",
+            **{c: f"{c}_ab" for c in one},
+        }
+    )
+    right = ba[["run_id", "round", "i", "j", *one]].rename(
+        columns={"i": "b", "j": "a", **{c: f"{c}_ba" for c in one}}
+    )
+    dr = left.merge(right, on=["run_id", "round", "a", "b"], how="left")
+    dr["arms_ratio"] = arms.arms_ratio(dr["arms_a"], dr["arms_b"])
+    return dr.sort_values(["run_id", "round", "pos_a", "pos_b"]).reset_index(drop=True)
+
+
+def _dyads(p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series) -> pd.DataFrame:
+    """Per run and dyad: arms ratio, threat means and trends, misperception, spirals, Richardson."""
+    keys = ["run_id", "a", "b"]
+    g = dr.sort_values("round").groupby(keys, sort=False)
+    out = pd.DataFrame(
+        {
+            "pos_a": g["pos_a"].first(),
+            "pos_b": g["pos_b"].first(),
+            "rounds": g.size(),
+            "mean_arms_ratio": g["arms_ratio"].mean(),
+            "final_arms_ratio": g["arms_ratio"].last(),
+            "mean_threat_ab": g["threat_ab"].mean(),
+            "mean_threat_ba": g["threat_ba"].mean(),
+            "mean_misperception_ab": g["misperception_ab"].mean(),
+            "mean_misperception_ba": g["misperception_ba"].mean(),
+        }
+    )
+    out["threat_trend_ab"] = _lookup(slopes, out, "a", "b")
+    out["threat_trend_ba"] = _lookup(slopes, out, "b", "a")
+    spirals = streaks(dr, keys, "round", "spiral")
+    known = g["spiral"].count() > 0
+    out["spiral_rounds"] = spirals["count"].where(known).astype("Int64")
+    out["spiral_onset"] = spirals["onset"].where(known).astype("Int64")
+    out["spiral_longest"] = spirals["longest"].where(known).astype("Int64")
+    fits = directed_fits(p).set_index(["run_id", "i", "j"])
+    for col, src, who in (
+        ("rich_a", "reaction", "ab"),
+        ("rich_m", "fatigue", "ab"),
+        ("rich_g", "grievance", "ab"),
+        ("rich_r2_x", "r2", "ab"),
+        ("rich_nobs_x", "n_obs", "ab"),
+        ("rich_b", "reaction", "ba"),
+        ("rich_n", "fatigue", "ba"),
+        ("rich_h", "grievance", "ba"),
+        ("rich_r2_y", "r2", "ba"),
+        ("rich_nobs_y", "n_obs", "ba"),
+    ):
+        first, second = ("a", "b") if who == "ab" else ("b", "a")
+        out[col] = _lookup(fits[src], out, first, second)
+    out["rich_nobs_x"] = out["rich_nobs_x"].fillna(0)
+    out["rich_nobs_y"] = out["rich_nobs_y"].fillna(0)
+    out["rich_verdict"] = verdict(out["rich_a"], out["rich_m"], out["rich_b"], out["rich_n"])
+    return out.reset_index().sort_values(["run_id", "pos_a", "pos_b"]).reset_index(drop=True)
+
+
+def _lookup(values: pd.Series, out: pd.DataFrame, first: str, second: str) -> pd.Series:
+    """values indexed by (run_id, i, j), read for (run_id, out[first], out[second])."""
+    idx = pd.MultiIndex.from_arrays(
+        [
+            out.index.get_level_values("run_id"),
+            out.index.get_level_values(first),
+            out.index.get_level_values(second),
+        ]
+    )
+    return pd.Series(values.reindex(idx).to_numpy(), index=out.index)
+
+
+def _states(t: Tables, sr: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+    """Per run and state: arms, ladder, threat, misperception, forecasts, said/did, quality."""
+    keys = ["run_id", "state"]
+    out = t.states.set_index(keys)
+    out = out.join(arms.state_arms(sr).set_index(keys).drop(columns="initial_arms"))
+    lad = ladder_by(sr, keys)
+    out["ladder_total"] = lad["ladder_sum"]
+    out["ladder_mean"] = lad["ladder_mean"]
+    out["max_rung"] = lad["max_rung"]
+    gi = p.assign(_abs=p["forecast_error"].abs()).groupby(["run_id", "i"], sort=False)
+    gj = p.groupby(["run_id", "j"], sort=False)
+    by_i = pd.DataFrame(
+        {
+            "mean_threat_out": gi["threat"].mean(),
+            "mean_misperception": gi["misperception"].mean(),
+            "mean_hostility": gi["hostility"].mean(),
+            "forecast_n": gi["forecast_error"].count(),
+            "forecast_mae": gi["_abs"].mean(),
+        }
+    )
+    by_i.index = by_i.index.set_names(keys)
+    out = out.join(by_i)
+    threat_in = gj["threat"].mean()
+    threat_in.index = threat_in.index.set_names(keys)
+    out["mean_threat_in"] = threat_in
+    out = out.join(said_did(sr).set_index(keys))
+    out = out.join(treaty_compliance(t, sr).set_index(keys))
+    out = out.join(state_quality(t).set_index(keys))
+    for col in (
+        "said_did_n",
+        "said_did_exceeded",
+        "treaty_rounds",
+        "breach_rounds",
+        "decisions",
+        "fallbacks",
+        "attempts",
+        "parse_failures",
+        "negotiation_fallbacks",
+        "forecast_n",
+    ):
+        out[col] = out[col].fillna(0)
+    out["fallback_rate"], out["parse_failure_rate"] = rates(
+        out["fallbacks"], out["decisions"], out["parse_failures"], out["attempts"]
+    )
+    return out.reset_index().sort_values(["run_id", "pos"]).reset_index(drop=True)
+
+
+def _rounds(sr: pd.DataFrame, p: pd.DataFrame, dr: pd.DataFrame, t: Tables) -> pd.DataFrame:
+    """Per run and round."""
+    keys = ["run_id", "round"]
+    g = sr.groupby(keys, sort=False)
+    out = pd.DataFrame(
+        {
+            "n_states": g.size(),
+            "n_fallback": g["fallback"].sum(),
+            "mean_growth_pct": g["growth_pct"].mean(),
+            "total_arms": g["arms_after"].sum(),
+        }
+    )
+    out["n_answered"] = out["n_states"] - out["n_fallback"]
+    out = out.join(ladder_by(sr, keys))
+    gp = p.groupby(keys, sort=False)
+    out["mean_threat"] = gp["threat"].mean()
+    out["max_threat"] = gp["threat"].max()
+    out["mean_misperception"] = gp["misperception"].mean()
+    gd = dr.groupby(keys, sort=False)
+    spiral_dyads = gd["spiral"].sum()
+    out["spiral_dyads"] = spiral_dyads.where(gd["spiral"].count() > 0)
+    breaches = t.breaches.drop_duplicates(["run_id", "round", "state"]).groupby(keys).size()
+    out["breaches"] = breaches.reindex(out.index).fillna(0)
+    wars = t.wars.groupby(keys).size()
+    out["war"] = wars.reindex(out.index).fillna(0) > 0
+    return out.reset_index().sort_values(keys).reset_index(drop=True)
+
+
+def _runs(
+    t: Tables,
+    sr: pd.DataFrame,
+    p: pd.DataFrame,
+    dr: pd.DataFrame,
+    states: pd.DataFrame,
+    slopes: pd.Series,
+) -> pd.DataFrame:
+    """Per run: the headline figures, the index and its parts."""
+    out = t.runs.set_index("run_id")
+    g = sr.groupby("run_id", sort=False)
+    out["rounds"] = g["round"].nunique()
+    out["rounds"] = out["rounds"].fillna(0)
+    lad = ladder_by(sr, RUN)
+    out["ladder_score_total"] = lad["ladder_sum"]
+    out["ladder_mean"] = lad["ladder_mean"]
+    out["max_rung"] = lad["max_rung"]
+    out["mean_growth_pct"] = g["growth_pct"].mean()
+    gs = states.groupby("run_id", sort=False)
+    out["cum_arms_change_pct"] = gs["cum_arms_change_pct"].mean()
+    gp = p.groupby("run_id", sort=False)
+    out["mean_threat"] = gp["threat"].mean()
+    out["mean_misperception"] = gp["misperception"].mean()
+    out["mean_abs_misperception"] = (
+        p.assign(_a=p["misperception"].abs()).groupby("run_id")["_a"].mean()
+    )
+    out["threat_trend"] = slopes.groupby(level="run_id").mean()
+    # a run's spiral round: any dyad spirals in it
+    per_round = dr.groupby(["run_id", "round"], sort=False)["spiral"].agg(["any", "count"])
+    per_round = per_round.reset_index()
+    known_runs = per_round.loc[per_round["count"] > 0, "run_id"].unique()
+    spirals = streaks(per_round.rename(columns={"any": "spiral"}), RUN, "round", "spiral")
+    known = out.index.isin(known_runs)
+    out["spiral_rounds"] = spirals["count"].where(known)
+    out["spiral_onset"] = spirals["onset"].where(known)
+    out["spiral_longest"] = spirals["longest"].where(known)
+    gd = dr.groupby("run_id", sort=False)["spiral"]
+    out["spiral_share"] = (gd.sum() / gd.count().where(gd.count() > 0)).astype("float64")
+    out = out.join(run_outcomes(t).set_index("run_id"))
+    during = (t.treaties["event"] == "formed") & (t.treaties["round"] > 0)
+    formed = t.treaties[during].groupby("run_id").size()
+    out["treaties_formed"] = formed.reindex(out.index).fillna(0)
+    out["breaches"] = gs["breach_rounds"].sum()
+    err = p.assign(_abs=p["forecast_error"].abs())
+    out["forecast_mae"] = err.groupby("run_id")["_abs"].mean()
+    said = states.assign(_w=states["said_did_mae"] * states["said_did_n"])
+    gsd = said.groupby("run_id")
+    out["said_did_mae"] = gsd["_w"].sum(min_count=1) / gsd["said_did_n"].sum().where(
+        gsd["said_did_n"].sum() > 0
+    )
+    for col in ("decisions", "fallbacks", "attempts", "parse_failures"):
+        out[col] = gs[col].sum()
+    out["fallback_rate"], out["parse_failure_rate"] = rates(
+        out["fallbacks"], out["decisions"], out["parse_failures"], out["attempts"]
+    )
+    out = add_index(out)
+    return out.reset_index()
