@@ -308,6 +308,7 @@ def _runs(
     per_round = per_round.reset_index()
     known_runs = per_round.loc[per_round["count"] > 0, "run_id"].unique()
     spirals = streaks(per_round.rename(columns={"any": "spiral"}), RUN, "round", "spiral")
+    spirals = spirals.reindex(out.index)  # runs with no resolved round have no streak row
     known = out.index.isin(known_runs)
     out["spiral_rounds"] = spirals["count"].where(known)
     out["spiral_onset"] = spirals["onset"].where(known)

@@ -498,3 +498,21 @@ def test_columns_module_documents_every_frame() -> None:
     frames = {f.name for f in dataclasses.fields(Scores)} - {"skipped"}
     assert frames == set(columns.FRAMES)
     assert "escalation_index" in columns.describe("runs")
+
+
+async def test_folder_with_header_only_record_scores(tmp_path: Path) -> None:
+    """A crashed run that wrote only its header must not break scoring of the folder."""
+    from scenarios.library import load_builtin
+    from scenarios.runner import run_scenario
+
+    path = await run_scenario(
+        load_builtin("two-rivals"), default_model="scripted:hawk", seed=0, out_dir=tmp_path
+    )
+    header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    (tmp_path / "crashed.jsonl").write_text(header + "\n", encoding="utf-8")
+    scores = score(tmp_path)
+    assert len(scores.runs) == 2
+    crashed = scores.runs[scores.runs["path"].str.endswith("crashed.jsonl")].iloc[0]
+    assert not crashed["complete"] and pd.isna(crashed["spiral_rounds"])
+    finished = scores.runs[~scores.runs["path"].str.endswith("crashed.jsonl")].iloc[0]
+    assert finished["spiral_rounds"] >= 1
