@@ -29,7 +29,6 @@ from agents.ladder import ACTION_RUNG, RUNG_ORDER, RUNG_WEIGHT
 from agents.observation import ArmsSource, Phase
 from scenarios.record import (
     EVENT_ADAPTER,
-    SCHEMA_VERSION,
     DecisionEvent,
     Header,
     LlmCallEvent,
@@ -39,6 +38,7 @@ from scenarios.record import (
     ResolutionEvent,
     RoundEndEvent,
     RunEndEvent,
+    parse_header,
 )
 from scenarios.schema import Scenario
 
@@ -464,15 +464,7 @@ def _read(path: Path) -> tuple[Header, Scenario, list[Any], bool]:
         lines.pop()
     if not lines:
         raise RecordError(f"{path}: empty record")
-    try:
-        header = Header.model_validate_json(lines[0])
-    except ValidationError as exc:
-        raise RecordError(f"{path}: line 1 is not a valid header: {exc}") from exc
-    if header.schema_version > SCHEMA_VERSION:
-        raise RecordError(
-            f"{path}: schema_version {header.schema_version} is newer than this reader"
-            f" ({SCHEMA_VERSION})"
-        )
+    header = parse_header(lines[0], path)
     try:
         scenario = Scenario.model_validate(header.scenario)
     except ValidationError as exc:

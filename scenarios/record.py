@@ -313,6 +313,20 @@ class Record:
         return [e for e in self.events if isinstance(e, kind)]
 
 
+def parse_header(line: str | bytes, path: Path) -> Header:
+    """Validate a record's first line; refuse records newer than this reader."""
+    try:
+        header = Header.model_validate_json(line)
+    except ValidationError as exc:
+        raise RecordError(f"{path}: line 1 is not a valid header: {exc}") from exc
+    if header.schema_version > SCHEMA_VERSION:
+        raise RecordError(
+            f"{path}: schema_version {header.schema_version} is newer than this reader"
+            f" ({SCHEMA_VERSION})"
+        )
+    return header
+
+
 def read_record(path: Path) -> Record:
     """Load a record; a truncated (unparseable) last line is dropped and flagged."""
     # Split on "\n" only: splitlines() would also split inside strings holding U+2028 and the like.
@@ -321,16 +335,7 @@ def read_record(path: Path) -> Record:
         lines.pop()
     if not lines:
         raise RecordError(f"{path}: empty record")
-    try:
-        header = Header.model_validate_json(lines[0])
-    except ValidationError as exc:
-        raise RecordError(f"{path}: line 1 is not a valid header: {exc}") from exc
-    if header.schema_version > SCHEMA_VERSION:
-        raise RecordError(
-            f"{path}: schema_version {header.schema_version} is newer than this reader"
-            f" ({SCHEMA_VERSION})"
-        )
-    record = Record(path=path, header=header)
+    record = Record(path=path, header=parse_header(lines[0], path))
     for n, line in enumerate(lines[1:], start=2):
         try:
             record.events.append(EVENT_ADAPTER.validate_json(line))
