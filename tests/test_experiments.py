@@ -189,3 +189,45 @@ def test_prompt_setup_example_expands(tmp_path: Path) -> None:
     runs = expand(load_experiment(path), path)
     assert {r.prompt_setup for r in runs} == {"baseline", "realist"}
     assert {r.conditions["prompt_setup"] for r in runs} == {"baseline", "realist"}
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3",
+                                                                            "repeats: 6"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out),
+           "--concurrency", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < 4:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr
+    statuses = {p.name: record_status(p) for p in out.glob("*.jsonl")}
+    # every record is either finished or closed with an `interrupted` run_end: none is cut
+    assert set(statuses.values()) <= {"completed", "war", "interrupted"}, statuses
+    assert "interrupted" in statuses.values()
+    result = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert all(record_status(p) in ("completed", "war") for p in out.glob("*.jsonl"))
+
+
+def test_export_writes_csv_and_parquet(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = write(tmp_path, SMALL.replace("repeats: 3", "repeats: 1"))
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)],
+                   check=True, capture_output=True, timeout=300)
+    tables = tmp_path / "tables"
+    subprocess.run([sys.executable, "-m", "dilemma.cli", "export", str(out), "-o", str(tables)],
+                   check=True, capture_output=True, timeout=300)
+    for name in ("runs", "rounds", "dyad_rounds"):
+        csv = pd.read_csv(tables / f"{name}.csv")
+        parquet = pd.read_parquet(tables / f"{name}.parquet")
+        assert len(csv) == len(parquet) > 0
+    runs = pd.read_parquet(tables / "runs.parquet")
+    assert set(runs["transparency"]) == {"transparent/transparent", "secretive/secretive"}
+    assert len(runs) == 4
