@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from agents.ladder import UNTARGETED_ACTIONS, Action
+from agents.ladder import Action
 
 REASON_MAX = 160
 STATEMENT_MAX = 400
@@ -162,17 +162,21 @@ def _decision_reply_model(
         parties=(list[other_t], Field(min_length=1)),  # type: ignore[valid-type]
         value=(_literal(list(range(0, cap + 1))), Field(default=0)),
     )
+    n = len(others)
     fields: dict[str, Any] = {
-        "threat": (list[threat_t], Field(description="one entry per other state")),
+        "threat": (
+            list[threat_t],
+            Field(description="one entry per other state", min_length=n, max_length=n),
+        ),
         "arms_change": (pct_t, Field(description="percent change of your arms this round")),
         "action": (Action, ...),
-        "target": (other_t | None, Field(default=None, description="state your action targets")),
+        "target": (other_t, Field(description="the state your action is directed at")),
         "proposals": (list[proposal_t], Field(default_factory=list, max_length=MAX_PROPOSALS)),
         "public_statement": (str, Field(default="", max_length=STATEMENT_MAX)),
         "announced_next_arms_change": (pct_t | None, Field(default=None)),
         "private_rationale": (str, Field(default="", max_length=STATEMENT_MAX)),
-        "private_intent": (list[intent_t], ...),
-        "forecast": (list[forecast_t], ...),
+        "private_intent": (list[intent_t], Field(min_length=n, max_length=n)),
+        "forecast": (list[forecast_t], Field(min_length=n, max_length=n)),
     }
     if open_proposals:
         response_t = create_model(
@@ -187,11 +191,6 @@ def _decision_reply_model(
         _covers_each_once(self.threat, others, "threat")
         _covers_each_once(self.private_intent, others, "private_intent")
         _covers_each_once(self.forecast, others, "forecast")
-        action = Action(self.action)
-        if action in UNTARGETED_ACTIONS and self.target is not None:
-            raise ValueError(f"target: action {action.value} takes no target; use null")
-        if action not in UNTARGETED_ACTIONS and self.target is None:
-            raise ValueError(f"target: action {action.value} needs a target state")
         return self
 
     return create_model(

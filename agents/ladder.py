@@ -68,7 +68,8 @@ ACTION_RUNG: dict[Action, Rung] = {
 UNTARGETED_ACTIONS: frozenset[Action] = frozenset(
     {Action.STATUS_QUO, Action.REDUCE_FORCES, Action.MILITARY_EXERCISE}
 )
-"""Actions that take no target; every other action names one other state."""
+"""Actions without an inherent target. Replies still name the state each move is directed at;
+records from older runs may hold such actions with no target."""
 
 WAR_ACTIONS: frozenset[Action] = frozenset(
     a for a, r in ACTION_RUNG.items() if r is Rung.ALL_OUT_WAR

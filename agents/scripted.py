@@ -72,7 +72,7 @@ def _reply(
     threat: dict[str, int],
     arms_change: int,
     action: Action,
-    target: str | None,
+    target: str,
     intent: dict[str, str],
     forecast: dict[str, int],
     statement: str,
@@ -130,7 +130,7 @@ def _hawk(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         threat,
         cap,
         action,
-        None if action is Action.MILITARY_EXERCISE else rival,
+        rival,
         {s: "coercive" for s in _others(obs)},
         {s: cap for s in _others(obs)},
         "We will defend our interests with strength.",
@@ -180,7 +180,7 @@ def _tit_for_tat(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     if hostile:
         action, target = Action.PUBLIC_WARNING, hostile[0].id
     else:
-        action, target = Action.STATUS_QUO, None
+        action, target = Action.STATUS_QUO, max(obs.others, key=lambda o: threat[o.id]).id
     return _reply(
         obs,
         threat,
@@ -219,7 +219,7 @@ def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         threat,
         change,
         action,
-        rival if action is Action.PUBLIC_WARNING else None,
+        rival,
         {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
         _forecast(obs, cap),
         "We keep our defences matched to what others field.",
@@ -236,13 +236,12 @@ def _random(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     action = rng.choice(
         [a for a in Action if a not in (Action.FULL_SCALE_WAR, Action.NUCLEAR_STRIKE)]
     )
-    untargeted = (Action.STATUS_QUO, Action.REDUCE_FORCES, Action.MILITARY_EXERCISE)
     return _reply(
         obs,
         {s: rng.randint(0, 10) for s in others},
         rng.randint(-cap, cap),
         action,
-        None if action in untargeted else rng.choice(others),
+        rng.choice(others),
         {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
         {s: rng.randint(-cap, cap) for s in others},
         "Random policy statement.",

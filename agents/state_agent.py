@@ -141,7 +141,7 @@ class StateAgent:
         chat: Any = self.model.chat
         if self.model.structured is StructuredMode.FUNCTION_CALLING:
             chat = chat.bind_tools(
-                [{"title": REPLY_TOOL, "description": "Your reply.", **schema_of(schema)}],
+                [{**schema_of(schema), "title": REPLY_TOOL, "description": "Your reply."}],
                 tool_choice=REPLY_TOOL,
             )
         async with self.limiter:
@@ -184,7 +184,11 @@ class StateAgent:
         for attempt in range(1, self.max_retries + 2):
             started = datetime.now(UTC).isoformat()
             t0 = time.perf_counter()
-            reply = await self._invoke(messages, schema)
+            try:
+                reply = await self._invoke(messages, schema)
+            except ModelCallError as exc:
+                log(_failed_call(attempt, messages, str(exc), time.perf_counter() - t0, started))
+                raise
             latency = time.perf_counter() - t0
             usage = reply.usage_metadata
             tokens_in = usage["input_tokens"] if usage else None
@@ -221,6 +225,24 @@ class StateAgent:
                 HumanMessage(render_retry(self.setup, error or "invalid reply")),
             ]
         return AskResult(None, self.max_retries + 1, error)
+
+
+def _failed_call(
+    attempt: int, messages: list[BaseMessage], error: str, latency: float, started: str
+) -> CallLog:
+    """The record of a call that failed at the transport level (no reply at all)."""
+    return CallLog(
+        attempt=attempt,
+        messages=[(_role(m), m.text) for m in messages],
+        raw="",
+        parsed=None,
+        error=f"call failed: {error}",
+        input_tokens=None,
+        output_tokens=None,
+        cost_usd=0.0,  # no reply came back, so nothing was billed
+        latency_s=latency,
+        started_at=started,
+    )
 
 
 class _ParseFailure(Exception):

@@ -41,13 +41,18 @@ def cheap_responder(messages):  # type: ignore[no-untyped-def]
         return NEGOTIATION
     me = prompt.split('"you":{"id":"', 1)[1].split('"', 1)[0]
     others = [s for s in ("Albion", "Gallia", "Prussa", "Ruthen") if s != me]
-    return json.dumps({
-        "threat": [{"state": s, "level": 3, "reason": "steady"} for s in others],
-        "arms_change": 1, "action": "status_quo", "target": None,
-        "private_intent": [{"state": s, "intent": "defensive"} for s in others],
-        "forecast": [{"state": s, "arms_change": 0} for s in others],
-        "public_statement": "Steady as we go.",
-    })
+    return json.dumps(
+        {
+            "threat": [{"state": s, "level": 3, "reason": "steady"} for s in others],
+            "arms_change": 1,
+            "action": "status_quo",
+            "target": None,
+            "private_intent": [{"state": s, "intent": "defensive"} for s in others],
+            "forecast": [{"state": s, "arms_change": 0} for s in others],
+            "public_statement": "Steady as we go.",
+        }
+    )
+
 
 EXPERIMENT = """
 name: bench
@@ -72,8 +77,14 @@ def fake_resolver(latency: float):  # type: ignore[no-untyped-def]
     def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
         model = FakeChatModel(responder=responder, latency_s=latency)
         return {
-            sid: ResolvedModel(spec="fake", provider="fake", model="fake", chat=model,
-                               structured=StructuredMode.JSON_TEXT, params={})
+            sid: ResolvedModel(
+                spec="fake",
+                provider="fake",
+                model="fake",
+                chat=model,
+                structured=StructuredMode.JSON_TEXT,
+                params={},
+            )
             for sid in run.models
         }
 
@@ -85,14 +96,17 @@ async def bench_concurrency(runs: int, rounds: int, latency: float) -> None:
         specs = runs_for(runs, rounds, Path(tmp))
         states = len(specs[0].models)
         start = time.perf_counter()
-        stats = await sweep(specs, Path(tmp) / "out", concurrency=runs * states,
-                            resolver=fake_resolver(latency))
+        stats = await sweep(
+            specs, Path(tmp) / "out", concurrency=runs * states, resolver=fake_resolver(latency)
+        )
         wall = time.perf_counter() - start
     phases = 2  # one negotiation sub-turn + the decision
     ideal = rounds * phases * latency
-    print(f"[1] {runs} runs x {states} states x {rounds} rounds, {latency * 1000:.0f} ms fake"
-          f" latency, {stats.calls} calls: wall {wall:.2f} s, ideal {ideal:.2f} s,"
-          f" ratio {wall / ideal:.2f} (target <= 1.3)")
+    print(
+        f"[1] {runs} runs x {states} states x {rounds} rounds, {latency * 1000:.0f} ms fake"
+        f" latency, {stats.calls} calls: wall {wall:.2f} s, ideal {ideal:.2f} s,"
+        f" ratio {wall / ideal:.2f} (target <= 1.3)"
+    )
 
 
 async def bench_overhead(calls_runs: int) -> None:
@@ -107,9 +121,17 @@ async def bench_overhead(calls_runs: int) -> None:
 
         def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
             model = FakeChatModel(responder=responder)
-            return {sid: ResolvedModel(spec="fake", provider="fake", model="fake", chat=model,
-                                       structured=StructuredMode.JSON_TEXT, params={})
-                    for sid in run.models}
+            return {
+                sid: ResolvedModel(
+                    spec="fake",
+                    provider="fake",
+                    model="fake",
+                    chat=model,
+                    structured=StructuredMode.JSON_TEXT,
+                    params={},
+                )
+                for sid in run.models
+            }
 
         start = time.perf_counter()
         stats = await sweep(specs, Path(tmp) / "out", concurrency=8, resolver=resolve)
@@ -119,27 +141,34 @@ async def bench_overhead(calls_runs: int) -> None:
     for messages in captured:
         await direct_model.ainvoke(messages)  # type: ignore[arg-type]
     direct = (time.perf_counter() - start) / len(captured)
-    print(f"[2] per model call: framework {framework * 1e3:.2f} ms (prompt, validation, record,"
-          f" resolution), direct LangChain ainvoke {direct * 1e3:.2f} ms, ratio"
-          f" {framework / direct:.1f}")
+    print(
+        f"[2] per model call: framework {framework * 1e3:.2f} ms (prompt, validation, record,"
+        f" resolution), direct LangChain ainvoke {direct * 1e3:.2f} ms, ratio"
+        f" {framework / direct:.1f}"
+    )
 
 
 def memory_child(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         specs = runs_for(runs, 5, Path(tmp))
-        asyncio.run(sweep(specs, Path(tmp) / "out", concurrency=8,
-                          resolver=fake_resolver(0.0)))
+        asyncio.run(sweep(specs, Path(tmp) / "out", concurrency=8, resolver=fake_resolver(0.0)))
     print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
 def bench_memory(small: int, large: int) -> None:
     rss = {}
     for n in (small, large):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rss[n] = json.loads(out.stdout.strip().splitlines()[-1])["maxrss_kb"] / 1024
-    print(f"[3] peak RSS: {small} runs {rss[small]:.0f} MiB, {large} runs {rss[large]:.0f} MiB,"
-          f" ratio {rss[large] / rss[small]:.2f} (target <= 1.5)")
+    print(
+        f"[3] peak RSS: {small} runs {rss[small]:.0f} MiB, {large} runs {rss[large]:.0f} MiB,"
+        f" ratio {rss[large] / rss[small]:.2f} (target <= 1.5)"
+    )
 
 
 def main() -> None:

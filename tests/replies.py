@@ -28,7 +28,7 @@ def valid_decision(others: list[str], **overrides: Any) -> dict[str, Any]:
         "threat": [{"state": s, "level": 3, "reason": f"{s} keeps its arms level"} for s in others],
         "arms_change": 1,
         "action": "status_quo",
-        "target": None,
+        "target": others[0],
         "proposals": [],
         "public_statement": "We keep the peace.",
         "announced_next_arms_change": None,
@@ -81,13 +81,30 @@ def two_states(rounds: int = 1, subturns: int = 0, **rules: Any) -> Scenario:
     data: dict[str, Any] = {
         "name": "pair",
         "states": [
-            {"id": "A", "name": "Aland", "regime": "democracy", "transparency": "transparent",
-             "arms": 100, "economy": 1000},
-            {"id": "B", "name": "Bland", "regime": "autocracy", "transparency": "secretive",
-             "arms": 100, "economy": 1000},
+            {
+                "id": "A",
+                "name": "Aland",
+                "regime": "democracy",
+                "transparency": "transparent",
+                "arms": 100,
+                "economy": 1000,
+            },
+            {
+                "id": "B",
+                "name": "Bland",
+                "regime": "autocracy",
+                "transparency": "secretive",
+                "arms": 100,
+                "economy": 1000,
+            },
         ],
-        "rules": {"rounds": rounds, "subturns": subturns, "arms_cap_pct": 10,
-                  "forewarning_threshold_pct": 3, **rules},
+        "rules": {
+            "rounds": rounds,
+            "subturns": subturns,
+            "arms_cap_pct": 10,
+            "forewarning_threshold_pct": 3,
+            **rules,
+        },
     }
     return parse_scenario(data, "pair")
 

@@ -17,8 +17,9 @@ def test_interval_covers_the_known_mean() -> None:
     covered = 0
     for trial in range(40):
         sample = rng.normal(5.0, 2.0, 40)
-        result = compare(groups(sample, sample + 1), "f", ["x"], n_boot=1000, n_perm=200,
-                         seed=trial)
+        result = compare(
+            groups(sample, sample + 1), "f", ["x"], n_boot=1000, n_perm=200, seed=trial
+        )
         row = result.levels.query("level == 'a'").iloc[0]
         covered += row.ci_low <= 5.0 <= row.ci_high
     assert covered >= 34  # nominal 95%: 38 of 40 expected, allow sampling error

@@ -48,8 +48,9 @@ def test_expansion_is_complete_and_ids_are_stable(tmp_path: Path) -> None:
     assert all(s["transparency"] == "secretive" for r in secretive for s in r.scenario["states"])
     assert {r.scenario["rules"]["intel_noise"] for r in runs} == {0.1, 0.3}
     assert {r.seed for r in runs} == {0, 1, 2}
-    changed = expand(load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 4"),
-                                           "b.yaml")), path)
+    changed = expand(
+        load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 4"), "b.yaml")), path
+    )
     assert not {r.run_id for r in runs} & {r.run_id for r in changed}
 
 
@@ -75,7 +76,9 @@ def test_bad_experiment_files_name_file_and_field(tmp_path: Path, text: str, fie
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2 and field in result.stderr
     assert not out.exists()
@@ -96,11 +99,21 @@ async def test_sweep_runs_everything_and_refuses_to_overwrite(tmp_path: Path) ->
 
 
 def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
-    path = write(tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3",
-                                                                            "repeats: 6"))
+    path = write(
+        tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3", "repeats: 6")
+    )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out),
-           "--concurrency", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dilemma.cli",
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--concurrency",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < 4:
@@ -109,8 +122,11 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
     proc.wait()
     statuses = [record_status(p) for p in out.glob("*.jsonl")]
     assert "incomplete" in statuses, statuses
-    finished = {p.name: p.read_bytes() for p in out.glob("*.jsonl")
-                if record_status(p) in ("completed", "war")}
+    finished = {
+        p.name: p.read_bytes()
+        for p in out.glob("*.jsonl")
+        if record_status(p) in ("completed", "war")
+    }
     result = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     runs = expand(load_experiment(path), path)
@@ -152,8 +168,10 @@ async def test_cache_then_replay_reproduces_records(tmp_path: Path) -> None:
     for first in (tmp_path / "first").glob("*.jsonl"):
         assert _strip(first) == _strip(tmp_path / "replayed" / first.name)
     # a different experiment is not in the cache: replay stops at the first miss
-    other = expand(load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 5"),
-                                         "other.yaml")), path)
+    other = expand(
+        load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 5"), "other.yaml")),
+        path,
+    )
     with pytest.raises(SweepError, match="no cached reply"):
         await sweep(other, tmp_path / "miss", concurrency=4, cache=replay)
 
@@ -166,15 +184,36 @@ def test_replay_needs_an_existing_cache(tmp_path: Path) -> None:
 def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "dilemma.cli", "sweep", str(EXAMPLES /
-                                                        "regime-transparency-2x2.yaml"),
-         "--out", str(out), "--concurrency", "8"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "dilemma.cli",
+            "sweep",
+            str(EXAMPLES / "regime-transparency-2x2.yaml"),
+            "--out",
+            str(out),
+            "--concurrency",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     cmp = subprocess.run(
-        [sys.executable, "-m", "dilemma.cli", "compare", str(out), "--by", "transparency",
-         "--json"], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "dilemma.cli",
+            "compare",
+            str(out),
+            "--by",
+            "transparency",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert cmp.returncode == 0, cmp.stderr
     data = json.loads(cmp.stdout)
@@ -192,11 +231,21 @@ def test_prompt_setup_example_expands(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
-    path = write(tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3",
-                                                                            "repeats: 6"))
+    path = write(
+        tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3", "repeats: 6")
+    )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out),
-           "--concurrency", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dilemma.cli",
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--concurrency",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < 4:
@@ -219,11 +268,19 @@ def test_export_writes_csv_and_parquet(tmp_path: Path) -> None:
 
     path = write(tmp_path, SMALL.replace("repeats: 3", "repeats: 1"))
     out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     tables = tmp_path / "tables"
-    subprocess.run([sys.executable, "-m", "dilemma.cli", "export", str(out), "-o", str(tables)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "dilemma.cli", "export", str(out), "-o", str(tables)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     for name in ("runs", "rounds", "dyad_rounds"):
         csv = pd.read_csv(tables / f"{name}.csv")
         parquet = pd.read_parquet(tables / f"{name}.parquet")

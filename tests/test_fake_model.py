@@ -156,9 +156,7 @@ async def test_engine_records_fake_latency(tmp_path: Path) -> None:
 
 async def test_run_with_exhausted_fake_fails_with_cause_in_record(tmp_path: Path) -> None:
     # A answers round 1 only; in round 2 its fake has nothing left.
-    a_chat = FakeChatModel().enqueue(
-        '{"messages": []}', json.dumps(valid_decision(["B"]))
-    )
+    a_chat = FakeChatModel().enqueue('{"messages": []}', json.dumps(valid_decision(["B"])))
     b_chat = FakeChatModel(responder=responder())
     out = tmp_path / "runs"
     with pytest.raises(RunFailed) as info:
@@ -185,7 +183,15 @@ async def test_run_with_exhausted_fake_fails_with_cause_in_record(tmp_path: Path
     decisions = record.of_kind(DecisionEvent)
     assert [(d.round, d.state, d.flagged) for d in decisions] == [(1, "A", False), (1, "B", False)]
     a_calls = [c for c in record.of_kind(LlmCallEvent) if c.state == "A"]
-    assert [(c.round, c.phase) for c in a_calls] == [(1, Phase.NEGOTIATION), (1, Phase.DECISION)]
+    assert [(c.round, c.phase) for c in a_calls] == [
+        (1, Phase.NEGOTIATION),
+        (1, Phase.DECISION),
+        (2, Phase.NEGOTIATION),
+    ]
+    # the call that failed is in the record with its cause, and without an invented reply
+    failed = a_calls[-1]
+    assert failed.raw == "" and failed.parsed is None
+    assert failed.error is not None and "no reply left" in failed.error
 
 
 def test_cli_reports_run_failed_with_record_path(

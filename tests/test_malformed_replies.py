@@ -87,7 +87,7 @@ MALFORMED_DECISIONS: list[tuple[str, str]] = [
     ("missing_forecast", _without("forecast")),
     ("unknown_action", _dumps(action="surrender")),
     ("action_needs_target", _dumps(action="sanctions", target=None)),
-    ("target_on_status_quo", _dumps(action="status_quo", target="B")),
+    ("target_missing", _dumps(action="status_quo", target=None)),
     ("target_self", _dumps(action="sanctions", target="A")),
     ("target_unknown_state", _dumps(action="blockade", target="Zed")),
     ("statement_too_long", _dumps(public_statement="x" * 401)),

@@ -18,8 +18,9 @@ async def test_every_policy_answers_validly_in_every_builtin(tmp_path: Path, sce
     ids = sc.ids
     # every policy plays every seat, mixed so that each one meets offers from the others
     for shift in range(len(POLICIES)):
-        mixed = {sid: f"scripted:{POLICIES[(n + shift) % len(POLICIES)]}"
-                 for n, sid in enumerate(ids)}
+        mixed = {
+            sid: f"scripted:{POLICIES[(n + shift) % len(POLICIES)]}" for n, sid in enumerate(ids)
+        }
         path = await run_scenario(sc, mixed, seed=shift, out_dir=tmp_path / str(shift))
         record = read_record(path)
         flagged = [(d.round, d.state, d.error) for d in record.of_kind(DecisionEvent) if d.flagged]
@@ -29,10 +30,12 @@ async def test_every_policy_answers_validly_in_every_builtin(tmp_path: Path, sce
 
 async def test_hawks_arm_and_doves_disarm(tmp_path: Path) -> None:
     sc = load_builtin("two-rivals")
-    hawks = read_record(await run_scenario(sc, default_model="scripted:hawk", seed=0,
-                                           out_dir=tmp_path / "h"))
-    doves = read_record(await run_scenario(sc, default_model="scripted:dove", seed=0,
-                                           out_dir=tmp_path / "d"))
+    hawks = read_record(
+        await run_scenario(sc, default_model="scripted:hawk", seed=0, out_dir=tmp_path / "h")
+    )
+    doves = read_record(
+        await run_scenario(sc, default_model="scripted:dove", seed=0, out_dir=tmp_path / "d")
+    )
     start = {s["id"]: s["arms"] for s in hawks.header.scenario["states"]}
     hawk_end = hawks.of_kind(RoundEndEvent)[-1]
     dove_end = doves.of_kind(RoundEndEvent)[-1]
