@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +29,8 @@ from agents.prompt_setup import PromptSetup, render_retry, render_system, render
 from agents.response_cache import ResponseCache, cache_key
 
 REPLY_TOOL = "reply"
+BODY_RETRIES = 2
+"""Retries of a response whose body is not JSON."""
 
 
 class ModelCallError(RuntimeError):
@@ -144,6 +147,13 @@ class StateAgent:
                 [{**schema_of(schema), "title": REPLY_TOOL, "description": "Your reply."}],
                 tool_choice=REPLY_TOOL,
             )
+        # A 200 whose body is not JSON (a proxy's error page) is a transport fault the client
+        # does not retry itself: retry it here, boundedly, with backoff.
+        chat = chat.with_retry(
+            retry_if_exception_type=(json.JSONDecodeError, openai.APIResponseValidationError),
+            wait_exponential_jitter=True,
+            stop_after_attempt=BODY_RETRIES + 1,
+        )
         async with self.limiter:
             try:
                 reply = await chat.ainvoke(messages)

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agents.models import ModelOptions, ModelSpecError
+from agents.pricing import PricingError, load_prices
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
 from scenarios.engine import RoundReport
 from scenarios.library import (
@@ -146,7 +147,8 @@ def run(
         overrides = _parse_state_models(state_model or [])
         specs = model_specs(loaded, overrides, model)
         _check_prompt_setup(loaded, source, prompt_setup)
-    except (ScenarioError, RunSpecError, PromptSetupError) as exc:
+        load_prices()  # a bad DILEMMA_PRICES file is bad input, found before anything runs
+    except (ScenarioError, RunSpecError, PromptSetupError, PricingError) as exc:
         raise _fail(str(exc)) from exc
     if "local" in specs.values():
         console.print(LOCAL_NOTE, style="yellow")
@@ -250,6 +252,7 @@ def sweep(
     from dilemma.sweep_cli import run_sweep
 
     try:
+        load_prices()
         exp = load_experiment(experiment)
         runs = expand(exp, experiment)
         if model is not None:
@@ -259,7 +262,7 @@ def sweep(
                 k: v for k, v in exp.factors.items() if k != "model" and not k.startswith("model.")
             }
             runs = expand(type(exp).model_validate(data), experiment)
-    except ExperimentError as exc:
+    except (ExperimentError, PricingError) as exc:
         raise _fail(str(exc)) from exc
     if replay and cache is None:
         raise _fail("--replay needs --cache PATH (the cache of the sweep to replay)")

@@ -14,7 +14,7 @@ from agents.models import ModelOptions, ResolvedModel, resolve_model
 from agents.response_cache import CacheMiss, ResponseCache
 from dilemma.experiment import RunSpec
 from scenarios.record import LlmCallEvent
-from scenarios.runner import RunFailed, run_scenario
+from scenarios.runner import RunFailed, close_models, run_scenario
 from scenarios.schema import Scenario
 
 COMPLETE = ("completed", "war")
@@ -113,9 +113,13 @@ async def sweep(
     todo, complete = plan(runs, out_dir, resume)
     stats = SweepStats(total=len(runs), done=complete, skipped=complete)
     shared: dict[str, ResolvedModel] = {}
-    for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
-        if resolver is None and not spec.startswith("scripted:"):
-            shared[spec] = resolve_model(spec, options=options)
+    try:
+        for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
+            if resolver is None and not spec.startswith("scripted:"):
+                shared[spec] = resolve_model(spec, options=options)
+    except BaseException:
+        close_models(shared.values())
+        raise
     limiter = asyncio.Semaphore(concurrency)
     queue: asyncio.Queue[RunSpec] = asyncio.Queue()
     for run in todo:
@@ -175,7 +179,5 @@ async def sweep(
     except* SweepError as errors:
         raise errors.exceptions[0] from None
     finally:
-        for model in shared.values():
-            if model.close is not None:
-                model.close()
+        close_models(shared.values())
     return stats

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,20 @@ def resolve_models(
 ) -> dict[str, ResolvedModel]:
     """Resolve each distinct spec once; states with the same spec share the model."""
     by_spec: dict[str, ResolvedModel] = {}
-    for spec in dict.fromkeys(specs.values()):
-        by_spec[spec] = resolve_model(spec, seed=seed, options=options)
+    try:
+        for spec in dict.fromkeys(specs.values()):
+            by_spec[spec] = resolve_model(spec, seed=seed, options=options)
+    except BaseException:
+        close_models(by_spec.values())  # e.g. a started local server, when a later spec fails
+        raise
     return {sid: by_spec[spec] for sid, spec in specs.items()}
+
+
+def close_models(models: Iterable[ResolvedModel]) -> None:
+    """Release each distinct model once (stops a local server)."""
+    for model in {id(m): m for m in models}.values():
+        if model.close is not None:
+            model.close()
 
 
 async def run_scenario(
@@ -122,13 +133,46 @@ async def run_scenario(
     closing the record with the cause) if a model call fails beyond its retries.
     """
     setup = load_prompt_setup(prompt_setup or scenario.prompt_setup)
+    kw: dict[str, Any] = {
+        "max_retries": max_retries,
+        "max_in_flight": max_in_flight,
+        "scenario_source": scenario_source,
+        "experiment": experiment,
+        "record_path": record_path,
+        "run_id": run_id,
+        "on_round": on_round,
+        "argv": argv,
+        "cache": cache,
+        "on_event": on_event,
+    }
     if resolved is None:
-        specs = model_specs(scenario, models, default_model)
-        owned = True
-        resolved = resolve_models(specs, seed, options)
-    else:
-        specs = {sid: m.spec for sid, m in resolved.items()}
-        owned = False
+        resolved = resolve_models(model_specs(scenario, models, default_model), seed, options)
+        try:
+            return await _play(scenario, resolved, setup, seed=seed, out_dir=out_dir, **kw)
+        finally:
+            close_models(resolved.values())
+    return await _play(scenario, resolved, setup, seed=seed, out_dir=out_dir, **kw)
+
+
+async def _play(
+    scenario: Scenario,
+    resolved: dict[str, ResolvedModel],
+    setup: PromptSetup,
+    *,
+    seed: int,
+    out_dir: Path,
+    max_retries: int,
+    max_in_flight: int | asyncio.Semaphore,
+    scenario_source: str,
+    experiment: dict[str, Any] | None,
+    record_path: Path | None,
+    run_id: str | None,
+    on_round: Callable[[RoundReport], None] | None,
+    argv: list[str] | None,
+    cache: ResponseCache | None,
+    on_event: Callable[[BaseModel], None] | None,
+) -> Path:
+    specs = {sid: m.spec for sid, m in resolved.items()}
     run_id = run_id or run_id_for(scenario, specs, setup, seed)
     path = record_path or _record_path(out_dir, scenario, seed, run_id)
     limiter = (
@@ -196,10 +240,6 @@ async def run_scenario(
         raise RunFailed(path, cause) from exc
     finally:
         writer.close()
-        if owned:
-            for model in {id(m): m for m in resolved.values()}.values():
-                if model.close is not None:
-                    model.close()
     return path
 
 

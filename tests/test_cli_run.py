@@ -84,3 +84,39 @@ def test_missing_api_key_is_one_line_before_anything_runs(
     assert result.returncode == 2
     assert "OPENAI_API_KEY" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_bad_price_file_is_bad_input_before_anything_runs(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("bad: [\n")
+    out = tmp_path / "runs"
+    result = subprocess.run(
+        [*DILEMMA, "run", "two-rivals", "--model", "scripted:dove", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "DILEMMA_PRICES": str(prices)},
+    )
+    assert result.returncode == 2 and "DILEMMA_PRICES" in result.stderr
+    assert not out.exists()
+
+
+def test_models_resolved_before_a_failing_spec_are_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.models import ModelSpecError, resolve_model
+    from scenarios.runner import resolve_models
+
+    closed: list[str] = []
+
+    def resolve(spec: str, **kw: object) -> object:
+        if spec == "broken:x":
+            raise ModelSpecError("broken")
+        model = resolve_model(spec, **kw)  # type: ignore[arg-type]
+        model.close = lambda: closed.append(spec)
+        return model
+
+    monkeypatch.setattr("scenarios.runner.resolve_model", resolve)
+    with pytest.raises(ModelSpecError):
+        resolve_models({"A": "scripted:dove", "B": "broken:x"}, 0, None)
+    assert closed == ["scripted:dove"]

@@ -287,3 +287,17 @@ async def test_unknown_price_gives_no_cost(server: FakeOpenAIServer, tmp_path: P
     assert all(c.cost_usd is None for c in record.of_kind(LlmCallEvent))
     end = record.run_end
     assert end is not None and end.totals.cost_usd is None
+
+
+async def test_non_json_body_is_retried_then_fails_the_run(tmp_path: Path) -> None:
+    with (
+        FakeOpenAIServer(responder=_failing_for("gpt-bad", RawBody("<html>oops</html>"))) as srv,
+        pytest.raises(RunFailed) as info,
+    ):
+        await play(srv, tmp_path, "gpt-bad", retries=0)
+    per_call = same_call(srv, "gpt-bad")
+    # the first call to fail was tried 1 + 2 times; the run then stopped its other calls
+    assert max(len(times) for times in per_call) == 3
+    assert all(len(times) <= 3 for times in per_call)
+    failed = [e for e in read_record(info.value.path).of_kind(LlmCallEvent) if e.error]
+    assert failed and "Expecting value" in (failed[0].error or "")
