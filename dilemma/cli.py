@@ -307,12 +307,16 @@ def compare(
     by: Annotated[str, typer.Option(help="factor to compare (an experiment condition)")],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     seed: Annotated[int, typer.Option(help="seed of the bootstrap and permutations")] = 0,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="FACTOR=LEVEL: compare only within these runs; repeatable"),
+    ] = None,
 ) -> None:
     """Compare conditions: means with bootstrap 95% CIs, differences, Hedges' g, p-values."""
     from dilemma.compare_cli import compare_output
 
     try:
-        print(compare_output(path, by, as_json=as_json, seed=seed))
+        print(compare_output(path, by, as_json=as_json, seed=seed, where=where))
     except (RecordError, KeyError, OSError) as exc:
         raise _fail(str(exc).strip('"')) from exc
 

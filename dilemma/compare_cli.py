@@ -30,13 +30,32 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def compare_output(path: Path, by: str, *, as_json: bool, seed: int = 0) -> str:
-    """The comparison of `by`'s levels, as text tables or JSON."""
-    result = compare(runs_with_conditions(path), by, seed=seed)
+def select(runs: pd.DataFrame, where: list[str]) -> pd.DataFrame:
+    """Runs whose columns match every `FACTOR=LEVEL` filter."""
+    for item in where:
+        factor, sep, level = item.partition("=")
+        if not sep or factor not in runs.columns:
+            raise KeyError(
+                f"--where {item!r}: expected FACTOR=LEVEL with a factor among"
+                f" {sorted(c for c in runs.columns if runs[c].dtype == object)}"
+            )
+        runs = runs[runs[factor].astype(str) == level]
+        if runs.empty:
+            raise KeyError(f"--where {item!r}: no run has {factor} = {level}")
+    return runs
+
+
+def compare_output(
+    path: Path, by: str, *, as_json: bool, seed: int = 0, where: list[str] | None = None
+) -> str:
+    """The comparison of `by`'s levels (within the runs `where` selects), as text or JSON."""
+    runs = select(runs_with_conditions(path), where or [])
+    result = compare(runs, by, seed=seed)
     if as_json:
         return json.dumps(
             {
                 "by": by,
+                "where": where or [],
                 "changes_behaviour": result.changes_behaviour,
                 "verdict": result.verdict,
                 "levels": _records(result.levels),

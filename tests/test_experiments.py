@@ -221,6 +221,30 @@ def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
     threat = next(p for p in data["pairs"] if p["measure"] == "mean_threat")
     assert threat["level_a"] == "secretive/secretive" and threat["diff"] > 0
     assert threat["p_holm"] < 0.05
+    # where secrecy gives reactive states something to arm against, the democratic forewarning
+    # rule slows democracies down: regime matters within the secretive cells
+    within = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dilemma.cli",
+            "compare",
+            str(out),
+            "--by",
+            "regime",
+            "--where",
+            "transparency=secretive/secretive",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert within.returncode == 0, within.stderr
+    regime = json.loads(within.stdout)
+    assert regime["changes_behaviour"] is True
+    growth = next(p for p in regime["pairs"] if p["measure"] == "mean_growth_pct")
+    assert growth["level_a"] == "autocracy/autocracy" and growth["diff"] > 0
 
 
 def test_prompt_setup_example_expands(tmp_path: Path) -> None:
