@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from agents.ladder import Action
 
@@ -120,16 +120,6 @@ def _literal(values: list[Any]) -> Any:
     return Literal[tuple(values)]
 
 
-def _covers_each_once(items: list[Any], others: list[str], field: str) -> None:
-    named = [item.state for item in items]
-    missing = [s for s in others if s not in named]
-    doubled = sorted({s for s in named if named.count(s) > 1})
-    if missing:
-        raise ValueError(f"{field}: missing states {missing}; give one entry for each of {others}")
-    if doubled:
-        raise ValueError(f"{field}: states listed twice {doubled}")
-
-
 def decision_reply_model(others: list[str], cap: int, open_proposals: list[str]) -> type[BaseModel]:
     """Reply schema for a state facing `others`, with arms changes in [-cap, cap] (cached)."""
     return _decision_reply_model(tuple(others), cap, tuple(open_proposals))
@@ -144,17 +134,26 @@ def _decision_reply_model(
     pct_t = _literal(list(range(-cap, cap + 1)))
     level_t = _literal(list(range(0, 11)))
     strict = ConfigDict(extra="forbid")
-    threat_t = create_model(
-        "Threat",
-        __config__=strict,
-        state=(other_t, ...),
+
+    def per_state(name: str, **extra: Any) -> Any:
+        """A fixed-length array with one item per other state, in order (JSON prefixItems).
+
+        A grammar built from it cannot skip or repeat a state, which a list of free items
+        allowed small models to do.
+        """
+        items = [
+            create_model(f"{name}{s}", __config__=strict, state=(_literal([s]), ...), **extra)
+            for s in others
+        ]
+        return tuple[tuple(items)]  # type: ignore[misc]
+
+    threat_t = per_state(
+        "ThreatFrom",
         level=(level_t, Field(description="0 = no threat, 10 = imminent attack")),
         reason=(str, Field(max_length=REASON_MAX)),
     )
-    intent_t = create_model("Intent", __config__=strict, state=(other_t, ...), intent=(Intent, ...))
-    forecast_t = create_model(
-        "Forecast", __config__=strict, state=(other_t, ...), arms_change=(pct_t, ...)
-    )
+    intent_t = per_state("IntentToward", intent=(Intent, ...))
+    forecast_t = per_state("ForecastOf", arms_change=(pct_t, ...))
     proposal_t = create_model(
         "Proposal",
         __config__=strict,
@@ -162,12 +161,8 @@ def _decision_reply_model(
         parties=(list[other_t], Field(min_length=1)),  # type: ignore[valid-type]
         value=(_literal(list(range(0, cap + 1))), Field(default=0)),
     )
-    n = len(others)
     fields: dict[str, Any] = {
-        "threat": (
-            list[threat_t],
-            Field(description="one entry per other state", min_length=n, max_length=n),
-        ),
+        "threat": (threat_t, Field(description=f"one entry per other state, in order {others}")),
         "arms_change": (pct_t, Field(description="percent change of your arms this round")),
         "action": (Action, ...),
         "target": (other_t, Field(description="the state your action is directed at")),
@@ -175,8 +170,8 @@ def _decision_reply_model(
         "public_statement": (str, Field(default="", max_length=STATEMENT_MAX)),
         "announced_next_arms_change": (pct_t | None, Field(default=None)),
         "private_rationale": (str, Field(default="", max_length=STATEMENT_MAX)),
-        "private_intent": (list[intent_t], Field(min_length=n, max_length=n)),
-        "forecast": (list[forecast_t], Field(min_length=n, max_length=n)),
+        "private_intent": (intent_t, ...),
+        "forecast": (forecast_t, ...),
     }
     if open_proposals:
         response_t = create_model(
@@ -187,18 +182,7 @@ def _decision_reply_model(
         )
         fields["responses"] = (list[response_t], Field(default_factory=list))
 
-    def _check(self: Any) -> Any:
-        _covers_each_once(self.threat, others, "threat")
-        _covers_each_once(self.private_intent, others, "private_intent")
-        _covers_each_once(self.forecast, others, "forecast")
-        return self
-
-    return create_model(
-        "DecisionReply",
-        __config__=strict,
-        __validators__={"check": model_validator(mode="after")(_check)},  # type: ignore[dict-item]
-        **fields,
-    )
+    return create_model("DecisionReply", __config__=strict, **fields)
 
 
 def negotiation_reply_model(others: list[str]) -> type[BaseModel]:
