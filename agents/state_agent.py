@@ -114,6 +114,7 @@ class StateAgent:
         self.max_retries = max_retries
         self.limiter = limiter or asyncio.Semaphore(1)
         self.cache = cache
+        self._runnables: dict[type[BaseModel], Any] = {}
 
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
         text_mode = self.model.structured is StructuredMode.JSON_TEXT
@@ -140,20 +141,28 @@ class StateAgent:
             self.cache.put(key, self.model.spec, reply)
         return reply
 
-    async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
-        chat: Any = self.model.chat
-        if self.model.structured is StructuredMode.FUNCTION_CALLING:
-            chat = chat.bind_tools(
-                [{**schema_of(schema), "title": REPLY_TOOL, "description": "Your reply."}],
-                tool_choice=REPLY_TOOL,
+    def _runnable(self, schema: type[BaseModel]) -> Any:
+        """The model bound to this reply schema, with body retries (built once per schema)."""
+        runnable = self._runnables.get(schema)
+        if runnable is None:
+            chat: Any = self.model.chat
+            if self.model.structured is StructuredMode.FUNCTION_CALLING:
+                chat = chat.bind_tools(
+                    [{**schema_of(schema), "title": REPLY_TOOL, "description": "Your reply."}],
+                    tool_choice=REPLY_TOOL,
+                )
+            # A 200 whose body is not JSON (a proxy's error page) is a transport fault the
+            # client does not retry itself: retry it here, boundedly, with backoff.
+            runnable = chat.with_retry(
+                retry_if_exception_type=(json.JSONDecodeError, openai.APIResponseValidationError),
+                wait_exponential_jitter=True,
+                stop_after_attempt=BODY_RETRIES + 1,
             )
-        # A 200 whose body is not JSON (a proxy's error page) is a transport fault the client
-        # does not retry itself: retry it here, boundedly, with backoff.
-        chat = chat.with_retry(
-            retry_if_exception_type=(json.JSONDecodeError, openai.APIResponseValidationError),
-            wait_exponential_jitter=True,
-            stop_after_attempt=BODY_RETRIES + 1,
-        )
+            self._runnables[schema] = runnable
+        return runnable
+
+    async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
+        chat = self._runnable(schema)
         async with self.limiter:
             try:
                 reply = await chat.ainvoke(messages)

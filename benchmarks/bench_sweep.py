@@ -46,7 +46,7 @@ def cheap_responder(messages):  # type: ignore[no-untyped-def]
             "threat": [{"state": s, "level": 3, "reason": "steady"} for s in others],
             "arms_change": 1,
             "action": "status_quo",
-            "target": None,
+            "target": others[0],
             "private_intent": [{"state": s, "intent": "defensive"} for s in others],
             "forecast": [{"state": s, "arms_change": 0} for s in others],
             "public_statement": "Steady as we go.",
