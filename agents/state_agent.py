@@ -177,8 +177,8 @@ class StateAgent:
             reply.tool_calls or reply.invalid_tool_calls
         ):
             if reply.tool_calls:
-                raw = json.dumps(reply.tool_calls[0]["args"], ensure_ascii=False)
-                return raw, schema.model_validate(reply.tool_calls[0]["args"])
+                args = reply.tool_calls[0]["args"]
+                return self._validate(json.dumps(args, ensure_ascii=False), args, schema)
             bad = reply.invalid_tool_calls[0]
             raise _ParseFailure(
                 str(bad.get("args") or ""),
@@ -189,6 +189,10 @@ class StateAgent:
             data = _json_from_text(raw)
         except ValueError as exc:
             raise _ParseFailure(raw, str(exc)) from exc
+        return self._validate(raw, data, schema)
+
+    @staticmethod
+    def _validate(raw: str, data: Any, schema: type[BaseModel]) -> tuple[str, BaseModel]:
         try:
             return raw, schema.model_validate(data)
         except ValidationError as exc:
@@ -218,8 +222,6 @@ class StateAgent:
                 error = None
             except _ParseFailure as exc:
                 raw, error = exc.raw, exc.reason
-            except ValidationError as exc:
-                raw, error = json.dumps(reply.tool_calls[0]["args"]), _short_error(exc)
             log(
                 CallLog(
                     attempt=attempt,
