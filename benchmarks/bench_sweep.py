@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.fake_model import FakeChatModel  # noqa: E402
-from agents.models import ResolvedModel, StructuredMode  # noqa: E402
+from agents.models import ResolvedModel  # noqa: E402
 from dilemma.experiment import RunSpec, expand, load_experiment  # noqa: E402
 from dilemma.sweep import sweep  # noqa: E402
+from tests.engine_helpers import fake  # noqa: E402
 
 NEGOTIATION = json.dumps({"messages": [{"to": ["all"], "text": "We keep the peace."}]})
 
@@ -71,22 +72,12 @@ def runs_for(n: int, rounds: int, folder: Path) -> list[RunSpec]:
     return expand(load_experiment(path), path)
 
 
-def fake_resolver(latency: float):  # type: ignore[no-untyped-def]
-    responder = cheap_responder
+def fake_resolver(latency: float, responder=cheap_responder):  # type: ignore[no-untyped-def]
+    """Fresh fake models per run, answering through `responder`."""
 
     def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
-        model = FakeChatModel(responder=responder, latency_s=latency)
-        return {
-            sid: ResolvedModel(
-                spec="fake",
-                provider="fake",
-                model="fake",
-                chat=model,
-                structured=StructuredMode.JSON_TEXT,
-                params={},
-            )
-            for sid in run.models
-        }
+        chat = FakeChatModel(responder=responder, latency_s=latency)
+        return {sid: fake(chat) for sid in run.models}
 
     return resolve
 
@@ -119,22 +110,10 @@ async def bench_overhead(calls_runs: int) -> None:
             captured.append(messages)
             return base(messages)
 
-        def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
-            model = FakeChatModel(responder=responder)
-            return {
-                sid: ResolvedModel(
-                    spec="fake",
-                    provider="fake",
-                    model="fake",
-                    chat=model,
-                    structured=StructuredMode.JSON_TEXT,
-                    params={},
-                )
-                for sid in run.models
-            }
-
         start = time.perf_counter()
-        stats = await sweep(specs, Path(tmp) / "out", concurrency=8, resolver=resolve)
+        stats = await sweep(
+            specs, Path(tmp) / "out", concurrency=8, resolver=fake_resolver(0.0, responder)
+        )
         framework = (time.perf_counter() - start) / stats.calls
     direct_model = FakeChatModel(responder=base)
     start = time.perf_counter()

@@ -76,28 +76,32 @@ def responder(
     return answer
 
 
+PAIR_STATES: list[dict[str, Any]] = [
+    {
+        "id": "A",
+        "name": "Aland",
+        "regime": "democracy",
+        "transparency": "transparent",
+        "arms": 100,
+        "economy": 1000,
+    },
+    {
+        "id": "B",
+        "name": "Bland",
+        "regime": "autocracy",
+        "transparency": "secretive",
+        "arms": 100,
+        "economy": 1000,
+    },
+]
+"""A transparent democracy A and a secretive autocracy B, 100 arms each."""
+
+
 def two_states(rounds: int = 1, subturns: int = 0, **rules: Any) -> Scenario:
     """A small two-state world (A transparent democracy, B secretive autocracy)."""
     data: dict[str, Any] = {
         "name": "pair",
-        "states": [
-            {
-                "id": "A",
-                "name": "Aland",
-                "regime": "democracy",
-                "transparency": "transparent",
-                "arms": 100,
-                "economy": 1000,
-            },
-            {
-                "id": "B",
-                "name": "Bland",
-                "regime": "autocracy",
-                "transparency": "secretive",
-                "arms": 100,
-                "economy": 1000,
-            },
-        ],
+        "states": [dict(state) for state in PAIR_STATES],
         "rules": {
             "rounds": rounds,
             "subturns": subturns,

@@ -98,26 +98,26 @@ async def test_sweep_runs_everything_and_refuses_to_overwrite(tmp_path: Path) ->
     assert (again.done, again.skipped) == (12, 12)
 
 
-def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3", "repeats: 6")
-    )
+def long_sweep(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """An experiment long enough to interrupt: its file, its output folder, its command."""
+    longer = SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3", "repeats: 6")
+    path = write(tmp_path, longer)
     out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "dilemma.cli",
-        "sweep",
-        str(path),
-        "--out",
-        str(out),
-        "--concurrency",
-        "2",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)]
+    return path, out, [*cmd, "--concurrency", "2"]
+
+
+def wait_for_records(out: Path, n: int = 4) -> None:
+    """Wait until the sweep has started `n` records."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < 4:
+    while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < n:
         time.sleep(0.05)
+
+
+def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
+    path, out, cmd = long_sweep(tmp_path)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_records(out)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     statuses = [record_status(p) for p in out.glob("*.jsonl")]
@@ -255,25 +255,9 @@ def test_prompt_setup_example_expands(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3", "repeats: 6")
-    )
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "dilemma.cli",
-        "sweep",
-        str(path),
-        "--out",
-        str(out),
-        "--concurrency",
-        "2",
-    ]
+    _, out, cmd = long_sweep(tmp_path)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < 4:
-        time.sleep(0.05)
+    wait_for_records(out)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

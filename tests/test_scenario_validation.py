@@ -17,27 +17,11 @@ from typer.testing import CliRunner, Result
 
 from dilemma.cli import app
 from scenarios.library import LIBRARY_DIR, builtin_names
+from tests.replies import PAIR_STATES
 
 BASE: dict[str, Any] = {
     "name": "bad-case",
-    "states": [
-        {
-            "id": "A",
-            "name": "Aland",
-            "regime": "democracy",
-            "transparency": "transparent",
-            "arms": 100,
-            "economy": 1000,
-        },
-        {
-            "id": "B",
-            "name": "Bland",
-            "regime": "autocracy",
-            "transparency": "secretive",
-            "arms": 100,
-            "economy": 1000,
-        },
-    ],
+    "states": PAIR_STATES,
     "rules": {"rounds": 2, "subturns": 0, "arms_cap_pct": 10, "forewarning_threshold_pct": 3},
 }
 
