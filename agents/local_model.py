@@ -120,7 +120,7 @@ def _default_threads() -> int:
 
 
 def _default_n_ctx() -> int:
-    return int(os.environ.get(N_CTX_ENV, "4096"))
+    return int(os.environ.get(N_CTX_ENV, "8192"))
 
 
 def _child_env(parent_pid: int, log_dir: Path | None = None) -> dict[str, str]:
