@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,6 +182,15 @@ def test_replay_needs_an_existing_cache(tmp_path: Path) -> None:
         ResponseCache(tmp_path / "absent.sqlite", replay=True)
 
 
+def compare_json(out: Path, *args: str) -> dict[str, Any]:
+    """`dilemma compare OUT ARGS --json`, parsed; fails the test on a non-zero exit."""
+    cmd = [sys.executable, "-m", "dilemma.cli", "compare", str(out), *args, "--json"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
 def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
@@ -200,48 +210,14 @@ def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    cmp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dilemma.cli",
-            "compare",
-            str(out),
-            "--by",
-            "transparency",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert cmp.returncode == 0, cmp.stderr
-    data = json.loads(cmp.stdout)
+    data = compare_json(out, "--by", "transparency")
     assert data["changes_behaviour"] is True
     threat = next(p for p in data["pairs"] if p["measure"] == "mean_threat")
     assert threat["level_a"] == "secretive/secretive" and threat["diff"] > 0
     assert threat["p_holm"] < 0.05
     # where secrecy gives reactive states something to arm against, the democratic forewarning
     # rule slows democracies down: regime matters within the secretive cells
-    within = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dilemma.cli",
-            "compare",
-            str(out),
-            "--by",
-            "regime",
-            "--where",
-            "transparency=secretive/secretive",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert within.returncode == 0, within.stderr
-    regime = json.loads(within.stdout)
+    regime = compare_json(out, "--by", "regime", "--where", "transparency=secretive/secretive")
     assert regime["changes_behaviour"] is True
     growth = next(p for p in regime["pairs"] if p["measure"] == "mean_growth_pct")
     assert growth["level_a"] == "autocracy/autocracy" and growth["diff"] > 0
