@@ -14,6 +14,11 @@ from agents.scripted import ScriptedPolicy
 from scenarios.library import parse_scenario
 from scenarios.schema import Scenario
 
+EVENT_KINDS = frozenset(
+    {"observation", "llm_call", "negotiation", "decision", "resolution", "round_end", "run_end"}
+)
+"""Every event kind a complete run writes after its header."""
+
 
 def fake(chat: Any, spec: str = "fake") -> ResolvedModel:
     """Wrap a chat model as a resolved model that answers JSON in text."""

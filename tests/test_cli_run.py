@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine_helpers import EVENT_KINDS
+
 DILEMMA = [sys.executable, "-m", "dilemma.cli"]
 
 
@@ -33,16 +35,7 @@ def test_run_hawks_writes_one_complete_record(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (record,) = out.glob("*.jsonl")
     kinds = {json.loads(line)["kind"] for line in record.read_text().splitlines()}
-    assert kinds == {
-        "header",
-        "observation",
-        "llm_call",
-        "negotiation",
-        "decision",
-        "resolution",
-        "round_end",
-        "run_end",
-    }
+    assert kinds == {"header", *EVENT_KINDS}
     assert "Round 5" in result.stdout and str(record) in result.stdout.replace("\n", "")
 
 

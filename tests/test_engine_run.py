@@ -13,7 +13,7 @@ from agents.fake_model import FakeChatModel
 from scenarios.library import load_builtin
 from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
 from scenarios.runner import RunFailed, run_scenario
-from tests.engine_helpers import fake, make_scenario, policy_model
+from tests.engine_helpers import EVENT_KINDS, fake, make_scenario, policy_model
 
 
 def max_overlap(spans: list[tuple[float, float]]) -> int:
@@ -121,15 +121,7 @@ async def test_record_holds_every_step(tmp_path: Path) -> None:
     path = await run_scenario(sc, default_model="scripted:tit-for-tat", seed=5, out_dir=tmp_path)
     record = read_record(path)
     kinds = {e.kind for e in record.events}  # type: ignore[attr-defined]
-    assert kinds == {
-        "observation",
-        "llm_call",
-        "negotiation",
-        "decision",
-        "resolution",
-        "round_end",
-        "run_end",
-    }
+    assert kinds == EVENT_KINDS
     header = record.header
     assert header.seed == 5 and header.prompt.name == "baseline"
     assert set(header.models) == {"Nord", "Mare", "Ost"}

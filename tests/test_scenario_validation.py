@@ -215,30 +215,24 @@ def test_scenarios_lists_all_builtins() -> None:
         assert sum(line.startswith(f"{name}: ") for line in lines) == 1, (name, lines)
 
 
-def test_unknown_state_model_id(tmp_path: Path) -> None:
+def _refused_run(tmp_path: Path, *options: str) -> str:
+    """`dilemma run two-rivals OPTIONS`: exit 2, nothing written; returns stderr."""
     out = tmp_path / "out"
-    result = _invoke(
-        "run",
-        "two-rivals",
-        "--state-model",
-        "X=scripted:dove",
-        "--model",
-        "scripted:dove",
-        "--out",
-        str(out),
-    )
+    result = _invoke("run", "two-rivals", *options, "--out", str(out))
     assert result.exit_code == 2
-    assert "'X'" in result.stderr
-    assert "Aria" in result.stderr and "Borea" in result.stderr  # the known ids are listed
+    assert "Traceback" not in result.output
     _assert_nothing_written(out)
+    return result.stderr
+
+
+def test_unknown_state_model_id(tmp_path: Path) -> None:
+    stderr = _refused_run(tmp_path, "--state-model", "X=scripted:dove", "--model", "scripted:dove")
+    assert "'X'" in stderr
+    assert "Aria" in stderr and "Borea" in stderr  # the known ids are listed
 
 
 def test_state_model_without_equals(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = _invoke("run", "two-rivals", "--state-model", "scripted:dove", "--out", str(out))
-    assert result.exit_code == 2
-    assert "ID=SPEC" in result.stderr
-    _assert_nothing_written(out)
+    assert "ID=SPEC" in _refused_run(tmp_path, "--state-model", "scripted:dove")
 
 
 @pytest.mark.parametrize(
@@ -246,47 +240,18 @@ def test_state_model_without_equals(tmp_path: Path) -> None:
     [("nonsense", "PROVIDER:MODEL"), ("scripted:nope", "nope"), ("scripted:", "PROVIDER:MODEL")],
 )
 def test_bad_model_spec_is_one_line(tmp_path: Path, spec: str, expected: str) -> None:
-    out = tmp_path / "out"
-    result = _invoke("run", "two-rivals", "--model", spec, "--out", str(out))
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
+    lines = _refused_run(tmp_path, "--model", spec).strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("error:")
     assert expected in lines[0]
-    assert "Traceback" not in result.output
-    _assert_nothing_written(out)
 
 
 def test_bad_state_model_spec_is_one_line(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = _invoke(
-        "run",
-        "two-rivals",
-        "--model",
-        "scripted:dove",
-        "--state-model",
-        "Borea=scripted:nope",
-        "--out",
-        str(out),
-    )
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
+    options = ("--model", "scripted:dove", "--state-model", "Borea=scripted:nope")
+    lines = _refused_run(tmp_path, *options).strip().splitlines()
     assert len(lines) == 1 and "nope" in lines[0]
-    _assert_nothing_written(out)
 
 
 def test_unknown_prompt_setup_option(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = _invoke(
-        "run",
-        "two-rivals",
-        "--model",
-        "scripted:dove",
-        "--prompt-setup",
-        "nope",
-        "--out",
-        str(out),
-    )
-    assert result.exit_code == 2
-    assert "nope" in result.stderr
-    _assert_nothing_written(out)
+    options = ("--model", "scripted:dove", "--prompt-setup", "nope")
+    assert "nope" in _refused_run(tmp_path, *options)
