@@ -16,7 +16,7 @@ from rich.table import Table
 from agents.models import ModelOptions, ModelSpecError
 from agents.pricing import PricingError, load_prices
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
-from scenarios.engine import RoundReport
+from records.schema import RecordError
 from scenarios.library import (
     ScenarioError,
     builtin_names,
@@ -24,9 +24,9 @@ from scenarios.library import (
     load_scenario,
     parse_scenario,
 )
-from scenarios.record import RecordError
-from scenarios.runner import RunFailed, RunSpecError, model_specs, run_scenario
 from scenarios.schema import Scenario
+from simulation.engine import RoundReport
+from simulation.runner import RunFailed, RunSpecError, model_specs, run_scenario
 
 app = typer.Typer(
     help="Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate.",
@@ -186,7 +186,8 @@ def run(
 
 
 def _summary(path: Path) -> None:
-    from scenarios.record import DecisionEvent, read_record
+    from records.reader import read_record
+    from records.schema import DecisionEvent
 
     record = read_record(path)
     end = record.run_end
@@ -248,8 +249,8 @@ def sweep(
     ] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
-    from dilemma.experiment import ExperimentError, expand, load_experiment
     from dilemma.sweep_cli import run_sweep
+    from experiments.spec import ExperimentError, expand, load_experiment
 
     try:
         load_prices()

@@ -21,15 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
 
 from dilemma import plots
 from dilemma.transcript import Line, transcript_lines
 from evaluation.columns import RUNS
 from evaluation.comparison import DEFAULT_MEASURES, Comparison, compare, with_conditions
-from evaluation.load import NoRecordsError
 from evaluation.tables import Scores, record_paths, score
-from scenarios.record import Header, RecordError, read_record
+from records.reader import SET_ASIDE, NoRecordsError, read_header, read_record, read_run_end
+from records.schema import Header, RecordError, RunEndEvent
 
 MAX_TRANSCRIPTS = 50
 MAX_CELLS = 10
@@ -141,24 +140,16 @@ def _seed_ranges(seeds: Iterable[int]) -> str:
 
 def _read_header(path: Path) -> Header | None:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return Header.model_validate_json(fh.readline())
-    except (OSError, ValidationError, ValueError):
+        return read_header(path)
+    except RecordError:
         return None
 
 
-def _read_end(path: Path) -> dict[str, Any] | None:
-    """The run_end line of a record, read from its tail; None if there is none."""
+def _run_end(path: Path) -> RunEndEvent | None:
     try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - 65536))
-            tail = fh.read().decode("utf-8", errors="replace").splitlines()
-        last = json.loads(tail[-1]) if tail else None
-    except (OSError, json.JSONDecodeError):
+        return read_run_end(path)
+    except RecordError:
         return None
-    return last if isinstance(last, dict) and last.get("kind") == "run_end" else None
 
 
 # --------------------------------------------------------------------------- data
@@ -207,8 +198,8 @@ def _latest_attempts(paths: list[Path]) -> tuple[list[Path], list[Path]]:
         ranked = sorted(
             group,
             key=lambda p: (
-                "failed" not in p.parts[:-1],
-                _read_end(p) is not None,
+                SET_ASIDE not in p.parts[:-1],
+                _run_end(p) is not None,
                 p.stat().st_mtime,
             ),
         )
@@ -229,7 +220,7 @@ class _Data:
         runs = self.scores.runs
         self.paths = {str(r): Path(p) for r, p in zip(runs["run_id"], runs["path"], strict=True)}
         self.headers = {rid: h for rid, p in self.paths.items() if (h := _read_header(p))}
-        self.ends = {rid: e for rid, p in self.paths.items() if (e := _read_end(p))}
+        self.ends = {rid: e for rid, p in self.paths.items() if (e := _run_end(p))}
         self.runs = with_conditions(runs)
         self.factors = list(
             dict.fromkeys(
@@ -328,15 +319,15 @@ def _provenance(d: _Data, source: Path) -> str:
         )
     )
     starts = sorted(h.started_at for h in hs)
-    ends = sorted(str(e.get("ended_at")) for e in d.ends.values() if e.get("ended_at"))
+    ends = sorted(e.ended_at for e in d.ends.values())
     rows.append(
         (
             "time range (UTC)",
             f"{starts[0] if starts else '?'} .. {ends[-1] if ends else 'not finished'}",
         )
     )
-    totals = [e.get("totals") or {} for e in d.ends.values()]
-    costs = [t.get("cost_usd") for t in totals]
+    totals = [e.totals for e in d.ends.values()]
+    costs = [t.cost_usd for t in totals]
     cost = (
         "unknown (a price is missing)"
         if any(c is None for c in costs)
@@ -346,13 +337,13 @@ def _provenance(d: _Data, source: Path) -> str:
         (
             "model calls / re-asks / fallbacks",
             " / ".join(
-                str(sum(int(t.get(k) or 0) for t in totals))
+                str(sum(getattr(t, k) for t in totals))
                 for k in ("llm_calls", "retries", "fallbacks")
             ),
         )
     )
-    tokens_in = sum(int(t.get("input_tokens") or 0) for t in totals)
-    tokens_out = sum(int(t.get("output_tokens") or 0) for t in totals)
+    tokens_in = sum(t.input_tokens for t in totals)
+    tokens_out = sum(t.output_tokens for t in totals)
     rows.append(("tokens in / out; cost", f"{tokens_in} / {tokens_out}; {cost}"))
     rows.append(("command", _counted([" ".join(h.argv) for h in hs], 3)))
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)

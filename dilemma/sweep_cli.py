@@ -17,8 +17,8 @@ from rich.progress import (
 
 from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheMiss, ResponseCache
-from dilemma.experiment import RunSpec
-from dilemma.sweep import SweepError, SweepStats, sweep
+from experiments.spec import RunSpec
+from experiments.sweep import SweepError, SweepStats, sweep
 
 
 def run_sweep(

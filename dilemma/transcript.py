@@ -16,17 +16,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from scenarios.record import (
+from records.reader import Record, read_record
+from records.schema import (
     DecisionEvent,
     Header,
     LlmCallEvent,
     NegotiationEvent,
-    Record,
     ResolutionEvent,
     RoundEndEvent,
     RunEndEvent,
     StateOutcome,
-    read_record,
 )
 
 RAW_MAX = 300

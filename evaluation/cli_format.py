@@ -2,7 +2,7 @@
 
     score_text(path) -> str               the table (and the records that could not be read)
     score_json(path) -> list[dict]        one object per run; NaN becomes null
-Both raise evaluation.load.NoRecordsError when `path` holds no readable record.
+Both raise records.reader.NoRecordsError when `path` holds no readable record.
 """
 
 from __future__ import annotations

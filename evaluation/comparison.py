@@ -11,12 +11,13 @@ effect" is a finding, reported with the sample sizes that bound it.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from records.reader import read_header
 
 DEFAULT_MEASURES = (
     "escalation_index",
@@ -47,15 +48,13 @@ def conditions(paths: list[Path]) -> pd.DataFrame:
     """path and one column per experiment condition, read from each record's header line."""
     rows = []
     for path in paths:
-        with path.open(encoding="utf-8") as fh:
-            header = json.loads(fh.readline())
-        experiment = header.get("experiment") or {}
-        conds = experiment.get("conditions") or {}
+        header = read_header(path)
+        conds = header.experiment.get("conditions") or {} if header.experiment else {}
         rows.append(
             {
                 "path": str(path),
-                "prompt_setup": header["prompt"]["name"],
-                "model": "+".join(sorted({m["spec"] for m in header["models"].values()})),
+                "prompt_setup": header.prompt.name,
+                "model": "+".join(sorted({m.spec for m in header.models.values()})),
                 **{k: str(v) for k, v in conds.items()},
             }
         )

@@ -1,6 +1,6 @@
 """Load run records into flat, columnar tables (one loop over lines; all scoring is vectorised).
 
-The loader reads the same JSONL files as `scenarios.record.read_record` and validates every line
+The loader reads records through `records.reader` like `read_record` and validates every line
 it keeps with the record's own pydantic models, so it cannot drift from the schema. It only skips
 what the evaluator never needs: `llm_call` lines and negotiation-phase observations (recognised
 by the prefix `model_dump_json` writes; any other line is parsed in full). Like `read_record`, it
@@ -14,7 +14,6 @@ keyed by `run_id`, so the measures run once over every record at the same time.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from pydantic import BaseModel, ValidationError
 from agents.decision import Intent
 from agents.ladder import ACTION_RUNG, RUNG_ORDER, RUNG_WEIGHT
 from agents.observation import ArmsSource, Phase
-from scenarios.record import (
+from records.reader import is_json_line, raw_lines
+from records.schema import (
     EVENT_ADAPTER,
     DecisionEvent,
     Header,
@@ -38,13 +38,10 @@ from scenarios.record import (
     ResolutionEvent,
     RoundEndEvent,
     RunEndEvent,
-    parse_header,
 )
 from scenarios.schema import Scenario
 
 log = logging.getLogger("evaluation")
-
-RECORD_GLOB = "*.jsonl"
 
 INTENT_SCORE: dict[Intent, float] = {
     Intent.DEFENSIVE: 0.0,
@@ -90,30 +87,6 @@ class DecisionObservation(BaseModel):
     state: str
     phase: Phase
     observation: SeenOthers
-
-
-class NoRecordsError(RecordError):
-    """A path that holds no readable record."""
-
-
-SET_ASIDE = "failed"
-
-
-def find_records(path: Path) -> list[Path]:
-    """The record at `path`, or every `*.jsonl` below a folder, sorted.
-
-    Folders named `failed` hold unfinished attempts that a resumed sweep set aside; they are
-    not part of the results and are skipped.
-    """
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob(RECORD_GLOB)
-            if p.is_file() and SET_ASIDE not in p.relative_to(path).parts[:-1]
-        )
-    if path.is_file():
-        return [path]
-    raise NoRecordsError(f"{path}: no such file or folder")
 
 
 _DTYPES: dict[str, str] = {
@@ -454,32 +427,22 @@ def _parse(line: bytes) -> Any:
 
 
 def _read(path: Path) -> tuple[Header, Scenario, list[Any], bool]:
-    """Header, scenario, kept events and truncated flag of one record (rules of read_record).
-
-    Lines are split on newline bytes only: JSON escapes every newline inside strings, while
-    `str.splitlines` would also split at raw U+2028 or U+0085 in a model's text.
-    """
-    lines = path.read_bytes().split(b"\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines:
-        raise RecordError(f"{path}: empty record")
-    header = parse_header(lines[0], path)
+    """Header, scenario, kept events and truncated flag of one record (rules of read_record)."""
+    header, lines = raw_lines(path)
     try:
         scenario = Scenario.model_validate(header.scenario)
     except ValidationError as exc:
         raise RecordError(f"{path}: the header's scenario does not validate: {exc}") from exc
     events: list[Any] = []
-    last = len(lines)
-    for n, line in enumerate(lines[1:], start=2):
+    for n, line, last in lines:
         try:
             event = _parse(line)
-            if event is None and n == last:
-                json.loads(line)  # a skipped last line may still be cut short
-        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            if n == last:
+        except (ValidationError, ValueError) as exc:
+            if last:
                 return header, scenario, events, True
             raise RecordError(f"{path}: line {n}: {exc}") from exc
+        if event is None and last and not is_json_line(line):
+            return header, scenario, events, True  # a skipped last line may still be cut short
         if event is not None:
             events.append(event)
     return header, scenario, events, False

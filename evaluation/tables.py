@@ -20,13 +20,14 @@ from evaluation.commitments import said_did, treaty_compliance
 from evaluation.forecasts import add_forecast_error
 from evaluation.index import add_index
 from evaluation.ladder import add_ladder, ladder_by
-from evaluation.load import NoRecordsError, Tables, find_records, load_tables
+from evaluation.load import Tables, load_tables
 from evaluation.outcome import run_outcomes
 from evaluation.pairs import pair_rounds
 from evaluation.quality import rates, state_quality
 from evaluation.richardson import directed_fits, verdict
 from evaluation.spirals import add_reactions, spiral_flags
 from evaluation.stats import group_slope, streaks
+from records.reader import NoRecordsError, find_records
 
 RUN = ["run_id"]
 

@@ -1,1 +1,1 @@
-"""What is played: scenario schema and library, world rules, visibility, round engine, records."""
+"""What is played: the scenario schema and the built-in library of worlds."""

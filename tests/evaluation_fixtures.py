@@ -34,7 +34,7 @@ from agents.observation import (
     SelfView,
 )
 from agents.personas import Disposition, Regime, Transparency
-from scenarios.record import (
+from records.schema import (
     Breach,
     ChatMessage,
     DecisionEvent,
@@ -43,7 +43,6 @@ from scenarios.record import (
     ModelInfo,
     ObservationEvent,
     PromptInfo,
-    RecordWriter,
     ResolutionEvent,
     RoundEndEvent,
     RunEndEvent,
@@ -52,6 +51,7 @@ from scenarios.record import (
     TreatyEvent,
     War,
 )
+from records.writer import RecordWriter
 from scenarios.schema import Rules, Scenario, StateSpec, TreatySpec
 
 STAMP = "2026-01-01T00:00:00Z"

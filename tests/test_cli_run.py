@@ -98,7 +98,7 @@ def test_models_resolved_before_a_failing_spec_are_closed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from agents.models import ModelSpecError, resolve_model
-    from scenarios.runner import resolve_models
+    from simulation.runner import resolve_models
 
     closed: list[str] = []
 
@@ -109,7 +109,7 @@ def test_models_resolved_before_a_failing_spec_are_closed(
         model.close = lambda: closed.append(spec)
         return model
 
-    monkeypatch.setattr("scenarios.runner.resolve_model", resolve)
+    monkeypatch.setattr("simulation.runner.resolve_model", resolve)
     with pytest.raises(ModelSpecError):
         resolve_models({"A": "scripted:dove", "B": "broken:x"}, 0, None)
     assert closed == ["scripted:dove"]

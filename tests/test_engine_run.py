@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from agents.fake_model import FakeChatModel
+from records.reader import read_record
+from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from scenarios.library import load_builtin
-from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
-from scenarios.runner import RunFailed, run_scenario
+from simulation.runner import RunFailed, run_scenario
 from tests.engine_helpers import EVENT_KINDS, fake, make_scenario, policy_model
 
 

@@ -15,9 +15,10 @@ from agents.ladder import Action
 from agents.observation import OtherView
 from evaluation import Scores, by_model, columns, score, threat_matrix
 from evaluation.cli_format import score_json, score_text
-from evaluation.load import DecisionObservation, NoRecordsError, SeenArms, load_tables
+from evaluation.load import DecisionObservation, SeenArms, load_tables
 from evaluation.richardson import INSUFFICIENT
-from scenarios.record import DecisionEvent, ObservationEvent, read_record
+from records.reader import NoRecordsError, read_record
+from records.schema import DecisionEvent, ObservationEvent
 from tests.evaluation_fixtures import Move, RecordBuilder, random_builder, richardson_builder
 
 
@@ -503,7 +504,7 @@ def test_columns_module_documents_every_frame() -> None:
 async def test_folder_with_header_only_record_scores(tmp_path: Path) -> None:
     """A crashed run that wrote only its header must not break scoring of the folder."""
     from scenarios.library import load_builtin
-    from scenarios.runner import run_scenario
+    from simulation.runner import run_scenario
 
     path = await run_scenario(
         load_builtin("two-rivals"), default_model="scripted:hawk", seed=0, out_dir=tmp_path

@@ -10,8 +10,8 @@ import pytest
 from agents.ladder import RUNG_ORDER, Rung
 from evaluation import Scores, score
 from scenarios.library import load_builtin
-from scenarios.runner import run_scenario
 from scenarios.schema import Scenario
+from simulation.runner import run_scenario
 
 ESCALATION_MEASURES = (
     "escalation_index",

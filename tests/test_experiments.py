@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from agents.response_cache import CacheMiss, ResponseCache
-from dilemma.experiment import ExperimentError, expand, load_experiment
-from dilemma.sweep import SweepError, record_status, sweep
+from experiments.spec import ExperimentError, expand, load_experiment
+from experiments.sweep import SweepError, record_status, sweep
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "dilemma" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "experiments" / "examples"
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:

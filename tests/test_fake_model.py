@@ -20,9 +20,10 @@ from agents.fake_model import FakeChatModel, FakeModelExhausted
 from agents.models import ResolvedModel
 from agents.observation import Phase
 from dilemma.cli import app
-from scenarios import runner as runner_module
-from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
-from scenarios.runner import RunFailed, run_scenario
+from records.reader import read_record
+from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
+from simulation import runner as runner_module
+from simulation.runner import RunFailed, run_scenario
 from tests.engine_helpers import fake
 from tests.replies import only_record, responder, two_states, valid_decision
 

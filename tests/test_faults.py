@@ -16,10 +16,11 @@ import openai
 import pytest
 
 from agents.models import ModelOptions, StructuredMode, resolve_model
+from records.reader import read_record
+from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from scenarios.library import load_builtin, parse_scenario
-from scenarios.record import DecisionEvent, LlmCallEvent, RunEndEvent, read_record
-from scenarios.runner import RunFailed, run_scenario
 from scenarios.schema import Scenario
+from simulation.runner import RunFailed, run_scenario
 from tests.fake_openai_server import (
     Behaviour,
     Drop,

@@ -309,9 +309,10 @@ def test_no_orphan_server_when_the_parent_ends(how: str) -> None:
 @needs_extra
 @pytest.mark.local_model
 async def test_two_rivals_runs_on_the_local_model(tmp_path: Path) -> None:
+    from records.reader import read_record
+    from records.schema import DecisionEvent, LlmCallEvent, ResolutionEvent
     from scenarios.library import load_builtin, parse_scenario
-    from scenarios.record import DecisionEvent, LlmCallEvent, ResolutionEvent, read_record
-    from scenarios.runner import run_scenario
+    from simulation.runner import run_scenario
 
     base = load_builtin("two-rivals").model_dump(mode="json")
     base["rules"].update(rounds=1, subturns=0)

@@ -16,16 +16,15 @@ import pytest
 
 from agents.fake_model import FakeChatModel
 from agents.observation import Phase
-from scenarios.record import (
+from records.reader import Record, read_record
+from records.schema import (
     DecisionEvent,
     LlmCallEvent,
     NegotiationEvent,
-    Record,
     ResolutionEvent,
     RoundEndEvent,
-    read_record,
 )
-from scenarios.runner import run_scenario
+from simulation.runner import run_scenario
 from tests.engine_helpers import fake
 from tests.replies import (
     observation_of,

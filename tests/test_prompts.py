@@ -24,8 +24,9 @@ from agents.prompt_setup import (
     load_prompt_setup,
 )
 from dilemma.cli import app
-from scenarios.record import LlmCallEvent, ObservationEvent, read_record
-from scenarios.runner import run_scenario
+from records.reader import read_record
+from records.schema import LlmCallEvent, ObservationEvent
+from simulation.runner import run_scenario
 from tests.engine_helpers import fake
 from tests.replies import (
     last_prompt,

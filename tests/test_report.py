@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dilemma.experiment import expand, load_experiment
 from dilemma.report import ReportError, write_report
-from dilemma.sweep import sweep
+from experiments.spec import expand, load_experiment
+from experiments.sweep import sweep
 from tests.test_transcript import INJECTED, RATIONALE, STATEMENT, play_hostile
 
 EXPERIMENT = """\

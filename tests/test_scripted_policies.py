@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from agents.scripted import POLICIES
+from records.reader import read_record
+from records.schema import DecisionEvent, NegotiationEvent, RoundEndEvent
 from scenarios.library import builtin_names, load_builtin
-from scenarios.record import DecisionEvent, NegotiationEvent, RoundEndEvent, read_record
-from scenarios.runner import run_scenario
+from simulation.runner import run_scenario
 
 
 @pytest.mark.parametrize("scenario", builtin_names())

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from dilemma.transcript import transcript, transcript_lines
-from scenarios.record import read_record
-from scenarios.runner import run_scenario
+from records.reader import read_record
+from simulation.runner import run_scenario
 from tests.engine_helpers import fake, make_scenario, policy_model
 
 INJECTED = "<script>alert(1)</script> we come in peace & <b>mean it</b>"

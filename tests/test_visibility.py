@@ -7,8 +7,9 @@ from pathlib import Path
 
 from agents.observation import ArmsSource, Observation
 from agents.prompt_setup import extract_observation
-from scenarios.record import ObservationEvent, ResolutionEvent, read_record
-from scenarios.runner import run_scenario
+from records.reader import read_record
+from records.schema import ObservationEvent, ResolutionEvent
+from simulation.runner import run_scenario
 from tests.engine_helpers import fake, make_scenario, policy_model, prompts_of
 
 SECRET = "RATIONALE-SENTINEL-93b1"

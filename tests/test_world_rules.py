@@ -8,7 +8,7 @@ import pytest
 
 from agents.decision import Decision
 from scenarios.library import parse_scenario
-from scenarios.world import World, new_world, resolve_round
+from simulation.world import World, new_world, resolve_round
 
 
 def scenario(**rules: Any) -> dict[str, Any]:

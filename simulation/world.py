@@ -10,14 +10,7 @@ from agents.decision import Decision, ProposalKind
 from agents.ladder import WAR_ACTIONS, Action
 from agents.observation import ArmsSource, Said
 from agents.personas import Regime, Transparency
-from scenarios.record import (
-    Breach,
-    IntelEstimate,
-    ResolutionEvent,
-    StateOutcome,
-    TreatyEvent,
-    War,
-)
+from records.schema import Breach, IntelEstimate, ResolutionEvent, StateOutcome, TreatyEvent, War
 from scenarios.schema import Rules, Scenario, StateSpec
 
 

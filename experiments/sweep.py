@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +11,11 @@ from pydantic import BaseModel
 
 from agents.models import ModelOptions, ResolvedModel, resolve_model
 from agents.response_cache import CacheMiss, ResponseCache
-from dilemma.experiment import RunSpec
-from scenarios.record import LlmCallEvent
-from scenarios.runner import RunFailed, close_models, run_scenario
+from experiments.spec import RunSpec
+from records.reader import SET_ASIDE, record_status
+from records.schema import LlmCallEvent
 from scenarios.schema import Scenario
+from simulation.runner import RunFailed, close_models, run_scenario
 
 COMPLETE = ("completed", "war")
 
@@ -37,29 +37,9 @@ class SweepStats:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def record_status(path: Path) -> str:
-    """`missing`, `incomplete`, or the outcome in the record's run_end line."""
-    if not path.exists():
-        return "missing"
-    with path.open("rb") as fh:
-        fh.seek(0, 2)
-        size = fh.tell()
-        fh.seek(max(0, size - 4096))
-        tail = [line for line in fh.read().decode("utf-8", errors="replace").split("\n") if line]
-    if not tail:
-        return "incomplete"
-    try:
-        last = json.loads(tail[-1])
-    except json.JSONDecodeError:
-        return "incomplete"
-    if last.get("kind") != "run_end":
-        return "incomplete"
-    return str(last.get("outcome"))
-
-
 def _set_aside(path: Path) -> None:
     """Move an unfinished record out of the sweep folder, so no run is recorded twice."""
-    aside = path.parent / "failed"
+    aside = path.parent / SET_ASIDE
     aside.mkdir(exist_ok=True)
     n = 1
     while (target := aside / f"{path.stem}.attempt{n}.jsonl").exists():

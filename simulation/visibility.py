@@ -21,7 +21,7 @@ from agents.observation import (
     TreatyView,
 )
 from agents.personas import Regime, Transparency
-from scenarios.world import Nation, World
+from simulation.world import Nation, World
 
 
 def _other_view(world: World, observer: str, other: Nation, summit: bool) -> OtherView:

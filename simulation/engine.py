@@ -24,7 +24,7 @@ from agents.decision import (
 )
 from agents.observation import Observation, Phase, Said
 from agents.state_agent import AskResult, CallLog, StateAgent
-from scenarios.record import (
+from records.schema import (
     ChatMessage,
     DecisionEvent,
     Delivered,
@@ -36,8 +36,8 @@ from scenarios.record import (
     RunEndEvent,
     Totals,
 )
-from scenarios.visibility import observe, remember
-from scenarios.world import World, resolve_round
+from simulation.visibility import observe, remember
+from simulation.world import World, resolve_round
 
 Emit = Callable[[BaseModel], None]
 

@@ -1,17 +1,13 @@
-"""The research record (DESIGN.md §6): a header line, then one tagged event per line.
+"""The record format: a header line, then one tagged event per line, each a pydantic model.
 
-Every line is a pydantic model. `RecordWriter` appends and flushes each event as it happens;
-`read_record` loads a file back and tolerates a truncated last line left by a crash.
+`records.writer` writes these models and `records.reader` is the only code that reads them back.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from agents.decision import Decision, NegotiationReply
 from agents.ladder import Action
@@ -250,98 +246,3 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 class RecordError(ValueError):
     """A record file that cannot be read."""
-
-
-# Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
-_UNICODE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
-
-
-def _one_line(text: str) -> str:
-    """JSON text with the Unicode line breaks escaped, so one event is one line to any reader."""
-    for char, escaped in _UNICODE_BREAKS.items():
-        text = text.replace(char, escaped)
-    return text
-
-
-class RecordWriter:
-    """Append-only JSONL writer; every line is flushed when written."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-
-    def open(self, header: Header) -> None:
-        """Create the file (it must not exist) and write the header."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("x", encoding="utf-8")
-        self._write(header)
-
-    def write(self, event: BaseModel) -> None:
-        """Append one event and flush it."""
-        self._write(event)
-
-    def _write(self, model: BaseModel) -> None:
-        if self._fh is None:
-            raise RuntimeError("record is not open")
-        self._fh.write(_one_line(model.model_dump_json()) + "\n")
-        self._fh.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-
-@dataclass
-class Record:
-    """A loaded record."""
-
-    path: Path
-    header: Header
-    events: list[BaseModel] = field(default_factory=list)
-    truncated: bool = False
-
-    @property
-    def run_end(self) -> RunEndEvent | None:
-        """The closing event, if the run finished writing its record."""
-        last = self.events[-1] if self.events else None
-        return last if isinstance(last, RunEndEvent) else None
-
-    def of_kind(self, kind: type[Any]) -> list[Any]:
-        """Events of one type, in order."""
-        return [e for e in self.events if isinstance(e, kind)]
-
-
-def parse_header(line: str | bytes, path: Path) -> Header:
-    """Validate a record's first line; refuse records newer than this reader."""
-    try:
-        header = Header.model_validate_json(line)
-    except ValidationError as exc:
-        raise RecordError(f"{path}: line 1 is not a valid header: {exc}") from exc
-    if header.schema_version > SCHEMA_VERSION:
-        raise RecordError(
-            f"{path}: schema_version {header.schema_version} is newer than this reader"
-            f" ({SCHEMA_VERSION})"
-        )
-    return header
-
-
-def read_record(path: Path) -> Record:
-    """Load a record; a truncated (unparseable) last line is dropped and flagged."""
-    # Split on "\n" only: splitlines() would also split inside strings holding U+2028 and the like.
-    lines = path.read_text(encoding="utf-8").split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if not lines:
-        raise RecordError(f"{path}: empty record")
-    record = Record(path=path, header=parse_header(lines[0], path))
-    for n, line in enumerate(lines[1:], start=2):
-        try:
-            record.events.append(EVENT_ADAPTER.validate_json(line))
-        except (ValidationError, json.JSONDecodeError) as exc:
-            if n == len(lines):
-                record.truncated = True
-                break
-            raise RecordError(f"{path}: line {n}: {exc}") from exc
-    return record

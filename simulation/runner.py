@@ -18,11 +18,12 @@ from agents.personas import Persona
 from agents.prompt_setup import PromptSetup, load_prompt_setup
 from agents.response_cache import ResponseCache
 from agents.state_agent import StateAgent
-from scenarios.engine import Engine, RoundReport
-from scenarios.provenance import git_state, package_versions, utc_now
-from scenarios.record import Header, ModelInfo, PromptInfo, RecordWriter, RunEndEvent, Totals
+from records.provenance import git_state, package_versions, utc_now
+from records.schema import Header, ModelInfo, PromptInfo, RunEndEvent, Totals
+from records.writer import RecordWriter
 from scenarios.schema import Scenario
-from scenarios.world import new_world
+from simulation.engine import Engine, RoundReport
+from simulation.world import new_world
 
 
 class RunSpecError(ValueError):

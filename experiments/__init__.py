@@ -1,0 +1,1 @@
+"""Experiment files, their expansion into runs, and sweeps that play them."""

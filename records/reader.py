@@ -1,0 +1,205 @@
+"""The only reader of records: header, whole record, streamed events, and the tail status.
+
+Lines are split on newline bytes only: JSON escapes every newline inside strings, while
+`str.splitlines` would also split at raw U+2028 or U+0085 in a model's text. An unparseable last
+line (a crash mid-write, possibly inside a multi-byte character) is dropped and the record is
+flagged truncated; an unparseable line elsewhere is an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from records.schema import (
+    EVENT_ADAPTER,
+    SCHEMA_VERSION,
+    Header,
+    RecordError,
+    RunEndEvent,
+)
+
+RECORD_GLOB = "*.jsonl"
+SET_ASIDE = "failed"
+"""Folder, inside a sweep's output folder, holding unfinished attempts that a resume set aside."""
+
+_TAIL_BYTES = 65536
+
+
+class NoRecordsError(RecordError):
+    """A path that holds no readable record."""
+
+
+@dataclass
+class Record:
+    """A loaded record."""
+
+    path: Path
+    header: Header
+    events: list[BaseModel] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def run_end(self) -> RunEndEvent | None:
+        """The closing event, if the run finished writing its record."""
+        last = self.events[-1] if self.events else None
+        return last if isinstance(last, RunEndEvent) else None
+
+    def of_kind(self, kind: type[Any]) -> list[Any]:
+        """Events of one type, in order."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def parse_header(line: str | bytes, path: Path) -> Header:
+    """Validate a record's first line; refuse records newer than this reader."""
+    try:
+        header = Header.model_validate_json(line)
+    except ValidationError as exc:
+        raise RecordError(f"{path}: line 1 is not a valid header: {exc}") from exc
+    if header.schema_version > SCHEMA_VERSION:
+        raise RecordError(
+            f"{path}: schema_version {header.schema_version} is newer than this reader"
+            f" ({SCHEMA_VERSION})"
+        )
+    return header
+
+
+def _lines(path: Path) -> list[bytes]:
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot read: {exc}") from exc
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise RecordError(f"{path}: empty record")
+    return lines
+
+
+def read_header(path: Path) -> Header:
+    """The header of one record (only its first line is read)."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot read: {exc}") from exc
+    if not first.strip():
+        raise RecordError(f"{path}: empty record")
+    return parse_header(first, path)
+
+
+def read_record(path: Path) -> Record:
+    """Load a record; a truncated (unparseable) last line is dropped and flagged."""
+    lines = _lines(path)
+    record = Record(path=path, header=parse_header(lines[0], path))
+    for n, line in enumerate(lines[1:], start=2):
+        try:
+            record.events.append(EVENT_ADAPTER.validate_json(line))
+        except (ValidationError, ValueError) as exc:
+            if n == len(lines):
+                record.truncated = True
+                break
+            raise RecordError(f"{path}: line {n}: {exc}") from exc
+    return record
+
+
+def raw_lines(path: Path) -> tuple[Header, Iterator[tuple[int, bytes, bool]]]:
+    """The header, and (line number, raw line, is last) for every event line.
+
+    For fast readers that validate only the lines they need; they must apply the truncation rule
+    of `read_record` (an unparseable last line is dropped, any other is an error).
+    """
+    lines = _lines(path)
+    header = parse_header(lines[0], path)
+    last = len(lines)
+    return header, ((n, line, n == last) for n, line in enumerate(lines[1:], start=2))
+
+
+def iter_events(path: Path, kinds: Collection[str] | None = None) -> Iterator[BaseModel]:
+    """The events of a record in order, validated; only those whose `kind` is in `kinds`.
+
+    A truncated last line ends the iteration; a bad line elsewhere raises RecordError.
+    """
+    _, lines = raw_lines(path)
+    for n, line, last in lines:
+        if kinds is not None and _kind(line) not in kinds:
+            if last and not is_json_line(line):
+                return
+            continue
+        try:
+            yield EVENT_ADAPTER.validate_json(line)
+        except (ValidationError, ValueError) as exc:
+            if last:
+                return
+            raise RecordError(f"{path}: line {n}: {exc}") from exc
+
+
+def _kind(line: bytes) -> str | None:
+    """An event line's kind, from the prefix the writer emits (`kind` first), else parsed."""
+    if line.startswith(b'{"kind":"'):
+        end = line.find(b'"', 9)
+        if end > 0:
+            return line[9:end].decode("ascii", errors="replace")
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def read_run_end(path: Path) -> RunEndEvent | None:
+    """The run_end event of a record, read from its tail; None if the run did not close it."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - _TAIL_BYTES))
+            tail = [line for line in fh.read().split(b"\n") if line.strip()]
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot read: {exc}") from exc
+    if not tail or not tail[-1].startswith(b'{"kind":"run_end"'):
+        return None
+    try:
+        return RunEndEvent.model_validate_json(tail[-1])
+    except (ValidationError, ValueError):
+        return None
+
+
+def record_status(path: Path) -> str:
+    """`missing`, `incomplete`, or the outcome in the record's run_end line."""
+    if not path.exists():
+        return "missing"
+    end = read_run_end(path)
+    return "incomplete" if end is None else end.outcome
+
+
+def find_records(path: Path) -> list[Path]:
+    """The record at `path`, or every `*.jsonl` below a folder, sorted.
+
+    Folders named `failed` hold unfinished attempts that a resumed sweep set aside; they are
+    not part of the results and are skipped.
+    """
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob(RECORD_GLOB)
+            if p.is_file() and SET_ASIDE not in p.relative_to(path).parts[:-1]
+        )
+    if path.is_file():
+        return [path]
+    raise NoRecordsError(f"{path}: no such file or folder")
+
+
+def is_json_line(line: bytes) -> bool:
+    """Whether a raw line is complete JSON (used for lines a fast reader skips unvalidated)."""
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,50 @@
+"""The only writer of records: append-only JSONL, one flushed line per event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel
+
+from records.schema import Header
+
+# Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
+_UNICODE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def one_line(text: str) -> str:
+    """JSON text with the Unicode line breaks escaped, so one event is one line to any reader."""
+    for char, escaped in _UNICODE_BREAKS.items():
+        text = text.replace(char, escaped)
+    return text
+
+
+class RecordWriter:
+    """Append-only JSONL writer; every line is flushed when written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def open(self, header: Header) -> None:
+        """Create the file (it must not exist) and write the header."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("x", encoding="utf-8")
+        self._write(header)
+
+    def write(self, event: BaseModel) -> None:
+        """Append one event and flush it."""
+        self._write(event)
+
+    def _write(self, model: BaseModel) -> None:
+        if self._fh is None:
+            raise RuntimeError("record is not open")
+        self._fh.write(one_line(model.model_dump_json()) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
