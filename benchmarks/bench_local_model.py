@@ -28,8 +28,8 @@ from agents.personas import Persona
 from agents.prompt_setup import load_prompt_setup
 from agents.state_agent import CallLog, StateAgent
 from scenarios.library import load_builtin
-from scenarios.visibility import observe
-from scenarios.world import new_world
+from simulation.visibility import observe
+from simulation.world import new_world
 
 
 async def main() -> None:
