@@ -1,4 +1,4 @@
-"""Model specs -> LangChain chat models.
+"""Model specs -> LangChain chat models, through a small registry of providers.
 
 Specs:
 - `scripted:hawk|dove|tit-for-tat|reactive|random`: baseline policies (agents.scripted).
@@ -6,77 +6,100 @@ Specs:
 - `openai:MODEL`: OpenAI, or any OpenAI-compatible server when a base URL is given
   (`--base-url` or DILEMMA_BASE_URL).
 - `PROVIDER:MODEL`: anything LangChain's `init_chat_model` supports, with its package installed.
+
+The shared types (ModelOptions, ResolvedModel, StructuredMode, ModelSpecError) live in
+`agents.model_types` and are importable from here too.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.rate_limiters import BaseRateLimiter
-
+from agents.model_types import (
+    ModelOptions,
+    ModelSpecError,
+    ModelUnavailable,
+    ResolvedModel,
+    StructuredMode,
+)
 from agents.scripted import POLICIES, ScriptedPolicy
+
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_SPEC",
+    "PROVIDERS",
+    "ModelOptions",
+    "ModelRequest",
+    "ModelSpecError",
+    "ModelUnavailable",
+    "Provider",
+    "ResolvedModel",
+    "StructuredMode",
+    "resolve_model",
+]
 
 BASE_URL_ENV = "DILEMMA_BASE_URL"
 DEFAULT_SPEC = "local"
 
 
-class StructuredMode(StrEnum):
-    """How a model is asked for structured output."""
-
-    FUNCTION_CALLING = "function_calling"
-    JSON_TEXT = "json_text"
-
-
-class ModelSpecError(ValueError):
-    """A model spec that cannot be turned into a model (bad syntax, missing key or package)."""
-
-
-@dataclass
-class ModelOptions:
-    """Options shared by every model of a run."""
-
-    base_url: str | None = None
-    temperature: float | None = None
-    max_tokens: int = 700
-    timeout_s: float = 120.0
-    transport_retries: int = 4
-    rate_limiter: BaseRateLimiter | None = None
-    structured: StructuredMode | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ResolvedModel:
-    """A chat model with what the record needs to know about it."""
+@dataclass(frozen=True)
+class ModelRequest:
+    """A parsed spec with what a provider needs to build the model."""
 
     spec: str
     provider: str
     model: str
-    chat: BaseChatModel
-    structured: StructuredMode
-    params: dict[str, Any]
-    close: Callable[[], None] | None = None
-    """Releases what the model holds (e.g. stops a local server); the runner calls it."""
+    """The part after `PROVIDER:`; empty for a provider that takes no model name."""
+    seed: int
+    options: ModelOptions
+    base_url: str | None
 
 
-def _openai_compatible(
-    spec: str, model: str, options: ModelOptions, base_url: str | None
-) -> ResolvedModel:
+@dataclass(frozen=True)
+class Provider:
+    """How to build the models of one provider name."""
+
+    resolve: Callable[[ModelRequest], ResolvedModel]
+    takes_model: bool = True
+    """False for a bare spec such as `local`; True for `PROVIDER:MODEL`."""
+
+
+def _local(request: ModelRequest) -> ResolvedModel:
+    from agents.local_model import resolve_local
+
+    return resolve_local(request.options)
+
+
+def _scripted(request: ModelRequest) -> ResolvedModel:
+    if request.model not in POLICIES:
+        raise ModelSpecError(
+            f"unknown scripted policy {request.model!r}; choose from {list(POLICIES)}"
+        )
+    return ResolvedModel(
+        spec=request.spec,
+        provider="scripted",
+        model=request.model,
+        chat=ScriptedPolicy(policy=request.model, seed=request.seed),
+        structured=StructuredMode.JSON_TEXT,
+        params={"seed": request.seed},
+    )
+
+
+def _openai_compatible(request: ModelRequest) -> ResolvedModel:
     from langchain_openai import ChatOpenAI
 
+    options, base_url = request.options, request.base_url
     key = os.environ.get("OPENAI_API_KEY")
     if base_url is None and not key:
         raise ModelSpecError(
-            f"model {spec!r} needs OPENAI_API_KEY in the environment (or --base-url for an"
-            " OpenAI-compatible server)"
+            f"model {request.spec!r} needs OPENAI_API_KEY in the environment (or --base-url for"
+            " an OpenAI-compatible server)"
         )
     params: dict[str, Any] = {
-        "model": model,
+        "model": request.model,
         "max_tokens": options.max_tokens,
         "timeout": options.timeout_s,
         "max_retries": options.transport_retries,
@@ -93,13 +116,66 @@ def _openai_compatible(
         extra_body={"max_tokens": options.max_tokens},
     )
     return ResolvedModel(
-        spec=spec,
+        spec=request.spec,
         provider="openai",
-        model=model,
+        model=request.model,
         chat=chat,
         structured=options.structured or StructuredMode.FUNCTION_CALLING,
         params=params,
     )
+
+
+def _langchain(request: ModelRequest) -> ResolvedModel:
+    """Any other provider, through LangChain's `init_chat_model`."""
+    from langchain.chat_models import init_chat_model
+
+    options = request.options
+    params: dict[str, Any] = {"max_tokens": options.max_tokens, "timeout": options.timeout_s}
+    if options.temperature is not None:
+        params["temperature"] = options.temperature
+    try:
+        chat = init_chat_model(
+            request.model,
+            model_provider=request.provider,
+            rate_limiter=options.rate_limiter,
+            **params,
+        )
+    except ImportError as exc:
+        raise ModelSpecError(f"model {request.spec!r}: provider package missing: {exc}") from exc
+    except ValueError as exc:
+        raise ModelSpecError(f"model {request.spec!r}: {exc}") from exc
+    return ResolvedModel(
+        spec=request.spec,
+        provider=request.provider,
+        model=request.model,
+        chat=chat,
+        structured=options.structured or StructuredMode.FUNCTION_CALLING,
+        params=params,
+    )
+
+
+PROVIDERS: dict[str, Provider] = {
+    "local": Provider(_local, takes_model=False),
+    "scripted": Provider(_scripted),
+    "openai": Provider(_openai_compatible),
+}
+"""Providers by name; any other `PROVIDER:MODEL` goes to LangChain's `init_chat_model`."""
+_FALLBACK = Provider(_langchain)
+
+
+def _parse(spec: str) -> tuple[str, str, Provider]:
+    """(provider name, model name, provider) of a spec; ModelSpecError when malformed."""
+    bare = PROVIDERS.get(spec)
+    if bare is not None and not bare.takes_model:
+        return spec, "", bare
+    name, sep, model = spec.partition(":")
+    provider = PROVIDERS.get(name, _FALLBACK)
+    if not sep or not name or not model or not provider.takes_model:
+        raise ModelSpecError(
+            f"model spec {spec!r} must look like PROVIDER:MODEL (e.g. openai:gpt-4o-mini),"
+            f" scripted:POLICY or local"
+        )
+    return name, model, provider
 
 
 def resolve_model(
@@ -107,49 +183,13 @@ def resolve_model(
 ) -> ResolvedModel:
     """Turn a model spec string into a chat model; raises ModelSpecError with a one-line reason."""
     options = options or ModelOptions()
-    base_url = options.base_url or os.environ.get(BASE_URL_ENV)
-    if spec == "local":
-        from agents.local_model import resolve_local
-
-        resolved: ResolvedModel = resolve_local(options)
-        return resolved
-    provider, sep, model = spec.partition(":")
-    if not sep or not provider or not model:
-        raise ModelSpecError(
-            f"model spec {spec!r} must look like PROVIDER:MODEL (e.g. openai:gpt-4o-mini),"
-            f" scripted:POLICY or local"
-        )
-    if provider == "scripted":
-        if model not in POLICIES:
-            raise ModelSpecError(f"unknown scripted policy {model!r}; choose from {list(POLICIES)}")
-        return ResolvedModel(
-            spec=spec,
-            provider="scripted",
-            model=model,
-            chat=ScriptedPolicy(policy=model, seed=seed),
-            structured=StructuredMode.JSON_TEXT,
-            params={"seed": seed},
-        )
-    if provider == "openai":
-        return _openai_compatible(spec, model, options, base_url)
-    from langchain.chat_models import init_chat_model
-
-    params: dict[str, Any] = {"max_tokens": options.max_tokens, "timeout": options.timeout_s}
-    if options.temperature is not None:
-        params["temperature"] = options.temperature
-    try:
-        chat = init_chat_model(
-            model, model_provider=provider, rate_limiter=options.rate_limiter, **params
-        )
-    except ImportError as exc:
-        raise ModelSpecError(f"model {spec!r}: provider package missing: {exc}") from exc
-    except ValueError as exc:
-        raise ModelSpecError(f"model {spec!r}: {exc}") from exc
-    return ResolvedModel(
+    name, model, provider = _parse(spec)
+    request = ModelRequest(
         spec=spec,
-        provider=provider,
+        provider=name,
         model=model,
-        chat=chat,
-        structured=options.structured or StructuredMode.FUNCTION_CALLING,
-        params=params,
+        seed=seed,
+        options=options,
+        base_url=options.base_url or os.environ.get(BASE_URL_ENV),
     )
+    return provider.resolve(request)

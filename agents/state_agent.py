@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, ValidationError
 
 from agents.decision import schema_of, schema_text
-from agents.models import ResolvedModel, StructuredMode
+from agents.model_types import ResolvedModel, StructuredMode
 from agents.observation import Observation
 from agents.personas import Persona
 from agents.pricing import call_cost

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agents.decision import decision_reply_model
-from agents.local_model import current_server
+from agents.local_server import current_server
 from agents.models import ModelOptions, resolve_model
 from agents.observation import Phase
 from agents.personas import Persona

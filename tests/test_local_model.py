@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agents import local_model
+from agents import local_model, local_server
 from agents.llama_chat_format import gemma3_prompt
 from agents.models import ModelOptions, ModelSpecError, StructuredMode, resolve_model
 
@@ -140,7 +140,7 @@ def test_json_text_mode_is_refused_for_local(monkeypatch: pytest.MonkeyPatch) ->
 def test_child_env_drops_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-sentinel-env")
     monkeypatch.setenv("SOME_TOKEN", "t")
-    env = local_model._child_env(os.getpid())
+    env = local_server._child_env(os.getpid())
     assert "OPENAI_API_KEY" not in env and "SOME_TOKEN" not in env
     assert str(ROOT) in env["PYTHONPATH"].split(os.pathsep)
     assert env["DILEMMA_PARENT_PID"] == str(os.getpid())
@@ -154,19 +154,19 @@ def test_child_env_drops_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_model_file_is_assembled_atomically(tmp_path: Path) -> None:
     target = tmp_path / "m.gguf"
     target.write_bytes(b"partial")  # a crashed earlier assembly
-    path = local_model.ensure_model_file(target)
+    path = local_server.ensure_model_file(target)
     assert path == target and target.stat().st_size > 200 * 2**20
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert local_model.ensure_model_file(target) == target
+    assert local_server.ensure_model_file(target) == target
 
 
 @needs_extra
 @pytest.mark.local_model
 def test_startup_failure_shows_server_output(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gguf"
-    server = local_model.LocalServer(local_model.LocalServerConfig(model_path=missing))
+    server = local_server.LocalServer(local_server.LocalServerConfig(model_path=missing))
     t0 = time.monotonic()
-    with pytest.raises(local_model.LocalServerError) as info:
+    with pytest.raises(local_server.LocalServerError) as info:
         server.start()
     assert time.monotonic() - t0 < 60
     assert "exited with code" in str(info.value)
@@ -177,10 +177,10 @@ def test_startup_failure_shows_server_output(tmp_path: Path) -> None:
 @needs_extra
 @pytest.mark.local_model
 def test_startup_timeout_stops_the_server() -> None:
-    config = local_model.LocalServerConfig(
-        model_path=local_model.ensure_model_file(), startup_timeout_s=0.3
+    config = local_server.LocalServerConfig(
+        model_path=local_server.ensure_model_file(), startup_timeout_s=0.3
     )
-    server = local_model.LocalServer(config)
+    server = local_server.LocalServer(config)
     seen: list[int] = []
     original = server._start_once
 
@@ -192,7 +192,7 @@ def test_startup_timeout_stops_the_server() -> None:
                 seen.append(server.pid)
 
     server._start_once = spy  # type: ignore[method-assign]
-    with pytest.raises(local_model.LocalServerError, match="did not answer within"):
+    with pytest.raises(local_server.LocalServerError, match="did not answer within"):
         server.start()
     assert seen and wait_gone(seen[0], 5)
 
@@ -202,7 +202,7 @@ def test_startup_timeout_stops_the_server() -> None:
 def test_shared_server_starts_once_and_stops_with_last_close() -> None:
     a = resolve_model("local")
     b = resolve_model("local")
-    server = local_model.current_server()
+    server = local_server.current_server()
     assert server is not None and server.pid is not None
     pid = server.pid
     assert a.chat.openai_api_base == b.chat.openai_api_base == server.base_url  # type: ignore[attr-defined]
@@ -213,15 +213,15 @@ def test_shared_server_starts_once_and_stops_with_last_close() -> None:
     a.close()  # idempotent: does not release b's use
     assert pid_alive(pid)
     b.close()
-    assert wait_gone(pid, 5) and local_model.current_server() is None
+    assert wait_gone(pid, 5) and local_server.current_server() is None
 
 
 @needs_extra
 @pytest.mark.local_model
 def test_stop_is_bounded_while_generating() -> None:
-    server = local_model.LocalServer(
-        local_model.LocalServerConfig(
-            model_path=local_model.ensure_model_file(), stop_timeout_s=1.0
+    server = local_server.LocalServer(
+        local_server.LocalServerConfig(
+            model_path=local_server.ensure_model_file(), stop_timeout_s=1.0
         )
     )
     server.start()
@@ -246,7 +246,7 @@ def test_stop_is_bounded_while_generating() -> None:
 CHILD = """
 import sys, time
 from agents.models import resolve_model
-from agents.local_model import current_server
+from agents.local_server import current_server
 model = resolve_model("local")
 server = current_server()
 print(server.pid, server._log_dir, flush=True)
@@ -350,7 +350,7 @@ async def test_two_rivals_runs_on_the_local_model(tmp_path: Path) -> None:
     (resolution,) = record.of_kind(ResolutionEvent)
     for outcome in resolution.outcomes:
         assert -cap - 1e-9 <= outcome.applied_change <= cap + 1e-9
-    assert local_model.current_server() is None  # the runner closed the model
+    assert local_server.current_server() is None  # the runner closed the model
     print(
         f"\nlocal e2e: {len(calls)} calls, {elapsed:.0f}s, "
         f"valid {sum(d.decision is not None for d in decisions)}/{len(decisions)}"

@@ -1,0 +1,62 @@
+"""Types shared by every model provider: options, the resolved model, and their errors.
+
+They live apart from `agents.models` (which turns a spec into a model) so that a provider
+module such as `agents.local_model` can use them without importing the resolver back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.rate_limiters import BaseRateLimiter
+
+
+class StructuredMode(StrEnum):
+    """How a model is asked for structured output."""
+
+    FUNCTION_CALLING = "function_calling"
+    JSON_TEXT = "json_text"
+
+
+class ModelSpecError(ValueError):
+    """A model spec that cannot be turned into a model (bad syntax, missing key or package)."""
+
+
+class ModelUnavailable(RuntimeError):
+    """A chat model of ours that could not give a reply at all (like a failed transport).
+
+    The state agent records such a call as failed, as it does a network or server error;
+    other exceptions raised by our own code are bugs and propagate unchanged.
+    """
+
+
+@dataclass
+class ModelOptions:
+    """Options shared by every model of a run."""
+
+    base_url: str | None = None
+    temperature: float | None = None
+    max_tokens: int = 700
+    timeout_s: float = 120.0
+    transport_retries: int = 4
+    rate_limiter: BaseRateLimiter | None = None
+    structured: StructuredMode | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ResolvedModel:
+    """A chat model with what the record needs to know about it."""
+
+    spec: str
+    provider: str
+    model: str
+    chat: BaseChatModel
+    structured: StructuredMode
+    params: dict[str, Any]
+    close: Callable[[], None] | None = None
+    """Releases what the model holds (e.g. stops a local server); the runner calls it."""
