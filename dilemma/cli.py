@@ -26,7 +26,7 @@ from scenarios.library import (
 )
 from scenarios.schema import Scenario
 from simulation.engine import RoundReport
-from simulation.runner import RunFailed, RunSpecError, model_specs, run_scenario
+from simulation.runner import RunConfig, RunFailed, RunSpecError, model_specs, run_scenario
 
 app = typer.Typer(
     help="Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate.",
@@ -162,17 +162,19 @@ def run(
         path = asyncio.run(
             run_scenario(
                 loaded,
-                overrides,
-                seed=seed,
-                out_dir=out,
+                RunConfig(
+                    seed=seed,
+                    out_dir=out,
+                    prompt_setup=prompt_setup,
+                    max_retries=max_retries,
+                    max_in_flight=concurrency,
+                    scenario_source=source,
+                    on_round=_progress,
+                    argv=sys.argv,
+                ),
+                overrides=overrides,
                 default_model=model,
                 options=options,
-                prompt_setup=prompt_setup,
-                max_retries=max_retries,
-                max_in_flight=concurrency,
-                scenario_source=source,
-                on_round=_progress,
-                argv=sys.argv,
             )
         )
     except ModelSpecError as exc:

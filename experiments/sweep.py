@@ -15,7 +15,7 @@ from experiments.spec import RunSpec
 from records.reader import SET_ASIDE, record_status
 from records.schema import LlmCallEvent
 from scenarios.schema import Scenario
-from simulation.runner import RunFailed, close_models, run_scenario
+from simulation.runner import RunConfig, RunFailed, close_models, play_scenario
 
 COMPLETE = ("completed", "war")
 
@@ -125,20 +125,22 @@ async def sweep(
             }
         )
         try:
-            await run_scenario(
+            await play_scenario(
                 Scenario.model_validate(run.scenario),
-                seed=run.seed,
-                out_dir=out_dir,
-                record_path=out_dir / f"{run.run_id}.jsonl",
-                run_id=run.run_id,
-                resolved=resolved,
-                prompt_setup=run.prompt_setup,
-                max_retries=run.max_retries,
-                max_in_flight=limiter,
-                scenario_source=run.scenario_source,
-                experiment={**(experiment or {}), "conditions": run.conditions},
-                cache=cache,
-                on_event=count,
+                resolved,
+                RunConfig(
+                    seed=run.seed,
+                    out_dir=out_dir,
+                    record_path=out_dir / f"{run.run_id}.jsonl",
+                    run_id=run.run_id,
+                    prompt_setup=run.prompt_setup,
+                    max_retries=run.max_retries,
+                    max_in_flight=limiter,
+                    scenario_source=run.scenario_source,
+                    experiment={**(experiment or {}), "conditions": run.conditions},
+                    cache=cache,
+                    on_event=count,
+                ),
             )
         except RunFailed as exc:
             if isinstance(exc.__cause__, CacheMiss):

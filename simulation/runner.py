@@ -1,4 +1,8 @@
-"""Run one scenario end to end: resolve models, write the header, play, close the record."""
+"""Run one scenario end to end: resolve models, write the header, play, close the record.
+
+`RunConfig` says how to play and record a run. `resolve_models` turns specs into chat models;
+`play_scenario` plays with ready models; `run_scenario` does both and closes the models.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,87 +111,85 @@ def close_models(models: Iterable[ResolvedModel]) -> None:
             model.close()
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """How to play and record one run, apart from the scenario and its models."""
+
+    seed: int
+    """Seed of all randomness of the world (and of scripted policies)."""
+    out_dir: Path
+    """Folder for the record when `record_path` is not given."""
+    prompt_setup: str | None = None
+    """Prompt setup name or YAML file; None means the scenario's own."""
+    max_retries: int = 2
+    """Re-asks after an invalid reply."""
+    max_in_flight: int | asyncio.Semaphore = 4
+    """Model calls in flight at most, or a semaphore shared with other runs (a sweep)."""
+    scenario_source: str = ""
+    """Where the scenario came from (built-in name or file); default: its name."""
+    experiment: dict[str, Any] | None = None
+    """The experiment and conditions this run belongs to, for the header."""
+    record_path: Path | None = None
+    """Exact record file; default: a new, stamped file in `out_dir`."""
+    run_id: str | None = None
+    """Default: a hash of scenario, models, prompt templates and seed."""
+    argv: Sequence[str] | None = None
+    """Command line for the header; default: sys.argv."""
+    cache: ResponseCache | None = None
+    on_round: Callable[[RoundReport], None] | None = None
+    """Called after every resolved round."""
+    on_event: Callable[[BaseModel], None] | None = None
+    """Called with every event after it is written."""
+
+
+def _load_setup(scenario: Scenario, config: RunConfig) -> PromptSetup:
+    return load_prompt_setup(config.prompt_setup or scenario.prompt_setup)
+
+
 async def run_scenario(
     scenario: Scenario,
-    models: dict[str, str] | None = None,
+    config: RunConfig,
     *,
-    seed: int,
-    out_dir: Path,
+    overrides: Mapping[str, str] | None = None,
     default_model: str | None = None,
     options: ModelOptions | None = None,
-    prompt_setup: str | None = None,
-    max_retries: int = 2,
-    max_in_flight: int | asyncio.Semaphore = 4,
-    scenario_source: str = "",
-    experiment: dict[str, Any] | None = None,
-    resolved: dict[str, ResolvedModel] | None = None,
-    record_path: Path | None = None,
-    run_id: str | None = None,
-    on_round: Callable[[RoundReport], None] | None = None,
-    argv: list[str] | None = None,
-    cache: ResponseCache | None = None,
-    on_event: Callable[[BaseModel], None] | None = None,
 ) -> Path:
-    """Play `scenario` and write its record; return the record's path.
+    """Resolve the models (see `model_specs`), play `scenario`, close the models.
 
-    `resolved` supplies ready chat models per state (tests, benchmarks); otherwise specs are
-    resolved from `models` overrides, the scenario and `default_model`. Raises RunFailed (after
-    closing the record with the cause) if a model call fails beyond its retries.
+    Returns the record's path. Raises RunFailed (after closing the record with the cause) if a
+    model call fails beyond its retries.
     """
-    setup = load_prompt_setup(prompt_setup or scenario.prompt_setup)
-    kw: dict[str, Any] = {
-        "max_retries": max_retries,
-        "max_in_flight": max_in_flight,
-        "scenario_source": scenario_source,
-        "experiment": experiment,
-        "record_path": record_path,
-        "run_id": run_id,
-        "on_round": on_round,
-        "argv": argv,
-        "cache": cache,
-        "on_event": on_event,
-    }
-    if resolved is None:
-        resolved = resolve_models(model_specs(scenario, models, default_model), seed, options)
-        try:
-            return await _play(scenario, resolved, setup, seed=seed, out_dir=out_dir, **kw)
-        finally:
-            close_models(resolved.values())
-    return await _play(scenario, resolved, setup, seed=seed, out_dir=out_dir, **kw)
+    setup = _load_setup(scenario, config)  # a bad setup fails before any model starts
+    specs = model_specs(scenario, dict(overrides) if overrides else None, default_model)
+    resolved = resolve_models(specs, config.seed, options)
+    try:
+        return await _play(scenario, resolved, setup, config)
+    finally:
+        close_models(resolved.values())
 
 
-async def _play(
-    scenario: Scenario,
-    resolved: dict[str, ResolvedModel],
-    setup: PromptSetup,
-    *,
-    seed: int,
-    out_dir: Path,
-    max_retries: int,
-    max_in_flight: int | asyncio.Semaphore,
-    scenario_source: str,
-    experiment: dict[str, Any] | None,
-    record_path: Path | None,
-    run_id: str | None,
-    on_round: Callable[[RoundReport], None] | None,
-    argv: list[str] | None,
-    cache: ResponseCache | None,
-    on_event: Callable[[BaseModel], None] | None,
+async def play_scenario(
+    scenario: Scenario, models: Mapping[str, ResolvedModel], config: RunConfig
 ) -> Path:
-    specs = {sid: m.spec for sid, m in resolved.items()}
-    run_id = run_id or run_id_for(scenario, specs, setup, seed)
-    path = record_path or _record_path(out_dir, scenario, seed, run_id)
-    limiter = (
-        max_in_flight
-        if isinstance(max_in_flight, asyncio.Semaphore)
-        else asyncio.Semaphore(max_in_flight)
-    )
+    """Play `scenario` with ready models (one per state; not closed here); see run_scenario."""
+    return await _play(scenario, models, _load_setup(scenario, config), config)
+
+
+def _header(
+    scenario: Scenario,
+    models: Mapping[str, ResolvedModel],
+    setup: PromptSetup,
+    config: RunConfig,
+    run_id: str,
+) -> Header:
+    """The record's first line: everything needed to reproduce and compare the run."""
+    cache = config.cache
     revision, dirty = git_state()
-    header = Header(
+    return Header(
         run_id=run_id,
-        scenario_source=scenario_source or scenario.name,
+        scenario_source=config.scenario_source or scenario.name,
         scenario=scenario.model_dump(mode="json"),
-        experiment=experiment,
+        experiment=config.experiment,
         prompt=PromptInfo(
             name=setup.name, version=setup.version, template_hashes=setup.template_hashes()
         ),
@@ -198,39 +201,57 @@ async def _play(
                 params=m.params,
                 structured_output=m.structured.value,
             )
-            for sid, m in resolved.items()
+            for sid, m in models.items()
         },
-        seed=seed,
-        max_retries=max_retries,
+        seed=config.seed,
+        max_retries=config.max_retries,
         response_cache="off" if cache is None else "replay" if cache.replay else "read_write",
         package_versions=package_versions(),
         git_revision=revision,
         git_dirty=dirty,
-        argv=argv if argv is not None else sys.argv,
+        argv=list(config.argv if config.argv is not None else sys.argv),
         started_at=utc_now(),
     )
+
+
+async def _play(
+    scenario: Scenario,
+    models: Mapping[str, ResolvedModel],
+    setup: PromptSetup,
+    config: RunConfig,
+) -> Path:
+    specs = {sid: m.spec for sid, m in models.items()}
+    run_id = config.run_id or run_id_for(scenario, specs, setup, config.seed)
+    path = config.record_path or _record_path(config.out_dir, scenario, config.seed, run_id)
+    limiter = (
+        config.max_in_flight
+        if isinstance(config.max_in_flight, asyncio.Semaphore)
+        else asyncio.Semaphore(config.max_in_flight)
+    )
+    header = _header(scenario, models, setup, config, run_id)
     agents = {
         sid: StateAgent(
             _persona(scenario, sid),
-            resolved[sid],
+            models[sid],
             setup,
-            max_retries=max_retries,
+            max_retries=config.max_retries,
             limiter=limiter,
-            cache=cache,
+            cache=config.cache,
         )
         for sid in scenario.ids
     }
     writer = RecordWriter(path)
     writer.open(header)
+    on_event = config.on_event
 
     def emit(event: BaseModel) -> None:
         writer.write(event)
         if on_event is not None:
             on_event(event)
 
-    engine = Engine(new_world(scenario, seed), agents, emit)
+    engine = Engine(new_world(scenario, config.seed), agents, emit)
     try:
-        end = await engine.play(on_round)
+        end = await engine.play(config.on_round)
         writer.write(end)
     except BaseException as exc:
         cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)

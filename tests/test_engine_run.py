@@ -13,8 +13,8 @@ from agents.fake_model import FakeChatModel
 from records.reader import read_record
 from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from scenarios.library import load_builtin
-from simulation.runner import RunFailed, run_scenario
-from tests.engine_helpers import EVENT_KINDS, fake, make_scenario, policy_model
+from simulation.runner import RunConfig, RunFailed, play_scenario, run_scenario
+from tests.helpers.engine import EVENT_KINDS, fake, make_scenario, policy_model
 
 
 def max_overlap(spans: list[tuple[float, float]]) -> int:
@@ -31,12 +31,10 @@ def max_overlap(spans: list[tuple[float, float]]) -> int:
 async def test_decisions_run_concurrently_under_the_limit(tmp_path: Path, limit: int) -> None:
     sc = make_scenario([{"id": s} for s in "ABCD"], rounds=2, subturns=1)
     models = {s: policy_model("tit-for-tat", latency_s=0.05) for s in "ABCD"}
-    await run_scenario(
+    await play_scenario(
         sc,
-        seed=0,
-        out_dir=tmp_path,
-        max_in_flight=limit,
-        resolved={s: fake(m) for s, m in models.items()},
+        {s: fake(m) for s, m in models.items()},
+        RunConfig(seed=0, out_dir=tmp_path, max_in_flight=limit),
     )
     spans = [span for m in models.values() for span in m.spans]
     assert len(spans) == 4 * 2 * 2
@@ -56,9 +54,9 @@ def _canonical(path: Path) -> list[dict[str, Any]]:
 async def test_same_seed_same_record(tmp_path: Path) -> None:
     sc = load_builtin("secret-autocracies")
     specs = {"Kor": "scripted:random", "Zan": "scripted:reactive"}
-    first = await run_scenario(sc, specs, seed=11, out_dir=tmp_path / "a")
-    second = await run_scenario(sc, specs, seed=11, out_dir=tmp_path / "b")
-    other = await run_scenario(sc, specs, seed=12, out_dir=tmp_path / "c")
+    first = await run_scenario(sc, RunConfig(seed=11, out_dir=tmp_path / "a"), overrides=specs)
+    second = await run_scenario(sc, RunConfig(seed=11, out_dir=tmp_path / "b"), overrides=specs)
+    other = await run_scenario(sc, RunConfig(seed=12, out_dir=tmp_path / "c"), overrides=specs)
     assert _canonical(first) == _canonical(second)
     assert _canonical(first) != _canonical(other)
 
@@ -70,7 +68,9 @@ async def test_war_ends_the_run(tmp_path: Path) -> None:
 
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=5)
     a, b = policy_model("hawk", edit=go_to_war), policy_model("dove")
-    path = await run_scenario(sc, seed=0, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    path = await play_scenario(
+        sc, {"A": fake(a), "B": fake(b)}, RunConfig(seed=0, out_dir=tmp_path)
+    )
     end = read_record(path).run_end
     assert end is not None
     assert (end.outcome, end.rounds_played, end.war_round, end.war_initiator) == ("war", 1, 1, "A")
@@ -83,7 +83,9 @@ async def test_war_need_not_end_the_run(tmp_path: Path) -> None:
 
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=3, war_ends_run=False)
     a, b = policy_model("hawk", edit=go_to_war), policy_model("dove")
-    path = await run_scenario(sc, seed=0, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    path = await play_scenario(
+        sc, {"A": fake(a), "B": fake(b)}, RunConfig(seed=0, out_dir=tmp_path)
+    )
     end = read_record(path).run_end
     assert end is not None and end.outcome == "war" and end.rounds_played == 3
 
@@ -92,11 +94,10 @@ async def test_failed_model_call_fails_the_run_with_cause(tmp_path: Path) -> Non
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=3, subturns=0)
     broken = FakeChatModel()  # no replies at all: raises on first call
     with pytest.raises(RunFailed) as info:
-        await run_scenario(
+        await play_scenario(
             sc,
-            seed=0,
-            out_dir=tmp_path,
-            resolved={"A": fake(broken), "B": fake(policy_model("dove"))},
+            {"A": fake(broken), "B": fake(policy_model("dove"))},
+            RunConfig(seed=0, out_dir=tmp_path),
         )
     record = read_record(info.value.path)
     end = record.run_end
@@ -107,7 +108,7 @@ async def test_failed_model_call_fails_the_run_with_cause(tmp_path: Path) -> Non
 async def test_cancelled_run_ends_its_record(tmp_path: Path) -> None:
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=50, subturns=0)
     models = {s: fake(policy_model("dove", latency_s=0.02)) for s in "AB"}
-    task = asyncio.create_task(run_scenario(sc, seed=0, out_dir=tmp_path, resolved=models))
+    task = asyncio.create_task(play_scenario(sc, models, RunConfig(seed=0, out_dir=tmp_path)))
     await asyncio.sleep(0.2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -119,7 +120,9 @@ async def test_cancelled_run_ends_its_record(tmp_path: Path) -> None:
 
 async def test_record_holds_every_step(tmp_path: Path) -> None:
     sc = load_builtin("triad")
-    path = await run_scenario(sc, default_model="scripted:tit-for-tat", seed=5, out_dir=tmp_path)
+    path = await run_scenario(
+        sc, RunConfig(seed=5, out_dir=tmp_path), default_model="scripted:tit-for-tat"
+    )
     record = read_record(path)
     kinds = {e.kind for e in record.events}  # type: ignore[attr-defined]
     assert kinds == EVENT_KINDS
@@ -136,7 +139,9 @@ async def test_record_holds_every_step(tmp_path: Path) -> None:
 
 def test_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=2)
-    path = asyncio.run(run_scenario(sc, default_model="scripted:dove", seed=0, out_dir=tmp_path))
+    path = asyncio.run(
+        run_scenario(sc, RunConfig(seed=0, out_dir=tmp_path), default_model="scripted:dove")
+    )
     text = path.read_text()
     cut = tmp_path / "cut.jsonl"
     cut.write_text(text[: len(text) - 40])

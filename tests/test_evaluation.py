@@ -19,7 +19,7 @@ from evaluation.load import DecisionObservation, SeenArms, load_tables
 from evaluation.richardson import INSUFFICIENT
 from records.reader import NoRecordsError, read_record
 from records.schema import DecisionEvent, ObservationEvent
-from tests.evaluation_fixtures import Move, RecordBuilder, random_builder, richardson_builder
+from tests.helpers.records import Move, RecordBuilder, random_builder, richardson_builder
 
 
 def _row(frame: pd.DataFrame, **where: object) -> pd.Series:
@@ -504,10 +504,12 @@ def test_columns_module_documents_every_frame() -> None:
 async def test_folder_with_header_only_record_scores(tmp_path: Path) -> None:
     """A crashed run that wrote only its header must not break scoring of the folder."""
     from scenarios.library import load_builtin
-    from simulation.runner import run_scenario
+    from simulation.runner import RunConfig, run_scenario
 
     path = await run_scenario(
-        load_builtin("two-rivals"), default_model="scripted:hawk", seed=0, out_dir=tmp_path
+        load_builtin("two-rivals"),
+        RunConfig(seed=0, out_dir=tmp_path),
+        default_model="scripted:hawk",
     )
     header = path.read_text(encoding="utf-8").split("\n", 1)[0]
     (tmp_path / "crashed.jsonl").write_text(header + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from agents.ladder import RUNG_ORDER, Rung
 from evaluation import Scores, score
 from scenarios.library import load_builtin
 from scenarios.schema import Scenario
-from simulation.runner import run_scenario
+from simulation.runner import RunConfig, run_scenario
 
 ESCALATION_MEASURES = (
     "escalation_index",
@@ -31,7 +31,7 @@ ESCALATION_MEASURES = (
 
 async def _play(scenario: Scenario, policies: dict[str, str], out: Path, seed: int = 1) -> Scores:
     models = {sid: f"scripted:{policies[sid]}" for sid in scenario.ids}
-    path = await run_scenario(scenario, models, seed=seed, out_dir=out)
+    path = await run_scenario(scenario, RunConfig(seed=seed, out_dir=out), overrides=models)
     return score(path)
 
 

@@ -23,9 +23,9 @@ from dilemma.cli import app
 from records.reader import read_record
 from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from simulation import runner as runner_module
-from simulation.runner import RunFailed, run_scenario
-from tests.engine_helpers import fake
-from tests.replies import only_record, responder, two_states, valid_decision
+from simulation.runner import RunConfig, RunFailed, play_scenario
+from tests.helpers.engine import fake
+from tests.helpers.replies import only_record, responder, two_states, valid_decision
 
 LATENCY = 0.05
 
@@ -139,13 +139,10 @@ async def test_engine_records_fake_latency(tmp_path: Path) -> None:
     a_chat = FakeChatModel(responder=responder(), latency_s=LATENCY)
     b_chat = FakeChatModel(responder=responder(), latency_s=LATENCY)
     out = tmp_path / "runs"
-    await run_scenario(
+    await play_scenario(
         two_states(),
-        seed=0,
-        out_dir=out,
-        resolved={"A": fake(a_chat), "B": fake(b_chat)},
-        max_in_flight=2,
-        argv=["test"],
+        {"A": fake(a_chat), "B": fake(b_chat)},
+        RunConfig(seed=0, out_dir=out, max_in_flight=2, argv=["test"]),
     )
     calls = read_record(only_record(out)).of_kind(LlmCallEvent)
     assert len(calls) == 2
@@ -161,12 +158,10 @@ async def test_run_with_exhausted_fake_fails_with_cause_in_record(tmp_path: Path
     b_chat = FakeChatModel(responder=responder())
     out = tmp_path / "runs"
     with pytest.raises(RunFailed) as info:
-        await run_scenario(
+        await play_scenario(
             two_states(rounds=3, subturns=1),
-            seed=0,
-            out_dir=out,
-            resolved={"A": fake(a_chat), "B": fake(b_chat)},
-            argv=["test"],
+            {"A": fake(a_chat), "B": fake(b_chat)},
+            RunConfig(seed=0, out_dir=out, argv=["test"]),
         )
     path = only_record(out)
     assert info.value.path == path

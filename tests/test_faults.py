@@ -20,8 +20,8 @@ from records.reader import read_record
 from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from scenarios.library import load_builtin, parse_scenario
 from scenarios.schema import Scenario
-from simulation.runner import RunFailed, run_scenario
-from tests.fake_openai_server import (
+from simulation.runner import RunConfig, RunFailed, run_scenario
+from tests.helpers.fake_openai_server import (
     Behaviour,
     Drop,
     FakeOpenAIServer,
@@ -75,11 +75,9 @@ async def play(
     scenario = scenario or small_scenario()
     return await run_scenario(
         scenario,
-        {s: f"openai:{model}" for s in scenario.ids},
-        seed=1,
-        out_dir=out,
+        RunConfig(seed=1, out_dir=out, max_retries=max_retries),
+        overrides={s: f"openai:{model}" for s in scenario.ids},
         options=options(srv, **kw),
-        max_retries=max_retries,
     )
 
 

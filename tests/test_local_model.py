@@ -312,7 +312,7 @@ async def test_two_rivals_runs_on_the_local_model(tmp_path: Path) -> None:
     from records.reader import read_record
     from records.schema import DecisionEvent, LlmCallEvent, ResolutionEvent
     from scenarios.library import load_builtin, parse_scenario
-    from simulation.runner import run_scenario
+    from simulation.runner import RunConfig, run_scenario
 
     base = load_builtin("two-rivals").model_dump(mode="json")
     base["rules"].update(rounds=1, subturns=0)
@@ -321,11 +321,9 @@ async def test_two_rivals_runs_on_the_local_model(tmp_path: Path) -> None:
     t0 = time.monotonic()
     path = await run_scenario(
         scenario,
-        {s: "local" for s in scenario.ids},
-        seed=3,
-        out_dir=tmp_path,
+        RunConfig(seed=3, out_dir=tmp_path, max_retries=1),
+        overrides={s: "local" for s in scenario.ids},
         options=ModelOptions(max_tokens=400),  # bounds a call to about a minute
-        max_retries=1,
     )
     elapsed = time.monotonic() - t0
     record = read_record(path)

@@ -24,9 +24,9 @@ from records.schema import (
     ResolutionEvent,
     RoundEndEvent,
 )
-from simulation.runner import run_scenario
-from tests.engine_helpers import fake
-from tests.replies import (
+from simulation.runner import RunConfig, play_scenario
+from tests.helpers.engine import fake
+from tests.helpers.replies import (
     observation_of,
     only_record,
     responder,
@@ -116,13 +116,10 @@ async def _run(
     tmp_path: Path, a_chat: FakeChatModel, b_chat: FakeChatModel, **rules: Any
 ) -> Record:
     out = tmp_path / "runs"
-    await run_scenario(
+    await play_scenario(
         two_states(**rules),
-        seed=3,
-        out_dir=out,
-        max_retries=MAX_RETRIES,
-        resolved={"A": fake(a_chat), "B": fake(b_chat)},
-        argv=["test"],
+        {"A": fake(a_chat), "B": fake(b_chat)},
+        RunConfig(seed=3, out_dir=out, max_retries=MAX_RETRIES, argv=["test"]),
     )
     return read_record(only_record(out))
 

@@ -26,9 +26,9 @@ from agents.prompt_setup import (
 from dilemma.cli import app
 from records.reader import read_record
 from records.schema import LlmCallEvent, ObservationEvent
-from simulation.runner import run_scenario
-from tests.engine_helpers import fake
-from tests.replies import (
+from simulation.runner import RunConfig, play_scenario, run_scenario
+from tests.helpers.engine import fake
+from tests.helpers.replies import (
     last_prompt,
     only_record,
     responder,
@@ -92,12 +92,10 @@ async def _hostile_run(tmp_path: Path, text: str) -> tuple[FakeChatModel, Path]:
     )
     b_chat = FakeChatModel(responder=responder())
     out = tmp_path / "runs"
-    await run_scenario(
+    await play_scenario(
         two_states(rounds=2, subturns=1),
-        seed=1,
-        out_dir=out,
-        resolved={"A": fake(a_chat), "B": fake(b_chat)},
-        argv=["test"],
+        {"A": fake(a_chat), "B": fake(b_chat)},
+        RunConfig(seed=1, out_dir=out, argv=["test"]),
     )
     return b_chat, only_record(out)
 
@@ -177,10 +175,8 @@ def long_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return asyncio.run(
         run_scenario(
             scenario,
-            {"A": "scripted:hawk", "B": "scripted:tit-for-tat"},
-            seed=5,
-            out_dir=out,
-            argv=["test"],
+            RunConfig(seed=5, out_dir=out, argv=["test"]),
+            overrides={"A": "scripted:hawk", "B": "scripted:tit-for-tat"},
         )
     )
 

@@ -10,7 +10,7 @@ from agents.scripted import POLICIES
 from records.reader import read_record
 from records.schema import DecisionEvent, NegotiationEvent, RoundEndEvent
 from scenarios.library import builtin_names, load_builtin
-from simulation.runner import run_scenario
+from simulation.runner import RunConfig, run_scenario
 
 
 @pytest.mark.parametrize("scenario", builtin_names())
@@ -22,7 +22,9 @@ async def test_every_policy_answers_validly_in_every_builtin(tmp_path: Path, sce
         mixed = {
             sid: f"scripted:{POLICIES[(n + shift) % len(POLICIES)]}" for n, sid in enumerate(ids)
         }
-        path = await run_scenario(sc, mixed, seed=shift, out_dir=tmp_path / str(shift))
+        path = await run_scenario(
+            sc, RunConfig(seed=shift, out_dir=tmp_path / str(shift)), overrides=mixed
+        )
         record = read_record(path)
         flagged = [(d.round, d.state, d.error) for d in record.of_kind(DecisionEvent) if d.flagged]
         assert not flagged, (mixed, flagged)
@@ -32,10 +34,14 @@ async def test_every_policy_answers_validly_in_every_builtin(tmp_path: Path, sce
 async def test_hawks_arm_and_doves_disarm(tmp_path: Path) -> None:
     sc = load_builtin("two-rivals")
     hawks = read_record(
-        await run_scenario(sc, default_model="scripted:hawk", seed=0, out_dir=tmp_path / "h")
+        await run_scenario(
+            sc, RunConfig(seed=0, out_dir=tmp_path / "h"), default_model="scripted:hawk"
+        )
     )
     doves = read_record(
-        await run_scenario(sc, default_model="scripted:dove", seed=0, out_dir=tmp_path / "d")
+        await run_scenario(
+            sc, RunConfig(seed=0, out_dir=tmp_path / "d"), default_model="scripted:dove"
+        )
     )
     start = {s["id"]: s["arms"] for s in hawks.header.scenario["states"]}
     hawk_end = hawks.of_kind(RoundEndEvent)[-1]

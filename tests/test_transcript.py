@@ -7,8 +7,8 @@ from typing import Any
 
 from dilemma.transcript import transcript, transcript_lines
 from records.reader import read_record
-from simulation.runner import run_scenario
-from tests.engine_helpers import fake, make_scenario, policy_model
+from simulation.runner import RunConfig, play_scenario
+from tests.helpers.engine import fake, make_scenario, policy_model
 
 INJECTED = "<script>alert(1)</script> we come in peace & <b>mean it</b>"
 STATEMENT = "Our <i>intentions</i> are <script>alert(2)</script> peaceful."
@@ -40,13 +40,10 @@ async def play_hostile(out_dir: Path, seed: int = 1) -> Path:
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=4, subturns=1)
     a = policy_model("hawk", edit=hostile_editor())
     b = policy_model("hawk")
-    return await run_scenario(
+    return await play_scenario(
         sc,
-        seed=seed,
-        out_dir=out_dir,
-        max_retries=0,
-        resolved={"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
-        argv=["test"],
+        {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
+        RunConfig(seed=seed, out_dir=out_dir, max_retries=0, argv=["test"]),
     )
 
 

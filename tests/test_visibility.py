@@ -9,8 +9,8 @@ from agents.observation import ArmsSource, Observation
 from agents.prompt_setup import extract_observation
 from records.reader import read_record
 from records.schema import ObservationEvent, ResolutionEvent
-from simulation.runner import run_scenario
-from tests.engine_helpers import fake, make_scenario, policy_model, prompts_of
+from simulation.runner import RunConfig, play_scenario
+from tests.helpers.engine import fake, make_scenario, policy_model, prompts_of
 
 SECRET = "RATIONALE-SENTINEL-93b1"
 
@@ -31,7 +31,9 @@ async def test_secretive_arms_never_reach_others_prompt(tmp_path: Path) -> None:
         intel_lag=1,
     )
     a, b = policy_model("reactive"), policy_model("hawk")
-    path = await run_scenario(sc, seed=3, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    path = await play_scenario(
+        sc, {"A": fake(a), "B": fake(b)}, RunConfig(seed=3, out_dir=tmp_path)
+    )
     secret = _true_arms_strings(path, "B")
     assert len(secret) >= 6
     for prompt in prompts_of(a):
@@ -58,7 +60,7 @@ async def test_verification_treaty_reveals_exact_arms(tmp_path: Path) -> None:
 
     sc = parse_scenario(data, "test")
     a, b = policy_model("reactive"), policy_model("hawk")
-    await run_scenario(sc, seed=3, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    await play_scenario(sc, {"A": fake(a), "B": fake(b)}, RunConfig(seed=3, out_dir=tmp_path))
     shown = [next(o for o in extract_observation(p).others if o.id == "B") for p in prompts_of(a)]
     assert {o.arms_source for o in shown} == {ArmsSource.VERIFICATION}
     assert shown[0].arms == 137.77
@@ -72,8 +74,8 @@ async def test_private_rationale_and_intent_never_reach_others(tmp_path: Path) -
 
     sc = make_scenario([{"id": "A"}, {"id": "B"}, {"id": "C"}], rounds=3)
     models = {s: policy_model("dove", edit=mark) for s in ("A", "B", "C")}
-    path = await run_scenario(
-        sc, seed=1, out_dir=tmp_path, resolved={s: fake(m) for s, m in models.items()}
+    path = await play_scenario(
+        sc, {s: fake(m) for s, m in models.items()}, RunConfig(seed=1, out_dir=tmp_path)
     )
     for model in models.values():
         for prompt in prompts_of(model):
@@ -92,7 +94,9 @@ async def test_summit_discloses_plans_and_arms(tmp_path: Path) -> None:
         [{"id": "A"}, {"id": "B", "transparency": "secretive"}], rounds=4, summit_every=2
     )
     a, b = policy_model("hawk"), policy_model("hawk")
-    path = await run_scenario(sc, seed=2, out_dir=tmp_path, resolved={"A": fake(a), "B": fake(b)})
+    path = await play_scenario(
+        sc, {"A": fake(a), "B": fake(b)}, RunConfig(seed=2, out_dir=tmp_path)
+    )
     observations: list[Observation] = [
         e.observation for e in read_record(path).of_kind(ObservationEvent) if e.state == "A"
     ]
