@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from evaluation.load import load_tables  # noqa: E402
 from evaluation.tables import score_tables  # noqa: E402
-from tests.evaluation_fixtures import random_builder  # noqa: E402
+from tests.helpers.records import random_builder  # noqa: E402
 
 SIZES = (100, 1000)
 

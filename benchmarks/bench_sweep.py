@@ -30,7 +30,7 @@ from agents.fake_model import FakeChatModel  # noqa: E402
 from agents.models import ResolvedModel  # noqa: E402
 from experiments.spec import RunSpec, expand, load_experiment  # noqa: E402
 from experiments.sweep import sweep  # noqa: E402
-from tests.engine_helpers import fake  # noqa: E402
+from tests.helpers.engine import fake  # noqa: E402
 
 NEGOTIATION = json.dumps({"messages": [{"to": ["all"], "text": "We keep the peace."}]})
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_helpers import EVENT_KINDS
+from tests.helpers.engine import EVENT_KINDS
 
 DILEMMA = [sys.executable, "-m", "dilemma.cli"]
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from dilemma.cli import app
 from scenarios.library import LIBRARY_DIR, builtin_names
-from tests.replies import PAIR_STATES
+from tests.helpers.replies import PAIR_STATES
 
 BASE: dict[str, Any] = {
     "name": "bad-case",

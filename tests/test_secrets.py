@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.fake_openai_server import Behaviour, FakeOpenAIServer, Status, policy_responder
+from tests.helpers.fake_openai_server import Behaviour, FakeOpenAIServer, Status, policy_responder
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTINEL = f"sk-sentinel-{uuid.uuid4().hex}"
