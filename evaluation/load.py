@@ -115,6 +115,8 @@ _DTYPES: dict[str, str] = {
     "n_states": "int64",
     "rounds_planned": "int64",
     "arms_cap_pct": "int64",
+    "forewarning_threshold_pct": "int64",
+    "kind": "string",
     "schema_version": "int64",
     "seed": "int64",
     "attempts": "int64",
@@ -191,6 +193,8 @@ class _Loader:
                 "n_states",
                 "rounds_planned",
                 "arms_cap_pct",
+                "forewarning_threshold_pct",
+                "arms_cost",
                 "war_ends_run",
                 "schema_version",
                 "seed",
@@ -211,6 +215,7 @@ class _Loader:
                 "disposition",
                 "model",
                 "initial_arms",
+                "initial_economy",
             )
         )
         self.decisions = _Columns(
@@ -236,6 +241,7 @@ class _Loader:
                 "applied_change",
                 "arms_before",
                 "arms_after",
+                "economy_after",
                 "action",
                 "target",
                 "fallback",
@@ -245,7 +251,7 @@ class _Loader:
         )
         self.views = _Columns(("run_id", "round", "i", "j", "seen_arms", "source", "as_of"))
         self.breaches = _Columns(("run_id", "round", "state", "treaty"))
-        self.treaties = _Columns(("run_id", "round", "event", "treaty", "parties"))
+        self.treaties = _Columns(("run_id", "round", "event", "treaty", "parties", "kind", "value"))
         self.wars = _Columns(("run_id", "round", "initiator", "target", "action"))
         self.neg = _Columns(("run_id", "round", "subturn", "state"))
         self.skipped: list[tuple[Path, str]] = []
@@ -295,6 +301,8 @@ class _Loader:
             len(scenario.states),
             rules.rounds,
             rules.arms_cap_pct,
+            rules.forewarning_threshold_pct,
+            rules.arms_cost,
             rules.war_ends_run,
             header.schema_version,
             header.seed,
@@ -306,7 +314,15 @@ class _Loader:
         )
         for n, treaty in enumerate(scenario.treaties, start=1):
             # in force from round 1; the engine names them T0-1, T0-2, ... in its events
-            self.treaties.add(run_id, 0, "formed", f"T0-{n}", ",".join(treaty.parties))
+            self.treaties.add(
+                run_id,
+                0,
+                "formed",
+                f"T0-{n}",
+                ",".join(treaty.parties),
+                treaty.kind.value,
+                treaty.value,
+            )
         for pos, s in enumerate(scenario.states):
             info = header.models.get(s.id)
             model = info.spec if info else (s.model or scenario.model or "unknown")
@@ -319,6 +335,7 @@ class _Loader:
                 s.disposition.value,
                 model,
                 s.arms,
+                s.economy,
             )
 
     def _decision(self, run_id: str, e: DecisionEvent) -> None:
@@ -362,6 +379,7 @@ class _Loader:
                 o.applied_change,
                 o.arms_before,
                 o.arms_after,
+                o.economy_after,
                 o.action.value,
                 o.target,
                 o.fallback,
@@ -371,9 +389,9 @@ class _Loader:
         for b in e.breaches:
             self.breaches.add(run_id, e.round, b.state, b.treaty)
         for t in e.treaties_formed:
-            self.treaties.add(run_id, e.round, "formed", t.id, ",".join(t.parties))
+            self.treaties.add(run_id, e.round, "formed", t.id, ",".join(t.parties), t.kind, t.value)
         for tid in e.treaties_ended:
-            self.treaties.add(run_id, e.round, "ended", tid, None)
+            self.treaties.add(run_id, e.round, "ended", tid, None, None, None)
         for w in e.wars:
             self.wars.add(run_id, e.round, w.initiator, w.target, w.action.value)
 
