@@ -64,9 +64,31 @@ def load_prompt_setup(name_or_path: str) -> PromptSetup:
             )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return PromptSetup.model_validate(data)
+        setup = PromptSetup.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise PromptSetupError(f"{path}: {exc}") from exc
+    for field in OBSERVATION_TEMPLATES:
+        if not _observation_in_tags(getattr(setup, field)):
+            raise PromptSetupError(
+                f"{path}: template {field!r} must put the observation between tags, as"
+                f" {OBSERVATION_OPEN}$observation{OBSERVATION_CLOSE} (scripted policies read it"
+                " back from the last such block)"
+            )
+    return setup
+
+
+OBSERVATION_OPEN = "<observation>"
+OBSERVATION_CLOSE = "</observation>"
+OBSERVATION_TEMPLATES = ("negotiation", "decision")
+"""Templates that render the observation (`$observation`)."""
+_PLACEHOLDER = "\x00observation\x00"
+
+
+def _observation_in_tags(template: str) -> bool:
+    """Whether `extract_observation` would find the observation in this template's prompts."""
+    text = Template(template).safe_substitute(observation=_PLACEHOLDER)
+    start, end = text.rfind(OBSERVATION_OPEN), text.rfind(OBSERVATION_CLOSE)
+    return 0 <= start < end and text[start + len(OBSERVATION_OPEN) : end].strip() == _PLACEHOLDER
 
 
 _REGIME_NOTE = {
@@ -161,10 +183,6 @@ def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -
 def render_retry(setup: PromptSetup, error: str) -> str:
     """The follow-up asking for a corrected reply."""
     return Template(setup.retry).substitute(error=error[:1500]).strip()
-
-
-OBSERVATION_OPEN = "<observation>"
-OBSERVATION_CLOSE = "</observation>"
 
 
 def extract_observation(prompt: str) -> Observation:
