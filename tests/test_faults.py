@@ -39,12 +39,6 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DILEMMA_BASE_URL", raising=False)
 
 
-@pytest.fixture
-def server() -> Any:
-    with FakeOpenAIServer() as srv:
-        yield srv
-
-
 def options(
     srv: FakeOpenAIServer,
     *,
@@ -110,49 +104,53 @@ def same_call(srv: FakeOpenAIServer, model: str) -> list[list[float]]:
 # --- transport layer: the openai:MODEL client ------------------------------------------------
 
 
-async def test_retry_after_is_honoured(server: FakeOpenAIServer) -> None:
-    server.enqueue(Status(429, retry_after="1"))
-    chat = resolve_model("openai:gpt-a", options=options(server)).chat
+async def test_retry_after_is_honoured(openai_server: FakeOpenAIServer) -> None:
+    openai_server.enqueue(Status(429, retry_after="1"))
+    chat = resolve_model("openai:gpt-a", options=options(openai_server)).chat
     reply = await chat.ainvoke("hello")
     assert reply.text == "ok"
-    first, second = (r.at for r in server.chat_requests())
+    first, second = (r.at for r in openai_server.chat_requests())
     assert second - first >= 0.95
 
 
 async def test_server_errors_are_retried_a_bounded_number_of_times(
-    server: FakeOpenAIServer,
+    openai_server: FakeOpenAIServer,
 ) -> None:
-    server.enqueue(Status(500), Status(503))
-    chat = resolve_model("openai:gpt-a", options=options(server, retries=2)).chat
+    openai_server.enqueue(Status(500), Status(503))
+    chat = resolve_model("openai:gpt-a", options=options(openai_server, retries=2)).chat
     assert (await chat.ainvoke("hello")).text == "ok"
-    assert len(server.chat_requests()) == 3
+    assert len(openai_server.chat_requests()) == 3
 
-    server.requests.clear()
-    server.enqueue(*[Status(503)] * 5)
+    openai_server.requests.clear()
+    openai_server.enqueue(*[Status(503)] * 5)
     with pytest.raises(openai.InternalServerError):
         await chat.ainvoke("hello")
-    assert len(server.chat_requests()) == 3  # 1 + transport_retries
+    assert len(openai_server.chat_requests()) == 3  # 1 + transport_retries
 
 
 @pytest.mark.parametrize("fault", [Hang(30), Drop()], ids=["read-timeout", "dropped"])
 async def test_timeouts_and_dropped_connections_are_retried(
-    server: FakeOpenAIServer, fault: Behaviour
+    openai_server: FakeOpenAIServer, fault: Behaviour
 ) -> None:
-    server.enqueue(fault)
-    chat = resolve_model("openai:gpt-a", options=options(server, retries=1, timeout=0.5)).chat
+    openai_server.enqueue(fault)
+    chat = resolve_model(
+        "openai:gpt-a", options=options(openai_server, retries=1, timeout=0.5)
+    ).chat
     assert (await chat.ainvoke("hello")).text == "ok"
-    assert len(server.chat_requests()) == 2
+    assert len(openai_server.chat_requests()) == 2
 
 
 # --- the run: recorded failures, other runs go on --------------------------------------------
 
 
-async def test_run_waits_out_429_and_completes(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    server.script("gpt-a", Status(429, retry_after="1"))
-    path = await play(server, tmp_path)
+async def test_run_waits_out_429_and_completes(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.script("gpt-a", Status(429, retry_after="1"))
+    path = await play(openai_server, tmp_path)
     lines = check_integrity(path)
     assert lines[-1]["outcome"] == "completed"
-    retried = [times for times in same_call(server, "gpt-a") if len(times) > 1]
+    retried = [times for times in same_call(openai_server, "gpt-a") if len(times) > 1]
     assert len(retried) == 1 and retried[0][1] - retried[0][0] >= 0.95
     calls = [e for e in lines if e["kind"] == "llm_call"]
     assert len(calls) == 2 and all(c["error"] is None for c in calls)
@@ -160,13 +158,13 @@ async def test_run_waits_out_429_and_completes(server: FakeOpenAIServer, tmp_pat
 
 
 async def test_run_survives_transient_500_503_and_dropped_connection(
-    server: FakeOpenAIServer, tmp_path: Path
+    openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    server.script("gpt-a", Status(500), Status(503), Drop())
-    path = await play(server, tmp_path, retries=3)
+    openai_server.script("gpt-a", Status(500), Status(503), Drop())
+    path = await play(openai_server, tmp_path, retries=3)
     lines = check_integrity(path)
     assert lines[-1]["outcome"] == "completed"
-    assert len(server.chat_requests("gpt-a")) == 2 + 3
+    assert len(openai_server.chat_requests("gpt-a")) == 2 + 3
     assert [e["flagged"] for e in lines if e["kind"] == "decision"] == [False, False]
 
 
@@ -190,14 +188,14 @@ def _failing_for(model: str, fault: Behaviour) -> Any:
     ids=["503", "429", "read-timeout", "200-not-json"],
 )
 async def test_persistent_fault_fails_that_run_only(
-    tmp_path: Path, fault: Behaviour, cause: str
+    openai_server: FakeOpenAIServer, tmp_path: Path, fault: Behaviour, cause: str
 ) -> None:
-    with FakeOpenAIServer(responder=_failing_for("gpt-bad", fault)) as srv:
-        bad, good = await asyncio.gather(
-            play(srv, tmp_path / "bad", "gpt-bad", retries=2, timeout=0.5),
-            play(srv, tmp_path / "good", "gpt-good", retries=2, timeout=0.5),
-            return_exceptions=True,
-        )
+    openai_server.responder = _failing_for("gpt-bad", fault)
+    bad, good = await asyncio.gather(
+        play(openai_server, tmp_path / "bad", "gpt-bad", retries=2, timeout=0.5),
+        play(openai_server, tmp_path / "good", "gpt-good", retries=2, timeout=0.5),
+        return_exceptions=True,
+    )
     # the good run is untouched
     assert isinstance(good, Path), good
     assert check_integrity(good)[-1]["outcome"] == "completed"
@@ -208,17 +206,17 @@ async def test_persistent_fault_fails_that_run_only(
     end = RunEndEvent.model_validate(lines[-1])
     assert end.outcome == "failed" and end.error is not None and cause in end.error
     # bounded: each state's call was tried at most 1 + transport_retries times
-    per_call = same_call(srv, "gpt-bad")
+    per_call = same_call(openai_server, "gpt-bad")
     assert per_call and all(len(times) <= 3 for times in per_call)
 
 
-async def test_failed_call_is_recorded_as_an_llm_call(tmp_path: Path) -> None:
+async def test_failed_call_is_recorded_as_an_llm_call(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
     """DESIGN: after transport retries, the failed call itself is in the record with its cause."""
-    with (
-        FakeOpenAIServer(responder=_failing_for("gpt-bad", Status(503))) as srv,
-        pytest.raises(RunFailed) as info,
-    ):
-        await play(srv, tmp_path, "gpt-bad", retries=1)
+    openai_server.responder = _failing_for("gpt-bad", Status(503))
+    with pytest.raises(RunFailed) as info:
+        await play(openai_server, tmp_path, "gpt-bad", retries=1)
     failed = [e for e in read_record(info.value.path).of_kind(LlmCallEvent) if e.error]
     assert failed, "the failed call is only in run_end, not recorded as an llm_call"
     assert "503" in (failed[0].error or "")
@@ -227,9 +225,11 @@ async def test_failed_call_is_recorded_as_an_llm_call(tmp_path: Path) -> None:
 # --- bad content: re-asked, recorded ---------------------------------------------------------
 
 
-async def test_reply_that_is_not_json_is_re_asked(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    server.script("gpt-a", Reply(content="Sure! Here is my decision: we arm."))
-    path = await play(server, tmp_path)
+async def test_reply_that_is_not_json_is_re_asked(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.script("gpt-a", Reply(content="Sure! Here is my decision: we arm."))
+    path = await play(openai_server, tmp_path)
     record = read_record(path)
     calls = record.of_kind(LlmCallEvent)
     bad = [c for c in calls if c.error]
@@ -244,10 +244,10 @@ async def test_reply_that_is_not_json_is_re_asked(server: FakeOpenAIServer, tmp_
 
 
 async def test_tool_call_with_invalid_arguments_is_re_asked(
-    server: FakeOpenAIServer, tmp_path: Path
+    openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    server.script("gpt-a", Reply(tool_args='{"threat": [{"state": '))
-    path = await play(server, tmp_path, mode=StructuredMode.FUNCTION_CALLING)
+    openai_server.script("gpt-a", Reply(tool_args='{"threat": [{"state": '))
+    path = await play(openai_server, tmp_path, mode=StructuredMode.FUNCTION_CALLING)
     record = read_record(path)
     calls = record.of_kind(LlmCallEvent)
     bad = [c for c in calls if c.error]
@@ -258,17 +258,21 @@ async def test_tool_call_with_invalid_arguments_is_re_asked(
     check_integrity(path)
 
 
-async def test_tool_choice_names_the_offered_tool(server: FakeOpenAIServer, tmp_path: Path) -> None:
+async def test_tool_choice_names_the_offered_tool(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
     """OpenAI and llama.cpp reject a tool_choice that names no offered tool (HTTP 400/500)."""
-    path = await play(server, tmp_path, mode=StructuredMode.FUNCTION_CALLING)
+    path = await play(openai_server, tmp_path, mode=StructuredMode.FUNCTION_CALLING)
     assert check_integrity(path)[-1]["outcome"] == "completed"
-    for request in server.chat_requests():
+    for request in openai_server.chat_requests():
         names = [t["function"]["name"] for t in request.body["tools"]]
         assert request.body["tool_choice"] == {"type": "function", "function": {"name": names[0]}}
 
 
-async def test_usage_and_cost_reach_the_record(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    path = await play(server, tmp_path, model="gpt-4o-mini")
+async def test_usage_and_cost_reach_the_record(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    path = await play(openai_server, tmp_path, model="gpt-4o-mini")
     record = read_record(path)
     calls = record.of_kind(LlmCallEvent)
     assert all(c.input_tokens == 120 and c.output_tokens == 40 for c in calls)
@@ -280,21 +284,21 @@ async def test_usage_and_cost_reach_the_record(server: FakeOpenAIServer, tmp_pat
     assert end.totals.cost_usd == pytest.approx(expected * len(calls))
 
 
-async def test_unknown_price_gives_no_cost(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    path = await play(server, tmp_path, model="my-vllm-model")
+async def test_unknown_price_gives_no_cost(openai_server: FakeOpenAIServer, tmp_path: Path) -> None:
+    path = await play(openai_server, tmp_path, model="my-vllm-model")
     record = read_record(path)
     assert all(c.cost_usd is None for c in record.of_kind(LlmCallEvent))
     end = record.run_end
     assert end is not None and end.totals.cost_usd is None
 
 
-async def test_non_json_body_is_retried_then_fails_the_run(tmp_path: Path) -> None:
-    with (
-        FakeOpenAIServer(responder=_failing_for("gpt-bad", RawBody("<html>oops</html>"))) as srv,
-        pytest.raises(RunFailed) as info,
-    ):
-        await play(srv, tmp_path, "gpt-bad", retries=0)
-    per_call = same_call(srv, "gpt-bad")
+async def test_non_json_body_is_retried_then_fails_the_run(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.responder = _failing_for("gpt-bad", RawBody("<html>oops</html>"))
+    with pytest.raises(RunFailed) as info:
+        await play(openai_server, tmp_path, "gpt-bad", retries=0)
+    per_call = same_call(openai_server, "gpt-bad")
     # the first call to fail was tried 1 + 2 times; the run then stopped its other calls
     assert max(len(times) for times in per_call) == 3
     assert all(len(times) <= 3 for times in per_call)

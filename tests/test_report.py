@@ -13,7 +13,7 @@ import pytest
 from dilemma.report import ReportError, write_report
 from experiments.spec import expand, load_experiment
 from experiments.sweep import sweep
-from tests.test_transcript import INJECTED, RATIONALE, STATEMENT, play_hostile
+from tests.helpers.hostile import INJECTED, RATIONALE, STATEMENT, play_hostile
 
 EXPERIMENT = """\
 name: tiny-transparency
@@ -134,9 +134,8 @@ def test_report_rejects_an_unknown_factor(sweep_dir: Path, tmp_path: Path) -> No
     assert not (tmp_path / "x.html").exists()
 
 
-async def test_report_escapes_model_text(tmp_path: Path) -> None:
-    record = await play_hostile(tmp_path / "runs")
-    html = write_report(record, tmp_path / "one.html").read_text(encoding="utf-8")
+def test_report_escapes_model_text(hostile_record: Path, tmp_path: Path) -> None:
+    html = write_report(hostile_record, tmp_path / "one.html").read_text(encoding="utf-8")
     assert "<script" not in html.lower()
     assert "<b>mean it</b>" not in html and "<i>intentions</i>" not in html
     assert escape(INJECTED) in html
@@ -153,12 +152,13 @@ def test_report_of_a_folder_without_records(tmp_path: Path) -> None:
         write_report(tmp_path, tmp_path / "r.html")
 
 
-async def test_report_survives_a_record_without_rounds(tmp_path: Path) -> None:
-    await play_hostile(tmp_path / "runs")
+async def test_report_survives_a_record_without_rounds(
+    hostile_record: Path, tmp_path: Path
+) -> None:
     other = await play_hostile(tmp_path / "other", seed=2)
     header = other.read_text(encoding="utf-8").splitlines(keepends=True)[0]
-    (tmp_path / "runs" / "crashed.jsonl").write_text(header, encoding="utf-8")
-    html = write_report(tmp_path / "runs", tmp_path / "r.html").read_text(encoding="utf-8")
+    (hostile_record.parent / "crashed.jsonl").write_text(header, encoding="utf-8")
+    html = write_report(hostile_record.parent, tmp_path / "r.html").read_text(encoding="utf-8")
     # either scored as an incomplete run, or listed as left out with the evaluator's error
     assert "INCOMPLETE RECORD" in html or "crashed.jsonl" in html
     assert "WAR: A chose full_scale_war against B" in html

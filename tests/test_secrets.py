@@ -57,7 +57,7 @@ def files_containing(folder: Path, needle: bytes) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
-def test_sentinel_key_is_never_written(tmp_path: Path) -> None:
+def test_sentinel_key_is_never_written(openai_server: FakeOpenAIServer, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "exp.yaml").write_text(
@@ -67,44 +67,43 @@ def test_sentinel_key_is_never_written(tmp_path: Path) -> None:
     )
     outputs: list[str] = []
     # strict_tool_choice off: test_faults pins that contract; this test is about secrets only
-    with FakeOpenAIServer(
-        responder=masked_401_for("gpt-rejected"), strict_tool_choice=False
-    ) as server:
-        url = server.base_url
-        steps = [
-            (
-                "run",
-                "two-rivals",
-                "--model",
-                "openai:gpt-4o-mini",
-                "--rounds",
-                "2",
-                "--out",
-                "runs",
-            ),
-            (
-                "run",
-                "two-rivals",
-                "--model",
-                "openai:gpt-rejected",
-                "--rounds",
-                "1",
-                "--out",
-                "failed",
-            ),
-            ("sweep", "exp.yaml", "--cache", "cache/responses.sqlite", "--out", "sweep"),
-            ("score", "runs", "--json"),
-            ("score", "sweep"),
-            ("export", "sweep", "-o", "tables"),
-        ]
-        results = [dilemma(home, url, *step) for step in steps]
+    openai_server.responder = masked_401_for("gpt-rejected")
+    openai_server.strict_tool_choice = False
+    url = openai_server.base_url
+    steps = [
+        (
+            "run",
+            "two-rivals",
+            "--model",
+            "openai:gpt-4o-mini",
+            "--rounds",
+            "2",
+            "--out",
+            "runs",
+        ),
+        (
+            "run",
+            "two-rivals",
+            "--model",
+            "openai:gpt-rejected",
+            "--rounds",
+            "1",
+            "--out",
+            "failed",
+        ),
+        ("sweep", "exp.yaml", "--cache", "cache/responses.sqlite", "--out", "sweep"),
+        ("score", "runs", "--json"),
+        ("score", "sweep"),
+        ("export", "sweep", "-o", "tables"),
+    ]
+    results = [dilemma(home, url, *step) for step in steps]
     for step, result in zip(steps, results, strict=True):
         outputs += [result.stdout, result.stderr]
         expected_ok = step[0] != "run" or step[-1] != "failed"
         assert (result.returncode == 0) == expected_ok, (step, result.stderr[-2000:])
 
     # the key was really in use: every request carried it
-    auth = {r.headers.get("authorization") for r in server.chat_requests()}
+    auth = {r.headers.get("authorization") for r in openai_server.chat_requests()}
     assert auth == {f"Bearer {SENTINEL}"}
     # the failed run says why, without the key
     failed = list((home / "failed").glob("*.jsonl"))

@@ -3,52 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from dilemma.transcript import transcript, transcript_lines
 from records.reader import read_record
-from simulation.runner import RunConfig, play_scenario
-from tests.helpers.engine import fake, make_scenario, policy_model
-
-INJECTED = "<script>alert(1)</script> we come in peace & <b>mean it</b>"
-STATEMENT = "Our <i>intentions</i> are <script>alert(2)</script> peaceful."
-RATIONALE = "Strike first while they are weak."
+from tests.helpers.hostile import INJECTED, RATIONALE, STATEMENT
 
 
-def hostile_editor() -> Any:
-    """A's edits: markup in messages and statements, an invalid first decision, then war."""
-    decisions = 0
-
-    def edit(reply: dict[str, Any]) -> None:
-        nonlocal decisions
-        if "messages" in reply:
-            reply["messages"] = [{"to": ["all"], "text": INJECTED}]
-            return
-        decisions += 1
-        if decisions == 1:
-            reply["arms_change"] = 999  # out of range: with no retries, a flagged fallback
-        else:
-            reply["action"], reply["target"] = "full_scale_war", "B"
-            reply["public_statement"] = STATEMENT
-            reply["private_rationale"] = RATIONALE
-
-    return edit
-
-
-async def play_hostile(out_dir: Path, seed: int = 1) -> Path:
-    """A two-state run: A's first decision is flagged, A starts a war in round 2; B hawkish."""
-    sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=4, subturns=1)
-    a = policy_model("hawk", edit=hostile_editor())
-    b = policy_model("hawk")
-    return await play_scenario(
-        sc,
-        {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
-        RunConfig(seed=seed, out_dir=out_dir, max_retries=0, argv=["test"]),
-    )
-
-
-async def test_transcript_shows_messages_fallback_and_war(tmp_path: Path) -> None:
-    path = await play_hostile(tmp_path)
+def test_transcript_shows_messages_fallback_and_war(hostile_record: Path) -> None:
+    path = hostile_record
     text = transcript(path)
     # header
     assert "scenario test" in text and "seed 1" in text and "prompt setup baseline" in text
@@ -74,9 +36,8 @@ async def test_transcript_shows_messages_fallback_and_war(tmp_path: Path) -> Non
     assert {"flag", "war", "private", "msg", "statement"} <= styles
 
 
-async def test_transcript_of_an_incomplete_record(tmp_path: Path) -> None:
-    path = await play_hostile(tmp_path / "full")
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+def test_transcript_of_an_incomplete_record(hostile_record: Path, tmp_path: Path) -> None:
+    lines = hostile_record.read_text(encoding="utf-8").splitlines(keepends=True)
     # keep the header and round 1's events, and half of the next line
     end_of_round_1 = next(n for n, line in enumerate(lines) if '"kind":"round_end"' in line)
     cut = tmp_path / "cut.jsonl"
@@ -95,9 +56,8 @@ async def test_transcript_of_an_incomplete_record(tmp_path: Path) -> None:
     assert "scenario test" in text and "INCOMPLETE RECORD" in text and "Round" not in text
 
 
-async def test_round_cut_before_its_end(tmp_path: Path) -> None:
-    path = await play_hostile(tmp_path / "full")
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+def test_round_cut_before_its_end(hostile_record: Path, tmp_path: Path) -> None:
+    lines = hostile_record.read_text(encoding="utf-8").splitlines(keepends=True)
     first_decision = next(n for n, line in enumerate(lines) if '"kind":"decision"' in line)
     cut = tmp_path / "cut.jsonl"
     cut.write_text("".join(lines[: first_decision + 1]), encoding="utf-8")
