@@ -18,9 +18,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from agents.model_types import ModelUnavailable
 
-class FakeModelExhausted(RuntimeError):
-    """The fake model was called with no reply left to give."""
+
+class FakeModelExhausted(ModelUnavailable):
+    """The fake model was called with no reply left to give (recorded as a failed call)."""
 
 
 class FakeChatModel(BaseChatModel):

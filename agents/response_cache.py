@@ -1,8 +1,19 @@
-"""A persistent SQLite response cache keyed by model, parameters and the exact messages.
+"""A persistent SQLite response cache keyed by run identity, model, parameters and messages.
+
+The key of a reply is the run it belongs to (run id and seed), the call within the run (state,
+round, phase, sub-turn, attempt), the model identity and parameters, the exact messages and the
+reply schema. Two repeats of a condition are different runs, so they never share a reply even
+when their prompts are identical (round 1 of a transparent world): a non-deterministic model keeps
+its variance across repeats with the cache on. The cache reproduces runs; it does not save calls
+across repeats.
 
 With `replay=True` the cache is the only source of replies: a miss raises `CacheMiss`, so a
 replayed sweep either reproduces its records or stops at the first call it cannot answer.
 LangChain's own caches cannot tell a hit from a miss to the caller, which replay needs.
+
+Cache files carry a format number (`CACHE_FORMAT`). A file of another format (format 1 keyed
+replies by model and messages only, so repeats shared replies) is refused with `CacheFormatError`
+rather than read: its replies cannot reproduce runs keyed by run identity.
 """
 
 from __future__ import annotations
@@ -11,17 +22,27 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+CACHE_FORMAT = 2
+"""Format of cache files written and read by this version."""
+
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
+CREATE TABLE IF NOT EXISTS cache_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replies (
     key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
     model TEXT NOT NULL,
     reply TEXT NOT NULL
-)
+);
 """
 
 
@@ -29,10 +50,41 @@ class CacheMiss(RuntimeError):
     """Replay asked for a reply the cache does not hold."""
 
 
-def cache_key(model: dict[str, Any], messages: list[BaseMessage], schema: dict[str, Any]) -> str:
-    """sha256 of the model identity, the messages (role and text) and the reply schema."""
+class CacheFormatError(ValueError):
+    """A cache file this version cannot use (another format, or not a cache at all)."""
+
+
+@dataclass(frozen=True)
+class CallIdentity:
+    """Where one model call sits: which run, which state, which moment, which attempt."""
+
+    run_id: str
+    seed: int
+    state: str
+    round: int
+    phase: str
+    subturn: int
+    attempt: int
+
+    def describe(self) -> str:
+        """A readable location for error messages."""
+        return (
+            f"run {self.run_id} (seed {self.seed}), state {self.state}, round {self.round},"
+            f" {self.phase} sub-turn {self.subturn}, attempt {self.attempt}"
+        )
+
+
+def cache_key(
+    call: CallIdentity,
+    model: dict[str, Any],
+    messages: Sequence[BaseMessage],
+    schema: dict[str, Any],
+) -> str:
+    """sha256 of the call's identity, the model identity, the messages and the reply schema."""
     blob = json.dumps(
         {
+            "format": CACHE_FORMAT,
+            "call": asdict(call),
             "model": model,
             "messages": [(m.type, m.text) for m in messages],
             "schema": schema,
@@ -64,6 +116,32 @@ def _load(text: str) -> AIMessage:
     )
 
 
+def _check_format(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file of another format; stamp a new, empty file with this one."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "cache_meta" not in tables:
+        if tables:
+            old = " (format 1: keyed without run identity, so repeats shared replies)"
+            raise CacheFormatError(
+                f"{path}: response cache of an older format{old if 'responses' in tables else ''};"
+                f" this version reads format {CACHE_FORMAT} only and cannot reproduce runs from"
+                " it. Move the file aside or pass a new --cache path."
+            )
+        db.executescript(SCHEMA)
+        db.execute(
+            "INSERT INTO cache_meta (name, value) VALUES ('format', ?)", (str(CACHE_FORMAT),)
+        )
+        db.commit()
+        return
+    row = db.execute("SELECT value FROM cache_meta WHERE name = 'format'").fetchone()
+    found = row[0] if row else "unknown"
+    if found != str(CACHE_FORMAT):
+        raise CacheFormatError(
+            f"{path}: response cache format {found}; this version reads format {CACHE_FORMAT}"
+            " only. Move the file aside or pass a new --cache path."
+        )
+
+
 class ResponseCache:
     """Replies stored by key in one SQLite file; safe to share across concurrent runs."""
 
@@ -74,33 +152,40 @@ class ResponseCache:
             raise CacheMiss(f"{path}: no response cache to replay from")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute(SCHEMA)
-        self._db.commit()
+        try:
+            _check_format(self._db, path)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CacheFormatError(f"{path}: not a response cache ({exc})") from exc
+        except CacheFormatError:
+            self._db.close()
+            raise
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> AIMessage | None:
+    def get(self, key: str, call: CallIdentity | None = None) -> AIMessage | None:
         """The stored reply, or None (in replay mode a miss raises CacheMiss)."""
         with self._lock:
-            row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+            row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
         if row is None:
             self.misses += 1
             if self.replay:
+                where = f" ({call.describe()})" if call is not None else ""
                 raise CacheMiss(
-                    f"replay: no cached reply for this call (key {key[:12]}) in {self.path};"
-                    " the experiment, prompts or models differ from the cached sweep"
+                    f"replay: no cached reply for this call{where} (key {key[:12]}) in"
+                    f" {self.path}; the experiment, prompts or models differ from the cached sweep"
                 )
             return None
         self.hits += 1
         return _load(row[0])
 
-    def put(self, key: str, model: str, reply: AIMessage) -> None:
+    def put(self, key: str, call: CallIdentity, model: str, reply: AIMessage) -> None:
         """Store a reply (the first stored reply for a key wins)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO responses (key, model, reply) VALUES (?, ?, ?)",
-                (key, model, _dump(reply)),
+                "INSERT OR IGNORE INTO replies (key, run_id, model, reply) VALUES (?, ?, ?, ?)",
+                (key, call.run_id, model, _dump(reply)),
             )
             self._db.commit()
 

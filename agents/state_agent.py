@@ -3,6 +3,8 @@
 A reply that does not validate is re-asked with the validation error up to `max_retries` times;
 after that the caller gets `None` plus the last error and records a flagged fallback. Transport
 failures (after the client's own retries) raise `ModelCallError`: they are not parse failures.
+Any other exception of a call (a bug in our code or in a library) propagates unchanged, so it is
+never recorded as the model's failure.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
 from agents.decision import schema_of, schema_text
-from agents.model_types import ResolvedModel, StructuredMode
+from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
 from agents.observation import Observation
 from agents.personas import Persona
 from agents.pricing import call_cost
@@ -35,6 +38,46 @@ BODY_RETRIES = 2
 
 class ModelCallError(RuntimeError):
     """A model call failed at the transport level after the client's retries."""
+
+
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    openai.APIError,  # HTTP status, connection, timeout, unusable body (the local server too)
+    httpx.HTTPError,
+    OSError,  # connection refused or reset, name resolution
+    TimeoutError,
+    json.JSONDecodeError,  # a body that is still not JSON after BODY_RETRIES
+    ModelUnavailable,  # our stand-in models (a fake model with no reply left)
+)
+"""Exceptions of a model call that are the model's or the network's fault."""
+_NOT_PROVIDER_PACKAGES = frozenset(
+    {
+        "builtins",
+        "agents",
+        "scenarios",
+        "simulation",
+        "records",
+        "evaluation",
+        "experiments",
+        "dilemma",
+        "langchain",
+        "langchain_core",
+        "pydantic",
+        "pydantic_core",
+    }
+)
+
+
+def is_transport_error(exc: Exception) -> bool:
+    """Whether a failed call is the model's or the network's fault rather than a bug.
+
+    Besides `TRANSPORT_ERRORS`, an exception class defined by another package counts: that is
+    a provider SDK's own error (e.g. anthropic.APIStatusError). Built-in exceptions (TypeError,
+    AttributeError, KeyError, ValueError, ...) and exceptions of our packages, LangChain's core
+    or pydantic are bugs.
+    """
+    if isinstance(exc, TRANSPORT_ERRORS):
+        return True
+    return type(exc).__module__.partition(".")[0] not in _NOT_PROVIDER_PACKAGES
 
 
 @dataclass(frozen=True)
@@ -167,6 +210,8 @@ class StateAgent:
             try:
                 reply = await chat.ainvoke(messages)
             except Exception as exc:
+                if not is_transport_error(exc):
+                    raise
                 raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(reply, AIMessage):
             raise ModelCallError(f"model returned {type(reply).__name__}, not an AI message")

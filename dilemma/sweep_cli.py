@@ -16,7 +16,7 @@ from rich.progress import (
 )
 
 from agents.models import ModelOptions, ModelSpecError
-from agents.response_cache import CacheMiss, ResponseCache
+from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
 from experiments.spec import RunSpec
 from experiments.sweep import SweepError, SweepStats, sweep
 
@@ -38,7 +38,7 @@ def run_sweep(
     """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input)."""
     try:
         cache = ResponseCache(cache_path, replay=replay) if cache_path is not None else None
-    except CacheMiss as exc:
+    except (CacheMiss, CacheFormatError) as exc:
         err.print(f"error: {exc}", highlight=False)
         return 2
     progress = Progress(

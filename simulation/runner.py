@@ -22,7 +22,7 @@ from agents.models import DEFAULT_SPEC, ModelOptions, ResolvedModel, resolve_mod
 from agents.personas import Persona
 from agents.prompt_setup import PromptSetup, load_prompt_setup
 from agents.response_cache import ResponseCache
-from agents.state_agent import StateAgent
+from agents.state_agent import RunIdentity, StateAgent
 from records.provenance import git_state, package_versions, utc_now
 from records.schema import Header, ModelInfo, PromptInfo, RunEndEvent, Totals
 from records.writer import RecordWriter
@@ -237,6 +237,7 @@ async def _play(
             max_retries=config.max_retries,
             limiter=limiter,
             cache=config.cache,
+            run=RunIdentity(run_id=run_id, seed=config.seed),
         )
         for sid in scenario.ids
     }
