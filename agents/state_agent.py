@@ -29,7 +29,7 @@ from agents.observation import Observation
 from agents.personas import Persona
 from agents.pricing import call_cost
 from agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
-from agents.response_cache import ResponseCache, cache_key
+from agents.response_cache import CallIdentity, ResponseCache, cache_key
 
 REPLY_TOOL = "reply"
 BODY_RETRIES = 2
@@ -138,8 +138,20 @@ def _short_error(exc: Exception) -> str:
     return str(exc)
 
 
+@dataclass(frozen=True)
+class RunIdentity:
+    """The run an agent plays in, part of every response-cache key (repeats never share)."""
+
+    run_id: str
+    seed: int
+
+
 class StateAgent:
-    """One state's voice: a persona, a prompt setup and a chat model."""
+    """One state's voice: a persona, a prompt setup and a chat model.
+
+    With a response `cache`, `run` is required: the cache key of every call holds the run's
+    identity and the call's place in it (state, round, phase, sub-turn, attempt).
+    """
 
     def __init__(
         self,
@@ -150,13 +162,17 @@ class StateAgent:
         max_retries: int = 2,
         limiter: asyncio.Semaphore | None = None,
         cache: ResponseCache | None = None,
+        run: RunIdentity | None = None,
     ) -> None:
+        if cache is not None and run is None:
+            raise ValueError("a state agent with a response cache needs its run's identity")
         self.persona = persona
         self.model = model
         self.setup = setup
         self.max_retries = max_retries
         self.limiter = limiter or asyncio.Semaphore(1)
         self.cache = cache
+        self.run = run
         self._runnables: dict[type[BaseModel], Any] = {}
 
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
@@ -167,21 +183,35 @@ class StateAgent:
             HumanMessage(render_turn(self.setup, obs, schema_json if text_mode else None)),
         ]
 
-    async def _invoke(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
-        key = ""
-        if self.cache is not None:
-            identity = {
-                "spec": self.model.spec,
-                "params": self.model.params,
-                "structured": self.model.structured.value,
-            }
-            key = cache_key(identity, messages, schema_of(schema))
-            cached = self.cache.get(key)
-            if cached is not None:
-                return cached
+    @staticmethod
+    def _call_identity(run: RunIdentity, obs: Observation, attempt: int) -> CallIdentity:
+        return CallIdentity(
+            run_id=run.run_id,
+            seed=run.seed,
+            state=obs.you.id,
+            round=obs.round,
+            phase=obs.phase.value,
+            subturn=obs.subturn,
+            attempt=attempt,
+        )
+
+    async def _invoke(
+        self, messages: list[BaseMessage], schema: type[BaseModel], obs: Observation, attempt: int
+    ) -> AIMessage:
+        if self.cache is None or self.run is None:  # __init__ requires a run with a cache
+            return await self._call(messages, schema)
+        call = self._call_identity(self.run, obs, attempt)
+        identity = {
+            "spec": self.model.spec,
+            "params": self.model.params,
+            "structured": self.model.structured.value,
+        }
+        key = cache_key(call, identity, messages, schema_of(schema))
+        cached = self.cache.get(key, call)
+        if cached is not None:
+            return cached
         reply = await self._call(messages, schema)
-        if self.cache is not None:
-            self.cache.put(key, self.model.spec, reply)
+        self.cache.put(key, call, self.model.spec, reply)
         return reply
 
     def _runnable(self, schema: type[BaseModel]) -> Any:
@@ -253,7 +283,7 @@ class StateAgent:
             started = datetime.now(UTC).isoformat()
             t0 = time.perf_counter()
             try:
-                reply = await self._invoke(messages, schema)
+                reply = await self._invoke(messages, schema, obs, attempt)
             except ModelCallError as exc:
                 log(_failed_call(attempt, messages, str(exc), time.perf_counter() - t0, started))
                 raise
