@@ -130,8 +130,23 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_cases_cover_each_bad_kind() -> None:
-    assert len({text for _, text, _ in BAD_SCENARIOS}) == len(BAD_SCENARIOS)
+def test_every_mistake_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    edits = [
+        _set("states.0.arms", -5),
+        _set("states.1.regime", "monarchy"),
+        _set("rules.arms_cap_pct", 0),
+    ]
+
+    def edit_all(data: dict[str, Any]) -> None:
+        for edit in edits:
+            edit(data)
+
+    path = _write(tmp_path, _yaml(edit_all))
+    result = _invoke("validate", str(path))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    for field in ("states.0.arms", "states.1.regime", "rules.arms_cap_pct"):
+        assert sum(line.strip().startswith(f"{field}:") for line in lines) == 1, (field, lines)
 
 
 @pytest.mark.parametrize(
