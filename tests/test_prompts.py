@@ -15,17 +15,19 @@ import pytest
 from langchain_core.messages import BaseMessage
 from typer.testing import CliRunner
 
+from agents.decision import MESSAGE_MAX, STATEMENT_MAX
 from agents.fake_model import FakeChatModel
 from agents.observation import Observation, Phase
 from agents.prompt_setup import (
     OBSERVATION_CLOSE,
     OBSERVATION_OPEN,
     builtin_setups,
+    extract_observation,
     load_prompt_setup,
 )
 from dilemma.cli import app
 from records.reader import read_record
-from records.schema import LlmCallEvent, ObservationEvent
+from records.schema import DecisionEvent, LlmCallEvent, NegotiationEvent, ObservationEvent
 from simulation.runner import RunConfig, play_scenario, run_scenario
 from tests.helpers.engine import fake
 from tests.helpers.replies import (
@@ -100,9 +102,15 @@ async def _hostile_run(tmp_path: Path, text: str) -> tuple[FakeChatModel, Path]:
     return b_chat, only_record(out)
 
 
-def test_hostile_texts_fit_the_reply_limits() -> None:
-    for _, text in HOSTILE:
-        assert 0 < len(text) <= 400
+async def test_text_at_the_length_limit_reaches_the_other_state_whole(tmp_path: Path) -> None:
+    text = "x" * min(STATEMENT_MAX, MESSAGE_MAX)
+    b_chat, path = await _hostile_run(tmp_path, text)
+    record = read_record(path)
+    assert not any(d.flagged for d in record.of_kind(DecisionEvent))
+    assert not any(n.flagged for n in record.of_kind(NegotiationEvent))
+    shown = [extract_observation(last_prompt(call)) for call in b_chat.calls]
+    assert text in {m.text for obs in shown for m in obs.messages}
+    assert text in {s.text for obs in shown for s in obs.statements}
 
 
 @pytest.mark.parametrize("text", [t for _, t in HOSTILE], ids=[n for n, _ in HOSTILE])
@@ -132,6 +140,7 @@ async def test_hostile_text_stays_quoted_data(tmp_path: Path, text: str) -> None
             "summit_this_round": False,
             "summit_next_round": False,
             "war_ends_run": True,
+            "offense_defense": 1.0,
         }
 
         # The hostile text is only ever a message or statement text.
