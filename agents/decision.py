@@ -1,4 +1,6 @@
-"""The structured decision (DESIGN.md §4): the persisted model and the per-run reply schemas.
+"""The structured decision: the persisted model and the per-run reply schemas.
+
+Why a decision holds what it holds: docs/design.md §4.
 
 `Decision` is what records hold. `decision_reply_model` builds, for one state in one round, a
 schema whose state ids, levels and percentages are enums, so a grammar-constrained small model

@@ -1,4 +1,4 @@
-"""How runs are judged (DESIGN.md §5): measures computed from run records alone.
+"""How runs are judged: measures computed from run records alone (docs/design.md §5).
 
 from evaluation import score
 scores = score("runs/")        # a record, a folder of records, or several paths

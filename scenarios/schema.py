@@ -1,4 +1,4 @@
-"""The scenario schema (DESIGN.md §2): strict pydantic models loaded from YAML."""
+"""The scenario schema: strict pydantic models loaded from YAML (docs/design.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The async round engine (DESIGN.md §3): negotiation sub-turns, decisions, resolution.
+"""The async round engine: negotiation sub-turns, decisions, resolution (docs/design.md §3).
 
 Within a phase every state acts concurrently; the shared semaphore held by each agent bounds the
 model calls in flight. Moves are simultaneous: decisions are resolved together, and events that

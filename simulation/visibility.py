@@ -1,4 +1,4 @@
-"""What each state sees (DESIGN.md §3.1): the only place where visibility rules live.
+"""What each state sees: the only place where visibility rules live (docs/design.md §3.1).
 
 Transparent states are seen exactly (arms, last change, announcement). Secretive states are seen
 through the seeded, lagged, noisy intelligence estimate drawn at the previous resolution, unless a

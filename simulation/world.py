@@ -1,4 +1,7 @@
-"""The world's mutable state and the simultaneous resolution of a round (DESIGN.md §3.4)."""
+"""The world's mutable state and the simultaneous resolution of a round.
+
+The order of resolution and why moves are simultaneous: docs/design.md §3.4.
+"""
 
 from __future__ import annotations
 

@@ -213,7 +213,7 @@ async def test_persistent_fault_fails_that_run_only(
 async def test_failed_call_is_recorded_as_an_llm_call(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    """DESIGN: after transport retries, the failed call itself is in the record with its cause."""
+    """After transport retries, the failed call itself is in the record with its cause."""
     openai_server.responder = _failing_for("gpt-bad", Status(503))
     with pytest.raises(RunFailed) as info:
         await play(openai_server, tmp_path, "gpt-bad", retries=1)
