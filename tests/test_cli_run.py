@@ -61,35 +61,26 @@ def test_run_mixes_models_per_state(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("spec", ["openai:gpt-4o-mini"])
 def test_missing_api_key_is_one_line_before_anything_runs(
-    tmp_path: Path, spec: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("DILEMMA_BASE_URL", raising=False)
-    result = subprocess.run(
-        [*DILEMMA, "run", "two-rivals", "--model", spec, "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={k: v for k, v in __import__("os").environ.items() if k != "OPENAI_API_KEY"},
-    )
+    result = dilemma("run", "two-rivals", "--model", "openai:gpt-4o-mini", "--out", str(tmp_path))
     assert result.returncode == 2
-    assert "OPENAI_API_KEY" in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and "OPENAI_API_KEY" in line
     assert not list(tmp_path.iterdir())
 
 
-def test_bad_price_file_is_bad_input_before_anything_runs(tmp_path: Path) -> None:
+def test_bad_price_file_is_bad_input_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prices = tmp_path / "prices.yaml"
     prices.write_text("bad: [\n")
+    monkeypatch.setenv("DILEMMA_PRICES", str(prices))
     out = tmp_path / "runs"
-    result = subprocess.run(
-        [*DILEMMA, "run", "two-rivals", "--model", "scripted:dove", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**__import__("os").environ, "DILEMMA_PRICES": str(prices)},
-    )
+    result = dilemma("run", "two-rivals", "--model", "scripted:dove", "--out", str(out))
     assert result.returncode == 2 and "DILEMMA_PRICES" in result.stderr
     assert not out.exists()
 
