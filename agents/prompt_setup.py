@@ -130,13 +130,19 @@ def quote_json(data: object) -> str:
 
 
 def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str:
-    """The system prompt: persona and rules."""
+    """The system prompt: persona and rules.
+
+    Whether the forewarning rule is stated follows the rules in force (`obs.rules`); its wording
+    names the regime only when the persona is a democracy, so a persona that differs from the
+    rules (`regime.persona` / `regime.rules` factors) is never contradicted by a label.
+    """
     rules = obs.rules
     if rules.forewarning_threshold_pct is None:
         forewarning = ""
     else:
+        lead = "As a democracy, an" if persona.regime is Regime.DEMOCRACY else "An"
         forewarning = (
-            f"As a democracy, an arms increase above {rules.forewarning_threshold_pct}% is only"
+            f"{lead} arms increase above {rules.forewarning_threshold_pct}% is only"
             " allowed if you announced it the round before; otherwise it is cut to that level."
         )
     return (

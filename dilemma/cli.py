@@ -249,6 +249,9 @@ def sweep(
     rps: Annotated[
         float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
     ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="sampling temperature of every model (recorded)")
+    ] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
     from dilemma.sweep_cli import run_sweep
@@ -277,7 +280,9 @@ def sweep(
         resume=resume,
         cache_path=cache,
         replay=replay,
-        options=ModelOptions(base_url=base_url),
+        options=ModelOptions(
+            base_url=base_url, temperature=temperature, rate_limiter=_limiter(rps)
+        ),
         source=str(experiment),
         console=console,
         err=err,

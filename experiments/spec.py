@@ -3,6 +3,12 @@
 Factors (each a list of levels):
 - `regime`: one list of regimes per level, one entry per state in scenario order.
 - `transparency`: likewise, transparent / secretive per state.
+- `regime.persona`, `transparency.persona`: same levels, but only what the models are told (the
+  persona text and the labels in observations); the world's rules keep the scenario's values.
+- `regime.rules`, `transparency.rules`: same levels, but only the world's mechanics (democratic
+  forewarning; intelligence noise and lag, verification and summit disclosure of secretive
+  states); the models keep being told the scenario's values. Plain `regime` / `transparency`
+  change both, so they cannot be combined with their `.persona` / `.rules` forms.
 - `prompt_setup`: prompt setup names.
 - `model`: a model spec for every state; `model.<STATE_ID>`: for one state.
 - `rules.<FIELD>`: any scenario rule value (e.g. `rules.intel_noise`).
@@ -32,7 +38,16 @@ from scenarios.library import (
 from scenarios.schema import Rules
 
 FACTOR_PREFIXES = ("model.", "rules.")
-FACTORS = ("regime", "transparency", "prompt_setup", "model")
+IDENTITY_FACTORS = (
+    "regime",
+    "transparency",
+    "regime.persona",
+    "regime.rules",
+    "transparency.persona",
+    "transparency.rules",
+)
+"""Factors that set a regime or transparency per state: both sides, the persona or the rules."""
+FACTORS = (*IDENTITY_FACTORS, "prompt_setup", "model")
 
 
 class ExperimentError(ValueError):
@@ -69,6 +84,14 @@ class Experiment(BaseModel):
                 )
             if not levels:
                 raise ValueError(f"factor {name!r} has no levels")
+        for both in ("regime", "transparency"):
+            split = [f"{both}.persona", f"{both}.rules"]
+            if both in factors and any(f in factors for f in split):
+                raise ValueError(
+                    f"factor {both!r} sets both the persona and the rules, so it cannot be"
+                    f" combined with {' or '.join(f for f in split if f in factors)}; cross"
+                    f" {split[0]} with {split[1]} instead"
+                )
         return factors
 
 
@@ -100,13 +123,23 @@ def _apply(
 ) -> str | None:
     """Apply one factor level to scenario data; return a prompt setup name if it sets one."""
     states = data["states"]
-    if name in ("regime", "transparency"):
+    if name in IDENTITY_FACTORS:
+        dimension, _, side = name.partition(".")
         if not isinstance(level, list) or len(level) != len(states):
             raise ExperimentError(
-                f"{where}: each level must list one {name} per state ({len(states)} states)"
+                f"{where}: each level must list one {dimension} per state ({len(states)} states)"
             )
+        told = f"persona_{dimension}"
         for state, value in zip(states, level, strict=True):
-            state[name] = value
+            if side == "persona":
+                state[told] = value
+            elif side == "rules":
+                if state.get(told) is None:  # the models keep being told the scenario's value
+                    state[told] = state[dimension]
+                state[dimension] = value
+            else:
+                state[dimension] = value
+                state[told] = None  # the persona follows
     elif name == "prompt_setup":
         return str(level)
     elif name == "model":

@@ -15,17 +15,42 @@ class _Strict(BaseModel):
 
 
 class StateSpec(_Strict):
-    """One state of the world."""
+    """One state of the world.
+
+    `regime` and `transparency` are the rules in force for the state: the world's mechanics
+    (democratic forewarning, intelligence on secretive states) branch on them. What the models
+    are told the state is (persona text, labels in every observation) is `persona_regime` /
+    `persona_transparency` when given, else the same values: see `shown_regime` and
+    `shown_transparency`.
+    """
 
     id: str = Field(pattern=STATE_ID_PATTERN, description="short id used in prompts and records")
     name: str = Field(min_length=1, max_length=60)
-    regime: Regime
-    transparency: Transparency
+    regime: Regime = Field(description="regime whose rules apply (e.g. democratic forewarning)")
+    transparency: Transparency = Field(
+        description="transparency whose rules apply (secretive: others see intelligence estimates)"
+    )
+    persona_regime: Regime | None = Field(
+        default=None, description="regime the models are told (default: `regime`)"
+    )
+    persona_transparency: Transparency | None = Field(
+        default=None, description="transparency the models are told (default: `transparency`)"
+    )
     arms: float = Field(ge=0, description="initial arms (arbitrary units)")
     economy: float = Field(gt=0, description="initial economy; arming costs economy")
     disposition: Disposition = Disposition.SECURITY_SEEKER
     doctrine: str = Field(default="", max_length=600, description="short doctrine and history")
     model: str | None = Field(default=None, description="model spec for this state only")
+
+    @property
+    def shown_regime(self) -> Regime:
+        """The regime the models are told this state has (persona text and observations)."""
+        return self.persona_regime or self.regime
+
+    @property
+    def shown_transparency(self) -> Transparency:
+        """The transparency the models are told this state has."""
+        return self.persona_transparency or self.transparency
 
 
 class Rules(_Strict):

@@ -86,8 +86,9 @@ def _record_path(out_dir: Path, scenario: Scenario, seed: int, run_id: str) -> P
 
 
 def _persona(scenario: Scenario, state_id: str) -> Persona:
+    """Who the model is told it is: the persona regime and transparency, not the rules'."""
     s = scenario.state(state_id)
-    return Persona(s.id, s.name, s.regime, s.transparency, s.disposition, s.doctrine)
+    return Persona(s.id, s.name, s.shown_regime, s.shown_transparency, s.disposition, s.doctrine)
 
 
 def resolve_models(

@@ -4,6 +4,11 @@ Transparent states are seen exactly (arms, last change, announcement). Secretive
 through the seeded, lagged, noisy intelligence estimate drawn at the previous resolution, unless a
 verification treaty covers the pair or it is a summit round. Private rationale and intent never
 enter an observation.
+
+Persona and rules are kept apart: the regime and transparency labels of every state are its
+persona (`StateSpec.shown_regime` / `shown_transparency`), while what is seen and which rules bind
+the observer (exact or estimated arms, the forewarning threshold) follow the rules in force
+(`regime` / `transparency`).
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ def _other_view(world: World, observer: str, other: Nation, summit: bool) -> Oth
     return OtherView(
         id=spec.id,
         name=spec.name,
-        regime=spec.regime,
-        transparency=spec.transparency,
+        regime=spec.shown_regime,
+        transparency=spec.shown_transparency,
         arms=round(arms, 3),
         arms_source=source,
         arms_as_of_round=as_of,
@@ -99,8 +104,8 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
         you=SelfView(
             id=observer,
             name=me.spec.name,
-            regime=me.spec.regime,
-            transparency=me.spec.transparency,
+            regime=me.spec.shown_regime,
+            transparency=me.spec.shown_transparency,
             disposition=me.spec.disposition,
             doctrine=me.spec.doctrine,
             arms=round(me.arms, 3),
