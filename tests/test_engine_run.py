@@ -14,31 +14,19 @@ from records.reader import read_record
 from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from scenarios.library import load_builtin
 from simulation.runner import RunConfig, RunFailed, play_scenario, run_scenario
+from tests.helpers.clock import HoldAfter, InFlight, wait_for_event
 from tests.helpers.engine import EVENT_KINDS, fake, make_scenario, policy_model
-
-
-def max_overlap(spans: list[tuple[float, float]]) -> int:
-    """Most calls in flight at one moment."""
-    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    best = cur = 0
-    for _, step in edges:
-        cur += step
-        best = max(best, cur)
-    return best
 
 
 @pytest.mark.parametrize("limit", [1, 2, 4])
 async def test_decisions_run_concurrently_under_the_limit(tmp_path: Path, limit: int) -> None:
     sc = make_scenario([{"id": s} for s in "ABCD"], rounds=2, subturns=1)
-    models = {s: policy_model("tit-for-tat", latency_s=0.05) for s in "ABCD"}
-    await play_scenario(
-        sc,
-        {s: fake(m) for s, m in models.items()},
-        RunConfig(seed=0, out_dir=tmp_path, max_in_flight=limit),
-    )
-    spans = [span for m in models.values() for span in m.spans]
-    assert len(spans) == 4 * 2 * 2
-    assert max_overlap(spans) == limit
+    # every call waits (a bounded number of event-loop turns) for `limit` calls to be in flight
+    in_flight = InFlight(wanted=limit)
+    models = {s: fake(policy_model("tit-for-tat", hold=in_flight)) for s in "ABCD"}
+    await play_scenario(sc, models, RunConfig(seed=0, out_dir=tmp_path, max_in_flight=limit))
+    assert in_flight.calls == 4 * 2 * 2
+    assert in_flight.peak == limit
 
 
 def _canonical(path: Path) -> list[dict[str, Any]]:
@@ -107,15 +95,16 @@ async def test_failed_model_call_fails_the_run_with_cause(tmp_path: Path) -> Non
 
 async def test_cancelled_run_ends_its_record(tmp_path: Path) -> None:
     sc = make_scenario([{"id": "A"}, {"id": "B"}], rounds=50, subturns=0)
-    models = {s: fake(policy_model("dove", latency_s=0.02)) for s in "AB"}
+    gate = HoldAfter(free=2 * 3)  # three rounds of decisions, then the calls are held open
+    models = {s: fake(policy_model("dove", hold=gate)) for s in "AB"}
     task = asyncio.create_task(play_scenario(sc, models, RunConfig(seed=0, out_dir=tmp_path)))
-    await asyncio.sleep(0.2)
+    await wait_for_event(gate.held, task)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     (path,) = tmp_path.glob("*.jsonl")
     end = read_record(path).run_end
-    assert end is not None and end.outcome == "interrupted"
+    assert end is not None and end.outcome == "interrupted" and end.rounds_played == 3
 
 
 async def test_record_holds_every_step(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from typer.testing import CliRunner
 
+from agents import fake_model as fake_model_module
+from agents import state_agent
 from agents.fake_model import FakeChatModel, FakeModelExhausted
 from agents.models import ResolvedModel
 from agents.observation import Phase
@@ -24,10 +25,19 @@ from records.reader import read_record
 from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from simulation import runner as runner_module
 from simulation.runner import RunConfig, RunFailed, play_scenario
+from tests.helpers.clock import FakeClock
 from tests.helpers.engine import fake
 from tests.helpers.replies import only_record, responder, two_states, valid_decision
 
 LATENCY = 0.05
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The fake model's clock: its latency passes on this clock, nobody waits for it."""
+    clock = FakeClock()
+    clock.install(monkeypatch, fake_model_module, async_sleep=True)
+    return clock
 
 
 def _ask(model: FakeChatModel, text: str) -> str:
@@ -110,32 +120,29 @@ async def test_raises_in_async_mode_too() -> None:
         await model.ainvoke([HumanMessage("2")])
 
 
-def test_latency_and_spans_sync() -> None:
+def test_latency_and_spans_sync(clock: FakeClock) -> None:
     model = FakeChatModel(latency_s=LATENCY).enqueue("a", "b")
-    t0 = time.monotonic()
     _ask(model, "1")
     _ask(model, "2")
-    assert time.monotonic() - t0 >= 2 * LATENCY
-    assert len(model.spans) == 2
-    for start, end in model.spans:
-        assert end - start >= LATENCY * 0.9
-    (_, end1), (start2, _) = model.spans
-    assert start2 >= end1  # sequential calls do not overlap
+    assert clock.sleeps == [LATENCY, LATENCY]
+    # each call spans its latency, and sequential calls do not overlap
+    assert model.spans == [(0.0, LATENCY), (LATENCY, pytest.approx(2 * LATENCY))]
 
 
-async def test_async_latency_lets_calls_overlap() -> None:
+async def test_async_latency_lets_calls_overlap(clock: FakeClock) -> None:
     model = FakeChatModel(latency_s=LATENCY).enqueue("a", "b", "c")
-    t0 = time.monotonic()
     replies = await asyncio.gather(*(model.ainvoke([HumanMessage(str(i))]) for i in range(3)))
-    elapsed = time.monotonic() - t0
     assert sorted(r.text for r in replies) == ["a", "b", "c"]
-    assert elapsed < 3 * LATENCY  # the waits ran concurrently
-    starts = [s for s, _ in model.spans]
-    ends = [e for _, e in model.spans]
-    assert max(starts) < min(ends)  # every call was in flight at the same time
+    assert clock.sleeps == [LATENCY] * 3
+    # the waits ran concurrently: three calls in flight together, done after one latency
+    assert model.spans == [(0.0, LATENCY)] * 3
+    assert clock.now == LATENCY
 
 
-async def test_engine_records_fake_latency(tmp_path: Path) -> None:
+async def test_engine_records_fake_latency(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock.install(monkeypatch, state_agent)  # the engine times its calls on the same clock
     a_chat = FakeChatModel(responder=responder(), latency_s=LATENCY)
     b_chat = FakeChatModel(responder=responder(), latency_s=LATENCY)
     out = tmp_path / "runs"
@@ -145,11 +152,9 @@ async def test_engine_records_fake_latency(tmp_path: Path) -> None:
         RunConfig(seed=0, out_dir=out, max_in_flight=2, argv=["test"]),
     )
     calls = read_record(only_record(out)).of_kind(LlmCallEvent)
-    assert len(calls) == 2
-    assert all(c.latency_s >= LATENCY * 0.9 for c in calls)
+    assert [c.latency_s for c in calls] == [LATENCY, LATENCY]
     # The two states decided concurrently.
-    (a_start, a_end), (b_start, b_end) = a_chat.spans[0], b_chat.spans[0]
-    assert a_start < b_end and b_start < a_end
+    assert a_chat.spans == b_chat.spans == [(0.0, LATENCY)]
 
 
 async def test_run_with_exhausted_fake_fails_with_cause_in_record(tmp_path: Path) -> None:

@@ -12,15 +12,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anyio
 import openai
 import pytest
 
+from agents import state_agent
 from agents.models import ModelOptions, StructuredMode, resolve_model
 from records.reader import read_record
 from records.schema import DecisionEvent, LlmCallEvent, RunEndEvent
 from scenarios.library import load_builtin, parse_scenario
 from scenarios.schema import Scenario
 from simulation.runner import RunConfig, RunFailed, run_scenario
+from tests.helpers.clock import FakeClock
 from tests.helpers.fake_openai_server import (
     Behaviour,
     Drop,
@@ -37,6 +40,16 @@ from tests.helpers.fake_openai_server import (
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-faults")
     monkeypatch.delenv("DILEMMA_BASE_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The openai client's backoff and Retry-After waits pass on a fake clock: recorded, not
+    slept. The state agent times its calls on the same clock."""
+    clock = FakeClock()
+    monkeypatch.setattr(anyio, "sleep", clock.async_sleep)
+    clock.install(monkeypatch, state_agent)
+    return clock
 
 
 def options(
@@ -93,24 +106,22 @@ def check_integrity(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
-def same_call(srv: FakeOpenAIServer, model: str) -> list[list[float]]:
-    """Arrival times of identical request bodies (one list per distinct call)."""
-    groups: dict[str, list[float]] = {}
-    for r in srv.chat_requests(model):
-        groups.setdefault(json.dumps(r.body, sort_keys=True), []).append(r.at)
-    return list(groups.values())
+def same_call(srv: FakeOpenAIServer, model: str) -> list[int]:
+    """How many times each distinct call (identical request body) was sent."""
+    bodies = Counter(json.dumps(r.body, sort_keys=True) for r in srv.chat_requests(model))
+    return list(bodies.values())
 
 
 # --- transport layer: the openai:MODEL client ------------------------------------------------
 
 
-async def test_retry_after_is_honoured(openai_server: FakeOpenAIServer) -> None:
+async def test_retry_after_is_honoured(openai_server: FakeOpenAIServer, clock: FakeClock) -> None:
     openai_server.enqueue(Status(429, retry_after="1"))
     chat = resolve_model("openai:gpt-a", options=options(openai_server)).chat
     reply = await chat.ainvoke("hello")
     assert reply.text == "ok"
-    first, second = (r.at for r in openai_server.chat_requests())
-    assert second - first >= 0.95
+    assert len(openai_server.chat_requests()) == 2
+    assert clock.sleeps == [1.0]  # waited what the server asked before retrying
 
 
 async def test_server_errors_are_retried_a_bounded_number_of_times(
@@ -128,7 +139,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times(
     assert len(openai_server.chat_requests()) == 3  # 1 + transport_retries
 
 
-@pytest.mark.parametrize("fault", [Hang(30), Drop()], ids=["read-timeout", "dropped"])
+@pytest.mark.parametrize("fault", [Hang(), Drop()], ids=["read-timeout", "dropped"])
 async def test_timeouts_and_dropped_connections_are_retried(
     openai_server: FakeOpenAIServer, fault: Behaviour
 ) -> None:
@@ -144,17 +155,17 @@ async def test_timeouts_and_dropped_connections_are_retried(
 
 
 async def test_run_waits_out_429_and_completes(
-    openai_server: FakeOpenAIServer, tmp_path: Path
+    openai_server: FakeOpenAIServer, tmp_path: Path, clock: FakeClock
 ) -> None:
     openai_server.script("gpt-a", Status(429, retry_after="1"))
     path = await play(openai_server, tmp_path)
     lines = check_integrity(path)
     assert lines[-1]["outcome"] == "completed"
-    retried = [times for times in same_call(openai_server, "gpt-a") if len(times) > 1]
-    assert len(retried) == 1 and retried[0][1] - retried[0][0] >= 0.95
+    assert sorted(same_call(openai_server, "gpt-a")) == [1, 2]  # one call was sent again
+    assert clock.sleeps == [1.0]
     calls = [e for e in lines if e["kind"] == "llm_call"]
     assert len(calls) == 2 and all(c["error"] is None for c in calls)
-    assert max(c["latency_s"] for c in calls) >= 0.95  # the wait is part of the call
+    assert max(c["latency_s"] for c in calls) == 1.0  # the wait is part of the call
 
 
 async def test_run_survives_transient_500_503_and_dropped_connection(
@@ -182,7 +193,7 @@ def _failing_for(model: str, fault: Behaviour) -> Any:
     [
         (Status(503, message="overloaded"), "503"),
         (Status(429, retry_after="0", message="rate limited"), "429"),
-        (Hang(30), "timed out"),
+        (Hang(), "timed out"),
         (RawBody("<html>proxy error</html>"), "Expecting value"),
     ],
     ids=["503", "429", "read-timeout", "200-not-json"],
@@ -207,7 +218,7 @@ async def test_persistent_fault_fails_that_run_only(
     assert end.outcome == "failed" and end.error is not None and cause in end.error
     # bounded: each state's call was tried at most 1 + transport_retries times
     per_call = same_call(openai_server, "gpt-bad")
-    assert per_call and all(len(times) <= 3 for times in per_call)
+    assert per_call and all(n <= 3 for n in per_call)
 
 
 async def test_failed_call_is_recorded_as_an_llm_call(
@@ -300,7 +311,6 @@ async def test_non_json_body_is_retried_then_fails_the_run(
         await play(openai_server, tmp_path, "gpt-bad", retries=0)
     per_call = same_call(openai_server, "gpt-bad")
     # the first call to fail was tried 1 + 2 times; the run then stopped its other calls
-    assert max(len(times) for times in per_call) == 3
-    assert all(len(times) <= 3 for times in per_call)
+    assert max(per_call) == 3
     failed = [e for e in read_record(info.value.path).of_kind(LlmCallEvent) if e.error]
     assert failed and "Expecting value" in (failed[0].error or "")

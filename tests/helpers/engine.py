@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
 
 from agents.fake_model import FakeChatModel
 from agents.models import ResolvedModel, StructuredMode
@@ -47,9 +50,35 @@ def policy_responder(
     return respond
 
 
-def policy_model(policy: str, latency_s: float = 0.0, **kw: Any) -> FakeChatModel:
-    """A fake model answering as `policy`, recording its calls."""
-    return FakeChatModel(responder=policy_responder(policy, **kw), latency_s=latency_s)
+class HeldChatModel(FakeChatModel):
+    """A FakeChatModel whose async calls each run inside `hold()` (see tests/helpers/clock.py).
+
+    A gate can count the calls in flight, or hold a call open until the test lets go, so tests
+    of concurrency and cancellation wait on events instead of sleeping.
+    """
+
+    hold: Callable[[], AbstractAsyncContextManager[None]] | None = None
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.hold is None:
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        async with self.hold():
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+
+def policy_model(
+    policy: str,
+    hold: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+    **kw: Any,
+) -> HeldChatModel:
+    """A fake model answering as `policy`, recording its calls; `hold` gates its async calls."""
+    return HeldChatModel(responder=policy_responder(policy, **kw), hold=hold)
 
 
 def make_scenario(states: list[dict[str, Any]], **rules: Any) -> Scenario:

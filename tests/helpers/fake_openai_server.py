@@ -4,7 +4,8 @@ It answers `POST /v1/chat/completions` and `GET /v1/models` from a background th
 request takes the next scripted behaviour for its model (`script(model, ...)`), else the next one
 queued for any model (`enqueue(...)`), else the responder, whose default answers like a
 scripted policy would: a valid reply as a tool call when tools were offered, else as JSON text.
-Every request is kept in `requests` (path, headers, body, arrival time).
+Every request is kept in `requests` (path, headers, body). A `Hang` holds its request open on an
+event until the server stops: nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -46,9 +47,7 @@ class Status:
 
 @dataclass(frozen=True)
 class Hang:
-    """Send nothing for this long (the client's read timeout should fire first), then drop."""
-
-    seconds: float = 30.0
+    """Send nothing until the server stops (the client's read timeout fires first), then drop."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,6 @@ class SeenRequest:
     headers: dict[str, str]
     """Header names in lower case."""
     body: dict[str, Any]
-    at: float
 
 
 def _lower(items: Any) -> dict[str, str]:
@@ -237,9 +235,7 @@ class FakeOpenAIServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
 
             def do_GET(self) -> None:
-                server.requests.append(
-                    SeenRequest(self.path, _lower(self.headers.items()), {}, time.monotonic())
-                )
+                server.requests.append(SeenRequest(self.path, _lower(self.headers.items()), {}))
                 if self.path.rstrip("/").endswith("/models"):
                     models = {"object": "list", "data": [{"id": "fake", "object": "model"}]}
                     self._send(200, json.dumps(models))
@@ -253,9 +249,7 @@ class FakeOpenAIServer:
                     body = json.loads(raw) if raw else {}
                 except json.JSONDecodeError:
                     body = {"_unparsed": raw}
-                server.requests.append(
-                    SeenRequest(self.path, _lower(self.headers.items()), body, time.monotonic())
-                )
+                server.requests.append(SeenRequest(self.path, _lower(self.headers.items()), body))
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, json.dumps({"error": {"message": "not found"}}))
                     return
@@ -276,7 +270,7 @@ class FakeOpenAIServer:
                     error = {"message": behaviour.message, "type": "fake", "code": None}
                     self._send(behaviour.code, json.dumps({"error": error}), headers)
                 elif isinstance(behaviour, Hang):
-                    server._stopping.wait(behaviour.seconds)
+                    server._stopping.wait()
                     self._drop()
                 elif isinstance(behaviour, Drop):
                     self._drop()
