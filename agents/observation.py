@@ -117,6 +117,10 @@ class RulesView(_View):
     summit_this_round: bool
     summit_next_round: bool
     war_ends_run: bool
+    offense_defense: float = 1.0
+    """The offense-defense balance: above 1 offense has the advantage (in a war the striker's
+    arms count that many times over and the side struck first loses more), below 1 defense has
+    it. Default 1.0 (neutral) for observations recorded before it was shown."""
 
 
 class Observation(_View):

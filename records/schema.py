@@ -130,7 +130,11 @@ class DecisionEvent(_Event):
 
 
 class StateOutcome(_Event):
-    """How one state's move resolved."""
+    """How one state's move resolved.
+
+    `arms_after` and `economy_after` are end-of-round values, after any war losses:
+    arms_after = arms_before * (1 + applied_change / 100) - war_arms_lost.
+    """
 
     state: str
     requested_change: int | None
@@ -142,6 +146,10 @@ class StateOutcome(_Event):
     action: Action
     target: str | None
     fallback: bool
+    war_arms_lost: float = 0.0
+    """Arms destroyed by wars this round (all wars the state fought; see `War.losses`)."""
+    war_economy_lost: float = 0.0
+    """Economy destroyed by wars this round."""
 
 
 class TreatyEvent(_Event):
@@ -173,12 +181,26 @@ class IntelEstimate(_Event):
     as_of_round: int
 
 
+class WarLosses(_Event):
+    """What one war destroyed (simulation.world.war_losses): amounts in arms and economy units."""
+
+    offense_defense: float
+    force_share: float
+    """The initiator's share of effective force: b * x_i / (b * x_i + x_t)."""
+    initiator_arms_lost: float
+    target_arms_lost: float
+    initiator_economy_lost: float
+    target_economy_lost: float
+
+
 class War(_Event):
-    """Who started a war against whom."""
+    """Who started a war against whom, and what it cost when the run goes on after it."""
 
     initiator: str
     target: str | None
     action: Action
+    losses: WarLosses | None = None
+    """None when the war ends the run (no losses are applied) or in version-1 records."""
 
 
 class ResolutionEvent(_Event):

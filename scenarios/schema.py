@@ -66,7 +66,13 @@ class Rules(_Strict):
     intel_lag: int = Field(default=1, ge=0, le=5, description="rounds of delay of intelligence")
     summit_every: int = Field(default=0, ge=0, le=50, description="0 = never")
     offense_defense: float = Field(
-        default=1.0, gt=0, le=5, description="how much others' arms count as threat (1 = neutral)"
+        default=1.0,
+        gt=0,
+        le=5,
+        description=(
+            "offense-defense balance: > 1 offense has the advantage (in a war the attacker's arms"
+            " count that many times over), < 1 defense has it, 1 = neutral; shown to every state"
+        ),
     )
     war_ends_run: bool = True
     arms_cost: float = Field(default=1.0, ge=0, description="economy spent per unit of arms bought")

@@ -126,6 +126,7 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
             summit_this_round=summit,
             summit_next_round=world.is_summit(round_ + 1),
             war_ends_run=rules.war_ends_run,
+            offense_defense=rules.offense_defense,
         ),
         statements=statements,
         messages=messages,

@@ -13,7 +13,15 @@ from agents.decision import Decision, ProposalKind
 from agents.ladder import WAR_ACTIONS, Action
 from agents.observation import ArmsSource, Said
 from agents.personas import Regime, Transparency
-from records.schema import Breach, IntelEstimate, ResolutionEvent, StateOutcome, TreatyEvent, War
+from records.schema import (
+    Breach,
+    IntelEstimate,
+    ResolutionEvent,
+    StateOutcome,
+    TreatyEvent,
+    War,
+    WarLosses,
+)
 from scenarios.schema import Rules, Scenario, StateSpec
 
 
@@ -177,6 +185,83 @@ def _apply_rules(
     return change, adjustments
 
 
+WAR_SEVERITY = 0.4
+"""Arms share a side loses in one round of war when its opponent holds all the effective force."""
+WAR_ECONOMY_DAMAGE = 0.5
+"""Economy share lost per unit of arms share lost."""
+
+
+def war_losses(
+    initiator_arms: float,
+    target_arms: float,
+    initiator_economy: float,
+    target_economy: float,
+    offense_defense: float,
+) -> WarLosses:
+    """What one round of war between an initiator and its target destroys.
+
+    With b the offense-defense balance, the initiator's arms count b times over (it strikes
+    first) and its share of effective force is s = b*x_i / (b*x_i + x_t) (1/2 when both have no
+    arms). Each side loses the share of its own arms WAR_SEVERITY times the opponent's force
+    share, and WAR_ECONOMY_DAMAGE times that share of its economy:
+
+        target loses    0.4 * s       of its arms and 0.2 * s       of its economy
+        initiator loses 0.4 * (1 - s) of its arms and 0.2 * (1 - s) of its economy
+
+    With offense ahead (b > 1) a first strike pays and the side struck first loses more; with
+    defense ahead (b < 1) attacking costs the initiator more.
+    """
+    effective = offense_defense * initiator_arms
+    total = effective + target_arms
+    share = effective / total if total > 0 else 0.5
+    target_share, initiator_share = WAR_SEVERITY * share, WAR_SEVERITY * (1 - share)
+    return WarLosses(
+        offense_defense=offense_defense,
+        force_share=round(share, 6),
+        initiator_arms_lost=round(initiator_arms * initiator_share, 6),
+        target_arms_lost=round(target_arms * target_share, 6),
+        initiator_economy_lost=round(initiator_economy * WAR_ECONOMY_DAMAGE * initiator_share, 6),
+        target_economy_lost=round(target_economy * WAR_ECONOMY_DAMAGE * target_share, 6),
+    )
+
+
+def _fight(world: World, wars: list[War]) -> tuple[list[War], dict[str, tuple[float, float]]]:
+    """Apply the losses of this round's wars (when war does not end the run).
+
+    Every war's losses are computed from the arms and economy before any war of the round, so
+    the result does not depend on their order; a state in several wars loses the sum, but
+    never more than it has (arms and economy stop at 0). Returns the wars with their losses and
+    each state's (arms lost, economy lost) as actually applied.
+    """
+    lost: dict[str, tuple[float, float]] = {}
+    if world.rules.war_ends_run:
+        return wars, lost
+    before = {sid: (n.arms, n.economy) for sid, n in world.nations.items()}
+    out: list[War] = []
+    for war in wars:
+        target = war.target
+        if target is None or target == war.initiator or target not in world.nations:
+            out.append(war)
+            continue
+        (xi, ei), (xt, et) = before[war.initiator], before[target]
+        losses = war_losses(xi, xt, ei, et, world.rules.offense_defense)
+        for sid, arms, economy in (
+            (war.initiator, losses.initiator_arms_lost, losses.initiator_economy_lost),
+            (target, losses.target_arms_lost, losses.target_economy_lost),
+        ):
+            a, e = lost.get(sid, (0.0, 0.0))
+            lost[sid] = (a + arms, e + economy)
+        out.append(war.model_copy(update={"losses": losses}))
+    applied: dict[str, tuple[float, float]] = {}
+    for sid, (arms, economy) in lost.items():
+        nation = world.nations[sid]
+        nation.arms = round(max(0.0, nation.arms - arms), 6)
+        nation.economy = round(max(0.0, nation.economy - economy), 6)
+        x, e = before[sid]
+        applied[sid] = (round(x - nation.arms, 6), round(e - nation.economy, 6))
+    return out, applied
+
+
 def _breaches(world: World, applied: dict[str, float]) -> tuple[list[Breach], list[str]]:
     breaches: list[Breach] = []
     ended: list[str] = []
@@ -272,7 +357,6 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
         nation.arms = round(before * (1 + change / 100), 6)
         cost = rules.arms_cost * max(0.0, nation.arms - before)
         nation.economy = round(nation.economy * (1 + rules.economy_growth_pct / 100) - cost, 6)
-        nation.arms_history.append(nation.arms)
         nation.last_change = change
         action = decision.action if decision is not None else Action.STATUS_QUO
         target = decision.target if decision is not None else None
@@ -294,11 +378,27 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
         )
     breaches, ended = _breaches(world, applied)
     formed, opened = _treaties(world, decisions, round_)
-    wars = [
-        War(initiator=o.state, target=o.target, action=o.action)
-        for o in outcomes
-        if o.action in WAR_ACTIONS
-    ]
+    wars, lost = _fight(
+        world,
+        [
+            War(initiator=o.state, target=o.target, action=o.action)
+            for o in outcomes
+            if o.action in WAR_ACTIONS
+        ],
+    )
+    for n, o in enumerate(outcomes):
+        nation = world.nations[o.state]
+        nation.arms_history.append(nation.arms)
+        if o.state in lost:
+            arms_lost, economy_lost = lost[o.state]
+            outcomes[n] = o.model_copy(
+                update={
+                    "arms_after": nation.arms,
+                    "economy_after": nation.economy,
+                    "war_arms_lost": arms_lost,
+                    "war_economy_lost": economy_lost,
+                }
+            )
     if wars and world.war is None:
         world.war = wars[0]
     world.actions[round_] = {o.state: o.action.value for o in outcomes}
