@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,13 @@ import pytest
 
 from agents.response_cache import CacheMiss, ResponseCache
 from experiments.spec import ExperimentError, expand, load_experiment
-from experiments.sweep import SweepError, record_status, sweep
+from experiments.sweep import SweepError, sweep
+from records.reader import record_status
+from tests.helpers.held_sweep import HELD
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "experiments" / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "experiments" / "examples"
+DILEMMA = [sys.executable, "-m", "dilemma.cli"]
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
@@ -100,27 +103,39 @@ async def test_sweep_runs_everything_and_refuses_to_overwrite(tmp_path: Path) ->
 
 
 def long_sweep(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """An experiment long enough to interrupt: its file, its output folder, its command."""
+    """An experiment long enough to interrupt: its file, its output folder, its CLI arguments."""
     longer = SMALL.replace("rounds: 3", "rounds: 30").replace("repeats: 3", "repeats: 6")
     path = write(tmp_path, longer)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(path), "--out", str(out)]
-    return path, out, [*cmd, "--concurrency", "2"]
+    return path, out, ["sweep", str(path), "--out", str(out), "--concurrency", "2"]
 
 
-def wait_for_records(out: Path, n: int = 4) -> None:
-    """Wait until the sweep has started `n` records."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(out.glob("*.jsonl"))) < n:
-        time.sleep(0.05)
+HELD_AFTER = 300
+"""Model calls before the sweep is held: two 120-call runs finished, the next two under way."""
+
+
+def held_sweep(args: list[str]) -> subprocess.Popen[str]:
+    """`dilemma ARGS` in a child process, returned once its model calls are held mid-sweep."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.held_sweep", str(HELD_AFTER), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # blocks until the child writes: no polling, no sleep
+        if line.strip() == HELD:
+            return proc
+    proc.wait()
+    pytest.fail(f"the sweep ended (exit {proc.returncode}) before {HELD_AFTER} model calls")
 
 
 def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
-    path, out, cmd = long_sweep(tmp_path)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_records(out)
+    path, out, args = long_sweep(tmp_path)
+    proc = held_sweep(args)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate(timeout=60)
     statuses = [record_status(p) for p in out.glob("*.jsonl")]
     assert "incomplete" in statuses, statuses
     finished = {
@@ -128,7 +143,10 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
         for p in out.glob("*.jsonl")
         if record_status(p) in ("completed", "war")
     }
-    result = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert finished  # the runs done before the hold
+    result = subprocess.run(
+        [*DILEMMA, *args, "--resume"], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     runs = expand(load_experiment(path), path)
     records = sorted(out.glob("*.jsonl"))
@@ -231,9 +249,8 @@ def test_prompt_setup_example_expands(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
-    _, out, cmd = long_sweep(tmp_path)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for_records(out)
+    _, out, args = long_sweep(tmp_path)
+    proc = held_sweep(args)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -242,7 +259,9 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
     # every record is either finished or closed with an `interrupted` run_end: none is cut
     assert set(statuses.values()) <= {"completed", "war", "interrupted"}, statuses
     assert "interrupted" in statuses.values()
-    result = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [*DILEMMA, *args, "--resume"], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     assert all(record_status(p) in ("completed", "war") for p in out.glob("*.jsonl"))
 
