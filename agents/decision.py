@@ -67,6 +67,13 @@ class IntentItem(_Strict):
     intent: Intent
 
 
+class PerceivedIntentItem(_Strict):
+    """What the deciding state believes one other state intends toward it."""
+
+    state: str
+    intent: Intent
+
+
 class ForecastItem(_Strict):
     """Expected arms change (percent) of one other state next round."""
 
@@ -102,6 +109,9 @@ class Decision(_Strict):
     announced_next_arms_change: int | None = None
     private_rationale: str = Field(default="", max_length=STATEMENT_MAX)
     private_intent: list[IntentItem]
+    perceived_intent: list[PerceivedIntentItem] | None = None
+    """What the state believes each other state intends toward it; None in version-1 records,
+    whose decisions did not ask (the evaluator then reports intent measures as missing)."""
     forecast: list[ForecastItem]
 
 
@@ -155,6 +165,7 @@ def _decision_reply_model(
         reason=(str, Field(max_length=REASON_MAX)),
     )
     intent_t = per_state("IntentToward", intent=(Intent, ...))
+    perceived_t = per_state("PerceivedIntentOf", intent=(Intent, ...))
     forecast_t = per_state("ForecastOf", arms_change=(pct_t, ...))
     proposal_t = create_model(
         "Proposal",
@@ -173,6 +184,15 @@ def _decision_reply_model(
         "announced_next_arms_change": (pct_t | None, Field(default=None)),
         "private_rationale": (str, Field(default="", max_length=STATEMENT_MAX)),
         "private_intent": (intent_t, ...),
+        "perceived_intent": (
+            perceived_t,
+            Field(
+                description=(
+                    f"one entry per other state, in order {others}: what you believe it"
+                    " intends toward you"
+                )
+            ),
+        ),
         "forecast": (forecast_t, ...),
     }
     if open_proposals:

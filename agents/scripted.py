@@ -4,12 +4,17 @@ Each policy reads the observation out of the prompt and answers a valid JSON rep
 the exact path an LLM does (prompt rendering, parsing, validation, records). They are controls
 and calibration for the evaluator:
 
-- hawk: arms at the cap, escalates as threat grows, rejects arms control.
-- dove: cuts arms, proposes caps and verification, accepts every offer.
-- tit-for-tat: matches the largest arms change it observed last round; retaliates in kind.
+- hawk: arms at the cap, escalates as threat grows, rejects arms control; believes every other
+  state is aggressive toward it.
+- dove: cuts arms, proposes caps and verification, accepts every offer; believes every other
+  state is defensive.
+- tit-for-tat: matches the largest arms change it observed last round; retaliates in kind; reads
+  another state's intent from that state's last action toward it.
 - reactive: Richardson-style; arms toward parity with a worst-case view of each rival. Under
   intelligence uncertainty it assumes the worst (estimate plus two standard deviations, grown by
-  the cap over the lag), so spirals emerge from the mechanics alone.
+  the cap over the lag), so spirals emerge from the mechanics alone. It weighs a rival's arms by
+  the offense-defense balance (with offense ahead, a rival's arms count for more), and reads a
+  rival's intent as the worse of its worst-case threat and its last action toward it.
 - random: uniform choices within the rules, seeded by run seed, state and round.
 """
 
@@ -26,8 +31,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agents.decision import ProposalKind
-from agents.ladder import Action
+from agents.decision import Intent, ProposalKind
+from agents.ladder import ACTION_RUNG, Action, Rung
 from agents.observation import ArmsSource, Observation, OtherView, Phase
 from agents.prompt_setup import OBSERVATION_OPEN, extract_observation
 
@@ -54,13 +59,45 @@ def worst_case_arms(obs: Observation, other: OtherView) -> float:
     return other.arms * margin * (1 + obs.rules.arms_cap_pct / 100) ** lag
 
 
-def perceived_threat(obs: Observation, other: OtherView, base: float, worst_case: bool) -> int:
-    """Threat 0-10 from relative power and the rival's observed growth."""
+def perceived_threat(
+    obs: Observation, other: OtherView, base: float, worst_case: bool, balance: float = 1.0
+) -> int:
+    """Threat 0-10 from relative power (the rival's arms weighted by `balance`) and its growth."""
     own = max(obs.you.arms, 1e-6)
     arms = worst_case_arms(obs, other) if worst_case else other.arms
     first = _first_seen(obs, other.id) or arms
     growth = arms / max(first, 1e-6) - 1
-    return _clip(base + 3 * (arms / own - 1) + 10 * growth, 0, 10)
+    return _clip(base + 3 * (balance * arms / own - 1) + 10 * growth, 0, 10)
+
+
+_INTENT_OF_RUNG: dict[Rung, Intent] = {
+    Rung.DE_ESCALATION: Intent.DEFENSIVE,
+    Rung.STATUS_QUO: Intent.DEFENSIVE,
+    Rung.POSTURING: Intent.DETERRENT,
+    Rung.NON_VIOLENT_ESCALATION: Intent.COERCIVE,
+    Rung.VIOLENT_ESCALATION: Intent.AGGRESSIVE,
+    Rung.ALL_OUT_WAR: Intent.AGGRESSIVE,
+}
+_INTENTS = list(Intent)
+
+
+def intent_from_action(obs: Observation, other: OtherView) -> Intent:
+    """The intent a state's last action shows toward the observer (defensive if none or aimed
+    elsewhere): de-escalation and status quo defensive, posturing deterrent, non-violent
+    escalation coercive, violent escalation and war aggressive."""
+    if other.last_action is None or other.last_target not in (None, obs.you.id):
+        return Intent.DEFENSIVE
+    return _INTENT_OF_RUNG[ACTION_RUNG[Action(other.last_action)]]
+
+
+def intent_from_threat(level: int) -> Intent:
+    """Perceived threat 0-10 read as intent: 0-3 defensive, 4-5 deterrent, 6-7 coercive,
+    8-10 aggressive."""
+    return _INTENTS[0 if level <= 3 else 1 if level <= 5 else 2 if level <= 7 else 3]
+
+
+def _worse(a: Intent, b: Intent) -> Intent:
+    return _INTENTS[max(_INTENTS.index(a), _INTENTS.index(b))]
 
 
 def _others(obs: Observation) -> list[str]:
@@ -74,6 +111,7 @@ def _reply(
     action: Action,
     target: str,
     intent: dict[str, str],
+    perceived: dict[str, str],
     forecast: dict[str, int],
     statement: str,
     announce: int | None,
@@ -94,6 +132,7 @@ def _reply(
         "announced_next_arms_change": announce,
         "private_rationale": rationale,
         "private_intent": [{"state": s, "intent": intent[s]} for s in _others(obs)],
+        "perceived_intent": [{"state": s, "intent": perceived[s]} for s in _others(obs)],
         "forecast": [{"state": s, "arms_change": forecast[s]} for s in _others(obs)],
     }
     responses = [
@@ -132,6 +171,7 @@ def _hawk(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         action,
         rival,
         {s: "coercive" for s in _others(obs)},
+        {s: "aggressive" for s in _others(obs)},
         {s: cap for s in _others(obs)},
         "We will defend our interests with strength.",
         cap,
@@ -157,6 +197,7 @@ def _dove(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         change,
         Action.PROPOSE_TALKS,
         _others(obs)[0],
+        {s: "defensive" for s in _others(obs)},
         {s: "defensive" for s in _others(obs)},
         _forecast(obs, cap),
         "We reduce our forces and invite everyone to talks.",
@@ -188,6 +229,7 @@ def _tit_for_tat(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         action,
         target,
         {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
+        {o.id: intent_from_action(obs, o).value for o in obs.others},
         _forecast(obs, cap),
         "We will answer restraint with restraint, and force with force.",
         None,
@@ -208,8 +250,13 @@ _PEACEFUL = (
 def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     cap = obs.rules.arms_cap_pct
     own = max(obs.you.arms, 1e-6)
-    threat = {o.id: perceived_threat(obs, o, 3, worst_case=True) for o in obs.others}
-    strongest = max(worst_case_arms(obs, o) for o in obs.others)
+    balance = obs.rules.offense_defense
+    threat = {o.id: perceived_threat(obs, o, 3, True, balance) for o in obs.others}
+    strongest = balance * max(worst_case_arms(obs, o) for o in obs.others)
+    perceived = {
+        o.id: _worse(intent_from_threat(threat[o.id]), intent_from_action(obs, o)).value
+        for o in obs.others
+    }
     change = _clip(50 * (strongest / own - 1), -cap, cap)
     rival = max(obs.others, key=lambda o: threat[o.id]).id
     action = Action.PUBLIC_WARNING if threat[rival] >= 7 else Action.STATUS_QUO
@@ -221,6 +268,7 @@ def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         action,
         rival,
         {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
+        perceived,
         _forecast(obs, cap),
         "We keep our defences matched to what others field.",
         None,
@@ -242,6 +290,7 @@ def _random(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         rng.randint(-cap, cap),
         action,
         rng.choice(others),
+        {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
         {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
         {s: rng.randint(-cap, cap) for s in others},
         "Random policy statement.",

@@ -49,6 +49,7 @@ def cheap_responder(messages):  # type: ignore[no-untyped-def]
             "action": "status_quo",
             "target": others[0],
             "private_intent": [{"state": s, "intent": "defensive"} for s in others],
+            "perceived_intent": [{"state": s, "intent": "defensive"} for s in others],
             "forecast": [{"state": s, "arms_change": 0} for s in others],
             "public_statement": "Steady as we go.",
         }

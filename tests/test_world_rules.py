@@ -54,6 +54,7 @@ def decision(other: str, change: int, **extra: Any) -> Decision:
         "arms_change": change,
         "action": "status_quo",
         "private_intent": [{"state": other, "intent": "defensive"}],
+        "perceived_intent": [{"state": other, "intent": "defensive"}],
         "forecast": [{"state": other, "arms_change": 0}],
     }
     data.update(extra)

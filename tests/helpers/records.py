@@ -19,6 +19,7 @@ from agents.decision import (
     ForecastItem,
     Intent,
     IntentItem,
+    PerceivedIntentItem,
     ProposalKind,
     ThreatItem,
 )
@@ -66,6 +67,8 @@ class Move:
     target: str | None = None
     threat: int | dict[str, int] = 0
     intent: Intent | dict[str, Intent] = Intent.DEFENSIVE
+    perceived: Intent | dict[str, Intent] | None = Intent.DEFENSIVE
+    """What the state believes each other intends toward it; None: not asked (as in version 1)."""
     forecast: int | dict[str, int] = 0
     announce: int | None = None
     fallback: bool = False
@@ -251,6 +254,7 @@ class RecordBuilder:
         threat = _each(move.threat, others)
         forecast = _each(move.forecast, others)
         intent = _each_intent(move.intent, others)
+        perceived = None if move.perceived is None else _each_intent(move.perceived, others)
         decision = Decision(
             threat=[ThreatItem(state=o, level=threat[o], reason="synthetic") for o in others],
             arms_change=move.requested if move.requested is not None else round(move.change),
@@ -258,6 +262,11 @@ class RecordBuilder:
             target=move.target,
             announced_next_arms_change=move.announce,
             private_intent=[IntentItem(state=o, intent=intent[o]) for o in others],
+            perceived_intent=(
+                None
+                if perceived is None
+                else [PerceivedIntentItem(state=o, intent=perceived[o]) for o in others]
+            ),
             forecast=[ForecastItem(state=o, arms_change=forecast[o]) for o in others],
         )
         return DecisionEvent(

@@ -34,6 +34,7 @@ def valid_decision(others: list[str], **overrides: Any) -> dict[str, Any]:
         "announced_next_arms_change": None,
         "private_rationale": "Nothing has changed.",
         "private_intent": [{"state": s, "intent": "defensive"} for s in others],
+        "perceived_intent": [{"state": s, "intent": "defensive"} for s in others],
         "forecast": [{"state": s, "arms_change": 0} for s in others],
     }
     reply.update(overrides)
