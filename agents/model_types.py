@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import BaseRateLimiter
 
-
-class StructuredMode(StrEnum):
-    """How a model is asked for structured output."""
-
-    FUNCTION_CALLING = "function_calling"
-    JSON_TEXT = "json_text"
+from agents.structured_mode import StructuredMode as StructuredMode
 
 
 class ModelSpecError(ValueError):

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from agents.decision import ProposalKind
+from agents.ladder import Action
 from agents.personas import Disposition, Regime, Transparency
 
 
@@ -61,7 +63,7 @@ class OtherView(_View):
     arms_uncertainty_pct: int
     last_arms_change: float | None
     announced_next_arms_change: int | None
-    last_action: str | None
+    last_action: Action | None
     last_target: str | None
 
 
@@ -79,7 +81,7 @@ class ProposalView(_View):
 
     id: str
     proposer: str
-    kind: str
+    kind: ProposalKind
     parties: list[str]
     value: int
 
@@ -88,7 +90,7 @@ class TreatyView(_View):
     """An arms-control treaty in force."""
 
     id: str
-    kind: str
+    kind: ProposalKind
     parties: list[str]
     value: int
     since_round: int
@@ -106,7 +108,7 @@ class HistoryRow(_View):
 
     round: int
     arms: dict[str, float]
-    actions: dict[str, str]
+    actions: dict[str, Action]
 
 
 class RulesView(_View):

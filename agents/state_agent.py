@@ -93,7 +93,7 @@ class CallLog:
     output_tokens: int | None
     cost_usd: float | None
     latency_s: float
-    started_at: str
+    started_at: datetime
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ class StateAgent:
         messages = self._messages(obs, schema)
         error: str | None = None
         for attempt in range(1, self.max_retries + 2):
-            started = datetime.now(UTC).isoformat()
+            started = datetime.now(UTC)
             t0 = time.perf_counter()
             try:
                 reply = await self._invoke(messages, schema, obs, attempt)
@@ -324,7 +324,7 @@ class StateAgent:
 
 
 def _failed_call(
-    attempt: int, messages: list[BaseMessage], error: str, latency: float, started: str
+    attempt: int, messages: list[BaseMessage], error: str, latency: float, started: datetime
 ) -> CallLog:
     """The record of a call that failed at the transport level (no reply at all)."""
     return CallLog(

@@ -120,6 +120,10 @@ def _img(uri: str, alt: str) -> str:
     return f'<p><img src="{uri}" alt="{esc(alt)}"></p>'
 
 
+def _or_unknown(value: object) -> object:
+    return "?" if value is None else value
+
+
 def _counted(values: Iterable[Any], limit: int = 8) -> str:
     counts = Counter(str(v) for v in values)
     items = [f"{v} (x{n})" if len(counts) > 1 else v for v, n in counts.most_common(limit)]
@@ -226,7 +230,7 @@ class _Data:
             dict.fromkeys(
                 k
                 for h in self.headers.values()
-                for k in ((h.experiment or {}).get("conditions") or {})
+                for k in (h.experiment.conditions if h.experiment else {})
             )
         )
         for f in self.factors:
@@ -265,9 +269,9 @@ def _provenance(d: _Data, source: Path) -> str:
     exps = [h.experiment for h in hs if h.experiment]
     rows: list[tuple[str, str]] = []
     if exps:
-        rows.append(("experiment", _counted(e.get("name", "?") for e in exps)))
-        rows.append(("experiment file", _counted(e.get("source", "?") for e in exps)))
-        declared = _counted(e.get("runs", "?") for e in exps)
+        rows.append(("experiment", _counted(_or_unknown(e.name) for e in exps)))
+        rows.append(("experiment file", _counted(_or_unknown(e.source) for e in exps)))
+        declared = _counted(_or_unknown(e.runs) for e in exps)
         rows.append(("runs declared / records found", f"{declared} / {len(d.runs)}"))
         if d.factors:
             levels = "; ".join(f"{f}: {', '.join(sorted(d.runs[f].unique()))}" for f in d.factors)
@@ -276,9 +280,7 @@ def _provenance(d: _Data, source: Path) -> str:
         rows.append(("experiment", "none (records without an experiment header)"))
         rows.append(("records", str(len(d.runs))))
     rows.append(("source", str(source)))
-    rows.append(
-        ("scenarios", _counted(f"{h.scenario.get('name', '?')} ({h.scenario_source})" for h in hs))
-    )
+    rows.append(("scenarios", _counted(f"{h.scenario.name} ({h.scenario_source})" for h in hs)))
     models = []
     for h in hs:
         for sid, m in h.models.items():
@@ -318,8 +320,8 @@ def _provenance(d: _Data, source: Path) -> str:
             _counted(f"{h.max_retries} / {h.response_cache}" for h in hs),
         )
     )
-    starts = sorted(h.started_at for h in hs)
-    ends = sorted(e.ended_at for e in d.ends.values())
+    starts = sorted(h.started_at.isoformat() for h in hs)
+    ends = sorted(e.ended_at.isoformat() for e in d.ends.values())
     rows.append(
         (
             "time range (UTC)",
@@ -690,7 +692,7 @@ def render_report(
     """The report of a record or a folder of records as an HTML string."""
     d = _Data(source, by)
     exps = [h.experiment for h in d.headers.values() if h.experiment]
-    name = (exps[0].get("name") if exps else None) or (
+    name = (exps[0].name if exps else None) or (
         f"run {d.runs['run_id'].iloc[0]}" if len(d.runs) == 1 else source.name
     )
     picked = _pick_transcripts(d.runs, max_transcripts)

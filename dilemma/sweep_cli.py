@@ -19,6 +19,7 @@ from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
 from experiments.spec import RunSpec
 from experiments.sweep import SweepError, SweepStats, sweep
+from records.schema import ExperimentInfo
 
 
 def run_sweep(
@@ -60,7 +61,7 @@ def run_sweep(
             task, completed=stats.done, calls=stats.calls, tokens=stats.tokens, failed=stats.failed
         )
 
-    meta = {"name": name, "source": source, "runs": len(runs)}
+    meta = ExperimentInfo(name=name, source=source, runs=len(runs), conditions={})
     try:
         with progress:
             stats = asyncio.run(

@@ -78,48 +78,35 @@ def _arms(value: float) -> str:
 def header_lines(header: Header) -> list[Line]:
     """Who played what: scenario, states and models, rules, seed, prompt setup, provenance."""
     sc = header.scenario
-    out = [
-        Line(
-            "title",
-            f"Run {header.run_id}: scenario {sc.get('name', '?')} ({header.scenario_source})",
-        )
-    ]
-    exp = header.experiment or {}
-    if exp:
-        conds = ", ".join(f"{k}={v}" for k, v in (exp.get("conditions") or {}).items())
-        out.append(
-            Line(
-                "meta", f"experiment: {exp.get('name', '?')}" + (f" [{conds}]" if conds else ""), 1
-            )
-        )
-    for state in sc.get("states", []):
-        sid = str(state.get("id", "?"))
-        model = header.models.get(sid)
+    out = [Line("title", f"Run {header.run_id}: scenario {sc.name} ({header.scenario_source})")]
+    exp = header.experiment
+    if exp is not None:
+        conds = ", ".join(f"{k}={v}" for k, v in exp.conditions.items())
+        name = exp.name or "?"
+        out.append(Line("meta", f"experiment: {name}" + (f" [{conds}]" if conds else ""), 1))
+    for state in sc.states:
+        model = header.models.get(state.id)
         spec = model.spec if model else "?"
         out.append(
             Line(
                 "meta",
-                f"{sid} ({state.get('name', sid)}): {state.get('regime')},"
-                f" {state.get('transparency')}, {state.get('disposition')};"
-                f" arms {state.get('arms')}; model {spec}",
+                f"{state.id} ({state.name}): {state.regime}, {state.transparency},"
+                f" {state.disposition}; arms {state.arms}; model {spec}",
                 1,
             )
         )
-    rules = sc.get("rules") or {}
-    if rules:
-        keys = (
-            "rounds",
-            "subturns",
-            "arms_cap_pct",
-            "forewarning_threshold_pct",
-            "intel_noise",
-            "intel_lag",
-            "summit_every",
-            "war_ends_run",
-        )
-        out.append(
-            Line("meta", "rules: " + ", ".join(f"{k}={rules[k]}" for k in keys if k in rules), 1)
-        )
+    rules = sc.rules
+    keys = (
+        "rounds",
+        "subturns",
+        "arms_cap_pct",
+        "forewarning_threshold_pct",
+        "intel_noise",
+        "intel_lag",
+        "summit_every",
+        "war_ends_run",
+    )
+    out.append(Line("meta", "rules: " + ", ".join(f"{k}={getattr(rules, k)}" for k in keys), 1))
     hashes = ", ".join(f"{k}={v}" for k, v in header.prompt.template_hashes.items())
     out.append(
         Line(
@@ -133,7 +120,7 @@ def header_lines(header: Header) -> list[Line]:
     out.append(
         Line(
             "meta",
-            f"started {header.started_at}; git {header.git_revision or 'unknown'}"
+            f"started {header.started_at.isoformat()}; git {header.git_revision or 'unknown'}"
             f"{dirty}; max retries {header.max_retries}; response cache"
             f" {header.response_cache}",
             1,
@@ -359,7 +346,8 @@ def _outcome_lines(record: Record) -> list[Line]:
         out.append(
             Line(
                 "war" if end.outcome == "war" else "outcome",
-                f"Outcome: {what}; {end.rounds_played} round(s) played; ended {end.ended_at}",
+                f"Outcome: {what}; {end.rounds_played} round(s) played;"
+                f" ended {end.ended_at.isoformat()}",
             )
         )
         out.append(

@@ -13,7 +13,7 @@ from agents.models import ModelOptions, ResolvedModel, resolve_model
 from agents.response_cache import CacheMiss, ResponseCache
 from experiments.spec import RunSpec
 from records.reader import SET_ASIDE, record_status
-from records.schema import LlmCallEvent
+from records.schema import ExperimentInfo, LlmCallEvent, RecordError
 from scenarios.schema import Scenario
 from simulation.runner import RunConfig, RunFailed, close_models, play_scenario
 
@@ -54,7 +54,10 @@ def plan(runs: list[RunSpec], out_dir: Path, resume: bool) -> tuple[list[RunSpec
     existing = []
     for run in runs:
         path = out_dir / f"{run.run_id}.jsonl"
-        status = record_status(path)
+        try:
+            status = record_status(path)
+        except RecordError as exc:  # e.g. a record written by a newer version
+            raise SweepError(str(exc)) from exc
         if status == "missing":
             todo.append(run)
         elif not resume:
@@ -72,6 +75,12 @@ def plan(runs: list[RunSpec], out_dir: Path, resume: bool) -> tuple[list[RunSpec
     return todo, complete
 
 
+def _header_experiment(run: RunSpec, experiment: ExperimentInfo | None) -> ExperimentInfo:
+    """The experiment of one run's header: the sweep's (or just its name) and the conditions."""
+    base = experiment or ExperimentInfo(name=run.experiment, source=None, runs=None, conditions={})
+    return base.model_copy(update={"conditions": dict(run.conditions)})
+
+
 async def sweep(
     runs: list[RunSpec],
     out_dir: Path,
@@ -81,13 +90,15 @@ async def sweep(
     cache: ResponseCache | None = None,
     options: ModelOptions | None = None,
     on_update: Callable[[SweepStats], None] | None = None,
-    experiment: dict[str, object] | None = None,
+    experiment: ExperimentInfo | None = None,
     resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None = None,
 ) -> SweepStats:
     """Run every planned run; failed runs are recorded and counted, the others go on.
 
     `resolver` supplies ready models per run (benchmarks, tests); by default specs are resolved,
     with one shared instance per non-scripted spec (one local server, one API client).
+    `experiment` goes into every header with the run's conditions; by default it names the
+    runs' experiment only.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo, complete = plan(runs, out_dir, resume)
@@ -137,7 +148,7 @@ async def sweep(
                     max_retries=run.max_retries,
                     max_in_flight=limiter,
                     scenario_source=run.scenario_source,
-                    experiment={**(experiment or {}), "conditions": run.conditions},
+                    experiment=_header_experiment(run, experiment),
                     cache=cache,
                     on_event=count,
                 ),

@@ -58,6 +58,6 @@ def git_state(where: Path | None = None) -> tuple[str | None, bool | None]:
         return None, None
 
 
-def utc_now() -> str:
-    """The current UTC time, ISO 8601."""
-    return datetime.now(UTC).isoformat()
+def utc_now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)

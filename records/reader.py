@@ -1,5 +1,8 @@
 """The only reader of records: header, whole record, streamed events, and the tail status.
 
+Every reader returns today's models: a record written in an older version is migrated in memory
+(`records.migrations`), and one newer than this code is refused with both versions named.
+
 Lines are split on newline bytes only: JSON escapes every newline inside strings, while
 `str.splitlines` would also split at raw U+2028 or U+0085 in a model's text. An unparseable last
 line (a crash mid-write, possibly inside a multi-byte character) is dropped and the record is
@@ -12,13 +15,13 @@ import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from records.migrations import RawLine, Upgrade, upgrade_for
 from records.schema import (
     EVENT_ADAPTER,
-    SCHEMA_VERSION,
     Header,
     RecordError,
     RunEndEvent,
@@ -35,9 +38,12 @@ class NoRecordsError(RecordError):
     """A path that holds no readable record."""
 
 
+_Event = TypeVar("_Event", bound=BaseModel)
+
+
 @dataclass
 class Record:
-    """A loaded record."""
+    """A loaded record (today's models; `header.schema_version` is the version written)."""
 
     path: Path
     header: Header
@@ -50,23 +56,45 @@ class Record:
         last = self.events[-1] if self.events else None
         return last if isinstance(last, RunEndEvent) else None
 
-    def of_kind(self, kind: type[Any]) -> list[Any]:
+    def of_kind(self, kind: type[_Event]) -> list[_Event]:
         """Events of one type, in order."""
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def parse_header(line: str | bytes, path: Path) -> Header:
-    """Validate a record's first line; refuse records newer than this reader."""
+def _raw_header(line: str | bytes, path: Path) -> RawLine:
     try:
-        header = Header.model_validate_json(line)
+        raw = json.loads(line)
+    except ValueError as exc:
+        raise RecordError(f"{path}: line 1 is not a valid header: not JSON ({exc})") from exc
+    if not isinstance(raw, dict) or raw.get("kind") != "header":
+        raise RecordError(f"{path}: line 1 is not a valid header: no `kind: header` object")
+    return raw
+
+
+def _open(line: str | bytes, path: Path) -> tuple[Header, Upgrade | None]:
+    """The validated header and, for an older record, the upgrade of its events."""
+    raw = _raw_header(line, path)
+    upgrade = upgrade_for(raw, path)
+    try:
+        header = Header.model_validate(upgrade.header if upgrade else raw)
     except ValidationError as exc:
         raise RecordError(f"{path}: line 1 is not a valid header: {exc}") from exc
-    if header.schema_version > SCHEMA_VERSION:
-        raise RecordError(
-            f"{path}: schema_version {header.schema_version} is newer than this reader"
-            f" ({SCHEMA_VERSION})"
-        )
-    return header
+    return header, upgrade
+
+
+def parse_header(line: str | bytes, path: Path) -> Header:
+    """Validate a record's first line (migrating an older version); refuse newer versions."""
+    return _open(line, path)[0]
+
+
+def _event(line: bytes, upgrade: Upgrade | None) -> BaseModel:
+    """One event line as today's model (raises ValidationError or ValueError if unreadable)."""
+    if upgrade is None:
+        return EVENT_ADAPTER.validate_json(line)
+    raw = json.loads(line)
+    if not isinstance(raw, dict):
+        raise ValueError("an event line must be a JSON object")
+    return EVENT_ADAPTER.validate_python(upgrade.event(raw))
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -81,8 +109,7 @@ def _lines(path: Path) -> list[bytes]:
     return lines
 
 
-def read_header(path: Path) -> Header:
-    """The header of one record (only its first line is read)."""
+def _first_line(path: Path) -> bytes:
     try:
         with path.open("rb") as fh:
             first = fh.readline()
@@ -90,16 +117,22 @@ def read_header(path: Path) -> Header:
         raise RecordError(f"{path}: cannot read: {exc}") from exc
     if not first.strip():
         raise RecordError(f"{path}: empty record")
-    return parse_header(first, path)
+    return first
+
+
+def read_header(path: Path) -> Header:
+    """The header of one record (only its first line is read)."""
+    return parse_header(_first_line(path), path)
 
 
 def read_record(path: Path) -> Record:
     """Load a record; a truncated (unparseable) last line is dropped and flagged."""
     lines = _lines(path)
-    record = Record(path=path, header=parse_header(lines[0], path))
+    header, upgrade = _open(lines[0], path)
+    record = Record(path=path, header=header)
     for n, line in enumerate(lines[1:], start=2):
         try:
-            record.events.append(EVENT_ADAPTER.validate_json(line))
+            record.events.append(_event(line, upgrade))
         except (ValidationError, ValueError) as exc:
             if n == len(lines):
                 record.truncated = True
@@ -108,16 +141,31 @@ def read_record(path: Path) -> Record:
     return record
 
 
+def _upgraded(line: bytes, upgrade: Upgrade) -> bytes:
+    """An older event line rewritten in today's shape (an unparseable line is left as it is)."""
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(raw, dict):
+        return line
+    return json.dumps(upgrade.event(raw), ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def raw_lines(path: Path) -> tuple[Header, Iterator[tuple[int, bytes, bool]]]:
     """The header, and (line number, raw line, is last) for every event line.
 
     For fast readers that validate only the lines they need; they must apply the truncation rule
-    of `read_record` (an unparseable last line is dropped, any other is an error).
+    of `read_record` (an unparseable last line is dropped, any other is an error). Lines of an
+    older record come already migrated (compact JSON, keys in written order, `kind` first).
     """
     lines = _lines(path)
-    header = parse_header(lines[0], path)
+    header, upgrade = _open(lines[0], path)
     last = len(lines)
-    return header, ((n, line, n == last) for n, line in enumerate(lines[1:], start=2))
+    numbered = ((n, line, n == last) for n, line in enumerate(lines[1:], start=2))
+    if upgrade is None:
+        return header, numbered
+    return header, ((n, _upgraded(line, upgrade), is_last) for n, line, is_last in numbered)
 
 
 def iter_events(path: Path, kinds: Collection[str] | None = None) -> Iterator[BaseModel]:
@@ -154,9 +202,14 @@ def _kind(line: bytes) -> str | None:
 
 
 def read_run_end(path: Path) -> RunEndEvent | None:
-    """The run_end event of a record, read from its tail; None if the run did not close it."""
+    """The run_end event of a record, read from its tail; None if the run did not close it.
+
+    The first line is read too, for the record's version: a record newer than this code raises
+    RecordError; one whose header was never written whole counts as not closed.
+    """
     try:
         with path.open("rb") as fh:
+            first = fh.readline()
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - _TAIL_BYTES))
@@ -166,9 +219,15 @@ def read_run_end(path: Path) -> RunEndEvent | None:
     if not tail or not tail[-1].startswith(b'{"kind":"run_end"'):
         return None
     try:
-        return RunEndEvent.model_validate_json(tail[-1])
+        raw = _raw_header(first, path)
+    except RecordError:
+        return None
+    upgrade = upgrade_for(raw, path)
+    try:
+        event = _event(tail[-1], upgrade)
     except (ValidationError, ValueError):
         return None
+    return event if isinstance(event, RunEndEvent) else None
 
 
 def record_status(path: Path) -> str:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from agents.decision import Decision, NegotiationReply
+from agents.decision import Decision, NegotiationReply, ProposalKind
 from agents.ladder import Action
-from agents.observation import Observation, Phase
+from agents.observation import ArmsSource, Observation, Phase
+from agents.structured_mode import StructuredMode
+from records.scenario_snapshot import ScenarioSnapshot
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of the record format written by this code; `records.migrations` upgrades older ones."""
 
 
 class _Event(BaseModel):
@@ -27,7 +30,7 @@ class ModelInfo(_Event):
     provider: str
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
-    structured_output: str
+    structured_output: StructuredMode
 
 
 class PromptInfo(_Event):
@@ -38,6 +41,23 @@ class PromptInfo(_Event):
     template_hashes: dict[str, str]
 
 
+class ExperimentInfo(_Event):
+    """The experiment a run belongs to, and the run's condition (level) of each factor."""
+
+    name: str | None
+    """The experiment's name; None only in version-1 records written without one."""
+    source: str | None
+    """The experiment file; None when the sweep was started from code."""
+    runs: int | None
+    """Runs the experiment declares; None when the sweep was started from code."""
+    conditions: dict[str, str]
+    """Factor -> level label (`experiments.spec.level_label`); `scenario` names the scenario."""
+    primary: list[str] | None = None
+    """Primary measures the experiment declares for `dilemma compare`; None: the default set."""
+    margins: dict[str, float] = Field(default_factory=dict)
+    """Equivalence margins the experiment declares, by measure."""
+
+
 class Header(_Event):
     """First line of a record: everything needed to know what was run."""
 
@@ -45,8 +65,8 @@ class Header(_Event):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     scenario_source: str
-    scenario: dict[str, Any]
-    experiment: dict[str, Any] | None = None
+    scenario: ScenarioSnapshot
+    experiment: ExperimentInfo | None = None
     prompt: PromptInfo
     models: dict[str, ModelInfo]
     seed: int
@@ -56,7 +76,7 @@ class Header(_Event):
     git_revision: str | None
     git_dirty: bool | None
     argv: list[str]
-    started_at: str
+    started_at: AwareDatetime
 
 
 class ObservationEvent(_Event):
@@ -95,7 +115,7 @@ class LlmCallEvent(_Event):
     output_tokens: int | None
     cost_usd: float | None = None
     latency_s: float
-    started_at: str
+    started_at: AwareDatetime
 
 
 class Delivered(_Event):
@@ -156,7 +176,7 @@ class TreatyEvent(_Event):
     """A treaty formed, broken or in force."""
 
     id: str
-    kind: str
+    kind: ProposalKind
     parties: list[str]
     value: int
     since_round: int
@@ -177,7 +197,7 @@ class IntelEstimate(_Event):
     observer: str
     target: str
     estimate: float
-    source: str
+    source: ArmsSource
     as_of_round: int
 
 
@@ -196,6 +216,8 @@ class WarLosses(_Event):
 class War(_Event):
     """Who started a war against whom, and what it cost when the run goes on after it."""
 
+    round: int
+    """The round whose resolution started the war."""
     initiator: str
     target: str | None
     action: Action
@@ -250,7 +272,7 @@ class RunEndEvent(_Event):
     war_initiator: str | None
     totals: Totals
     error: str | None
-    ended_at: str
+    ended_at: AwareDatetime
 
 
 Event = Annotated[
@@ -264,6 +286,10 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+Line = Annotated[Header | Event, Field(discriminator="kind")]
+"""Any line of a record (the header first, then events); its JSON Schema is the format's."""
+LINE_ADAPTER: TypeAdapter[Header | Event] = TypeAdapter(Line)
 
 
 class RecordError(ValueError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -24,6 +23,7 @@ from agents.decision import (
 )
 from agents.observation import Observation, Phase, Said
 from agents.state_agent import AskResult, CallLog, StateAgent
+from records.provenance import utc_now
 from records.schema import (
     ChatMessage,
     DecisionEvent,
@@ -213,17 +213,9 @@ class Engine:
         return RunEndEvent(
             outcome="war" if war is not None else "completed",
             rounds_played=self.world.round,
-            war_round=self._war_round(),
+            war_round=war.round if war is not None else None,
             war_initiator=war.initiator if war is not None else None,
             totals=self.totals,
             error=None,
-            ended_at=datetime.now(UTC).isoformat(),
+            ended_at=utc_now(),
         )
-
-    def _war_round(self) -> int | None:
-        if self.world.war is None:
-            return None
-        for round_, actions in sorted(self.world.actions.items()):
-            if actions.get(self.world.war.initiator) == self.world.war.action.value:
-                return round_
-        return None

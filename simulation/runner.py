@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -24,7 +23,8 @@ from agents.prompt_setup import PromptSetup, load_prompt_setup
 from agents.response_cache import ResponseCache
 from agents.state_agent import RunIdentity, StateAgent
 from records.provenance import git_state, package_versions, utc_now
-from records.schema import Header, ModelInfo, PromptInfo, RunEndEvent, Totals
+from records.scenario_snapshot import ScenarioSnapshot
+from records.schema import ExperimentInfo, Header, ModelInfo, PromptInfo, RunEndEvent, Totals
 from records.writer import RecordWriter
 from scenarios.schema import Scenario
 from simulation.engine import Engine, RoundReport
@@ -128,7 +128,7 @@ class RunConfig:
     """Model calls in flight at most, or a semaphore shared with other runs (a sweep)."""
     scenario_source: str = ""
     """Where the scenario came from (built-in name or file); default: its name."""
-    experiment: dict[str, Any] | None = None
+    experiment: ExperimentInfo | None = None
     """The experiment and conditions this run belongs to, for the header."""
     record_path: Path | None = None
     """Exact record file; default: a new, stamped file in `out_dir`."""
@@ -189,7 +189,7 @@ def _header(
     return Header(
         run_id=run_id,
         scenario_source=config.scenario_source or scenario.name,
-        scenario=scenario.model_dump(mode="json"),
+        scenario=ScenarioSnapshot.of(scenario),
         experiment=config.experiment,
         prompt=PromptInfo(
             name=setup.name, version=setup.version, template_hashes=setup.template_hashes()
@@ -273,7 +273,7 @@ def _failed_end(engine: Engine, cause: str, cancelled: bool) -> RunEndEvent:
     return RunEndEvent(
         outcome="interrupted" if cancelled else "failed",
         rounds_played=max(0, engine.world.round - 1),
-        war_round=None,
+        war_round=war.round if war else None,
         war_initiator=war.initiator if war else None,
         totals=totals,
         error=cause,

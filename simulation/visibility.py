@@ -55,7 +55,7 @@ def _other_view(world: World, observer: str, other: Nation, summit: bool) -> Oth
         arms_uncertainty_pct=uncertainty,
         last_arms_change=other.last_change if exact else None,
         announced_next_arms_change=other.announced if open_plans else None,
-        last_action=other.last_action.value if other.last_action else None,
+        last_action=other.last_action,
         last_target=other.last_target,
     )
 
@@ -132,7 +132,7 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
         messages=messages,
         open_proposals=[
             ProposalView(
-                id=p.id, proposer=p.proposer, kind=p.kind.value, parties=p.parties, value=p.value
+                id=p.id, proposer=p.proposer, kind=p.kind, parties=p.parties, value=p.value
             )
             for p in world.open_proposals
             if observer in p.parties
@@ -140,7 +140,7 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
         treaties=[
             TreatyView(
                 id=t.id,
-                kind=t.kind.value,
+                kind=t.kind,
                 parties=t.parties,
                 value=t.value,
                 since_round=t.since_round,

@@ -67,7 +67,7 @@ class Treaty:
         """Record form."""
         return TreatyEvent(
             id=self.id,
-            kind=self.kind.value,
+            kind=self.kind,
             parties=self.parties,
             value=self.value,
             since_round=self.since_round,
@@ -87,7 +87,7 @@ class World:
     intel: dict[tuple[str, str], IntelEstimate] = field(default_factory=dict)
     said: list[Said] = field(default_factory=list)
     """Public statements and negotiation messages, in order."""
-    actions: dict[int, dict[str, str]] = field(default_factory=dict)
+    actions: dict[int, dict[str, Action]] = field(default_factory=dict)
     threat: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
     seen: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)
     """Arms each observer was shown at each round's decision (own arms included)."""
@@ -147,7 +147,7 @@ def draw_intel(world: World, next_round: int) -> list[IntelEstimate]:
                 observer=observer,
                 target=target,
                 estimate=round(true * max(0.05, 1.0 + noise), 3),
-                source=ArmsSource.INTELLIGENCE.value,
+                source=ArmsSource.INTELLIGENCE,
                 as_of_round=as_of,
             )
             world.intel[(observer, target)] = estimate
@@ -335,9 +335,7 @@ def _treaties(
             )
     world.open_proposals = opened
     return formed, [
-        TreatyEvent(
-            id=p.id, kind=p.kind.value, parties=p.parties, value=p.value, since_round=round_
-        )
+        TreatyEvent(id=p.id, kind=p.kind, parties=p.parties, value=p.value, since_round=round_)
         for p in opened
     ]
 
@@ -381,7 +379,7 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
     wars, lost = _fight(
         world,
         [
-            War(initiator=o.state, target=o.target, action=o.action)
+            War(round=round_, initiator=o.state, target=o.target, action=o.action)
             for o in outcomes
             if o.action in WAR_ACTIONS
         ],
@@ -401,7 +399,7 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
             )
     if wars and world.war is None:
         world.war = wars[0]
-    world.actions[round_] = {o.state: o.action.value for o in outcomes}
+    world.actions[round_] = {o.state: o.action for o in outcomes}
     world.threat[round_] = {
         sid: {t.state: t.level for t in d.threat} for sid, d in decisions.items() if d is not None
     }

@@ -204,8 +204,8 @@ def test_prompt_size_is_bounded_as_rounds_grow(long_run: Path) -> None:
 
 def test_older_rounds_are_compact_history_rows(long_run: Path) -> None:
     record = read_record(long_run)
-    rows = record.header.scenario["rules"]["history_table_rows"]
-    full = record.header.scenario["rules"]["history_full_rounds"]
+    rows = record.header.scenario.rules.history_table_rows
+    full = record.header.scenario.rules.history_full_rounds
     decisions = [
         e.observation for e in record.of_kind(ObservationEvent) if e.phase is Phase.DECISION
     ]

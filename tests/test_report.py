@@ -13,6 +13,7 @@ import pytest
 from dilemma.report import ReportError, write_report
 from experiments.spec import expand, load_experiment
 from experiments.sweep import sweep
+from records.schema import ExperimentInfo
 from tests.helpers.hostile import INJECTED, RATIONALE, STATEMENT, play_hostile
 
 EXPERIMENT = """\
@@ -40,7 +41,7 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     experiment = load_experiment(source)
     runs = expand(experiment, source)
     out = root / "runs"
-    meta: dict[str, object] = {"name": experiment.name, "source": str(source), "runs": len(runs)}
+    meta = ExperimentInfo(name=experiment.name, source=str(source), runs=len(runs), conditions={})
     stats = asyncio.run(sweep(runs, out, concurrency=4, experiment=meta))
     assert stats.failed == 0
     return out

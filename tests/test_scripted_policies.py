@@ -43,7 +43,7 @@ async def test_hawks_arm_and_doves_disarm(tmp_path: Path) -> None:
             sc, RunConfig(seed=0, out_dir=tmp_path / "d"), default_model="scripted:dove"
         )
     )
-    start = {s["id"]: s["arms"] for s in hawks.header.scenario["states"]}
+    start = {s.id: s.arms for s in hawks.header.scenario.states}
     hawk_end = hawks.of_kind(RoundEndEvent)[-1]
     dove_end = doves.of_kind(RoundEndEvent)[-1]
     assert all(hawk_end.arms[s] > start[s] * 1.3 for s in start)

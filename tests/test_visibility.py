@@ -17,7 +17,7 @@ SECRET = "RATIONALE-SENTINEL-93b1"
 
 def _true_arms_strings(record_path: Path, state: str) -> set[str]:
     record = read_record(record_path)
-    values = {record.header.scenario["states"][1]["arms"]}
+    values = {record.header.scenario.states[1].arms}
     for res in record.of_kind(ResolutionEvent):
         values |= {o.arms_after for o in res.outcomes if o.state == state}
     return {json.dumps(round(v, 3)) for v in values}

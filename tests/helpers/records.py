@@ -35,6 +35,8 @@ from agents.observation import (
     SelfView,
 )
 from agents.personas import Disposition, Regime, Transparency
+from agents.structured_mode import StructuredMode
+from records.scenario_snapshot import ScenarioSnapshot
 from records.schema import (
     Breach,
     ChatMessage,
@@ -190,7 +192,7 @@ class RecordBuilder:
             arms_uncertainty_pct=10 if other in self.secretive else 0,
             last_arms_change=last,
             announced_next_arms_change=prev.announce if prev else None,
-            last_action=prev.action.value if prev else None,
+            last_action=prev.action if prev else None,
             last_target=prev.target if prev else None,
         )
 
@@ -324,7 +326,7 @@ class RecordBuilder:
             for s in self.ids:
                 out.append(self._decision(s, rnd, played.moves[s]))
             wars = [
-                War(initiator=s, target=m.target, action=m.action)
+                War(round=rnd, initiator=s, target=m.target, action=m.action)
                 for s, m in played.moves.items()
                 if m.action in WAR_ACTIONS and not m.fallback
             ]
@@ -386,10 +388,15 @@ class RecordBuilder:
         return Header(
             run_id=self.run_id,
             scenario_source="synthetic",
-            scenario=self.scenario.model_dump(mode="json"),
+            scenario=ScenarioSnapshot.of(self.scenario),
             prompt=PromptInfo(name="baseline", version="1", template_hashes={}),
             models={
-                s: ModelInfo(spec=spec, provider="scripted", model=spec, structured_output="json")
+                s: ModelInfo(
+                    spec=spec,
+                    provider="scripted",
+                    model=spec,
+                    structured_output=StructuredMode.JSON_TEXT,
+                )
                 for s, spec in self.models.items()
             },
             seed=self.seed,
