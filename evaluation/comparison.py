@@ -49,7 +49,7 @@ def conditions(paths: list[Path]) -> pd.DataFrame:
     rows = []
     for path in paths:
         header = read_header(path)
-        conds = header.experiment.get("conditions") or {} if header.experiment else {}
+        conds = header.experiment.conditions if header.experiment else {}
         rows.append(
             {
                 "path": str(path),
