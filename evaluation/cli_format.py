@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from evaluation.index import COMPONENTS
+from evaluation.intent import MEASURES as INTENT_MEASURES
 from evaluation.tables import Scores, score
 
 HEADLINE = (
@@ -35,6 +36,8 @@ HEADLINE = (
 """Run measures listed under `insufficient_data` in the JSON when they cannot be computed."""
 
 Source = Path | str | Iterable[Path | str]
+SIDES = ("ab", "ba")
+"""`intent_dyads`: "ab" holds a's judgements of b's intent, "ba" b's judgements of a's."""
 
 
 def _plain(value: Any) -> Any:
@@ -125,6 +128,14 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 )
             }
             for s in _records(states, rid)
+        ]
+        obj.update({k: _plain(run[k]) for k in INTENT_MEASURES})
+        obj["intent_dyads"] = [
+            {
+                "dyad": [d["a"], d["b"]],
+                **{side: {k: _plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
+            }
+            for d in _records(dyads, rid)
         ]
         obj["insufficient_data"] = [k for k in HEADLINE if obj.get(k) is None]
         out.append(obj)

@@ -50,6 +50,8 @@ INTENT_SCORE: dict[Intent, float] = {
     Intent.AGGRESSIVE: 10.0,
 }
 """Private intent on the 0-10 threat scale, evenly spaced from defensive (0) to aggressive (10)."""
+INTENT_LEVEL: dict[Intent, int] = {intent: n for n, intent in enumerate(Intent)}
+"""Intent as a level: defensive 0, deterrent 1, coercive 2, aggressive 3 (evaluation.intent)."""
 
 _SKIP_PREFIXES = (b'{"kind":"llm_call"', b'{"kind":"round_end"')
 _OBSERVATION_PREFIX = b'{"kind":"observation"'
@@ -161,7 +163,8 @@ class Tables:
     runs: one row per record (header, rules and run_end facts).
     states: one row per state of each run, in scenario order (`pos`).
     decisions: one row per decision event (fallbacks included, `fallback` True).
-    directed: one row per answered decision and other state j (threat, intent, forecast of i->j).
+    directed: one row per answered decision and other state j (threat, intent, forecast of i->j;
+        intent_level and perceived_level on 0-3, perceived NaN when the decision did not ask).
     outcomes: one row per state and resolved round (what actually happened).
     views: decision-phase observations: what observer i saw of j's arms and as of which round.
     breaches, treaties, wars, negotiation_fallbacks: resolution and negotiation facts.
@@ -231,7 +234,19 @@ class _Loader:
                 "announced_next",
             )
         )
-        self.directed = _Columns(("run_id", "round", "i", "j", "threat", "intent", "forecast"))
+        self.directed = _Columns(
+            (
+                "run_id",
+                "round",
+                "i",
+                "j",
+                "threat",
+                "intent",
+                "forecast",
+                "intent_level",
+                "perceived_level",
+            )
+        )
         self.outcomes = _Columns(
             (
                 "run_id",
@@ -355,17 +370,21 @@ class _Loader:
             d.target,
             d.announced_next_arms_change,
         )
-        intent = {item.state: INTENT_SCORE[item.intent] for item in d.private_intent}
+        intent = {item.state: item.intent for item in d.private_intent}
         forecast = {item.state: item.arms_change for item in d.forecast}
+        perceived = {item.state: INTENT_LEVEL[item.intent] for item in d.perceived_intent or []}
         for item in d.threat:
+            mine = intent.get(item.state)
             self.directed.add(
                 run_id,
                 e.round,
                 e.state,
                 item.state,
                 item.level,
-                intent.get(item.state),
+                None if mine is None else INTENT_SCORE[mine],
                 forecast.get(item.state),
+                None if mine is None else INTENT_LEVEL[mine],
+                perceived.get(item.state),
             )
 
     def _resolution(self, run_id: str, e: ResolutionEvent) -> None:

@@ -19,6 +19,7 @@ from evaluation import arms, columns
 from evaluation.commitments import said_did, treaty_compliance
 from evaluation.forecasts import add_forecast_error
 from evaluation.index import add_index
+from evaluation.intent import add_dyad_intent, add_judgements, add_run_intent
 from evaluation.ladder import add_ladder, ladder_by
 from evaluation.load import Tables, load_tables
 from evaluation.outcome import run_outcomes
@@ -83,14 +84,15 @@ def score_tables(t: Tables) -> Scores:
     p = pair_rounds(t, sr)
     p = add_reactions(p, sr)
     p = add_forecast_error(p, sr)
+    p = add_judgements(p)
     seen = p["run_id"].isin(t.views["run_id"].unique())
     p["spiral"] = spiral_flags(p).astype("boolean").mask(~seen)
     dr = _dyad_rounds(p)
     slopes = group_slope(p, ["run_id", "i", "j"], "round", "threat")["slope"]
-    dyads = _dyads(p, dr, slopes)
+    dyads = add_dyad_intent(_dyads(p, dr, slopes), p)
     states = _states(t, sr, p)
     rounds = _rounds(sr, p, dr, t)
-    runs = _runs(t, sr, p, dr, states, slopes)
+    runs = add_run_intent(_runs(t, sr, p, dr, states, slopes), p)
     return Scores(
         runs=columns.conform(runs, columns.RUNS),
         rounds=columns.conform(rounds, columns.ROUNDS),

@@ -15,7 +15,7 @@ import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,6 +38,9 @@ class NoRecordsError(RecordError):
     """A path that holds no readable record."""
 
 
+_Event = TypeVar("_Event", bound=BaseModel)
+
+
 @dataclass
 class Record:
     """A loaded record (today's models; `header.schema_version` is the version written)."""
@@ -53,7 +56,7 @@ class Record:
         last = self.events[-1] if self.events else None
         return last if isinstance(last, RunEndEvent) else None
 
-    def of_kind(self, kind: type[Any]) -> list[Any]:
+    def of_kind(self, kind: type[_Event]) -> list[_Event]:
         """Events of one type, in order."""
         return [e for e in self.events if isinstance(e, kind)]
 

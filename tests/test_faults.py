@@ -244,7 +244,7 @@ async def test_reply_that_is_not_json_is_re_asked(
     record = read_record(path)
     calls = record.of_kind(LlmCallEvent)
     bad = [c for c in calls if c.error]
-    assert len(bad) == 1 and bad[0].attempt == 1 and "not JSON" in bad[0].error
+    assert len(bad) == 1 and bad[0].attempt == 1 and "not JSON" in (bad[0].error or "")
     assert bad[0].raw == "Sure! Here is my decision: we arm."
     assert bad[0].parsed is None
     assert not any(d.flagged for d in record.of_kind(DecisionEvent))
