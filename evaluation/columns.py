@@ -62,7 +62,6 @@ RUNS = _cols(
     ("intent_overestimation", "float64", "share of perceived intents more hostile than actual"),
     ("intent_underestimation", "float64", "share of perceived intents less hostile than actual"),
     ("intent_error", "float64", "mean perceived - actual intent, levels (evaluation.intent)"),
-    ("mean_implied_hostility", "float64", "mean hostility implied by threat beyond capability"),
     ("spiral_rounds", "Int64", "rounds in which at least one dyad spirals (NA: no observations)"),
     ("spiral_onset", "Int64", "first such round (NA if none)"),
     ("spiral_longest", "Int64", "longest run of consecutive such rounds"),
