@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -17,7 +18,8 @@ from records.schema import LlmCallEvent
 from simulation.runner import RunConfig, RunFailed, play_scenario, run_scenario
 from tests.helpers.engine import fake, make_scenario, policy_model
 
-REQUEST = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+# Any: the openai SDK types its errors with its own httpx fork (httpx2), httpx's with httpx.
+REQUEST: Any = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
 # A provider SDK's own error class (as anthropic's are), defined outside our packages.
 ProviderError = type("APIStatusError", (Exception,), {"__module__": "some_provider._exceptions"})
 
