@@ -70,8 +70,9 @@ def test_hand_worked_intent_measures(tmp_path: Path) -> None:
         3.0,
         1.0,
     )
-    assert math.isnan(pr.loc[(2, "A", "B"), "intent_error"])  # B's decision was a fallback
-    assert math.isnan(pr.loc[(2, "B", "A"), "perceived_intent"])
+    second = s.pair_rounds[s.pair_rounds["round"] == 2].set_index(["i", "j"])
+    assert second["intent_error"].isna().loc[("A", "B")]  # B's decision was a fallback
+    assert second["perceived_intent"].isna().loc[("B", "A")]
 
     confusion = intent_confusion(s.pair_rounds)
     expected_counts = pd.DataFrame(0, index=confusion.index, columns=confusion.columns)
