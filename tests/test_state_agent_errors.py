@@ -20,6 +20,7 @@ from tests.helpers.engine import fake, make_scenario, policy_model
 
 # Any: the openai SDK types its errors with its own httpx fork (httpx2), httpx's with httpx.
 REQUEST: Any = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+RESPONSE_503: Any = httpx.Response(503, request=REQUEST)
 # A provider SDK's own error class (as anthropic's are), defined outside our packages.
 ProviderError = type("APIStatusError", (Exception,), {"__module__": "some_provider._exceptions"})
 
@@ -93,9 +94,7 @@ async def test_transport_failure_is_recorded_as_a_failed_call(
 
 def test_transport_errors_are_told_from_bugs() -> None:
     transport: list[Callable[[], Exception]] = [
-        lambda: openai.APIStatusError(
-            "server error", response=httpx.Response(503, request=REQUEST), body=None
-        ),
+        lambda: openai.APIStatusError("server error", response=RESPONSE_503, body=None),
         lambda: httpx.ReadTimeout("timed out", request=REQUEST),
         lambda: ProviderError("rate limited"),
     ]
