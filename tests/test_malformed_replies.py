@@ -110,6 +110,12 @@ MALFORMED_DECISIONS: list[tuple[str, str, str]] = [
         _dumps(private_intent=[{"state": "B", "intent": "genocidal"}]),
         "private_intent.0.intent",
     ),
+    ("perceived_intent_missing_state", _dumps(perceived_intent=[]), "perceived_intent.0"),
+    (
+        "unknown_perceived_intent",
+        _dumps(perceived_intent=[{"state": "B", "intent": "evil"}]),
+        "perceived_intent.0.intent",
+    ),
     (
         "forecast_beyond_cap",
         _dumps(forecast=[{"state": "B", "arms_change": 99}]),
@@ -124,6 +130,7 @@ MALFORMED_DECISIONS: list[tuple[str, str, str]] = [
     ("missing_action", _without("action"), "action"),
     ("missing_threat", _without("threat"), "threat"),
     ("missing_forecast", _without("forecast"), "forecast"),
+    ("missing_perceived_intent", _without("perceived_intent"), "perceived_intent"),
     ("unknown_action", _dumps(action="surrender"), "action"),
     ("action_needs_target", _dumps(action="sanctions", target=None), "target"),
     ("target_missing", _dumps(action="status_quo", target=None), "target"),
