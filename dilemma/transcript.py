@@ -87,10 +87,13 @@ def header_lines(header: Header) -> list[Line]:
     for state in sc.states:
         model = header.models.get(state.id)
         spec = model.spec if model else "?"
+        persona = ""  # what the models were told, when it differs from the rules in force
+        if (state.shown_regime, state.shown_transparency) != (state.regime, state.transparency):
+            persona = f" (told: {state.shown_regime}, {state.shown_transparency})"
         out.append(
             Line(
                 "meta",
-                f"{state.id} ({state.name}): {state.regime}, {state.transparency},"
+                f"{state.id} ({state.name}): {state.regime}, {state.transparency}{persona},"
                 f" {state.disposition}; arms {state.arms}; model {spec}",
                 1,
             )
@@ -226,6 +229,15 @@ def _decision_lines(
                 "private",
                 "[private] intent: "
                 + ", ".join(f"{i.state} {i.intent.value}" for i in d.private_intent),
+                3,
+            )
+        )
+    if d.perceived_intent:
+        out.append(
+            Line(
+                "private",
+                "[private] believes intends toward it: "
+                + ", ".join(f"{i.state} {i.intent.value}" for i in d.perceived_intent),
                 3,
             )
         )

@@ -28,6 +28,7 @@ def test_transcript_shows_messages_fallback_and_war(hostile_record: Path) -> Non
     assert "threat from A:" in text
     assert f"public statement: {STATEMENT}" in text
     assert f"[private] rationale: {RATIONALE}" in text
+    assert "[private] believes intends toward it: " in text
     # war and outcome
     assert "WAR: A chose full_scale_war against B" in text
     assert "Outcome: war in round 2, started by A; 2 round(s) played" in text
