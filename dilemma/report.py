@@ -29,6 +29,7 @@ from dilemma.report_sections import (
     spirals_section,
     transcripts_section,
 )
+from records.safe_text import redact
 
 __all__ = ["MAX_TRANSCRIPTS", "ReportError", "render_report", "write_report"]
 
@@ -92,7 +93,7 @@ def write_report(
     `by` names the factors to compare and group by (default: every experiment factor that
     varies). Raises ReportError when there is no readable record or a factor is unknown.
     """
-    html = render_report(folder, by, max_transcripts)
+    html = redact(render_report(folder, by, max_transcripts))  # a key an old record quotes
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out
