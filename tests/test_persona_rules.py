@@ -18,6 +18,7 @@ import pytest
 from agents.observation import ArmsSource, Phase
 from agents.personas import Disposition, Persona, Regime, Transparency
 from agents.prompt_setup import extract_observation, load_prompt_setup, render_system
+from dilemma.transcript import header_lines
 from experiments.spec import ExperimentError, RunSpec, expand, load_experiment
 from experiments.sweep import sweep
 from records.reader import read_record
@@ -216,6 +217,18 @@ async def test_the_world_applies_the_rules_while_the_model_reads_the_persona(
         you = extract_observation(prompt).you
         assert (you.regime, you.transparency) == (Regime.AUTOCRACY, Transparency.SECRETIVE)
     record = read_record(path)
+    # the header states, per state, the persona told and the rules in force
+    a_in_header = record.header.scenario.state("A")
+    assert (a_in_header.regime, a_in_header.transparency) == ("democracy", "transparent")
+    assert (a_in_header.shown_regime, a_in_header.shown_transparency) == (
+        "autocracy",
+        "secretive",
+    )
+    b_in_header = record.header.scenario.state("B")
+    assert (b_in_header.shown_regime, b_in_header.regime) == ("autocracy", "autocracy")
+    shown = "\n".join(line.text for line in header_lines(record.header))
+    assert "A (A): democracy, transparent (told: autocracy, secretive)," in shown
+    assert "B (B): autocracy, secretive, " in shown
     cut = [
         adj
         for res in record.of_kind(ResolutionEvent)
