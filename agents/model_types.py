@@ -35,7 +35,10 @@ class ModelOptions:
     base_url: str | None = None
     temperature: float | None = None
     max_tokens: int = 700
-    timeout_s: float = 120.0
+    timeout_s: float | None = None
+    """Seconds per HTTP attempt (connect to last byte); None: the provider's default."""
+    deadline_s: float | None = None
+    """Seconds per model call, every attempt and retry included; None: the provider's default."""
     transport_retries: int = 4
     rate_limiter: BaseRateLimiter | None = None
     structured: StructuredMode | None = None
@@ -54,3 +57,7 @@ class ResolvedModel:
     params: dict[str, Any]
     close: Callable[[], None] | None = None
     """Releases what the model holds (e.g. stops a local server); the runner calls it."""
+    attempt_timeout_s: float | None = None
+    """Bound on one HTTP attempt; None for models that make no HTTP call (scripted, fakes)."""
+    call_deadline_s: float | None = None
+    """Bound on one call with all its retries (the state agent enforces it); None: unbounded."""

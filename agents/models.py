@@ -26,6 +26,7 @@ from agents.model_types import (
     StructuredMode,
 )
 from agents.scripted import POLICIES, ScriptedPolicy
+from records.safe_text import register_url_secrets
 
 __all__ = [
     "BASE_URL_ENV",
@@ -38,11 +39,16 @@ __all__ = [
     "Provider",
     "ResolvedModel",
     "StructuredMode",
+    "check_spec",
     "resolve_model",
 ]
 
 BASE_URL_ENV = "DILEMMA_BASE_URL"
 DEFAULT_SPEC = "local"
+REMOTE_ATTEMPT_TIMEOUT_S = 120.0
+"""Default bound on one HTTP attempt to a remote API (`--timeout`)."""
+REMOTE_CALL_DEADLINE_S = 300.0
+"""Default bound on one model call to a remote API, all retries included (`--call-deadline`)."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,13 @@ def _local(request: ModelRequest) -> ResolvedModel:
     return resolve_local(request.options)
 
 
+def _check_policy(policy: str) -> None:
+    if policy not in POLICIES:
+        raise ModelSpecError(f"unknown scripted policy {policy!r}; choose from {list(POLICIES)}")
+
+
 def _scripted(request: ModelRequest) -> ResolvedModel:
-    if request.model not in POLICIES:
-        raise ModelSpecError(
-            f"unknown scripted policy {request.model!r}; choose from {list(POLICIES)}"
-        )
+    _check_policy(request.model)
     return ResolvedModel(
         spec=request.spec,
         provider="scripted",
@@ -89,9 +97,11 @@ def _scripted(request: ModelRequest) -> ResolvedModel:
 
 
 def _openai_compatible(request: ModelRequest) -> ResolvedModel:
-    from langchain_openai import ChatOpenAI
+    from agents.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
 
     options, base_url = request.options, request.base_url
+    register_url_secrets(base_url)
+    timeout = options.timeout_s or REMOTE_ATTEMPT_TIMEOUT_S
     key = os.environ.get("OPENAI_API_KEY")
     if base_url is None and not key:
         raise ModelSpecError(
@@ -101,17 +111,18 @@ def _openai_compatible(request: ModelRequest) -> ResolvedModel:
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": options.max_tokens,
-        "timeout": options.timeout_s,
+        "timeout": timeout,
         "max_retries": options.transport_retries,
     }
     if options.temperature is not None:
         params["temperature"] = options.temperature
     if base_url is not None:
         params["base_url"] = base_url
-    chat = ChatOpenAI(
+    chat = ReplyChatOpenAI(
         **params,
         api_key=key or "not-needed",
         rate_limiter=options.rate_limiter,
+        http_async_client=AttemptTimeoutClient(timeout),
         # Servers such as llama.cpp ignore max_completion_tokens; send max_tokens as well.
         extra_body={"max_tokens": options.max_tokens},
     )
@@ -122,6 +133,8 @@ def _openai_compatible(request: ModelRequest) -> ResolvedModel:
         chat=chat,
         structured=options.structured or StructuredMode.FUNCTION_CALLING,
         params=params,
+        attempt_timeout_s=timeout,
+        call_deadline_s=options.deadline_s or REMOTE_CALL_DEADLINE_S,
     )
 
 
@@ -130,7 +143,8 @@ def _langchain(request: ModelRequest) -> ResolvedModel:
     from langchain.chat_models import init_chat_model
 
     options = request.options
-    params: dict[str, Any] = {"max_tokens": options.max_tokens, "timeout": options.timeout_s}
+    timeout = options.timeout_s or REMOTE_ATTEMPT_TIMEOUT_S
+    params: dict[str, Any] = {"max_tokens": options.max_tokens, "timeout": timeout}
     if options.temperature is not None:
         params["temperature"] = options.temperature
     try:
@@ -151,6 +165,8 @@ def _langchain(request: ModelRequest) -> ResolvedModel:
         chat=chat,
         structured=options.structured or StructuredMode.FUNCTION_CALLING,
         params=params,
+        attempt_timeout_s=timeout,
+        call_deadline_s=options.deadline_s or REMOTE_CALL_DEADLINE_S,
     )
 
 
@@ -176,6 +192,13 @@ def _parse(spec: str) -> tuple[str, str, Provider]:
             f" scripted:POLICY or local"
         )
     return name, model, provider
+
+
+def check_spec(spec: str) -> None:
+    """Raise ModelSpecError for a malformed spec or an unknown scripted policy; builds nothing."""
+    name, model, _ = _parse(spec)
+    if name == "scripted":
+        _check_policy(model)
 
 
 def resolve_model(

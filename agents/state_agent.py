@@ -26,10 +26,12 @@ from pydantic import BaseModel, ValidationError
 from agents.decision import schema_of, schema_text
 from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
 from agents.observation import Observation
+from agents.openai_chat import NOT_AN_OBJECT, NotAChatCompletion, json_type
 from agents.personas import Persona
 from agents.pricing import call_cost
 from agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
 from agents.response_cache import CallIdentity, ResponseCache, cache_key
+from records.safe_text import scrub, scrub_tree
 
 REPLY_TOOL = "reply"
 BODY_RETRIES = 2
@@ -106,6 +108,11 @@ class AskResult:
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+ERROR_MAX = 1000
+"""Longest error text kept from a parser or SDK message (it may quote the reply)."""
+MAX_REPLY_DEPTH = 32
+"""Arrays and objects nested deeper than this are refused before validation (replies need 4)."""
+TOO_DEEP = f"reply is nested too deeply (more than {MAX_REPLY_DEPTH} levels of arrays and objects)"
 
 
 def _json_from_text(text: str) -> Any:
@@ -121,7 +128,23 @@ def _json_from_text(text: str) -> Any:
             return json.loads(candidate)
         except json.JSONDecodeError as exc:
             last = exc
+        except RecursionError as exc:  # deeper than the interpreter's recursion limit
+            raise ValueError(TOO_DEEP) from exc
     raise ValueError(f"reply is not JSON ({last})")
+
+
+def _too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
+    """Whether a parsed JSON value nests arrays and objects more than `limit` levels deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _role(message: BaseMessage) -> str:
@@ -227,7 +250,11 @@ class StateAgent:
             # A 200 whose body is not JSON (a proxy's error page) is a transport fault the
             # client does not retry itself: retry it here, boundedly, with backoff.
             runnable = chat.with_retry(
-                retry_if_exception_type=(json.JSONDecodeError, openai.APIResponseValidationError),
+                retry_if_exception_type=(
+                    json.JSONDecodeError,
+                    openai.APIResponseValidationError,
+                    NotAChatCompletion,  # an HTML or plain-text body, however it is labelled
+                ),
                 wait_exponential_jitter=True,
                 stop_after_attempt=BODY_RETRIES + 1,
             )
@@ -236,9 +263,19 @@ class StateAgent:
 
     async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
         chat = self._runnable(schema)
+        deadline = self.model.call_deadline_s
         async with self.limiter:
+            bound = asyncio.timeout(deadline)  # starts once the call may go out
             try:
-                reply = await chat.ainvoke(messages)
+                async with bound:
+                    reply = await chat.ainvoke(messages)
+            except TimeoutError as exc:
+                if not bound.expired():
+                    raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
+                raise ModelCallError(
+                    f"no reply within the call deadline of {deadline:g} s (every attempt and"
+                    " retry included)"
+                ) from exc
             except Exception as exc:
                 if not is_transport_error(exc):
                     raise
@@ -253,21 +290,30 @@ class StateAgent:
         ):
             if reply.tool_calls:
                 args = reply.tool_calls[0]["args"]
+                if _too_deep(args):
+                    raise _ParseFailure("", TOO_DEEP)
+                args = scrub_tree(args)
                 return self._validate(json.dumps(args, ensure_ascii=False), args, schema)
             bad = reply.invalid_tool_calls[0]
-            raise _ParseFailure(
-                str(bad.get("args") or ""),
-                f"tool call arguments are not valid JSON: {bad.get('error')}",
-            )
-        raw = reply.text
+            reason = str(bad.get("error") or "")
+            if not reason.startswith(NOT_AN_OBJECT):
+                # LangChain's message repeats the whole arguments: keep the decoder's part
+                decoder = reason.rpartition("Received JSONDecodeError")[2].strip()
+                reason = f"tool call arguments are not valid JSON: {decoder[:ERROR_MAX]}"
+            raise _ParseFailure(scrub(str(bad.get("args") or "")), reason)
+        raw = scrub(reply.text)
         try:
             data = _json_from_text(raw)
         except ValueError as exc:
             raise _ParseFailure(raw, str(exc)) from exc
+        if _too_deep(data):
+            raise _ParseFailure(raw, TOO_DEEP)
         return self._validate(raw, data, schema)
 
     @staticmethod
     def _validate(raw: str, data: Any, schema: type[BaseModel]) -> tuple[str, BaseModel]:
+        if not isinstance(data, dict):
+            raise _ParseFailure(raw, f"(reply): not a JSON object but {json_type(data)}")
         try:
             return raw, schema.model_validate(data)
         except ValidationError as exc:

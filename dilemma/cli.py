@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ from rich.table import Table
 from agents.models import ModelOptions, ModelSpecError
 from agents.pricing import PricingError, load_prices
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
+from records.safe_text import redact, safe_console
 from records.schema import RecordError
 from scenarios.library import (
     ScenarioError,
@@ -47,9 +49,31 @@ LOCAL_NOTE = (
 
 
 def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    # The message quotes user input (YAML values, paths): never parse it as markup, never wrap it.
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    # The message quotes user input (YAML values, paths) and server text: never parse it as
+    # markup, never wrap it, never print a key or a control character from it.
+    err.print(f"[red]error:[/red] {escape(safe_console(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+TIMEOUT_HELP = (
+    "seconds per HTTP attempt, first byte to last (default: 120 for remote APIs, 600 for local)"
+)
+DEADLINE_HELP = (
+    "seconds per model call, every attempt and retry included (default: 300 for remote APIs,"
+    " 1800 for local)"
+)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter("must be a finite number")
+    return value
+
+
+def _positive_seconds(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter("must be a positive number of seconds")
+    return value
 
 
 def _with_overrides(scenario: Scenario, rounds: int | None, source: str) -> Scenario:
@@ -74,8 +98,8 @@ def _check_prompt_setup(scenario: Scenario, source: str, override: str | None) -
 def _limiter(rps: float | None) -> InMemoryRateLimiter | None:
     if rps is None:
         return None
-    if rps <= 0:
-        raise _fail("--rps must be positive")
+    if not (math.isfinite(rps) and rps > 0):
+        raise _fail("--rps must be a positive number")
     return InMemoryRateLimiter(requests_per_second=rps, check_every_n_seconds=0.05)
 
 
@@ -133,11 +157,25 @@ def run(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (or DILEMMA_BASE_URL)")
     ] = None,
-    max_retries: Annotated[int, typer.Option(help="re-asks after an invalid reply")] = 2,
-    concurrency: Annotated[int, typer.Option(help="model calls in flight at most")] = 4,
-    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="re-asks after an invalid reply (0 or more)")
+    ] = 2,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="model calls in flight at most (1 or more)")
+    ] = 4,
+    temperature: Annotated[
+        float | None, typer.Option(help="sampling temperature", callback=_finite)
+    ] = None,
     rps: Annotated[
         float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help=TIMEOUT_HELP, callback=_positive_seconds, metavar="SECONDS"),
+    ] = None,
+    call_deadline: Annotated[
+        float | None,
+        typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS"),
     ] = None,
 ) -> None:
     """Run one negotiation and write its research record."""
@@ -157,7 +195,13 @@ def run(
         + ", ".join(f"{k}={v}" for k, v in specs.items()),
         highlight=False,
     )
-    options = ModelOptions(base_url=base_url, temperature=temperature, rate_limiter=_limiter(rps))
+    options = ModelOptions(
+        base_url=base_url,
+        temperature=temperature,
+        rate_limiter=_limiter(rps),
+        timeout_s=timeout,
+        deadline_s=call_deadline,
+    )
     try:
         path = asyncio.run(
             run_scenario(
@@ -237,7 +281,9 @@ def validate(path: Annotated[Path, typer.Argument(help="scenario YAML file")]) -
 @app.command()
 def sweep(
     experiment: Annotated[Path, typer.Argument(help="experiment YAML file")],
-    concurrency: Annotated[int, typer.Option(help="model calls in flight across all runs")] = 8,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="model calls in flight across all runs (1 or more)")
+    ] = 8,
     resume: Annotated[bool, typer.Option(help="skip complete runs, redo failed ones")] = False,
     out: Annotated[Path | None, typer.Option(help="folder for records (default runs/NAME)")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache")] = None,
@@ -250,7 +296,16 @@ def sweep(
         float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option(help="sampling temperature of every model (recorded)")
+        float | None,
+        typer.Option(help="sampling temperature of every model (recorded)", callback=_finite),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help=TIMEOUT_HELP, callback=_positive_seconds, metavar="SECONDS"),
+    ] = None,
+    call_deadline: Annotated[
+        float | None,
+        typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS"),
     ] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
@@ -281,7 +336,11 @@ def sweep(
         cache_path=cache,
         replay=replay,
         options=ModelOptions(
-            base_url=base_url, temperature=temperature, rate_limiter=_limiter(rps)
+            base_url=base_url,
+            temperature=temperature,
+            rate_limiter=_limiter(rps),
+            timeout_s=timeout,
+            deadline_s=call_deadline,
         ),
         source=str(experiment),
         console=console,
@@ -302,9 +361,9 @@ def score(
 
     try:
         if as_json:
-            print(json.dumps(score_json(path), indent=2))
+            print(redact(json.dumps(score_json(path), indent=2)))
         else:
-            print(score_text(path))
+            print(safe_console(score_text(path)))
     except (RecordError, OSError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -374,7 +433,7 @@ def show(record: Annotated[Path, typer.Argument(help="a record (.jsonl)")]) -> N
         text = transcript(record)
     except (RecordError, OSError) as exc:
         raise _fail(str(exc)) from exc
-    console.print(text, markup=False, highlight=False)
+    console.print(safe_console(text), markup=False, highlight=False)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ async def sweep(
     `experiment` goes into every header with the run's conditions; by default it names the
     runs' experiment only.
     """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be 1 or more, not {concurrency}")
     out_dir.mkdir(parents=True, exist_ok=True)
     todo, complete = plan(runs, out_dir, resume)
     stats = SweepStats(total=len(runs), done=complete, skipped=complete)

@@ -216,13 +216,13 @@ def read_run_end(path: Path) -> RunEndEvent | None:
             tail = [line for line in fh.read().split(b"\n") if line.strip()]
     except OSError as exc:
         raise RecordError(f"{path}: cannot read: {exc}") from exc
-    if not tail or not tail[-1].startswith(b'{"kind":"run_end"'):
-        return None
     try:
         raw = _raw_header(first, path)
     except RecordError:
         return None
     upgrade = upgrade_for(raw, path)
+    if not tail or b'"run_end"' not in tail[-1][:40]:
+        return None
     try:
         event = _event(tail[-1], upgrade)
     except (ValidationError, ValueError):

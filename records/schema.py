@@ -31,6 +31,10 @@ class ModelInfo(_Event):
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
     structured_output: StructuredMode
+    attempt_timeout_s: float | None = None
+    """Bound on one HTTP attempt (`--timeout`); None for models without HTTP, or older records."""
+    call_deadline_s: float | None = None
+    """Bound on one call with every retry (`--call-deadline`); None: unbounded, or older records."""
 
 
 class PromptInfo(_Event):

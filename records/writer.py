@@ -1,12 +1,19 @@
-"""The only writer of records: append-only JSONL, one flushed line per event."""
+"""The only writer of records: append-only JSONL, one flushed line per event.
+
+Every line is valid UTF-8 JSON with secrets redacted (`records.safe_text`): a lone surrogate in
+model or server text becomes U+FFFD rather than failing the write.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
+from records.safe_text import redact, scrub_tree
 from records.schema import Header
 
 # Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
@@ -18,6 +25,15 @@ def one_line(text: str) -> str:
     for char, escaped in _UNICODE_BREAKS.items():
         text = text.replace(char, escaped)
     return text
+
+
+def _json(model: BaseModel) -> str:
+    """The model's JSON; text that cannot be UTF-8 (a lone surrogate) is scrubbed first."""
+    try:
+        return model.model_dump_json()
+    except PydanticSerializationError:
+        data = scrub_tree(model.model_dump(mode="json"))
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class RecordWriter:
@@ -40,7 +56,7 @@ class RecordWriter:
     def _write(self, model: BaseModel) -> None:
         if self._fh is None:
             raise RuntimeError("record is not open")
-        self._fh.write(one_line(model.model_dump_json()) + "\n")
+        self._fh.write(one_line(redact(_json(model))) + "\n")
         self._fh.flush()
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from agents.prompt_setup import PromptSetup, load_prompt_setup
 from agents.response_cache import ResponseCache
 from agents.state_agent import RunIdentity, StateAgent
 from records.provenance import git_state, package_versions, utc_now
+from records.safe_text import redact
 from records.scenario_snapshot import ScenarioSnapshot
 from records.schema import ExperimentInfo, Header, ModelInfo, PromptInfo, RunEndEvent, Totals
 from records.writer import RecordWriter
@@ -74,9 +76,14 @@ def run_id_for(scenario: Scenario, specs: dict[str, str], setup: PromptSetup, se
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def _file_part(name: str) -> str:
+    """A scenario name as part of a file name: no separator, no leading dot, never `..`."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:60] or "run"
+
+
 def _record_path(out_dir: Path, scenario: Scenario, seed: int, run_id: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    base = f"{scenario.name}_s{seed}_{stamp}_{run_id}"
+    base = f"{_file_part(scenario.name)}_s{seed}_{stamp}_{run_id}"
     path = out_dir / f"{base}.jsonl"
     n = 1
     while path.exists():
@@ -142,6 +149,12 @@ class RunConfig:
     on_event: Callable[[BaseModel], None] | None = None
     """Called with every event after it is written."""
 
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, not {self.max_retries}")
+        if isinstance(self.max_in_flight, int) and self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be 1 or more, not {self.max_in_flight}")
+
 
 def _load_setup(scenario: Scenario, config: RunConfig) -> PromptSetup:
     return load_prompt_setup(config.prompt_setup or scenario.prompt_setup)
@@ -201,6 +214,8 @@ def _header(
                 model=m.model,
                 params=m.params,
                 structured_output=m.structured.value,
+                attempt_timeout_s=m.attempt_timeout_s,
+                call_deadline_s=m.call_deadline_s,
             )
             for sid, m in models.items()
         },
@@ -257,7 +272,7 @@ async def _play(
         writer.write(end)
     except BaseException as exc:
         cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        cause = "interrupted" if cancelled else f"{type(exc).__name__}: {exc}"
+        cause = "interrupted" if cancelled else redact(f"{type(exc).__name__}: {exc}")
         writer.write(_failed_end(engine, cause, cancelled))
         if cancelled:
             raise

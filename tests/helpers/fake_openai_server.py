@@ -61,9 +61,23 @@ class RawBody:
 
     text: str
     code: int = 200
+    content_type: str = "application/json"
+    """What the body claims to be: a proxy's error page says text/html or text/plain."""
 
 
-Behaviour = Reply | Status | Hang | Drop | RawBody
+@dataclass(frozen=True)
+class SlowDrip:
+    """Send headers and then a valid reply one byte every `interval` seconds.
+
+    The pause between bytes waits on the server's stop event, so stopping the server releases
+    it at once. With `interval` shorter than the client's read timeout, only a bound on the
+    attempt's total time can stop the call.
+    """
+
+    interval: float = 0.2
+
+
+Behaviour = Reply | Status | Hang | Drop | RawBody | SlowDrip
 
 
 @dataclass(frozen=True)
@@ -218,10 +232,16 @@ class FakeOpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def _send(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self,
+                code: int,
+                text: str,
+                headers: dict[str, str] | None = None,
+                content_type: str = "application/json",
+            ) -> None:
                 data = text.encode("utf-8")
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -274,8 +294,27 @@ class FakeOpenAIServer:
                     self._drop()
                 elif isinstance(behaviour, Drop):
                     self._drop()
+                elif isinstance(behaviour, SlowDrip):
+                    self._drip(json.dumps(completion(body, Reply(content="ok"))), behaviour)
                 else:
-                    self._send(behaviour.code, behaviour.text)
+                    self._send(behaviour.code, behaviour.text, content_type=behaviour.content_type)
+
+            def _drip(self, text: str, drip: SlowDrip) -> None:
+                data = text.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for byte in data:
+                    if server._stopping.wait(drip.interval):
+                        break
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        break
+                self._drop()
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True

@@ -1,0 +1,126 @@
+"""Text that crosses a boundary (a record line, the console, a report, a table) made safe.
+
+- `scrub(text)`: lone UTF-16 surrogates (which a model or a server can send as `\\ud800`) become
+  U+FFFD, so the text encodes as UTF-8 and every JSON reader can read it back.
+- `redact(text)`: secrets become `[REDACTED]`: the values of key-like environment variables
+  (`OPENAI_API_KEY`, any `*_API_KEY`, `*_TOKEN`, `*_SECRET`, ...), values registered with
+  `register_secret` (e.g. the password of a `--base-url`), and key-shaped strings (`sk-...`,
+  `Bearer ...`, Google `AIza...`, Hugging Face `hf_...`). A redaction never makes text longer.
+- `escape_controls(text)`: control characters (ESC, NUL, CR, DEL, C1, U+2028/U+2029, bidi
+  overrides) become visible escapes such as `\\x1b` and `\\u2028`, so text printed to a terminal
+  or a page cannot move the cursor, clear the screen, retitle the window or reorder a line.
+- `safe_console(text)`: redacted, scrubbed and escaped (newlines kept) for printing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LEN = 12
+"""Shorter values are not treated as secrets (and a redaction never lengthens text)."""
+
+KEY_ENV_NAME = re.compile(
+    r"(?:API_?KEY|ACCESS_KEY|SECRET(?:_ACCESS)?_KEY|_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$",
+    re.IGNORECASE,
+)
+"""Environment variable names whose values are secrets (OPENAI_API_KEY, HF_TOKEN, ...)."""
+
+_KEY_SHAPED = re.compile(
+    r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"  # OpenAI, Anthropic (sk-ant-...), DeepSeek, ...
+    r"|(?<![A-Za-z0-9])AIza[A-Za-z0-9_-]{30,}"  # Google
+    r"|(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}"  # Hugging Face
+)
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{12,}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_CONTROL_OR_NEWLINE = re.compile(f"{_CONTROL.pattern[:-1]}\n]")
+
+_registered: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Treat `value` as a secret from now on (ignored if shorter than MIN_SECRET_LEN)."""
+    if value and len(value) >= MIN_SECRET_LEN:
+        with _lock:
+            _registered.add(value)
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Register the password (or user) of a URL and the values of its query parameters."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    register_secret(parts.password)
+    if parts.password is None:
+        register_secret(parts.username)
+    for pair in parts.query.split("&"):
+        register_secret(pair.partition("=")[2])
+
+
+def secret_values() -> list[str]:
+    """Every secret value currently known, longest first."""
+    values = {
+        value
+        for name, value in os.environ.items()
+        if KEY_ENV_NAME.search(name) and len(value) >= MIN_SECRET_LEN
+    }
+    with _lock:
+        values |= _registered
+    forms = set(values)
+    for value in values:
+        forms.add(json.dumps(value)[1:-1])  # as it appears inside a JSON string
+        forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    return sorted((f for f in forms if len(f) >= MIN_SECRET_LEN), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """`text` with every known secret and key-shaped string replaced by [REDACTED]."""
+    for value in secret_values():
+        if value in text:
+            text = text.replace(value, REDACTED)
+    text = _KEY_SHAPED.sub(REDACTED, text)
+    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def scrub(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (the replacement character)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def scrub_tree(value: Any) -> Any:
+    """A JSON-like value with every string (keys too) scrubbed."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub_tree(k): scrub_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_tree(v) for v in value]
+    return value
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, *, keep_newlines: bool = True) -> str:
+    """Control characters as visible escapes (`\\x1b`, `\\x00`, `\\u2028`); newlines kept or not."""
+    pattern = _CONTROL if keep_newlines else _CONTROL_OR_NEWLINE
+    return pattern.sub(_escape, text)
+
+
+def safe_console(text: str) -> str:
+    """Text for a terminal: secrets redacted, surrogates scrubbed, controls escaped."""
+    return escape_controls(scrub(redact(text)))
