@@ -17,6 +17,7 @@ of its own. An unknown price or unknown token counts give None, never 0.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ def _parse_price(key: str, value: object, source: str) -> Price:
         price = Price(float(value["input"]), float(value["output"]))
     except (TypeError, ValueError) as exc:
         raise PricingError(f"{source}: {key!r}: prices must be numbers ({exc})") from exc
+    if not (math.isfinite(price.input) and math.isfinite(price.output)):
+        raise PricingError(f"{source}: {key!r}: prices must be finite numbers")
     if price.input < 0 or price.output < 0:
         raise PricingError(f"{source}: {key!r}: prices must not be negative")
     return price
@@ -73,7 +76,7 @@ def _read_price_file(path: str, mtime_ns: int) -> dict[str, Price]:
     try:
         text = Path(path).read_text(encoding="utf-8")
         data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (OSError, json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (OSError, json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise PricingError(f"{PRICES_ENV}={source}: {exc}") from exc
     if data is None:
         return {}

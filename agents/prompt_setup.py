@@ -65,7 +65,7 @@ def load_prompt_setup(name_or_path: str) -> PromptSetup:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         setup = PromptSetup.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except (OSError, yaml.YAMLError, ValidationError, UnicodeDecodeError) as exc:
         raise PromptSetupError(f"{path}: {exc}") from exc
     for field in OBSERVATION_TEMPLATES:
         if not _observation_in_tags(getattr(setup, field)):

@@ -25,8 +25,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from agents.model_types import ModelSpecError
+from agents.models import check_spec
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
 from scenarios.library import (
     ScenarioError,
@@ -38,6 +40,10 @@ from scenarios.library import (
 from scenarios.schema import Rules
 
 FACTOR_PREFIXES = ("model.", "rules.")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""Experiment names: a folder name that cannot be `.`, `..` or hidden, or hold a separator."""
+MAX_RUNS = 100_000
+"""Most runs one experiment may expand to (scenarios x factor levels x repeats)."""
 IDENTITY_FACTORS = (
     "regime",
     "transparency",
@@ -57,17 +63,23 @@ class ExperimentError(ValueError):
 class Experiment(BaseModel):
     """A declared experiment."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(
+        min_length=1,
+        max_length=60,
+        pattern=NAME_PATTERN,
+        description="folder name of the sweep's records: letters, digits, _ . -, not starting"
+        " with . or -",
+    )
     description: str = ""
     scenarios: list[str] = Field(min_length=1, description="built-in names or YAML paths")
     factors: dict[str, list[Any]] = Field(default_factory=dict)
-    repeats: int = Field(default=1, ge=1, le=10_000, description="seeds 0 .. repeats-1")
-    seed_base: int = 0
-    rounds: int | None = Field(default=None, ge=1, le=200)
+    repeats: StrictInt = Field(default=1, ge=1, le=10_000, description="seeds 0 .. repeats-1")
+    seed_base: StrictInt = 0
+    rounds: StrictInt | None = Field(default=None, ge=1, le=200)
     model: str | None = Field(default=None, description="model spec for states no factor sets")
-    max_retries: int = Field(default=2, ge=0, le=10)
+    max_retries: StrictInt = Field(default=2, ge=0, le=10)
 
     @field_validator("factors")
     @classmethod
@@ -177,11 +189,45 @@ def load_experiment(path: Path) -> Experiment:
         raise ExperimentError("\n".join(lines)) from exc
 
 
+def run_count(experiment: Experiment) -> int:
+    """How many runs the experiment expands to: scenarios x factor levels x repeats."""
+    count = len(experiment.scenarios) * experiment.repeats
+    for levels in experiment.factors.values():
+        count *= len(levels)
+    return count
+
+
+def _check_model_specs(experiment: Experiment, source: Path) -> None:
+    """Refuse a malformed model spec or an unknown scripted policy, naming its field."""
+    declared = [("model", experiment.model)]
+    for name, levels in experiment.factors.items():
+        if name == "model" or name.startswith("model."):
+            declared += [(f"factors.{name}.{n}", level) for n, level in enumerate(levels)]
+    for where, spec in declared:
+        if spec is None:
+            continue
+        try:
+            check_spec(spec if isinstance(spec, str) else repr(spec))
+        except ModelSpecError as exc:
+            raise ExperimentError(f"{source}: {where}: {exc}") from exc
+
+
 def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
-    """Every run of the experiment, fully resolved and validated, in a stable order."""
+    """Every run of the experiment, fully resolved and validated, in a stable order.
+
+    Refused (ExperimentError, with the count) above MAX_RUNS runs, before any is built.
+    """
+    count = run_count(experiment)
+    if count > MAX_RUNS:
+        raise ExperimentError(
+            f"{source}: the experiment expands to {count:,} runs (scenarios x factor levels x"
+            f" repeats), more than the limit of {MAX_RUNS:,}; split it into several experiments"
+        )
+    _check_model_specs(experiment, source)
     names = list(experiment.factors)
     runs: list[RunSpec] = []
     hashes: dict[str, dict[str, str]] = {}
+    checked: set[str] = set()
     for sname in experiment.scenarios:
         base_dir_path = source.parent / sname
         ref = str(base_dir_path) if base_dir_path.suffix in (".yaml", ".yml") else sname
@@ -215,6 +261,13 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                 s.id: models.get(s.id) or s.model or scenario.model or experiment.model or "local"
                 for s in scenario.states
             }
+            for sid, spec in specs.items():
+                if spec not in checked:
+                    try:
+                        check_spec(spec)
+                    except ModelSpecError as exc:
+                        raise ExperimentError(f"{where}: model of state {sid}: {exc}") from exc
+                    checked.add(spec)
             for n in range(experiment.repeats):
                 seed = experiment.seed_base + n
                 resolved = {

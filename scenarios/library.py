@@ -47,18 +47,102 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         raise ScenarioError(validation_message(source, exc)) from exc
 
 
+MAX_YAML_NODES = 100_000
+"""Largest YAML document read, in nodes with every alias counted each time it is used.
+
+Refuses an alias bomb (a "billion laughs" file) before it is built, in milliseconds."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML in which a mapping may not repeat a key (the last value would silently win)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *base` keys are meant to be overridden
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            continue  # an unhashable key: the constructor reports it
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r} (first given on line {first})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes of the document with aliases expanded (stops counting past `limit`)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = limit + 1  # a node that contains itself is too large
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > limit:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                total += size(key) + size(value)
+                if total > limit:
+                    break
+        sizes[id(node)] = min(total, limit + 1)
+        return sizes[id(node)]
+
+    return size(root)
+
+
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning every failure into a ScenarioError naming the file."""
+    """Parse a YAML file strictly, turning every failure into a ScenarioError naming the file.
+
+    The file must be UTF-8; a mapping may not repeat a key; the document may not expand to more
+    than MAX_YAML_NODES nodes through aliases.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read file: {exc.strerror}") from exc
     try:
-        return yaml.safe_load(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: (file encoding): not UTF-8 text (byte 0x{data[exc.start]:02x} at offset"
+            f" {exc.start}); save the file as UTF-8"
+        ) from exc
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
+            raise ScenarioError(
+                f"{path}: (top level): the document expands to more than {MAX_YAML_NODES:,}"
+                " values through its aliases (&anchor / *alias); refusing to build it"
+            )
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
         raise ScenarioError(f"{path}: {where}invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}: (top level): the YAML is nested too deeply") from exc
+    finally:
+        loader.dispose()
 
 
 def load_scenario(name_or_path: str) -> tuple[Scenario, str]:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 from agents.decision import ProposalKind
 from agents.personas import Disposition, Regime, Transparency
@@ -11,7 +19,9 @@ STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown keys, no coercion (`rounds: true`, `arms: '100'`), no infinity or NaN."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StateSpec(_Strict):
@@ -36,8 +46,8 @@ class StateSpec(_Strict):
     persona_transparency: Transparency | None = Field(
         default=None, description="transparency the models are told (default: `transparency`)"
     )
-    arms: float = Field(ge=0, description="initial arms (arbitrary units)")
-    economy: float = Field(gt=0, description="initial economy; arming costs economy")
+    arms: StrictFloat = Field(ge=0, description="initial arms (arbitrary units)")
+    economy: StrictFloat = Field(gt=0, description="initial economy; arming costs economy")
     disposition: Disposition = Disposition.SECURITY_SEEKER
     doctrine: str = Field(default="", max_length=600, description="short doctrine and history")
     model: str | None = Field(default=None, description="model spec for this state only")
@@ -56,16 +66,24 @@ class StateSpec(_Strict):
 class Rules(_Strict):
     """World rules."""
 
-    rounds: int = Field(default=10, ge=1, le=200)
-    subturns: int = Field(default=1, ge=0, le=5, description="negotiation sub-turns per round")
-    arms_cap_pct: int = Field(default=10, ge=1, le=50, description="max |arms change| per round, %")
-    forewarning_threshold_pct: int = Field(
+    rounds: StrictInt = Field(default=10, ge=1, le=200)
+    subturns: StrictInt = Field(
+        default=1, ge=0, le=5, description="negotiation sub-turns per round"
+    )
+    arms_cap_pct: StrictInt = Field(
+        default=10, ge=1, le=50, description="max |arms change| per round, %"
+    )
+    forewarning_threshold_pct: StrictInt = Field(
         default=3, ge=0, le=50, description="democracies: larger rises need an announcement"
     )
-    intel_noise: float = Field(default=0.15, ge=0, le=1, description="sd of the relative error")
-    intel_lag: int = Field(default=1, ge=0, le=5, description="rounds of delay of intelligence")
-    summit_every: int = Field(default=0, ge=0, le=50, description="0 = never")
-    offense_defense: float = Field(
+    intel_noise: StrictFloat = Field(
+        default=0.15, ge=0, le=1, description="sd of the relative error"
+    )
+    intel_lag: StrictInt = Field(
+        default=1, ge=0, le=5, description="rounds of delay of intelligence"
+    )
+    summit_every: StrictInt = Field(default=0, ge=0, le=50, description="0 = never")
+    offense_defense: StrictFloat = Field(
         default=1.0,
         gt=0,
         le=5,
@@ -74,11 +92,17 @@ class Rules(_Strict):
             " count that many times over), < 1 defense has it, 1 = neutral; shown to every state"
         ),
     )
-    war_ends_run: bool = True
-    arms_cost: float = Field(default=1.0, ge=0, description="economy spent per unit of arms bought")
-    economy_growth_pct: float = Field(default=2.0, ge=-20, le=20)
-    history_full_rounds: int = Field(default=2, ge=0, le=10, description="rounds shown in full")
-    history_table_rows: int = Field(default=8, ge=0, le=50, description="older rounds, compact")
+    war_ends_run: StrictBool = True
+    arms_cost: StrictFloat = Field(
+        default=1.0, ge=0, description="economy spent per unit of arms bought"
+    )
+    economy_growth_pct: StrictFloat = Field(default=2.0, ge=-20, le=20)
+    history_full_rounds: StrictInt = Field(
+        default=2, ge=0, le=10, description="rounds shown in full"
+    )
+    history_table_rows: StrictInt = Field(
+        default=8, ge=0, le=50, description="older rounds, compact"
+    )
 
     @model_validator(mode="after")
     def _threshold_within_cap(self) -> Rules:
@@ -95,7 +119,7 @@ class TreatySpec(_Strict):
 
     kind: ProposalKind
     parties: list[str] = Field(min_length=2)
-    value: int = Field(default=0, ge=0, le=50)
+    value: StrictInt = Field(default=0, ge=0, le=50)
 
 
 class Scenario(_Strict):

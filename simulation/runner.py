@@ -77,8 +77,9 @@ def run_id_for(scenario: Scenario, specs: dict[str, str], setup: PromptSetup, se
 
 
 def _file_part(name: str) -> str:
-    """A scenario name as part of a file name: no separator, no leading dot, never `..`."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:60] or "run"
+    """A scenario name as part of a file name: letters, digits, `_` and `-` only (no separator,
+    no dot, so never `..`)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:60] or "run"
 
 
 def _record_path(out_dir: Path, scenario: Scenario, seed: int, run_id: str) -> Path:
