@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agents.decision import Intent
 from agents.ladder import ACTION_RUNG, RUNG_ORDER, RUNG_WEIGHT
 from agents.observation import ArmsSource, Phase
-from records.reader import is_json_line, raw_lines
+from records.reader import LineModel, scan
 from records.scenario_snapshot import ScenarioSnapshot
 from records.schema import (
     EVENT_ADAPTER,
@@ -440,24 +440,23 @@ class _Loader:
         )
 
 
-def _parse(line: bytes) -> Any:
-    """The event on one line, None for lines the evaluator never reads.
+def _choose(line: bytes) -> LineModel | None:
+    """The model to validate one line with, None for lines the evaluator never reads.
 
     The kind is judged from the prefix `model_dump_json` writes (`kind` first) and the line is
-    validated with that event's model; a line written in another key order is parsed with the
-    full event union, so the shortcut never changes a result. llm_call, round_end and
-    negotiation-phase observation lines are not read (nor validated).
+    validated with that event's model; a line written in another key order is validated with the
+    full event union (see `_kept`), so the shortcut never changes a result. llm_call, round_end
+    and negotiation-phase observation lines are not read (nor validated).
     """
     if line.startswith(_SKIP_PREFIXES):
         return None
     if line.startswith(_OBSERVATION_PREFIX):
-        if _NEGOTIATION_PHASE in line[:160]:
-            return None
-        return DecisionObservation.model_validate_json(line)
-    model = _DIRECT.get(line[: line.find(b'",') + 1])
-    if model is not None:
-        return model.model_validate_json(line)
-    event = EVENT_ADAPTER.validate_json(line)
+        return None if _NEGOTIATION_PHASE in line[:160] else DecisionObservation
+    return _DIRECT.get(line[: line.find(b'",') + 1], EVENT_ADAPTER)
+
+
+def _kept(event: Any) -> Any:
+    """An event as the loader keeps it (None: not needed), for lines in another key order."""
     if isinstance(event, (LlmCallEvent, RoundEndEvent)):
         return None
     if isinstance(event, ObservationEvent):
@@ -471,21 +470,9 @@ def _read(path: Path) -> tuple[Header, ScenarioSnapshot, list[Any], bool]:
     The scenario is the header's own snapshot, never re-validated against today's scenario
     schema: a record stays readable however scenario definitions change.
     """
-    header, lines = raw_lines(path)
-    scenario = header.scenario
-    events: list[Any] = []
-    for n, line, last in lines:
-        try:
-            event = _parse(line)
-        except (ValidationError, ValueError) as exc:
-            if last:
-                return header, scenario, events, True
-            raise RecordError(f"{path}: line {n}: {exc}") from exc
-        if event is None and last and not is_json_line(line):
-            return header, scenario, events, True  # a skipped last line may still be cut short
-        if event is not None:
-            events.append(event)
-    return header, scenario, events, False
+    found = scan(path, _choose)
+    events = [kept for event in found.events if (kept := _kept(event)) is not None]
+    return found.header, found.header.scenario, events, found.truncated
 
 
 def load_tables(paths: Iterable[Path]) -> Tables:

@@ -12,12 +12,12 @@ flagged truncated; an unparseable line elsewhere is an error naming the file and
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from records.migrations import RawLine, Upgrade, upgrade_for
 from records.schema import (
@@ -166,6 +166,48 @@ def raw_lines(path: Path) -> tuple[Header, Iterator[tuple[int, bytes, bool]]]:
     if upgrade is None:
         return header, numbered
     return header, ((n, _upgraded(line, upgrade), is_last) for n, line, is_last in numbered)
+
+
+LineModel = type[BaseModel] | TypeAdapter[Any]
+"""What a fast reader validates a line with: an event model, a lighter projection of one (a
+model with some of its fields), or `EVENT_ADAPTER` for any event."""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What `scan` kept of one record."""
+
+    header: Header
+    events: list[Any]
+    truncated: bool
+
+
+def scan(path: Path, choose: Callable[[bytes], LineModel | None]) -> Scan:
+    """The header, and the event lines `choose` picks, each validated with the model it returns.
+
+    For fast readers that need a few kinds only: `choose` sees each event line as written (compact
+    JSON, `kind` first; older versions already migrated) and returns the model to validate it
+    with, or None to skip it unvalidated. The truncation rule of `read_record` holds for picked
+    and skipped lines alike; an unreadable picked line elsewhere raises RecordError.
+    """
+    header, lines = raw_lines(path)
+    events: list[Any] = []
+    for n, line, last in lines:
+        model = choose(line)
+        if model is None:
+            if last and not is_json_line(line):
+                return Scan(header, events, truncated=True)
+            continue
+        try:
+            if isinstance(model, TypeAdapter):
+                events.append(model.validate_json(line))
+            else:
+                events.append(model.model_validate_json(line))
+        except (ValidationError, ValueError) as exc:
+            if last:
+                return Scan(header, events, truncated=True)
+            raise RecordError(f"{path}: line {n}: {exc}") from exc
+    return Scan(header, events, truncated=False)
 
 
 def iter_events(path: Path, kinds: Collection[str] | None = None) -> Iterator[BaseModel]:
