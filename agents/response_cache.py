@@ -32,18 +32,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 CACHE_FORMAT = 2
 """Format of cache files written and read by this version."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cache_meta (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS replies (
-    key TEXT PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    reply TEXT NOT NULL
-);
-"""
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS cache_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS replies"
+    " (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, model TEXT NOT NULL, reply TEXT NOT NULL)",
+)
 
 
 class CacheMiss(RuntimeError):
@@ -117,28 +110,47 @@ def _load(text: str) -> AIMessage:
 
 
 def _check_format(db: sqlite3.Connection, path: Path) -> None:
-    """Refuse a file of another format; stamp a new, empty file with this one."""
+    """Refuse a file of another format; stamp a new, empty file with this one.
+
+    One write transaction covers the check and the stamp, so processes opening the same new
+    file at once cannot see it half made.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        _check_format_locked(db, path)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+def _check_format_locked(db: sqlite3.Connection, path: Path) -> None:
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    advice = "Move the file aside or pass a new --cache path."
     if "cache_meta" not in tables:
-        if tables:
-            old = " (format 1: keyed without run identity, so repeats shared replies)"
+        if "responses" in tables:
             raise CacheFormatError(
-                f"{path}: response cache of an older format{old if 'responses' in tables else ''};"
-                f" this version reads format {CACHE_FORMAT} only and cannot reproduce runs from"
-                " it. Move the file aside or pass a new --cache path."
+                f"{path}: response cache format 1 (keyed without run identity, so repeats shared"
+                f" replies); this version reads format {CACHE_FORMAT} only and cannot reproduce"
+                f" runs from it. {advice}"
             )
-        db.executescript(SCHEMA)
+        if tables:
+            raise CacheFormatError(
+                f"{path}: not a response cache (an SQLite file with tables"
+                f" {sorted(tables)}). {advice}"
+            )
+        for statement in SCHEMA:
+            db.execute(statement)
         db.execute(
             "INSERT INTO cache_meta (name, value) VALUES ('format', ?)", (str(CACHE_FORMAT),)
         )
-        db.commit()
         return
     row = db.execute("SELECT value FROM cache_meta WHERE name = 'format'").fetchone()
     found = row[0] if row else "unknown"
     if found != str(CACHE_FORMAT):
         raise CacheFormatError(
             f"{path}: response cache format {found}; this version reads format {CACHE_FORMAT}"
-            " only. Move the file aside or pass a new --cache path."
+            f" only. {advice}"
         )
 
 

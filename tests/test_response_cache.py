@@ -32,7 +32,7 @@ REPEATS = """
 name: repeats
 scenarios: [two-rivals]
 rounds: 3
-model: fake
+model: fake:noisy
 factors:
   transparency: [[transparent, transparent]]
 repeats: 4
@@ -71,7 +71,7 @@ def runs_of(tmp_path: Path) -> list[RunSpec]:
 
 def resolver_for(chat: FakeChatModel) -> Any:
     def resolve(run: RunSpec) -> dict[str, ResolvedModel]:
-        return {sid: fake(chat) for sid in run.models}
+        return {sid: fake(chat, spec) for sid, spec in run.models.items()}
 
     return resolve
 
@@ -206,9 +206,31 @@ def test_a_file_that_is_not_a_cache_is_refused(tmp_path: Path) -> None:
         ResponseCache(path)
 
 
+def test_another_sqlite_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (text TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(CacheFormatError, match=r"not a response cache .*\['notes'\]"):
+        ResponseCache(path)
+    db = sqlite3.connect(path)
+    tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    db.close()
+    assert tables == [("notes",)]
+
+
+def test_a_new_cache_is_stamped_and_reopens(tmp_path: Path) -> None:
+    ResponseCache(tmp_path / "c.sqlite").close()
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    assert db.execute("SELECT value FROM cache_meta WHERE name = 'format'").fetchone() == ("2",)
+    db.close()
+    ResponseCache(tmp_path / "c.sqlite", replay=True).close()
+
+
 def test_sweep_with_an_old_cache_exits_2(tmp_path: Path) -> None:
     exp = tmp_path / "exp.yaml"
-    exp.write_text(REPEATS.replace("model: fake", "model: scripted:reactive"))
+    exp.write_text(REPEATS.replace("model: fake:noisy", "model: scripted:reactive"))
     path = old_cache(tmp_path / "old.sqlite")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "dilemma.cli", "sweep", str(exp), "--out", str(out)]
