@@ -345,6 +345,7 @@ def sweep(
         source=str(experiment),
         console=console,
         err=err,
+        compare_settings=exp.compare_settings(),
     )
     raise typer.Exit(code)
 
@@ -378,14 +379,39 @@ def compare(
         list[str] | None,
         typer.Option(help="FACTOR=LEVEL: compare only within these runs; repeatable"),
     ] = None,
+    primary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="primary measure(s) deciding the verdict; repeatable or comma-separated"
+            " (default: the experiment file's, else escalation_index, mean_threat,"
+            " mean_growth_pct, war)"
+        ),
+    ] = None,
+    margin: Annotated[
+        list[str] | None,
+        typer.Option(help="MEASURE=VALUE equivalence margin; repeatable"),
+    ] = None,
+    interaction: Annotated[
+        str | None,
+        typer.Option(help="a second factor: report the BY x INTERACTION interaction"),
+    ] = None,
 ) -> None:
-    """Compare conditions: means with bootstrap 95% CIs, differences, Hedges' g, p-values."""
-    from dilemma.compare_cli import compare_output
+    """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
+    from dilemma.compare_cli import CompareRequest, compare_output
+    from evaluation.comparison import CompareError
 
+    request = CompareRequest(
+        by=by,
+        where=where or [],
+        primary=primary or [],
+        margins=margin or [],
+        interaction=interaction,
+        seed=seed,
+    )
     try:
-        print(compare_output(path, by, as_json=as_json, seed=seed, where=where))
-    except (RecordError, KeyError, OSError) as exc:
-        raise _fail(str(exc).strip('"')) from exc
+        print(compare_output(path, request, as_json=as_json))
+    except (RecordError, CompareError, OSError) as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()

@@ -13,14 +13,22 @@ import pandas as pd
 from dilemma.report_data import ReportData
 from dilemma.report_html import esc, fmt, table
 from evaluation.columns import RUNS
-from evaluation.comparison import DEFAULT_MEASURES, Comparison
+from evaluation.comparison import Comparison
 
 MEASURE_DOCS = {c.name: c.doc for c in RUNS}
 
 
+_VERDICT_CLASS = {"changes": "yes", "equivalent": "no", "inconclusive": ""}
+_P_METHOD = {"paired": "Monte Carlo", "independent": "Monte Carlo", "stratified": "t test"}
+
+
 def _comparison_html(c: Comparison) -> str:
-    cls = "yes" if c.changes_behaviour else "no"
-    out = [f"<h3>{esc(c.by)}</h3>", f'<p class="verdict {cls}">{esc(c.verdict)}</p>']
+    cls = _VERDICT_CLASS[c.verdict]
+    out = [
+        f"<h3>{esc(c.by)}</h3>",
+        f'<p class="verdict {cls}">{esc(c.verdict)}: {esc(c.summary)}</p>',
+    ]
+    out += [f"<p class=note>Warning: {esc(w)}</p>" for w in c.warnings]
     if c.levels.empty:
         return "".join(out)
     levels = sorted(c.levels["level"].unique(), key=str)
@@ -36,39 +44,60 @@ def _comparison_html(c: Comparison) -> str:
             ci = "" if pd.isna(x["ci_low"]) else f" [{fmt(x['ci_low'])}, {fmt(x['ci_high'])}]"
             row.append(f"{fmt(x['mean'])}{ci} (n={int(x['n'])})")
         rows.append(row)
-    out.append("<p>Mean per level with a percentile-bootstrap 95% interval.</p>")
+    out.append(
+        "<p>Mean per level with a 95% bootstrap interval (BCa; a t interval where BCa is"
+        " degenerate, e.g. constant values).</p>"
+    )
     out.append(table(["measure", *levels], rows))
     if not c.pairs.empty:
         prow = []
         classes = []
-        for _, p in c.pairs.iterrows():
+        for p in c.pairs.to_dict("records"):
             ci = "" if pd.isna(p["ci_low"]) else f"[{fmt(p['ci_low'])}, {fmt(p['ci_high'])}]"
-            sig = (
-                bool(p.get("significant", False))
-                if not pd.isna(p.get("significant", False))
-                else False
-            )
+            sig = p["family"] != "quality" and bool(p["significant"])
+            margin = "" if pd.isna(p["margin"]) else f" (±{fmt(p['margin'])})"
             prow.append(
                 [
                     p["measure"],
+                    p["family"],
                     f"{p['level_a']} - {p['level_b']}",
                     p["diff"],
                     ci,
+                    p["ci_method"],
                     p["hedges_g"],
                     p["p_value"],
-                    p.get("p_holm", math.nan),
+                    _P_METHOD[p["design"]] if not p["p_exact"] else "exact",
+                    p["p_holm"] if p["family"] != "quality" else math.nan,
+                    f"{fmt(p['p_equivalence'])}{margin}",
                     "yes" if sig else "no",
                 ]
             )
             classes.append("sig" if sig else "")
         out.append(
-            "<p>Pairwise differences of means (a - b) with bootstrap 95% intervals,"
-            " Hedges' g, two-sided permutation p and Holm-adjusted p over all pairs and"
-            " measures (significant at 0.05 highlighted).</p>"
+            "<p>Differences of means (a - b) with 95% intervals; "
+            + esc("; ".join(c.designs))
+            + ". p: two-sided (permutation: exact or Monte Carlo; stratified: t test). Holm p:"
+            " corrected within the primary measures (which alone decide the verdict) and"
+            " separately within the secondary ones; data-quality measures are not corrected and"
+            " never in the verdict. Equivalence p: two one-sided t tests within the margin."
+            " Significant primary or secondary differences highlighted.</p>"
         )
         out.append(
             table(
-                ["measure", "a - b", "diff", "95% CI", "Hedges g", "p", "Holm p", "significant"],
+                [
+                    "measure",
+                    "family",
+                    "a - b",
+                    "diff",
+                    "95% CI",
+                    "CI method",
+                    "Hedges g",
+                    "p",
+                    "p method",
+                    "Holm p",
+                    "equivalence p (margin)",
+                    "significant",
+                ],
                 prow,
                 classes,
             )
@@ -86,12 +115,17 @@ def comparisons_section(d: ReportData) -> str:
         )
         out.append(f"<p>No comparison: {esc(why)}.</p>")
         return "".join(out)
+    found = d.comparisons()
+    primary = found[0].primary if found else ()
     out.append(
-        "<p class=note>Each factor is compared on its own, pooling over the other"
-        " factors. Measures: "
-        + esc(", ".join(f"{m} ({MEASURE_DOCS.get(m, '')})" for m in DEFAULT_MEASURES))
+        "<p class=note>Each factor is compared on its own: runs are paired by seed with the"
+        " run at the other level under the same other conditions, or, where seeds do not"
+        " match, stratified by the other conditions (never pooled over them). Verdict:"
+        " changes (a primary measure differs after Holm correction), equivalent (every"
+        " primary measure shown within its margin) or inconclusive. Primary measures: "
+        + esc(", ".join(f"{m} ({MEASURE_DOCS.get(m, '')})" for m in primary))
         + ".</p>"
     )
-    for c in d.comparisons():
+    for c in found:
         out.append(_comparison_html(c))
     return "".join(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evaluation.comparison import Comparison, compare, with_conditions
+from evaluation.comparison import CompareError, Comparison, compare, declared, with_conditions
 from evaluation.tables import Scores, record_paths, score
 from records.reader import SET_ASIDE, NoRecordsError, read_header, read_run_end
 from records.schema import Header, RecordError, RunEndEvent
@@ -144,5 +144,11 @@ class ReportData:
         )
 
     def comparisons(self) -> list[Comparison]:
-        """One comparison per compared factor, each pooling over the other factors."""
-        return [compare(self.runs, f) for f in self.compared]
+        """One comparison per compared factor, paired by seed or stratified by the other
+        factors, with the primary measures and margins the experiment declared."""
+        try:
+            primary, margins = declared(self.paths.values())
+        except CompareError as exc:
+            raise ReportError(str(exc)) from exc
+        runs = self.runs.drop(columns=GROUP)
+        return [compare(runs, f, primary, margins=margins) for f in self.compared]

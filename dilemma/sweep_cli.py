@@ -35,6 +35,7 @@ def run_sweep(
     source: str,
     console: Console,
     err: Console,
+    compare_settings: dict[str, object] | None = None,
 ) -> int:
     """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input)."""
     try:
@@ -61,7 +62,10 @@ def run_sweep(
             task, completed=stats.done, calls=stats.calls, tokens=stats.tokens, failed=stats.failed
         )
 
-    meta = ExperimentInfo(name=name, source=source, runs=len(runs), conditions={})
+    meta = ExperimentInfo.model_validate(
+        {"name": name, "source": source, "runs": len(runs), "conditions": {}}
+        | (compare_settings or {})
+    )
     try:
         with progress:
             stats = asyncio.run(

@@ -25,11 +25,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agents.model_types import ModelSpecError
 from agents.models import check_spec
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
+from evaluation.measure_sets import check_margins, check_primary, missing_margins
 from scenarios.library import (
     ScenarioError,
     field_path,
@@ -80,6 +89,43 @@ class Experiment(BaseModel):
     rounds: StrictInt | None = Field(default=None, ge=1, le=200)
     model: str | None = Field(default=None, description="model spec for states no factor sets")
     max_retries: StrictInt = Field(default=2, ge=0, le=10)
+    primary: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="measures that decide `dilemma compare`'s verdict (default: a documented set)",
+    )
+    margins: dict[str, float] = Field(
+        default_factory=dict, description="equivalence margin per measure, in its own units"
+    )
+
+    @field_validator("primary")
+    @classmethod
+    def _known_primary(cls, primary: list[str] | None) -> list[str] | None:
+        return None if primary is None else check_primary(primary)
+
+    @field_validator("margins")
+    @classmethod
+    def _known_margins(cls, margins: dict[str, float]) -> dict[str, float]:
+        return check_margins(margins)
+
+    @model_validator(mode="after")
+    def _primary_have_margins(self) -> Experiment:
+        missing = missing_margins(self.primary or [], self.margins)
+        if missing:
+            raise ValueError(
+                f"primary measure(s) {', '.join(missing)} have no default equivalence margin;"
+                " declare one under `margins:`"
+            )
+        return self
+
+    def compare_settings(self) -> dict[str, object]:
+        """What `dilemma compare` reads back from each record's header (only what is set)."""
+        out: dict[str, object] = {}
+        if self.primary is not None:
+            out["primary"] = list(self.primary)
+        if self.margins:
+            out["margins"] = dict(self.margins)
+        return out
 
     @field_validator("factors")
     @classmethod

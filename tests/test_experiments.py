@@ -58,6 +58,17 @@ def test_expansion_is_complete_and_ids_are_stable(tmp_path: Path) -> None:
     assert not {r.run_id for r in runs} & {r.run_id for r in changed}
 
 
+def test_levels_share_seeds(tmp_path: Path) -> None:
+    # common random numbers: runs that differ only in one factor's level have the same seed
+    path = write(tmp_path, SMALL.replace("repeats: 3", "repeats: 3\nseed_base: 40"))
+    runs = expand(load_experiment(path), path)
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for r in runs:
+        cell = (r.conditions["transparency"], r.conditions["rules.intel_noise"])
+        seeds.setdefault(cell, set()).add(r.seed)
+    assert len(seeds) == 4 and all(s == {40, 41, 42} for s in seeds.values())
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [
@@ -70,6 +81,12 @@ def test_expansion_is_complete_and_ids_are_stable(tmp_path: Path) -> None:
         (SMALL.replace("[0.1, 0.3]", "[0.1, 7]"), "rules.intel_noise"),
         (SMALL.replace("two-rivals", "no-such-scenario"), "scenarios"),
         ("name: x\nscenarios: [two-rivals\n", "line"),
+        (SMALL + "primary: [nonsense]\n", "primary"),
+        (SMALL + "primary: [fallback_rate]\n", "primary"),
+        (SMALL + "primary: []\n", "primary"),
+        (SMALL + "margins: {mean_threat: -1}\n", "margins"),
+        (SMALL + "margins: {nonsense: 1}\n", "margins"),
+        (SMALL + "primary: [spiral_rounds]\n", "margins"),  # no default margin for it
     ],
 )
 def test_bad_experiment_files_name_file_and_field(tmp_path: Path, text: str, field: str) -> None:
@@ -229,16 +246,84 @@ def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     data = compare_json(out, "--by", "transparency")
-    assert data["changes_behaviour"] is True
+    assert data["verdict"] == "changes" and data["changes_behaviour"] is True
+    assert data["primary"] == ["escalation_index", "mean_threat", "mean_growth_pct", "war"]
+    assert data["designs"] == [
+        "paired by seed within regime: sign-flip permutation on 20 differences"
+    ]
     threat = next(p for p in data["pairs"] if p["measure"] == "mean_threat")
     assert threat["level_a"] == "secretive/secretive" and threat["diff"] > 0
-    assert threat["p_holm"] < 0.05
+    assert threat["p_holm"] < 0.05 and threat["ci_low"] > 0
+    for pair in data["pairs"]:
+        for key in ("p_value", "p_exact", "ci_method", "mde", "seeds_needed", "family"):
+            assert key in pair
+    assert {p["family"] for p in data["pairs"]} == {"primary", "secondary", "quality"}
     # where secrecy gives reactive states something to arm against, the democratic forewarning
-    # rule slows democracies down: regime matters within the secretive cells
+    # rule slows democracies down: regime matters within the secretive cells (10 pairs: exact)
     regime = compare_json(out, "--by", "regime", "--where", "transparency=secretive/secretive")
-    assert regime["changes_behaviour"] is True
+    assert regime["verdict"] == "changes"
     growth = next(p for p in regime["pairs"] if p["measure"] == "mean_growth_pct")
     assert growth["level_a"] == "autocracy/autocracy" and growth["diff"] > 0
+    assert growth["p_exact"] is True and growth["p_value"] == pytest.approx(2 / 2**10)
+    # and more there than where both are transparent: the regime x transparency interaction
+    both = compare_json(out, "--by", "regime", "--interaction", "transparency")
+    inter = both["interaction"]
+    assert inter["verdict"] == "changes"
+    growth = next(p for p in inter["contrasts"] if p["measure"] == "mean_growth_pct")
+    assert growth["within_a"] == "secretive/secretive" and growth["diff"] > 0
+    assert growth["ci_low"] > 0 and growth["p_holm"] < 0.05
+
+
+PLACEBO = """
+name: placebo
+scenarios: [two-rivals]
+rounds: 4
+model: scripted:reactive
+factors:
+  prompt_setup: [baseline, realist]
+  transparency: [[secretive, secretive]]
+primary: [escalation_index, mean_threat, mean_growth_pct, war, mean_misperception]
+margins: {mean_threat: 0.25}
+repeats: 5
+"""
+
+
+def test_identical_levels_are_equivalent(tmp_path: Path) -> None:
+    # scripted policies ignore the prompt text: a prompt_setup factor is a placebo
+    path = write(tmp_path, PLACEBO)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [*DILEMMA, "sweep", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data = compare_json(out, "--by", "prompt_setup")
+    assert data["verdict"] == "equivalent", data["summary"]
+    assert data["primary_source"] == "experiment file"
+    assert data["primary"][-1] == "mean_misperception" and data["margins"]["mean_threat"] == 0.25
+    primary = [p for p in data["pairs"] if p["family"] == "primary"]
+    assert len(primary) == 5
+    assert all(p["diff"] == 0 and p["p_equivalence"] < 0.05 for p in primary)
+    assert all(p["design"] == "paired" and p["p_exact"] is True for p in primary)
+    # --primary overrides the experiment file; a measure with no margin is refused (exit 2)
+    override = compare_json(out, "--by", "prompt_setup", "--primary", "mean_threat,war")
+    assert override["primary"] == ["mean_threat", "war"] and override["verdict"] == "equivalent"
+    refused = subprocess.run(
+        [*DILEMMA, "compare", str(out), "--by", "prompt_setup", "--primary", "spiral_rounds"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2 and "--margin" in refused.stderr
+    bad = subprocess.run(
+        [*DILEMMA, "compare", str(out), "--by", "prompt_setup", "--margin", "mean_threat"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "MEASURE=VALUE" in bad.stderr
 
 
 def test_prompt_setup_example_expands(tmp_path: Path) -> None:

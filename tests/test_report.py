@@ -92,11 +92,18 @@ def test_report_compares_only_the_varying_factor(sweep_html: str) -> None:
     assert "<h3>transparency</h3>" in comparison
     assert "<h3>rules.intel_noise</h3>" not in comparison  # one level: does not vary
     assert "<h3>scenario</h3>" not in comparison
-    assert 'class="verdict' in comparison
-    assert "transparency changes behaviour" in comparison or (
-        "transparency does not detectably change behaviour" in comparison
-    )
-    for column in ("Hedges g", "Holm p", "95% CI", "secretive/secretive - transparent/transparent"):
+    verdict = re.search(r'class="verdict[^"]*">(changes|equivalent|inconclusive): ', comparison)
+    assert verdict is not None
+    assert "paired by seed" in comparison  # levels share seeds: paired, not pooled
+    for column in (
+        "Hedges g",
+        "Holm p",
+        "95% CI",
+        "CI method",
+        "p method",
+        "equivalence p (margin)",
+        "secretive/secretive - transparent/transparent",
+    ):
         assert column in comparison
     assert "escalation_index" in comparison and "(n=3)" in comparison
 
