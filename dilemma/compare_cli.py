@@ -13,6 +13,7 @@ import pandas as pd
 from evaluation.comparison import CompareError, Comparison, compare, declared, with_conditions
 from evaluation.measure_sets import check_margins, check_primary
 from evaluation.tables import record_paths, score
+from records.safe_text import redactor
 
 
 def runs_with_conditions(path: Path) -> pd.DataFrame:
@@ -219,6 +220,18 @@ def compare_output(path: Path, request: CompareRequest, *, as_json: bool) -> str
     return comparison_text(result, source)
 
 
+def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with secrets redacted from its text cells (an error may quote a key)."""
+    frame = frame.copy()
+    clean = redactor()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        frame[column] = values.map(lambda v: clean(v) if isinstance(v, str) else v)
+    return frame
+
+
 def export_tables(path: Path, out: Path) -> list[Path]:
     """Write runs, rounds and dyad_rounds as CSV and Parquet into `out`."""
     scores = score(record_paths(path))
@@ -231,6 +244,7 @@ def export_tables(path: Path, out: Path) -> list[Path]:
         ("dyad_rounds", scores.dyad_rounds),
     ):
         csv, parquet = out / f"{name}.csv", out / f"{name}.parquet"
+        frame = _redacted(frame)
         frame.to_csv(csv, index=False)
         frame.to_parquet(parquet, index=False)
         written += [csv, parquet]

@@ -19,6 +19,7 @@ from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
 from experiments.spec import RunSpec
 from experiments.sweep import SweepError, SweepStats, sweep
+from records.safe_text import safe_console
 from records.schema import ExperimentInfo
 
 
@@ -81,7 +82,7 @@ def run_sweep(
                 )
             )
     except (SweepError, ModelSpecError) as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {safe_console(str(exc))}", highlight=False, markup=False)
         return 1 if isinstance(exc, SweepError) and "replay" in str(exc) else 2
     except KeyboardInterrupt:
         err.print(f"interrupted; finished records in {out} are intact; rerun with --resume")
@@ -95,5 +96,5 @@ def run_sweep(
         highlight=False,
     )
     for run_id, cause in stats.failures[:10]:
-        console.print(f"  failed {run_id}: {cause}", highlight=False)
+        console.print(f"  failed {run_id}: {safe_console(cause)}", highlight=False, markup=False)
     return 1 if stats.failed else 0

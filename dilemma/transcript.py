@@ -4,8 +4,11 @@
     transcript_lines(read_record(path)) -> lines   styled lines (the report renders these as HTML)
 
 Everything comes from the record alone. Incomplete records (a crash, a run still going, a cut
-last line) render up to where they stop, and say so. Model-written text is quoted as written:
-a caller that renders it as markup (rich, HTML) must escape it.
+last line) render up to where they stop, and say so. Model-written text is quoted as written,
+except that it can never pose as the transcript's own lines: control characters (ESC, NUL, CR,
+U+2028, bidi overrides) are shown as escapes such as `\x1b`, and text after a line break goes on
+continuation lines, one level deeper and marked `| `. A caller that renders the text as markup
+(rich, HTML) must still escape it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from records.reader import Record, read_record
+from records.safe_text import escape_controls
 from records.schema import (
     DecisionEvent,
     Header,
@@ -392,7 +396,21 @@ def transcript_lines(record: Record) -> list[Line]:
     out = header_lines(record.header)
     for round_, events in sorted(rounds.items()):
         out += _round_lines(round_, events, calls)
-    return out + _outcome_lines(record)
+    return _quoted(out + _outcome_lines(record))
+
+
+CONTINUATION = "| "
+"""Starts a continuation line: the text after a line break in model-written (or file) text."""
+
+
+def _quoted(lines: list[Line]) -> list[Line]:
+    """Lines whose text cannot pose as the transcript's own: controls escaped, breaks continued."""
+    out: list[Line] = []
+    for line in lines:
+        first, *rest = escape_controls(line.text.replace("\r\n", "\n")).split("\n")
+        out.append(Line(line.style, first, line.indent))
+        out += [Line(line.style, CONTINUATION + part, line.indent + 1) for part in rest]
+    return out
 
 
 def render_text(lines: Iterable[Line]) -> str:

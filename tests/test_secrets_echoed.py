@@ -120,3 +120,40 @@ def test_key_env_values_and_registered_secrets_are_redacted(monkeypatch: Any) ->
         " e qk-0123456789ab"
     )
     assert out == "a [REDACTED] b [REDACTED] c abc d [REDACTED] e [REDACTED]"
+
+
+async def test_a_key_in_an_old_record_is_redacted_on_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record written before redaction existed (or by hand) may hold a key: every output
+    (show, score, report, export) redacts it."""
+    from simulation.runner import RunConfig, run_scenario
+    from tests.helpers.engine import make_scenario
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    runs = tmp_path / "runs"
+    path = await run_scenario(
+        make_scenario([{"id": "A"}, {"id": "B"}], rounds=1),
+        RunConfig(seed=0, out_dir=runs, argv=["test"]),
+        default_model="scripted:dove",
+    )
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('"name":"test"', f'"name":"{KEY}"', 1)
+    text = text.replace('"error":null,"ended_at"', f'"error":"401 {KEY}","ended_at"')
+    assert text.count(KEY) == 2
+    path.write_text(text, encoding="utf-8")
+
+    runner = CliRunner()
+    results = [
+        runner.invoke(app, ["show", str(path)]),
+        runner.invoke(app, ["score", str(runs)]),
+        runner.invoke(app, ["score", str(runs), "--json"]),
+        runner.invoke(app, ["report", str(runs), "-o", str(tmp_path / "r.html")]),
+        runner.invoke(app, ["export", str(runs), "-o", str(tmp_path / "tables")]),
+    ]
+    assert [r.exit_code for r in results] == [0] * len(results), [r.output for r in results]
+    assert REDACTED in results[0].output
+    assert not [r.output for r in results if KEY in r.output]
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != path]
+    assert {p.suffix for p in written} >= {".html", ".csv", ".parquet"}
+    assert not [p for p in written if KEY.encode() in p.read_bytes()]
