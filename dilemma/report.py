@@ -4,8 +4,9 @@
     write_report(folder, out, by=["transparency"])                # compare named factors only
 
 Sections: provenance, runs, escalation curves with 95% bands, threat and misperception
-heatmaps, spirals and wars per condition, comparison of every varying experiment factor
-(evaluation.comparison), and run transcripts. Plots are PNG data URIs; the file has no scripts
+heatmaps, confusion matrices of perceived against actual intent (dilemma.report_intent), spirals
+and wars per condition, comparison of every varying experiment factor (evaluation.comparison),
+and run transcripts. Plots are PNG data URIs; the file has no scripts
 and loads nothing. Every string taken from records (model text included) is HTML-escaped.
 
 Data gathering is in dilemma.report_data, HTML building blocks in dilemma.report_html, the
@@ -20,6 +21,7 @@ from pathlib import Path
 from dilemma.report_comparison import comparisons_section
 from dilemma.report_data import ReportData, ReportError
 from dilemma.report_html import CSS, esc
+from dilemma.report_intent import intent_section
 from dilemma.report_sections import (
     curves_section,
     heatmaps_section,
@@ -57,6 +59,7 @@ def render_report(
                 ("runs", "Runs"),
                 ("curves", "Escalation curves"),
                 ("heatmaps", "Threat and misperception"),
+                ("intent", "Misperception of intentions"),
                 ("spirals", "Spirals and wars"),
                 ("comparison", "Comparison of conditions"),
                 ("transcripts", "Transcripts"),
@@ -69,6 +72,7 @@ def render_report(
         runs_section(d, set(picked)),
         curves_section(d),
         heatmaps_section(d),
+        intent_section(d),
         spirals_section(d),
         comparisons_section(d),
         transcripts_section(d, picked, max_transcripts),

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from agents.decision import Intent
+from dilemma.report import render_report
 from evaluation import score
 from evaluation.cli_format import score_json
 from evaluation.intent import MEASURES, intent_confusion
@@ -93,6 +94,29 @@ def test_intent_measures_in_score_json(tmp_path: Path) -> None:
     ac = next(d for d in run["intent_dyads"] if d["dyad"] == ["A", "C"])
     assert ac["ab"]["intent_error"] == pytest.approx(-1.5)
     assert ac["ba"]["intent_accuracy"] == 1.0
+
+
+def _row(label: str, *numbers: object) -> str:
+    """A report table row: a text cell, then right-aligned number cells as displayed."""
+    return f"<tr><td>{label}</td>" + "".join(f'<td class="num">{n}</td>' for n in numbers) + "</tr>"
+
+
+def test_report_shows_the_confusion_matrix(tmp_path: Path) -> None:
+    html = render_report(_hand_worked(tmp_path / "r.jsonl"))
+    section = html.split('<h2 id="intent">', 1)[1].split("<h2", 1)[0]
+    assert '<a href="#intent">' in html
+    # summary: 8 judgements, 5 right, 2 over, 1 under, mean error +1/8
+    assert _row("all runs", 8, "0.625", "0.250", "0.125", "0.125") in section
+    # rows actual, columns perceived (defensive, deterrent, coercive, aggressive), then the total
+    assert _row("defensive", 4, 0, 1, 0, 5) in section
+    assert _row("deterrent", 0, 0, 0, 1, 1) in section
+    assert _row("coercive", 0, 0, 1, 0, 1) in section
+    assert _row("aggressive", 1, 0, 0, 0, 1) in section
+
+
+def test_report_of_version_1_records_says_intent_was_not_asked() -> None:
+    section = render_report(V1 / "scripted").split('<h2 id="intent">', 1)[1].split("<h2", 1)[0]
+    assert "do not state a perceived intent" in section and "<table>" not in section
 
 
 def test_records_that_never_asked_have_missing_intent_measures(tmp_path: Path) -> None:
