@@ -535,7 +535,8 @@ def _min_n_attainable(design: str, alpha_test: float) -> int:
     n = 2
     while n < 200:
         relabellings = 2**n if design == "paired" else math.comb(2 * n, n)
-        if design == "stratified" or 2 / min(relabellings, N_PERMUTATIONS + 1) <= alpha_test:
+        smallest = 2 / relabellings if relabellings <= EXACT_MAX else 2 / (N_FIRST + 1)
+        if design == "stratified" or smallest <= alpha_test:
             return n
         n += 1
     return n
