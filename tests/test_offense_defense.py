@@ -234,4 +234,4 @@ async def test_offense_advantage_raises_escalation(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["changes_behaviour"] is True, data["verdict"]
+    assert data["verdict"] == "changes", data["summary"]
