@@ -20,7 +20,9 @@ SCHEMA_VERSION = 2
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No infinity or NaN: JSON has no such numbers, and pydantic would write them as null,
+    # leaving a record that cannot be read back. An event holding one fails when it is made.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ModelInfo(_Event):

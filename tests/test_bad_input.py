@@ -231,3 +231,16 @@ async def test_scenario_name_cannot_escape_the_output_folder(tmp_path: Path) -> 
     )
     assert path.parent == out and path.name.startswith("escaped_run_s0_")
     assert not (tmp_path / "a" / "escaped").exists()
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_record_events_refuse_non_finite_numbers(value: float) -> None:
+    """pydantic would write them as null, leaving a record that cannot be read back."""
+    from pydantic import ValidationError
+
+    from records.schema import RoundEndEvent, Totals
+
+    with pytest.raises(ValidationError, match="finite"):
+        RoundEndEvent(round=1, arms={"A": value}, economy={}, threat={}, summit=False)
+    with pytest.raises(ValidationError, match="finite"):
+        Totals(cost_usd=value)
