@@ -188,7 +188,11 @@ _JSON_VALUES = st.recursive(
     ),
     max_leaves=8,
 )
-_ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
+_ANY_CHAR = st.one_of(
+    st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()),
+    st.characters(categories=["Cs"]),  # lone surrogates: never drawn unless asked for by name
+    st.sampled_from(["\x00", "\x1b", "\r", "\n", "\u2028", "\u2029", "\x85", "\u202e"]),
+)
 """Every code point: control characters, U+2028, lone surrogates, private use."""
 _ONE_MB = "x" * 1_000_000
 _REQUIRED = ["threat", "arms_change", "action", "target", "private_intent", "forecast"]
