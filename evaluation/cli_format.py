@@ -28,6 +28,7 @@ HEADLINE = (
     "spiral_rounds",
     "spiral_onset",
     "spiral_longest",
+    "mean_implied_hostility",
     "forecast_mae",
     "said_did_mae",
     "mean_growth_pct",
@@ -55,6 +56,8 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
     """One JSON-ready object per run of already computed scores."""
     dyads = scores.dyads.groupby("run_id", sort=False)
     states = scores.states.groupby("run_id", sort=False)
+    flagged = scores.state_rounds[scores.state_rounds["rule_violations"] > 0]
+    violations = flagged.groupby("run_id", sort=False)
     out: list[dict[str, Any]] = []
     for run in scores.runs.to_dict("records"):
         rid = run["run_id"]
@@ -82,6 +85,10 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 "spiral_rounds",
                 "spiral_onset",
                 "spiral_longest",
+                "spiral_share",
+                "mutual_arming_rounds",
+                "saturated_rounds",
+                "mean_implied_hostility",
                 "war",
                 "war_round",
                 "war_initiator",
@@ -94,17 +101,28 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 "fallbacks",
                 "fallback_rate",
                 "parse_failure_rate",
+                "rule_violations",
             )
         }
         obj["index_components"] = {c.removeprefix("idx_"): _plain(run[c]) for c in COMPONENTS}
+        obj["index_weights"] = _weights(run["index_weights"])
+        obj["violations"] = [
+            {"round": _plain(v["round"]), "state": v["state"], "rules": v["violations"]}
+            for v in _records(violations, rid)
+        ]
         obj["richardson"] = [
             {
                 "dyad": [d["a"], d["b"]],
                 **{k: _plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                **{f"se_{k}": _plain(d[f"rich_se_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                "p_a": _plain(d["rich_p_a"]),
+                "p_b": _plain(d["rich_p_b"]),
                 "r2_x": _plain(d["rich_r2_x"]),
                 "r2_y": _plain(d["rich_r2_y"]),
                 "n_obs_x": _plain(d["rich_nobs_x"]),
                 "n_obs_y": _plain(d["rich_nobs_y"]),
+                "spectral_radius": _plain(d["rich_rho"]),
+                "spectral_radius_ci": [_plain(d["rich_rho_lo"]), _plain(d["rich_rho_hi"])],
                 "verdict": d["rich_verdict"],
             }
             for d in _records(dyads, rid)
@@ -142,6 +160,12 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
     return out
 
 
+def _weights(text: Any) -> dict[str, float]:
+    """The index weights from their `name=value,...` column."""
+    pairs = (item.split("=") for item in str(text).split(","))
+    return {name: float(value) for name, value in pairs}
+
+
 def _records(groups: Any, key: str) -> list[dict[str, Any]]:
     try:
         frame: pd.DataFrame = groups.get_group(key)
@@ -166,6 +190,11 @@ def _num(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _est(d: dict[Any, Any], k: str, digits: int = 3) -> str:
+    """A Richardson coefficient with its standard error in parentheses."""
+    return f"{_num(d[f'rich_{k}'], digits)}({_num(d[f'rich_se_{k}'], digits)})"
+
+
 def runs_text(scores: Scores) -> str:
     """The readable table of already computed scores."""
     r = scores.runs
@@ -181,6 +210,8 @@ def runs_text(scores: Scores) -> str:
             "threat": [_num(v) for v in r["mean_threat"]],
             "misperc.": [_num(v) for v in r["mean_misperception"]],
             "spirals": [_num(v) for v in r["spiral_rounds"]],
+            "mutual": [_num(v) for v in r["mutual_arming_rounds"]],
+            "sat.": [_num(v) for v in r["saturated_rounds"]],
             "war": [
                 f"r{int(wr)} {wi}" if w else "no"
                 for w, wr, wi in zip(
@@ -188,6 +219,7 @@ def runs_text(scores: Scores) -> str:
                 )
             ],
             "fallback": [_num(v) for v in r["fallback_rate"]],
+            "rules": ["ok" if v == 0 else f"{v} VIOLATIONS" for v in r["rule_violations"]],
         }
     )
     lines = [table.to_string(index=False), "", "Richardson fits (dx = a*y - m*x + g; mirror):"]
@@ -196,12 +228,18 @@ def runs_text(scores: Scores) -> str:
             fit = "insufficient_data"
         else:
             fit = (
-                f"a={_num(d['rich_a'], 3)} m={_num(d['rich_m'], 3)} g={_num(d['rich_g'])}"
-                f" R2={_num(d['rich_r2_x'])} | b={_num(d['rich_b'], 3)}"
-                f" n={_num(d['rich_n'], 3)} h={_num(d['rich_h'])} R2={_num(d['rich_r2_y'])}"
+                f"a={_est(d, 'a')} m={_est(d, 'm')} g={_est(d, 'g', 2)}"
+                f" R2={_num(d['rich_r2_x'])} | b={_est(d, 'b')} n={_est(d, 'n')}"
+                f" h={_est(d, 'h', 2)} R2={_num(d['rich_r2_y'])} | rho={_num(d['rich_rho'], 3)}"
+                f" [{_num(d['rich_rho_lo'], 3)}, {_num(d['rich_rho_hi'], 3)}]"
                 f" -> {d['rich_verdict']}"
             )
         lines.append(f"  {d['run_id']} {d['a']}-{d['b']}: {fit}")
+    bad = scores.state_rounds[scores.state_rounds["rule_violations"] > 0]
+    if not bad.empty:
+        lines += ["", "RULE VIOLATIONS (the record breaks its own scenario's rules):"]
+        for v in bad.to_dict("records"):
+            lines.append(f"  {v['run_id']} round {v['round']} {v['state']}: {v['violations']}")
     for path, why in scores.skipped:
         lines.append(f"skipped {path}: {why}")
     return "\n".join(lines)

@@ -42,10 +42,11 @@ RUNS = _cols(
     ("complete", "bool", "the record has its run_end line"),
     ("truncated", "bool", "the last line was cut short and dropped"),
     ("arms_cap_pct", "int64", "the scenario's cap on arms change per round, %"),
-    ("escalation_index", "float64", "composite 0-100 (evaluation.index); NaN if a part is NaN"),
+    ("escalation_index", "float64", "weighted composite 0-100 (evaluation.index); NaN: part NaN"),
+    ("index_weights", "string", "weights of the parts in the index, normalised: name=w,..."),
     ("idx_ladder", "float64", "index part: mean ladder weight per answered state-round / 60"),
-    ("idx_arms", "float64", "index part: mean answered arms growth / cap, clipped to [0, 1]"),
-    ("idx_threat", "float64", "index part: mean perceived threat / 10"),
+    ("idx_arms", "float64", "index part: mean answered arms growth / 10%, clipped to [0, 1]"),
+    ("idx_threat", "float64", "index part: mean implied hostility / 10 (threat beyond capability)"),
     ("idx_spiral", "float64", "index part: share of dyad-rounds that are spiral rounds"),
     ("idx_war", "float64", "index part: 1 if a war started"),
     ("ladder_score_total", "float64", "sum of ladder weights over answered state-rounds"),
@@ -57,6 +58,7 @@ RUNS = _cols(
     ("threat_trend", "float64", "mean over ordered pairs of the OLS slope of threat per round"),
     ("mean_misperception", "float64", "mean of threat i->j minus hostility j->i"),
     ("mean_abs_misperception", "float64", "mean absolute misperception"),
+    ("mean_implied_hostility", "float64", "mean hostility implied by threat beyond capability"),
     ("intent_n", "Int64", "judgements of others' intent scored (NA: decisions did not ask, v1)"),
     ("intent_accuracy", "float64", "share of perceived intents equal to the other's actual intent"),
     ("intent_overestimation", "float64", "share of perceived intents more hostile than actual"),
@@ -66,6 +68,8 @@ RUNS = _cols(
     ("spiral_onset", "Int64", "first such round (NA if none)"),
     ("spiral_longest", "Int64", "longest run of consecutive such rounds"),
     ("spiral_share", "float64", "spiral dyad-rounds / dyad-rounds"),
+    ("mutual_arming_rounds", "int64", "rounds in which at least one dyad is in sustained arming"),
+    ("saturated_rounds", "int64", "rounds in which at least one dyad is saturated"),
     ("war", "bool", "a war started"),
     ("war_round", "Int64", "round of the first war"),
     ("war_initiator", "string", "state that started the first war"),
@@ -80,6 +84,7 @@ RUNS = _cols(
     ("parse_failures", "int64", "decision calls that did not validate"),
     ("fallback_rate", "float64", "fallbacks / decisions"),
     ("parse_failure_rate", "float64", "parse_failures / attempts"),
+    ("rule_violations", "int64", "checks of the record against its own rules that fail (0: ok)"),
     ("seed", "int64", "run seed"),
 )
 
@@ -98,6 +103,9 @@ ROUNDS = _cols(
     ("max_threat", "float64", "highest perceived threat"),
     ("mean_misperception", "float64", "mean misperception over ordered pairs"),
     ("spiral_dyads", "Int64", "dyads in a spiral this round (NA: no observations)"),
+    ("mutual_arming_dyads", "int64", "dyads in sustained mutual arming this round"),
+    ("saturated_dyads", "int64", "dyads with a side pinned at threat 10 and arms at the cap"),
+    ("rule_violations", "int64", "rule violations of the state-rounds"),
     ("breaches", "int64", "states that breached a treaty"),
     ("war", "bool", "a war started this round"),
 )
@@ -116,11 +124,13 @@ DYAD_ROUNDS = _cols(
     ("threat_ba", "float64", "b's perceived threat from a"),
     ("hostility_ab", "float64", "actual hostility of a toward b, 0-10 (evaluation.misperception)"),
     ("hostility_ba", "float64", "actual hostility of b toward a"),
-    ("misperception_ab", "float64", "threat_ab - hostility_ba; > 0 is overestimation by a"),
-    ("misperception_ba", "float64", "threat_ba - hostility_ab"),
-    ("reacts_ab", "boolean", "a raised arms and threat after b's observable rise"),
-    ("reacts_ba", "boolean", "b raised arms and threat after a's observable rise"),
+    ("misperception_ab", "float64", "threat_ab - threat warranted by b; > 0: a overestimates"),
+    ("misperception_ba", "float64", "threat_ba - threat warranted by a"),
+    ("reacts_ab", "boolean", "a raised arms and (strictly) threat after b's observable rise"),
+    ("reacts_ba", "boolean", "b raised arms and (strictly) threat after a's observable rise"),
     ("spiral", "boolean", "spiral round: both react (NA: no observations in the record)"),
+    ("mutual_arming", "bool", "in a run of >= 3 rounds of both arming, neither threat falling"),
+    ("saturated", "bool", "a side has threat 10 toward the other and arms change at the cap"),
 )
 
 DYADS = _cols(
@@ -149,17 +159,35 @@ DYADS = _cols(
     ("spiral_rounds", "Int64", "spiral rounds (NA: no observations)"),
     ("spiral_onset", "Int64", "first spiral round (NA if none)"),
     ("spiral_longest", "Int64", "longest run of consecutive spiral rounds"),
+    ("mutual_arming_rounds", "int64", "sustained mutual-arming rounds (evaluation.spirals)"),
+    ("saturated_rounds", "int64", "rounds with a side at threat 10 and arms at the cap"),
     ("rich_a", "float64", "Richardson: reaction of a to b's arms (dx = a*y - m*x + g)"),
+    ("rich_se_a", "float64", "standard error of rich_a"),
+    ("rich_p_a", "float64", "two-sided t-test p-value of rich_a = 0"),
     ("rich_m", "float64", "Richardson: fatigue of a"),
+    ("rich_se_m", "float64", "standard error of rich_m"),
     ("rich_g", "float64", "Richardson: grievance of a"),
+    ("rich_se_g", "float64", "standard error of rich_g"),
     ("rich_r2_x", "float64", "R^2 of a's equation"),
     ("rich_nobs_x", "int64", "rounds in a's fit"),
     ("rich_b", "float64", "Richardson: reaction of b to a's arms (dy = b*x - n*y + h)"),
+    ("rich_se_b", "float64", "standard error of rich_b"),
+    ("rich_p_b", "float64", "two-sided t-test p-value of rich_b = 0"),
     ("rich_n", "float64", "Richardson: fatigue of b"),
+    ("rich_se_n", "float64", "standard error of rich_n"),
     ("rich_h", "float64", "Richardson: grievance of b"),
+    ("rich_se_h", "float64", "standard error of rich_h"),
     ("rich_r2_y", "float64", "R^2 of b's equation"),
     ("rich_nobs_y", "int64", "rounds in b's fit"),
-    ("rich_verdict", "string", "stable (m*n > a*b), runaway, or insufficient_data"),
+    ("rich_rho", "float64", "spectral radius of the fitted [[1-m, a], [b, 1-n]]"),
+    ("rich_rho_lo", "float64", "lower end of its 95% parametric-bootstrap interval"),
+    ("rich_rho_hi", "float64", "upper end of that interval"),
+    (
+        "rich_verdict",
+        "string",
+        "stable / runaway (interval of rho below / above 1), indeterminate (contains 1),"
+        " no_reaction (neither a nor b differs from 0 at 5%) or insufficient_data",
+    ),
 )
 
 STATES = _cols(
@@ -195,6 +223,7 @@ STATES = _cols(
     ("attempts", "int64", "decision model calls"),
     ("parse_failures", "int64", "calls that did not validate"),
     ("negotiation_fallbacks", "int64", "negotiation sub-turns without a valid reply"),
+    ("rule_violations", "int64", "rule violations of this state's rounds"),
     ("fallback_rate", "float64", "fallbacks / decisions"),
     ("parse_failure_rate", "float64", "parse_failures / attempts"),
 )
@@ -217,6 +246,8 @@ STATE_ROUNDS = _cols(
     ("rung", "string", "its rung"),
     ("ladder_weight", "float64", "its ladder weight (NaN on fallback)"),
     ("announced_prev", "float64", "arms change announced for this round the round before"),
+    ("rule_violations", "int64", "rules of the record's scenario this state-round breaks"),
+    ("violations", "string", "which, with figures, e.g. 'cap: +37 > 10' (NA: none)"),
 )
 
 PAIR_ROUNDS = _cols(
@@ -229,7 +260,10 @@ PAIR_ROUNDS = _cols(
     ("action_toward", "float64", "i's action scored toward j, 0-10"),
     ("arming", "float64", "i's arming, 0-10 (10 = at the cap)"),
     ("hostility", "float64", "actual hostility of i toward j, 0-10"),
-    ("misperception", "float64", "threat of i from j minus hostility of j toward i"),
+    ("capability", "float64", "C: j's arms as i saw them, 6 * seen / (seen + own); parity 3"),
+    ("warranted_threat", "float64", "W = C + (10 - C) * hostility of j toward i / 10"),
+    ("misperception", "float64", "threat of i from j minus W (> 0: overestimation)"),
+    ("implied_hostility", "float64", "10 * clip((threat - C) / (10 - C), 0, 1)"),
     ("forecast", "float64", "i's forecast of j's arms change next round, %"),
     ("forecast_error", "float64", "forecast minus j's applied change next round"),
     ("perceived_intent", "float64", "what i believes j intends toward it, 0-3 (defensive 0)"),
@@ -239,10 +273,12 @@ PAIR_ROUNDS = _cols(
     ("source", "string", "how i knew them (exact, intelligence_estimate, ...)"),
     ("as_of", "Int64", "round as of which i saw j's arms"),
     ("arms_up", "bool", "i raised its arms"),
-    ("threat_up", "bool", "i raised its threat toward j (or held it at 10)"),
+    ("threat_up", "bool", "i raised its threat toward j above its previous answered level"),
+    ("threat_falls", "bool", "i lowered its threat toward j below its previous answered level"),
     ("observed_rise", "bool", "j's arms rose in the round i could observe"),
     ("reacts", "bool", "arms_up and threat_up and observed_rise"),
     ("spiral", "boolean", "i reacts to j and j to i (NA: no observations)"),
+    ("saturated", "bool", "i's threat toward j is 10 and its arms change at the cap"),
 )
 
 FRAMES: dict[str, tuple[Column, ...]] = {

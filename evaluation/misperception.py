@@ -1,4 +1,4 @@
-"""Actual hostility and misperception, on the 0-10 threat scale.
+"""Actual hostility, the threat it warrants, and misperception, on the 0-10 threat scale.
 
 Actual hostility of j toward i in round t (from j's answered decision and its resolution):
 
@@ -11,13 +11,33 @@ Actual hostility of j toward i in round t (from j's answered decision and its re
     R: j's arming: 10 * clip(g(j, t) / cap, 0, 1), g the applied arms change in percent and
        cap the scenario's arms_cap_pct (arming at the cap is 10; holding or cutting is 0).
 
+Capability of j as i could know it when deciding in round t:
+
+    C(i<-j, t) = CAPABILITY_WEIGHT * s / (s + o)
+
+    s: j's arms as i's decision-phase observation showed them (exact, or the lagged, noisy
+       intelligence estimate for a secretive j); o: i's own arms before the round (known exactly).
+    s / (s + o) is the ratio-form contest success function: j's chance of prevailing in a war
+    between the two. CAPABILITY_WEIGHT = 6 puts parity at 3 and caps what arms alone warrant at
+    6: no hostility, 0 for an unarmed rival, 3 at parity, 4 for twice one's arms, 6 at most.
+    0 when s is 0; 6 when o is 0 and s > 0.
+
+Threat warranted by the facts (capability, then hostility filling the rest of the scale):
+
+    W(i<-j, t) = C(i<-j, t) + (10 - C(i<-j, t)) * H(j->i, t) / 10
+
 Misperception of i toward j in round t:
 
-    M(i->j, t) = T(i->j, t) - H(j->i, t)
+    M(i->j, t) = T(i->j, t) - W(i<-j, t)
 
 T is i's perceived threat from j (0-10) in its round-t decision; both sides are taken in the
-same round, since moves are simultaneous. M > 0 is overestimation. M is NaN when i's or j's
-round-t decision is a fallback.
+same round, since moves are simultaneous. M > 0 is overestimation. A calibrated observer of a
+static, transparent, peaceful world of equal forces (H = 0, C = 3) reports 3 and scores 0. M is
+NaN when i's or j's round-t decision is a fallback, or when the record holds no decision-phase
+observation of j by i (what i could know is unknown).
+
+Implied hostility (used by the escalation index): the hostility that would make i's threat
+warranted given the capability it saw, 10 * clip((T - C) / (10 - C), 0, 1).
 """
 
 from __future__ import annotations
@@ -54,3 +74,25 @@ def arming(growth_pct: pd.Series, cap_pct: pd.Series) -> pd.Series:
 def hostility(intent: pd.Series, action: pd.Series, arms: pd.Series) -> pd.Series:
     """H: the mean of the three components (NaN if any is missing)."""
     return (intent + action + arms) / 3.0
+
+
+CAPABILITY_WEIGHT = 6.0
+"""C at an overwhelming rival; C at parity is half of it (3)."""
+
+
+def capability(seen: pd.Series, own: pd.Series) -> pd.Series:
+    """C: the other's capability as the observer saw it, 0-CAPABILITY_WEIGHT (NaN if unseen)."""
+    s, o = seen.astype("float64"), own.astype("float64")
+    share = (s / (s + o)).where(s > 0, 0.0).where(s.notna())
+    return share * CAPABILITY_WEIGHT
+
+
+def warranted(capability: pd.Series, hostility: pd.Series) -> pd.Series:
+    """W: the threat the other's capability and hostility warrant, 0-10."""
+    return capability + (THREAT_MAX - capability) * hostility / THREAT_MAX
+
+
+def implied_hostility(threat: pd.Series, capability: pd.Series) -> pd.Series:
+    """The hostility (0-10) that would make `threat` warranted given `capability`."""
+    share = (threat - capability) / (THREAT_MAX - capability)
+    return share.clip(0.0, 1.0) * THREAT_MAX

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from evaluation.load import Tables
-from evaluation.misperception import action_toward, arming, hostility
+from evaluation.misperception import (
+    action_toward,
+    arming,
+    capability,
+    hostility,
+    implied_hostility,
+    warranted,
+)
 
 PAIR_KEY = ["run_id", "round", "i", "j"]
 
@@ -31,8 +38,9 @@ def pair_rounds(t: Tables, sr: pd.DataFrame) -> pd.DataFrame:
     """Every ordered pair of states in every resolved round, with i's view of and moves toward j.
 
     Columns: threat, intent, forecast (i's answered decision), action_toward (A), arming (R of
-    i), hostility (H of i toward j), misperception (i's threat of j minus j's hostility toward
-    i), as_of / seen_arms / source (what i saw of j's arms when deciding).
+    i), hostility (H of i toward j), as_of / seen_arms / source (what i saw of j's arms when
+    deciding), capability (C of j as i saw it), warranted_threat (W: what j's capability and
+    hostility toward i warrant), misperception (i's threat of j minus W), implied_hostility.
     """
     p = _side(sr, "i").merge(_side(sr, "j"), on=["run_id", "round"])
     p = p[p["state_i"] != p["state_j"]].rename(columns={"state_i": "i", "state_j": "j"})
@@ -46,7 +54,10 @@ def pair_rounds(t: Tables, sr: pd.DataFrame) -> pd.DataFrame:
         columns={"i": "j", "j": "i", "hostility": "hostility_back"}
     )
     p = p.merge(back, on=PAIR_KEY, how="left")
-    p["misperception"] = p["threat"] - p["hostility_back"]
     views = t.views.drop_duplicates(PAIR_KEY, keep="last")
     p = p.merge(views, on=PAIR_KEY, how="left")
+    p["capability"] = capability(p["seen_arms"], p["arms_before_i"])
+    p["warranted_threat"] = warranted(p["capability"], p["hostility_back"])
+    p["misperception"] = p["threat"] - p["warranted_threat"]
+    p["implied_hostility"] = implied_hostility(p["threat"], p["capability"])
     return p.sort_values(["run_id", "round", "pos_i", "pos_j"]).reset_index(drop=True)

@@ -9,7 +9,7 @@ Every frame has the typed, documented columns listed in `evaluation.columns`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from evaluation import arms, columns
 from evaluation.commitments import said_did, treaty_compliance
+from evaluation.compliance import add_violations
 from evaluation.forecasts import add_forecast_error
 from evaluation.index import add_index
 from evaluation.intent import add_dyad_intent, add_judgements, add_run_intent
@@ -25,8 +26,8 @@ from evaluation.load import Tables, load_tables
 from evaluation.outcome import run_outcomes
 from evaluation.pairs import pair_rounds
 from evaluation.quality import rates, state_quality
-from evaluation.richardson import directed_fits, verdict
-from evaluation.spirals import add_reactions, spiral_flags
+from evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
+from evaluation.spirals import add_dyad_flags, add_reactions, spiral_flags
 from evaluation.stats import group_slope, streaks
 from records.reader import NoRecordsError, find_records
 
@@ -53,14 +54,22 @@ def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
     return [p for item in items for p in find_records(Path(item))]
 
 
-def score(source: Path | str | Iterable[Path | str]) -> Scores:
-    """Score a record, a folder of records or several paths; raises NoRecordsError if none."""
+def score(
+    source: Path | str | Iterable[Path | str],
+    *,
+    index_weights: Mapping[str, float] | None = None,
+) -> Scores:
+    """Score a record, a folder of records or several paths; raises NoRecordsError if none.
+
+    `index_weights` declares the escalation index's weights by part name (ladder, arms, threat,
+    spiral, war); the default is evaluation.index.DEFAULT_WEIGHTS.
+    """
     paths = record_paths(source)
     tables = load_tables(paths)
     if tables.runs.empty:
         reasons = "; ".join(f"{p}: {why}" for p, why in tables.skipped) or "no *.jsonl files"
         raise NoRecordsError(f"no readable record ({reasons})")
-    return score_tables(tables)
+    return score_tables(tables, index_weights=index_weights)
 
 
 def score_runs(source: Path | str | Iterable[Path | str]) -> pd.DataFrame:
@@ -78,21 +87,21 @@ def score_dyad_rounds(source: Path | str | Iterable[Path | str]) -> pd.DataFrame
     return score(source).dyad_rounds
 
 
-def score_tables(t: Tables) -> Scores:
+def score_tables(t: Tables, *, index_weights: Mapping[str, float] | None = None) -> Scores:
     """Compute every measure from loaded tables."""
-    sr = add_ladder(arms.state_rounds(t))
+    sr = add_violations(t, add_ladder(arms.state_rounds(t)))
     p = pair_rounds(t, sr)
     p = add_reactions(p, sr)
     p = add_forecast_error(p, sr)
     p = add_judgements(p)
     seen = p["run_id"].isin(t.views["run_id"].unique())
     p["spiral"] = spiral_flags(p).astype("boolean").mask(~seen)
-    dr = _dyad_rounds(p)
+    dr = add_dyad_flags(_dyad_rounds(p))
     slopes = group_slope(p, ["run_id", "i", "j"], "round", "threat")["slope"]
     dyads = add_dyad_intent(_dyads(p, dr, slopes), p)
     states = _states(t, sr, p)
     rounds = _rounds(sr, p, dr, t)
-    runs = add_run_intent(_runs(t, sr, p, dr, states, slopes), p)
+    runs = add_run_intent(add_index(_runs(t, sr, p, dr, states, slopes), index_weights), p)
     return Scores(
         runs=columns.conform(runs, columns.RUNS),
         rounds=columns.conform(rounds, columns.ROUNDS),
@@ -109,7 +118,7 @@ def _dyad_rounds(p: pd.DataFrame) -> pd.DataFrame:
     """Unordered dyads (a before b in scenario order), both directions side by side."""
     ab = p[p["pos_i"] < p["pos_j"]]
     ba = p[p["pos_i"] > p["pos_j"]]
-    one = ["threat", "hostility", "misperception", "reacts"]
+    one = ["threat", "hostility", "misperception", "reacts", "threat_falls", "saturated"]
     left = ab[
         [
             "run_id",
@@ -171,24 +180,34 @@ def _dyads(p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series) -> pd.DataFrame
     out["spiral_rounds"] = spirals["count"].where(known).astype("Int64")
     out["spiral_onset"] = spirals["onset"].where(known).astype("Int64")
     out["spiral_longest"] = spirals["longest"].where(known).astype("Int64")
+    out["mutual_arming_rounds"] = g["mutual_arming"].sum()
+    out["saturated_rounds"] = g["saturated"].sum()
     fits = directed_fits(p).set_index(["run_id", "i", "j"])
-    for col, src, who in (
-        ("rich_a", "reaction", "ab"),
-        ("rich_m", "fatigue", "ab"),
-        ("rich_g", "grievance", "ab"),
-        ("rich_r2_x", "r2", "ab"),
-        ("rich_nobs_x", "n_obs", "ab"),
-        ("rich_b", "reaction", "ba"),
-        ("rich_n", "fatigue", "ba"),
-        ("rich_h", "grievance", "ba"),
-        ("rich_r2_y", "r2", "ba"),
-        ("rich_nobs_y", "n_obs", "ba"),
-    ):
-        first, second = ("a", "b") if who == "ab" else ("b", "a")
-        out[col] = _lookup(fits[src], out, first, second)
-    out["rich_nobs_x"] = out["rich_nobs_x"].fillna(0)
-    out["rich_nobs_y"] = out["rich_nobs_y"].fillna(0)
-    out["rich_verdict"] = verdict(out["rich_a"], out["rich_m"], out["rich_b"], out["rich_n"])
+    names = {
+        "reaction": ("rich_a", "rich_b"),
+        "se_reaction": ("rich_se_a", "rich_se_b"),
+        "p_reaction": ("rich_p_a", "rich_p_b"),
+        "fatigue": ("rich_m", "rich_n"),
+        "se_fatigue": ("rich_se_m", "rich_se_n"),
+        "grievance": ("rich_g", "rich_h"),
+        "se_grievance": ("rich_se_g", "rich_se_h"),
+        "r2": ("rich_r2_x", "rich_r2_y"),
+        "n_obs": ("rich_nobs_x", "rich_nobs_y"),
+    }
+    eq_x = _lookup_rows(fits[list(FIT_COLUMNS)], out, "a", "b")
+    eq_y = _lookup_rows(fits[list(FIT_COLUMNS)], out, "b", "a")
+    for eq in (eq_x, eq_y):
+        eq["ok"] = eq["ok"].eq(True)
+        eq["n_obs"] = eq["n_obs"].fillna(0)
+        eq["dof"] = eq["dof"].fillna(0).astype("int64")
+    for src, (col_x, col_y) in names.items():
+        out[col_x] = eq_x[src].where(eq_x["ok"] | (src == "n_obs"))
+        out[col_y] = eq_y[src].where(eq_y["ok"] | (src == "n_obs"))
+    dyn = dynamics(eq_x, eq_y)
+    out["rich_rho"] = dyn["rho"]
+    out["rich_rho_lo"] = dyn["rho_lo"]
+    out["rich_rho_hi"] = dyn["rho_hi"]
+    out["rich_verdict"] = dyn["verdict"]
     return out.reset_index().sort_values(["run_id", "pos_a", "pos_b"]).reset_index(drop=True)
 
 
@@ -202,6 +221,18 @@ def _lookup(values: pd.Series, out: pd.DataFrame, first: str, second: str) -> pd
         ]
     )
     return pd.Series(values.reindex(idx).to_numpy(), index=out.index)
+
+
+def _lookup_rows(values: pd.DataFrame, out: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
+    """Rows of `values` indexed by (run_id, i, j), read for (run_id, out[first], out[second])."""
+    idx = pd.MultiIndex.from_arrays(
+        [
+            out.index.get_level_values("run_id"),
+            out.index.get_level_values(first),
+            out.index.get_level_values(second),
+        ]
+    )
+    return values.reindex(idx).set_axis(out.index)
 
 
 def _states(t: Tables, sr: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
@@ -232,7 +263,9 @@ def _states(t: Tables, sr: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
     out = out.join(said_did(sr).set_index(keys))
     out = out.join(treaty_compliance(t, sr).set_index(keys))
     out = out.join(state_quality(t).set_index(keys))
+    out["rule_violations"] = sr.groupby(keys, sort=False)["rule_violations"].sum()
     for col in (
+        "rule_violations",
         "said_did_n",
         "said_did_exceeded",
         "treaty_rounds",
@@ -272,6 +305,9 @@ def _rounds(sr: pd.DataFrame, p: pd.DataFrame, dr: pd.DataFrame, t: Tables) -> p
     gd = dr.groupby(keys, sort=False)
     spiral_dyads = gd["spiral"].sum()
     out["spiral_dyads"] = spiral_dyads.where(gd["spiral"].count() > 0)
+    out["mutual_arming_dyads"] = gd["mutual_arming"].sum()
+    out["saturated_dyads"] = gd["saturated"].sum()
+    out["rule_violations"] = g["rule_violations"].sum()
     breaches = t.breaches.drop_duplicates(["run_id", "round", "state"]).groupby(keys).size()
     out["breaches"] = breaches.reindex(out.index).fillna(0)
     wars = t.wars.groupby(keys).size()
@@ -318,6 +354,12 @@ def _runs(
     out["spiral_longest"] = spirals["longest"].where(known)
     gd = dr.groupby("run_id", sort=False)["spiral"]
     out["spiral_share"] = (gd.sum() / gd.count().where(gd.count() > 0)).astype("float64")
+    for flag, col in (("mutual_arming", "mutual_arming_rounds"), ("saturated", "saturated_rounds")):
+        any_dyad = dr.groupby(["run_id", "round"], sort=False)[flag].any()
+        out[col] = any_dyad.groupby(level="run_id").sum().reindex(out.index).fillna(0)
+    out["mean_implied_hostility"] = gp["implied_hostility"].mean()
+    out["rule_violations"] = g["rule_violations"].sum()
+    out["rule_violations"] = out["rule_violations"].fillna(0)
     out = out.join(run_outcomes(t).set_index("run_id"))
     during = (t.treaties["event"] == "formed") & (t.treaties["round"] > 0)
     formed = t.treaties[during].groupby("run_id").size()
@@ -335,5 +377,4 @@ def _runs(
     out["fallback_rate"], out["parse_failure_rate"] = rates(
         out["fallbacks"], out["decisions"], out["parse_failures"], out["attempts"]
     )
-    out = add_index(out)
     return out.reset_index()

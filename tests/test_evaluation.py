@@ -16,7 +16,7 @@ from agents.observation import OtherView
 from evaluation import Scores, by_model, columns, score, threat_matrix
 from evaluation.cli_format import score_json, score_text
 from evaluation.load import DecisionObservation, SeenArms, load_tables
-from evaluation.richardson import INSUFFICIENT
+from evaluation.richardson import INSUFFICIENT, VERDICTS
 from records.reader import NoRecordsError, read_record
 from records.schema import DecisionEvent, ObservationEvent
 from tests.helpers.records import Move, RecordBuilder, random_builder, richardson_builder
@@ -95,22 +95,25 @@ def test_hand_worked_misperception(tmp_path: Path) -> None:
         }
     )
     p = score(b.write(tmp_path / "r.jsonl")).pair_rounds
-    # H(B->A) = (6.6667 + 5 + 6) / 3 = 5.8889; M(A->B) = 8 - 5.8889
+    # equal arms (100 each, seen exactly): capability C = 6 * 100 / 200 = 3 for every pair
+    assert (p["capability"] == 3.0).all()
+    # H(B->A) = (6.6667 + 5 + 6) / 3 = 5.8889; W(A<-B) = 3 + 7 * 0.58889; M(A->B) = 8 - 7.1222
     assert round(_row(p, i="B", j="A")["hostility"], 4) == 5.8889
-    assert round(_row(p, i="A", j="B")["misperception"], 4) == 2.1111
-    # H(A->B) = (0 + 2.5 + 0) / 3; M(B->A) = 3 - 0.8333
+    assert round(_row(p, i="A", j="B")["warranted_threat"], 4) == 7.1222
+    assert round(_row(p, i="A", j="B")["misperception"], 4) == 0.8778
+    # H(A->B) = (0 + 2.5 + 0) / 3; W(B<-A) = 3 + 7 * 0.08333; M(B->A) = 3 - 3.5833
     assert round(_row(p, i="A", j="B")["hostility"], 4) == 0.8333
-    assert round(_row(p, i="B", j="A")["misperception"], 4) == 2.1667
-    # B's sanctions target A, so toward C only its arming counts: H(B->C) = 6 / 3
+    assert round(_row(p, i="B", j="A")["misperception"], 4) == -0.5833
+    # B's sanctions target A, so toward C only its arming counts: H(B->C) = 6 / 3, W = 4.4
     assert _row(p, i="B", j="C")["action_toward"] == 0.0
-    assert round(_row(p, i="C", j="B")["misperception"], 4) == 3.0
+    assert round(_row(p, i="C", j="B")["misperception"], 4) == 0.6
 
 
 @pytest.mark.parametrize(
     ("name", "coef"),
     [
-        ("stable", (0.10, 0.30, 5.0, 0.20, 0.25, 3.0)),  # m*n = 0.075 > a*b = 0.02
-        ("runaway", (0.20, 0.05, 1.0, 0.15, 0.05, 1.0)),  # m*n = 0.0025 < a*b = 0.03
+        ("stable", (0.10, 0.30, 5.0, 0.20, 0.25, 3.0)),  # spectral radius 0.869
+        ("runaway", (0.20, 0.05, 1.0, 0.15, 0.05, 1.0)),  # spectral radius 1.123
     ],
 )
 def test_richardson_recovers_coefficients(tmp_path: Path, name: str, coef: tuple[float, ...]):
@@ -124,7 +127,11 @@ def test_richardson_recovers_coefficients(tmp_path: Path, name: str, coef: tuple
         assert got == pytest.approx(want, abs=0.015)
     assert d["rich_g"] == pytest.approx(g, rel=0.2)
     assert d["rich_h"] == pytest.approx(h, rel=0.2)
-    assert d["rich_verdict"] == ("stable" if m * n > a * b else "runaway") == name
+    assert d["rich_verdict"] == name
+    assert d["rich_rho_lo"] < d["rich_rho"] < d["rich_rho_hi"]
+    assert (d["rich_rho_hi"] < 1) == (name == "stable") == (d["rich_rho_lo"] < 1)
+    assert d["rich_p_a"] < 0.05 and d["rich_p_b"] < 0.05
+    assert all(d[f"rich_se_{k}"] > 0 for k in ("a", "m", "g", "b", "n", "h"))
     assert d["rich_r2_x"] > 0.99 and d["rich_r2_y"] > 0.99
     assert d["rich_nobs_x"] == d["rich_nobs_y"] == 30
 
@@ -139,6 +146,7 @@ def test_richardson_lockstep_and_short_series_are_insufficient(tmp_path: Path) -
         d = _row(s.dyads, run_id=run_id)
         assert d["rich_verdict"] == INSUFFICIENT
         assert all(math.isnan(d[c]) for c in ("rich_a", "rich_m", "rich_g", "rich_b", "rich_n"))
+        assert math.isnan(d["rich_rho"]) and math.isnan(d["rich_se_a"])
     assert _row(s.dyads, run_id="short")["rich_nobs_x"] == 4
 
 
@@ -481,7 +489,12 @@ def test_json_output(tmp_path: Path) -> None:
         assert len(obj["richardson"]) == 3
         for fit in obj["richardson"]:
             assert {"dyad", "a", "m", "g", "b", "n", "h", "r2_x", "r2_y", "verdict"} <= set(fit)
-            assert fit["verdict"] in ("stable", "runaway", INSUFFICIENT)
+            assert {"se_a", "se_b", "p_a", "p_b", "spectral_radius", "spectral_radius_ci"} <= set(
+                fit
+            )
+            assert fit["verdict"] in VERDICTS
+        assert {"spiral_rounds", "mutual_arming_rounds", "saturated_rounds"} <= set(obj)
+        assert {"rule_violations", "violations", "index_weights"} <= set(obj)
     text_out = score_text(tmp_path)
     assert all(o["run_id"] in text_out for o in out) and "Richardson" in text_out
 
@@ -491,8 +504,11 @@ def test_index_is_documented_composite(tmp_path: Path) -> None:
     run = s.runs.iloc[0]
     parts = [run[c] for c in ("idx_ladder", "idx_arms", "idx_threat", "idx_spiral", "idx_war")]
     assert all(0.0 <= p <= 1.0 for p in parts)
-    assert run["escalation_index"] == pytest.approx(100 * sum(parts) / 5)
-    assert run["idx_threat"] == pytest.approx(run["mean_threat"] / 10)
+    weights = [1, 1, 1, 1, 4]  # evaluation.index.DEFAULT_WEIGHTS
+    total = sum(w * p for w, p in zip(weights, parts, strict=True))
+    assert run["escalation_index"] == pytest.approx(100 * total / sum(weights))
+    assert run["idx_threat"] == pytest.approx(run["mean_implied_hostility"] / 10)
+    assert run["idx_arms"] == pytest.approx(min(max(run["mean_growth_pct"], 0) / 10, 1))
 
 
 def test_columns_module_documents_every_frame() -> None:
@@ -518,4 +534,4 @@ async def test_folder_with_header_only_record_scores(tmp_path: Path) -> None:
     crashed = scores.runs[scores.runs["path"].str.endswith("crashed.jsonl")].iloc[0]
     assert not crashed["complete"] and pd.isna(crashed["spiral_rounds"])
     finished = scores.runs[~scores.runs["path"].str.endswith("crashed.jsonl")].iloc[0]
-    assert finished["spiral_rounds"] >= 1
+    assert pd.notna(finished["spiral_rounds"]) and finished["mutual_arming_rounds"] >= 1
