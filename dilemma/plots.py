@@ -21,7 +21,7 @@ CURVES: tuple[tuple[str, str], ...] = (
     ("mean_growth_pct", "Mean arms growth per state (%)"),
     ("ladder_sum", "Ladder score (sum of the round's actions)"),
     ("mean_threat", "Mean perceived threat (0-10)"),
-    ("mean_misperception", "Mean misperception (threat - actual hostility)"),
+    ("mean_misperception", "Mean misperception (threat - warranted threat)"),
 )
 """Per-round measures of the `rounds` frame drawn as escalation curves."""
 

@@ -246,7 +246,8 @@ def heatmaps_section(d: ReportData) -> str:
         '<h2 id="heatmaps">Threat and misperception</h2>',
         "<p class=note>Row state i, column state j: mean over rounds and runs of i's"
         " perceived threat from j (0-10; top) and of i's misperception of j (perceived"
-        " threat minus j's actual hostility toward i; bottom, &gt; 0 is overestimation).</p>",
+        " threat minus the threat warranted by j's arms as i saw them and j's actual hostility"
+        " toward i; bottom, &gt; 0 is overestimation).</p>",
     ]
     pairs_all = d.pairs
     if pairs_all.empty:
@@ -318,9 +319,9 @@ def spirals_section(d: ReportData) -> str:
         )
     )
     out.append(
-        "<p class=note>A spiral round: in some dyad, both states raised arms and threat,"
-        " each after the other's rise was observable. Runs without observation events"
-        " have no spiral data and are not counted.</p>"
+        "<p class=note>A spiral round: in some dyad, both states raised arms and raised (not"
+        " held) their threat, each after the other's rise was observable. Runs without"
+        " observation events have no spiral data and are not counted.</p>"
     )
     return "".join(out)
 
