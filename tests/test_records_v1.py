@@ -1,8 +1,9 @@
 """Version-1 records of the previous release load, show, score, report and compare as before.
 
-The fixtures in tests/fixtures/records_v1/ were written by the previous release, and expected/
-holds that release's `dilemma score --json`, `dilemma compare --json` and `dilemma show` output
-for them. Every number must be unchanged, to 1e-9, except those of measures whose definition
+The fixtures in tests/fixtures/records_v1/ were written by the previous release (scripted runs
+in two scenarios, a 2x2 sweep, and a run of the embedded local model that ends in war), and
+expected/ holds that release's `dilemma score --json`, `dilemma compare --json` and `dilemma show`
+output for them. Every number must be unchanged, to 1e-9, except those of measures whose definition
 changed since (CHANGED); a measure that disappears from the output fails the test.
 """
 
@@ -23,7 +24,7 @@ from agents.structured_mode import StructuredMode
 from dilemma.cli import app
 from dilemma.report import write_report
 from dilemma.report_data import ReportData
-from dilemma.transcript import transcript
+from dilemma.transcript import CONTINUATION, transcript
 from records.reader import find_records, read_header, read_record, read_run_end
 from records.schema import (
     SCHEMA_VERSION,
@@ -35,7 +36,7 @@ from records.schema import (
 
 V1 = Path(__file__).parent / "fixtures" / "records_v1"
 EXPECTED = V1 / "expected"
-FOLDERS = ("scripted", "sweep")
+FOLDERS = ("scripted", "sweep", "local")
 TOLERANCE = 1e-9
 
 CHANGED = frozenset(
@@ -98,7 +99,7 @@ def test_version_1_records_load_as_todays_models(folder: str) -> None:
         assert read_run_end(path) == record.run_end
         assert header.started_at.tzinfo is not None
         assert record.run_end.ended_at.tzinfo is not None
-        assert all(m.structured_output is StructuredMode.JSON_TEXT for m in header.models.values())
+        assert all(isinstance(m.structured_output, StructuredMode) for m in header.models.values())
         assert [s.id for s in header.scenario.states] == list(header.models)
         for call in record.of_kind(LlmCallEvent):
             assert call.started_at.tzinfo is not None
@@ -112,6 +113,16 @@ def test_version_1_records_load_as_todays_models(folder: str) -> None:
             assert decision.decision is None or decision.decision.perceived_intent is None
 
 
+def test_a_version_1_war_keeps_its_round_and_initiator() -> None:
+    (path,) = find_records(V1 / "local")
+    record = read_record(path)
+    end = record.run_end
+    assert end is not None and end.outcome == "war"
+    (war,) = [w for r in record.of_kind(ResolutionEvent) for w in r.wars]
+    assert (war.round, war.initiator) == (end.war_round, end.war_initiator)
+    assert all(m.provider == "local" for m in record.header.models.values())
+
+
 def test_version_1_sweep_headers_carry_the_experiment() -> None:
     for path in find_records(V1 / "sweep"):
         experiment = read_header(path).experiment
@@ -120,14 +131,21 @@ def test_version_1_sweep_headers_carry_the_experiment() -> None:
         assert set(experiment.conditions) == {"scenario", "transparency"}
 
 
-@pytest.mark.parametrize("path", find_records(V1 / "scripted"), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [*find_records(V1 / "scripted"), *find_records(V1 / "local")], ids=lambda p: p.stem
+)
 def test_show_prints_what_the_previous_release_printed(path: Path) -> None:
-    expected = (EXPECTED / f"show-{path.stem}.txt").read_text(encoding="utf-8")
-    # the expected text is the CLI's, wrapped by the console: compare the words
-    assert transcript(path).split() == expected.split()
+    expected = _words((EXPECTED / f"show-{path.stem}.txt").read_text(encoding="utf-8"))
+    assert _words(transcript(path)) == expected
     result = CliRunner().invoke(app, ["show", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.split() == expected.split()
+    assert _words(result.stdout) == expected
+
+
+def _words(text: str) -> list[str]:
+    """The words of a transcript: the console wraps lines, and model text that spans lines is
+    now continued on lines marked `|` (dilemma.transcript.CONTINUATION)."""
+    return [word for word in text.split() if word != CONTINUATION.strip()]
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
