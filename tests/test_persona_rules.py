@@ -18,6 +18,7 @@ import pytest
 from agents.observation import ArmsSource, Phase
 from agents.personas import Disposition, Persona, Regime, Transparency
 from agents.prompt_setup import extract_observation, load_prompt_setup, render_system
+from dilemma.compare_cli import CompareRequest, compare_output
 from dilemma.transcript import header_lines
 from experiments.spec import ExperimentError, RunSpec, expand, load_experiment
 from experiments.sweep import sweep
@@ -282,6 +283,12 @@ async def test_persona_is_a_placebo_for_scripted_policies(tmp_path: Path) -> Non
         for r in runs
     }
     assert told == {"democracy/democracy": {"democracy"}, "autocracy/autocracy": {"autocracy"}}
+    # compare takes the dotted factor name and calls the placebo equivalent
+    result = json.loads(
+        compare_output(tmp_path / "out", CompareRequest(by="regime.persona"), as_json=True)
+    )
+    assert result["by"] == "regime.persona"
+    assert result["verdict"] == "equivalent", result["summary"]
 
 
 async def test_rules_change_what_scripted_policies_do(tmp_path: Path) -> None:
