@@ -306,7 +306,9 @@ def paired(
     out = [_empty("paired", method, 0, 0, 0)] * d.shape[0]
     for rows, (v,) in _blocks(d):
         n = v.shape[1]
-        if n == 0:
+        if n < 2:  # no permutation test (nor interval) exists for a single pair
+            for r in rows:
+                out[r] = _empty("paired", method, n, n, n)
             continue
         perm = _permutation((v,), _mean, "samples", 2**n, rng, n_perm, band)
         if n >= 2:
@@ -358,7 +360,7 @@ def independent(
     out = [_empty("independent", method, 0, 0, 0)] * a.shape[0]
     for rows, (va, vb) in _blocks(a, b):
         na, nb = va.shape[1], vb.shape[1]
-        if na == 0 or nb == 0:
+        if na < 2 or nb < 2:  # scipy's permutation test needs two runs in each sample
             for r in rows:
                 out[r] = _empty("independent", method, na, nb, 0)
             continue

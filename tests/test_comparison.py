@@ -269,3 +269,12 @@ def test_one_level_is_nothing_to_compare() -> None:
     result = compare(table[table.f == "a"], "f", n_boot=FAST_BOOT)
     assert result.verdict == "inconclusive" and "fewer than two levels" in result.summary
     assert math.isnan(result.levels["mean"].iloc[0]) is False
+
+
+@pytest.mark.parametrize("matched", [True, False])
+def test_one_run_per_level_is_inconclusive_not_a_crash(matched: bool) -> None:
+    # a sweep where every other run failed leaves one scored run per level: no test exists
+    table = synthetic_runs(np.random.default_rng(4), 1, effect=3.0, cells=("g1",), matched=matched)
+    result = compare(table, "f", n_boot=FAST_BOOT)
+    assert result.verdict == "inconclusive"
+    assert result.pairs["p_value"].isna().all()
