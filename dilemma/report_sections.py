@@ -135,6 +135,7 @@ RUN_COLUMNS = (
     "treaties_formed",
     "breaches",
     "fallbacks",
+    "rule_violations",
 )
 
 
@@ -143,6 +144,14 @@ def runs_section(d: ReportData, shown: set[str]) -> str:
     out = ['<h2 id="runs">Runs</h2>']
     outcomes = Counter(str(o) for o in r["outcome"])
     out.append("<p>" + esc(", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))) + "</p>")
+    broken = r[r["rule_violations"].fillna(0) > 0]
+    if not broken.empty:
+        out.append(
+            f"<p class=note><span class=t-flag>RULES</span> {len(broken)} run(s) break their own"
+            " scenario rules (column rule_violations; `dilemma score` lists which): "
+            + esc(", ".join(str(x) for x in broken["run_id"]))
+            + "</p>"
+        )
     if d.superseded:
         out.append(
             f"<p class=note>{len(d.superseded)} earlier attempt(s) of runs recorded again later"

@@ -517,6 +517,21 @@ def _quality_warnings(rows: list[Row], alpha: float) -> list[str]:
     return out
 
 
+def _rule_warnings(runs: pd.DataFrame) -> list[str]:
+    """A warning naming the compared runs whose records break their own scenario rules."""
+    if "rule_violations" not in runs.columns:
+        return []
+    bad = runs[runs["rule_violations"].fillna(0) > 0]
+    if bad.empty:
+        return []
+    ids = ", ".join(str(x) for x in bad["run_id"].head(5)) if "run_id" in bad else ""
+    more = " ..." if len(bad) > 5 else ""
+    return [
+        f"{len(bad)} of {len(runs)} compared runs break their own scenario rules"
+        f" (rule_violations > 0: {ids}{more}); see `dilemma score` for which rules"
+    ]
+
+
 def _mc_warnings(primary: list[Row], alpha: float) -> list[str]:
     out = []
     m = max(1, sum(not math.isnan(r["p_value"]) for r in primary))
@@ -652,7 +667,9 @@ def compare(
         summary = nothing
     else:
         summary = _summary(by, verdict, primary_rows, designs, alpha)
-    notes = _quality_warnings(rows, alpha) + _mc_warnings(primary_rows, alpha)
+    notes = (
+        _rule_warnings(runs) + _quality_warnings(rows, alpha) + _mc_warnings(primary_rows, alpha)
+    )
     pairs = pd.DataFrame(rows)[_COLUMNS]
     inter = (
         _interaction(r, by, interaction, measures, families, merged, strata, alpha, rng,

@@ -170,3 +170,27 @@ async def test_report_survives_a_record_without_rounds(
     # either scored as an incomplete run, or listed as left out with the evaluator's error
     assert "INCOMPLETE RECORD" in html or "crashed.jsonl" in html
     assert "WAR: A chose full_scale_war against B" in html
+
+
+def test_report_and_compare_flag_runs_that_break_their_rules(tmp_path: Path) -> None:
+    from evaluation.comparison import compare
+    from tests.helpers.records import Move, RecordBuilder
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for n, change in enumerate((37, 2)):  # 37% under a 10% cap breaks the rules; 2% does not
+        b = RecordBuilder(["A", "B"], rounds=2, cap=10, run_id=f"run-{n}", seed=n)
+        b.play({"A": Move(change=change, requested=change), "B": Move(change=3)})
+        b.play({"A": Move(change=2), "B": Move(change=2)})
+        b.write(folder / f"r{n}.jsonl")
+    out = tmp_path / "r.html"
+    write_report(folder, out)
+    html = out.read_text(encoding="utf-8")
+    assert "1 run(s) break their own scenario rules" in html and "run-0" in html
+
+    from evaluation import score
+
+    runs = score(folder).runs.assign(f=["a", "b"])
+    warned = compare(runs, "f", n_boot=199).warnings
+    assert any("1 of 2 compared runs break their own scenario rules" in w for w in warned)
+    assert not any("scenario rules" in w for w in compare(runs.iloc[1:], "f").warnings)
