@@ -307,11 +307,24 @@ def sweep(
         float | None,
         typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS"),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="run only shard I of N (1 <= I <= N), chosen by a hash of each run id; the N"
+            " shards are disjoint and cover the experiment",
+            metavar="I/N",
+        ),
+    ] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
     from dilemma.sweep_cli import run_sweep
+    from experiments.shards import Shard, ShardError
     from experiments.spec import ExperimentError, expand, load_experiment
 
+    try:
+        part = Shard.parse(shard) if shard is not None else None
+    except ShardError as exc:
+        raise _fail(f"--shard: {exc}") from exc
     try:
         load_prices()
         exp = load_experiment(experiment)
@@ -327,6 +340,9 @@ def sweep(
         raise _fail(str(exc)) from exc
     if replay and cache is None:
         raise _fail("--replay needs --cache PATH (the cache of the sweep to replay)")
+    experiment_runs = len(runs)
+    if part is not None:
+        runs = part.select(runs)
     code = run_sweep(
         exp.name,
         runs,
@@ -346,6 +362,8 @@ def sweep(
         console=console,
         err=err,
         compare_settings=exp.compare_settings(),
+        experiment_runs=experiment_runs,
+        shard=part,
     )
     raise typer.Exit(code)
 

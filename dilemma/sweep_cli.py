@@ -17,6 +17,7 @@ from rich.progress import (
 
 from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
+from experiments.shards import Shard
 from experiments.spec import RunSpec
 from experiments.sweep import SweepError, SweepStats, sweep
 from records.safe_text import safe_console
@@ -37,8 +38,14 @@ def run_sweep(
     console: Console,
     err: Console,
     compare_settings: dict[str, object] | None = None,
+    experiment_runs: int | None = None,
+    shard: Shard | None = None,
 ) -> int:
-    """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input)."""
+    """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input).
+
+    `experiment_runs` is the experiment's number of runs, for the headers (default: `runs`, which
+    holds only the shard's runs when `shard` is given).
+    """
     try:
         cache = ResponseCache(cache_path, replay=replay) if cache_path is not None else None
     except (CacheMiss, CacheFormatError) as exc:
@@ -56,7 +63,8 @@ def run_sweep(
         TimeRemainingColumn(),
         console=console,
     )
-    task = progress.add_task(name, total=len(runs), calls=0, tokens=0, failed=0)
+    label = name if shard is None else f"{name} (shard {shard})"
+    task = progress.add_task(label, total=len(runs), calls=0, tokens=0, failed=0)
 
     def update(stats: SweepStats) -> None:
         progress.update(
@@ -64,7 +72,12 @@ def run_sweep(
         )
 
     meta = ExperimentInfo.model_validate(
-        {"name": name, "source": source, "runs": len(runs), "conditions": {}}
+        {
+            "name": name,
+            "source": source,
+            "runs": len(runs) if experiment_runs is None else experiment_runs,
+            "conditions": {},
+        }
         | (compare_settings or {})
     )
     try:
