@@ -38,7 +38,11 @@ RUNS = _cols(
     ("n_states", "int64", "number of states"),
     ("rounds_planned", "int64", "rounds the scenario asked for"),
     ("rounds", "int64", "rounds resolved in the record"),
-    ("outcome", "string", "completed / war / failed / interrupted, or incomplete (no run_end)"),
+    (
+        "outcome",
+        "string",
+        "completed / war / failed / interrupted / stopped, or incomplete (no run_end)",
+    ),
     ("complete", "bool", "the record has its run_end line"),
     ("truncated", "bool", "the last line was cut short and dropped"),
     ("arms_cap_pct", "int64", "the scenario's cap on arms change per round, %"),

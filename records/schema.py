@@ -272,7 +272,11 @@ class RunEndEvent(_Event):
     """Last line of a complete record."""
 
     kind: Literal["run_end"] = "run_end"
-    outcome: Literal["completed", "war", "failed", "interrupted"]
+    outcome: Literal["completed", "war", "failed", "interrupted", "stopped"]
+    """`completed` (every round played) and `war` (a war ended it) are finished runs; `failed`
+    (a model call failed beyond its retries, or an error), `interrupted` (Ctrl-C, cancelled) and
+    `stopped` (a spend limit, `--max-cost` / `--max-calls`, was reached) are unfinished runs
+    that a resumed sweep sets aside and plays again."""
     rounds_played: int
     war_round: int | None
     war_initiator: str | None
