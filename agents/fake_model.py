@@ -2,7 +2,9 @@
 
 Queue replies with `enqueue`, or pass `responder` to compute each reply from the messages. Every
 call is kept in `calls`. When the queue is empty and there is no responder it raises, rather than
-repeating a reply, so a test never passes on a reply it did not script.
+repeating a reply, so a test never passes on a reply it did not script. With `usage`, each reply
+reports token counts (input, output) computed from the messages and the reply text, as a
+provider's usage metadata.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
@@ -31,6 +34,8 @@ class FakeChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     responder: Callable[[list[BaseMessage]], str] | None = None
+    usage: Callable[[list[BaseMessage], str], tuple[int, int]] | None = None
+    """(input, output) tokens of a call from its messages and reply; None: none reported."""
     latency_s: float = 0.0
     name_: str = Field(default="fake", alias="name_")
     _queue: list[str] = PrivateAttr(default_factory=list)
@@ -64,6 +69,16 @@ class FakeChatModel(BaseChatModel):
             return self.responder(messages)
         raise FakeModelExhausted(f"fake model has no reply left (call {len(self._calls)})")
 
+    def _result(self, messages: list[BaseMessage], text: str) -> ChatResult:
+        if self.usage is None:
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+        tokens_in, tokens_out = self.usage(messages, text)
+        usage = UsageMetadata(
+            input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out
+        )
+        message = AIMessage(text, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -76,7 +91,7 @@ class FakeChatModel(BaseChatModel):
             time.sleep(self.latency_s)
         text = self._next(messages)
         self._spans.append((start, time.monotonic()))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+        return self._result(messages, text)
 
     async def _agenerate(
         self,
@@ -90,4 +105,4 @@ class FakeChatModel(BaseChatModel):
             await asyncio.sleep(self.latency_s)
         text = self._next(messages)
         self._spans.append((start, time.monotonic()))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+        return self._result(messages, text)

@@ -41,6 +41,7 @@ __all__ = [
     "StructuredMode",
     "check_spec",
     "resolve_model",
+    "spec_parts",
 ]
 
 BASE_URL_ENV = "DILEMMA_BASE_URL"
@@ -192,6 +193,13 @@ def _parse(spec: str) -> tuple[str, str, Provider]:
             f" scripted:POLICY or local"
         )
     return name, model, provider
+
+
+def spec_parts(spec: str) -> tuple[str, str]:
+    """(provider, model) of a spec, as a resolved model names them (and the price table keys
+    them); ModelSpecError when malformed."""
+    name, model, _ = _parse(spec)
+    return name, model
 
 
 def check_spec(spec: str) -> None:

@@ -23,6 +23,7 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
+from agents.budget import SpendBudget
 from agents.decision import schema_of, schema_text
 from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
 from agents.observation import Observation
@@ -186,6 +187,7 @@ class StateAgent:
         limiter: asyncio.Semaphore | None = None,
         cache: ResponseCache | None = None,
         run: RunIdentity | None = None,
+        budget: SpendBudget | None = None,
     ) -> None:
         if cache is not None and run is None:
             raise ValueError("a state agent with a response cache needs its run's identity")
@@ -196,6 +198,7 @@ class StateAgent:
         self.limiter = limiter or asyncio.Semaphore(1)
         self.cache = cache
         self.run = run
+        self.budget = budget
         self._runnables: dict[type[BaseModel], Any] = {}
 
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
@@ -262,13 +265,31 @@ class StateAgent:
         return runnable
 
     async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
+        """One model call, once a place under the limit on calls in flight is free and the spend
+        budget (if any) allows it: SpendLimitReached when it does not, before anything is sent."""
         chat = self._runnable(schema)
         deadline = self.model.call_deadline_s
+        provider, model = self.model.provider, self.model.model
         async with self.limiter:
+            budget = self.budget
+            estimate = (
+                budget.reserve(provider, model, sum(len(m.text) for m in messages))
+                if budget is not None
+                else 0.0
+            )
+            cost: float | None = 0.0  # a call that fails or is cancelled is recorded as free
             bound = asyncio.timeout(deadline)  # starts once the call may go out
             try:
                 async with bound:
                     reply = await chat.ainvoke(messages)
+                if isinstance(reply, AIMessage):
+                    usage = reply.usage_metadata
+                    cost = call_cost(
+                        provider,
+                        model,
+                        usage["input_tokens"] if usage else None,
+                        usage["output_tokens"] if usage else None,
+                    )
             except TimeoutError as exc:
                 if not bound.expired():
                     raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
@@ -280,6 +301,9 @@ class StateAgent:
                 if not is_transport_error(exc):
                     raise
                 raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                if budget is not None:
+                    budget.settle(provider, model, estimate, cost)
         if not isinstance(reply, AIMessage):
             raise ModelCallError(f"model returned {type(reply).__name__}, not an AI message")
         return reply

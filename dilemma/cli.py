@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agents.budget import SpendBudget, SpendLimit, unpriced
 from agents.models import ModelOptions, ModelSpecError
-from agents.pricing import PricingError, load_prices
+from agents.pricing import PRICES_ENV, PricingError, load_prices
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
 from records.safe_text import redact, safe_console
 from records.schema import RecordError
@@ -28,7 +30,14 @@ from scenarios.library import (
 )
 from scenarios.schema import Scenario
 from simulation.engine import RoundReport
-from simulation.runner import RunConfig, RunFailed, RunSpecError, model_specs, run_scenario
+from simulation.runner import (
+    RunConfig,
+    RunFailed,
+    RunSpecError,
+    RunStopped,
+    model_specs,
+    run_scenario,
+)
 
 app = typer.Typer(
     help="Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate.",
@@ -40,6 +49,8 @@ err = Console(stderr=True)
 
 BAD_INPUT = 2
 RUN_FAILED = 1
+SPEND_LIMIT = 3
+"""Exit code when --max-cost or --max-calls stopped the command (rerun a sweep with --resume)."""
 
 LOCAL_NOTE = (
     "Note: the embedded model `local` is Gemma 3 270M, a small *base* (pretrained) model; only its"
@@ -62,6 +73,41 @@ DEADLINE_HELP = (
     "seconds per model call, every attempt and retry included (default: 300 for remote APIs,"
     " 1800 for local)"
 )
+
+
+MAX_COST_HELP = (
+    "stop before the model call that would take this command's spend above USD (prices from the"
+    " price table; every model must have one); exit 3"
+)
+MAX_CALLS_HELP = "make at most N model calls in this command, then stop cleanly; exit 3"
+
+
+def _positive_usd(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter("must be a positive number of USD")
+    return value
+
+
+def _spend_limit(
+    max_cost: float | None, max_calls: int | None, specs: Iterable[str]
+) -> SpendLimit | None:
+    """The limits asked for; refuses --max-cost when a model has no price (it could not
+    limit anything)."""
+    if max_cost is None and max_calls is None:
+        return None
+    if max_cost is not None:
+        try:
+            missing = unpriced(specs)
+        except ModelSpecError as exc:
+            raise _fail(str(exc)) from exc
+        if missing:
+            raise _fail(
+                f"--max-cost: no price for {', '.join(missing)}, so its spend cannot be limited;"
+                f" add a price (USD per 1M input and output tokens) to a YAML file named by"
+                f' {PRICES_ENV}, e.g. "{missing[0]}": {{input: 0.15, output: 0.60}}, or use'
+                " --max-calls"
+            )
+    return SpendLimit(max_cost_usd=max_cost, max_calls=max_calls)
 
 
 def _finite(value: float | None) -> float | None:
@@ -177,6 +223,11 @@ def run(
         float | None,
         typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS"),
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help=MAX_COST_HELP, callback=_positive_usd, metavar="USD"),
+    ] = None,
+    max_calls: Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")] = None,
 ) -> None:
     """Run one negotiation and write its research record."""
     try:
@@ -188,6 +239,7 @@ def run(
         load_prices()  # a bad DILEMMA_PRICES file is bad input, found before anything runs
     except (ScenarioError, RunSpecError, PromptSetupError, PricingError) as exc:
         raise _fail(str(exc)) from exc
+    limit = _spend_limit(max_cost, max_calls, specs.values())
     if "local" in specs.values():
         console.print(LOCAL_NOTE, style="yellow")
     console.print(
@@ -215,6 +267,7 @@ def run(
                     scenario_source=source,
                     on_round=_progress,
                     argv=sys.argv,
+                    budget=SpendBudget(limit) if limit is not None else None,
                 ),
                 overrides=overrides,
                 default_model=model,
@@ -225,6 +278,14 @@ def run(
         raise _fail(str(exc)) from exc
     except RunFailed as exc:
         raise _fail(str(exc), RUN_FAILED) from exc
+    except RunStopped as exc:
+        _summary(exc.path)
+        err.print(
+            f"stopped: {safe_console(exc.reason)}; the record ends with outcome `stopped`",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(SPEND_LIMIT) from None
     except KeyboardInterrupt:
         err.print("interrupted; the record ends with an `interrupted` event")
         raise typer.Exit(130) from None
@@ -315,6 +376,11 @@ def sweep(
             metavar="I/N",
         ),
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help=MAX_COST_HELP, callback=_positive_usd, metavar="USD"),
+    ] = None,
+    max_calls: Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
     from dilemma.sweep_cli import run_sweep
@@ -343,6 +409,7 @@ def sweep(
     experiment_runs = len(runs)
     if part is not None:
         runs = part.select(runs)
+    limit = _spend_limit(max_cost, max_calls, (m for r in runs for m in r.models.values()))
     code = run_sweep(
         exp.name,
         runs,
@@ -364,6 +431,7 @@ def sweep(
         compare_settings=exp.compare_settings(),
         experiment_runs=experiment_runs,
         shard=part,
+        limit=limit,
     )
     raise typer.Exit(code)
 

@@ -15,8 +15,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from agents.budget import SpendBudget, SpendLimit
 from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
+from dilemma.cli import SPEND_LIMIT
 from experiments.shards import Shard
 from experiments.spec import RunSpec
 from experiments.sweep import SweepError, SweepStats, sweep
@@ -40,8 +42,10 @@ def run_sweep(
     compare_settings: dict[str, object] | None = None,
     experiment_runs: int | None = None,
     shard: Shard | None = None,
+    limit: SpendLimit | None = None,
 ) -> int:
-    """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input).
+    """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input,
+    3 stopped by a spend limit).
 
     `experiment_runs` is the experiment's number of runs, for the headers (default: `runs`, which
     holds only the shard's runs when `shard` is given).
@@ -80,6 +84,7 @@ def run_sweep(
         }
         | (compare_settings or {})
     )
+    budget = SpendBudget(limit) if limit is not None else None
     try:
         with progress:
             stats = asyncio.run(
@@ -92,6 +97,7 @@ def run_sweep(
                     options=options,
                     on_update=update,
                     experiment=meta,
+                    budget=budget,
                 )
             )
     except (SweepError, ModelSpecError) as exc:
@@ -110,4 +116,14 @@ def run_sweep(
     )
     for run_id, cause in stats.failures[:10]:
         console.print(f"  failed {run_id}: {safe_console(cause)}", highlight=False, markup=False)
+    if stats.stop_reason is not None:
+        err.print(
+            f"stopped: {safe_console(stats.stop_reason)}; {stats.stopped} runs in flight were"
+            f" stopped (records closed as `stopped`) and {stats.not_started} not started; rerun"
+            f" with --resume to play the remaining {stats.remaining} (a stopped run starts again"
+            " from round 1; with --cache its calls so far are answered from the cache, free)",
+            highlight=False,
+            markup=False,
+        )
+        return SPEND_LIMIT
     return 1 if stats.failed else 0

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agents.budget import SpendBudget
 from agents.models import ModelOptions, ResolvedModel, resolve_model
 from agents.response_cache import CacheMiss, ResponseCache
 from experiments.spec import RunSpec
 from records.reader import SET_ASIDE, record_status
 from records.schema import ExperimentInfo, LlmCallEvent, RecordError
 from scenarios.schema import Scenario
-from simulation.runner import RunConfig, RunFailed, close_models, play_scenario
+from simulation.runner import RunConfig, RunFailed, RunStopped, close_models, play_scenario
 
 COMPLETE = ("completed", "war")
 
@@ -30,11 +31,23 @@ class SweepStats:
 
     total: int
     done: int = 0
+    """Runs finished or failed, the skipped ones included (not the stopped ones)."""
     skipped: int = 0
     failed: int = 0
     calls: int = 0
     tokens: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    stopped: int = 0
+    """Runs a spend limit stopped (records closed as `stopped`)."""
+    not_started: int = 0
+    """Runs left unstarted because a spend limit was reached."""
+    stop_reason: str | None = None
+    """Why the sweep stopped early (a spend limit), or None when it did not."""
+
+    @property
+    def remaining(self) -> int:
+        """Runs a `--resume` still has to play: stopped or never started."""
+        return self.stopped + self.not_started
 
 
 def _set_aside(path: Path) -> None:
@@ -92,8 +105,13 @@ async def sweep(
     on_update: Callable[[SweepStats], None] | None = None,
     experiment: ExperimentInfo | None = None,
     resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None = None,
+    budget: SpendBudget | None = None,
 ) -> SweepStats:
     """Run every planned run; failed runs are recorded and counted, the others go on.
+
+    With a spend `budget`, no run starts once it is spent, and runs whose next call it refuses
+    stop with their record closed as `stopped`; `stop_reason` says why, and `--resume` (resume)
+    sets the stopped records aside and plays those runs and the unstarted ones.
 
     `resolver` supplies ready models per run (benchmarks, tests); by default specs are resolved,
     with one shared instance per non-scripted spec (one local server, one API client).
@@ -153,8 +171,13 @@ async def sweep(
                     experiment=_header_experiment(run, experiment),
                     cache=cache,
                     on_event=count,
+                    budget=budget,
                 ),
             )
+        except RunStopped:
+            stats.stopped += 1
+            notify()
+            return
         except RunFailed as exc:
             if isinstance(exc.__cause__, CacheMiss):
                 raise SweepError(f"{exc.cause}") from exc
@@ -165,6 +188,8 @@ async def sweep(
 
     async def worker() -> None:
         while not queue.empty():
+            if budget is not None and budget.spent:
+                return  # no new run starts; the queued ones are counted as not started
             await play(queue.get_nowait())
 
     try:
@@ -175,4 +200,7 @@ async def sweep(
         raise errors.exceptions[0] from None
     finally:
         close_models(shared.values())
+    stats.not_started = queue.qsize()
+    if budget is not None and stats.remaining:
+        stats.stop_reason = budget.stop_reason
     return stats

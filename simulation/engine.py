@@ -8,11 +8,12 @@ summarise a phase are written in scenario order so records are deterministic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from agents.budget import SpendLimitReached
 from agents.decision import (
     Decision,
     NegotiationReply,
@@ -40,6 +41,20 @@ from simulation.visibility import observe, remember
 from simulation.world import World, resolve_round
 
 Emit = Callable[[BaseModel], None]
+
+
+async def _every(calls: list[Awaitable[AskResult]]) -> list[AskResult]:
+    """The results of one phase's calls, in order, each awaited to its end.
+
+    When one raises, the others still finish (the calls in flight are paid for, and their
+    events are written before the run's record is closed); then the first error is raised, a
+    refused call (SpendLimitReached) only if nothing else went wrong. Cancelling cancels all.
+    """
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise next((e for e in errors if not isinstance(e, SpendLimitReached)), errors[0])
+    return [r for r in results if not isinstance(r, BaseException)]
 
 
 @dataclass
@@ -108,13 +123,13 @@ class Engine:
         observations = self._observe(Phase.NEGOTIATION, subturn)
         ids = list(self.agents)
         schemas = {sid: negotiation_reply_model([o for o in ids if o != sid]) for sid in ids}
-        results = await asyncio.gather(
-            *(
+        results = await _every(
+            [
                 self.agents[sid].ask(
                     observations[sid], schemas[sid], self._logger(observations[sid])
                 )
                 for sid in ids
-            )
+            ]
         )
         replies: dict[str, NegotiationReply | None] = {}
         delivered: list[Delivered] = []
@@ -155,13 +170,13 @@ class Engine:
             offers = [p.id for p in observations[sid].open_proposals if p.proposer != sid]
             return decision_reply_model([o for o in ids if o != sid], cap, offers)
 
-        results: list[AskResult] = await asyncio.gather(
-            *(
+        results = await _every(
+            [
                 self.agents[sid].ask(
                     observations[sid], schema(sid), self._logger(observations[sid])
                 )
                 for sid in ids
-            )
+            ]
         )
         decisions: dict[str, Decision | None] = {}
         for sid, result in zip(ids, results, strict=True):

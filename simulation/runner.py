@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
+from agents.budget import SpendBudget, SpendLimitReached
 from agents.models import DEFAULT_SPEC, ModelOptions, ResolvedModel, resolve_model
 from agents.personas import Persona
 from agents.prompt_setup import PromptSetup, load_prompt_setup
@@ -35,6 +37,15 @@ from simulation.world import new_world
 
 class RunSpecError(ValueError):
     """Run arguments that do not fit the scenario (e.g. a model for an unknown state)."""
+
+
+class RunStopped(RuntimeError):
+    """A run stopped cleanly because a spend limit was reached; its record ends `stopped`."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"run stopped: {reason} (record: {path})")
+        self.path = path
+        self.reason = reason
 
 
 class RunFailed(RuntimeError):
@@ -149,6 +160,9 @@ class RunConfig:
     """Called after every resolved round."""
     on_event: Callable[[BaseModel], None] | None = None
     """Called with every event after it is written."""
+    budget: SpendBudget | None = None
+    """Spend limits shared with other runs (a sweep): a call that would exceed them is not
+    made, and the run stops (RunStopped, outcome `stopped`) once its calls in flight are done."""
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -172,7 +186,8 @@ async def run_scenario(
     """Resolve the models (see `model_specs`), play `scenario`, close the models.
 
     Returns the record's path. Raises RunFailed (after closing the record with the cause) if a
-    model call fails beyond its retries.
+    model call fails beyond its retries, RunStopped (after closing it as `stopped`) if a spend
+    limit is reached.
     """
     setup = _load_setup(scenario, config)  # a bad setup fails before any model starts
     specs = model_specs(scenario, dict(overrides) if overrides else None, default_model)
@@ -255,6 +270,7 @@ async def _play(
             limiter=limiter,
             cache=config.cache,
             run=RunIdentity(run_id=run_id, seed=config.seed),
+            budget=config.budget,
         )
         for sid in scenario.ids
     }
@@ -271,10 +287,13 @@ async def _play(
     try:
         end = await engine.play(config.on_round)
         writer.write(end)
+    except SpendLimitReached as exc:
+        writer.write(_failed_end(engine, exc.reason, "stopped"))
+        raise RunStopped(path, exc.reason) from exc
     except BaseException as exc:
         cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         cause = "interrupted" if cancelled else redact(f"{type(exc).__name__}: {exc}")
-        writer.write(_failed_end(engine, cause, cancelled))
+        writer.write(_failed_end(engine, cause, "interrupted" if cancelled else "failed"))
         if cancelled:
             raise
         raise RunFailed(path, cause) from exc
@@ -283,11 +302,14 @@ async def _play(
     return path
 
 
-def _failed_end(engine: Engine, cause: str, cancelled: bool) -> RunEndEvent:
+def _failed_end(
+    engine: Engine, cause: str, outcome: Literal["failed", "interrupted", "stopped"]
+) -> RunEndEvent:
+    """The closing event of a run that did not finish."""
     totals: Totals = engine.totals
     war = engine.world.war
     return RunEndEvent(
-        outcome="interrupted" if cancelled else "failed",
+        outcome=outcome,
         rounds_played=max(0, engine.world.round - 1),
         war_round=war.round if war else None,
         war_initiator=war.initiator if war else None,
