@@ -284,6 +284,7 @@ def run(
             f"stopped: {safe_console(exc.reason)}; the record ends with outcome `stopped`",
             highlight=False,
             markup=False,
+            emoji=False,
         )
         raise typer.Exit(SPEND_LIMIT) from None
     except KeyboardInterrupt:
@@ -345,7 +346,9 @@ def sweep(
     concurrency: Annotated[
         int, typer.Option(min=1, help="model calls in flight across all runs (1 or more)")
     ] = 8,
-    resume: Annotated[bool, typer.Option(help="skip complete runs, redo failed ones")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="skip complete runs; redo failed, interrupted and stopped ones")
+    ] = False,
     out: Annotated[Path | None, typer.Option(help="folder for records (default runs/NAME)")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache")] = None,
     replay: Annotated[bool, typer.Option(help="answer only from --cache; stop at a miss")] = False,
@@ -381,8 +384,15 @@ def sweep(
         typer.Option(help=MAX_COST_HELP, callback=_positive_usd, metavar="USD"),
     ] = None,
     max_calls: Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="print the runs and their estimated model calls, tokens and cost; run nothing"
+        ),
+    ] = False,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
+    from dilemma.sweep_cli import dry_run as print_estimate
     from dilemma.sweep_cli import run_sweep
     from experiments.shards import Shard, ShardError
     from experiments.spec import ExperimentError, expand, load_experiment
@@ -410,6 +420,17 @@ def sweep(
     if part is not None:
         runs = part.select(runs)
     limit = _spend_limit(max_cost, max_calls, (m for r in runs for m in r.models.values()))
+    if dry_run:
+        code = print_estimate(
+            exp.name,
+            runs,
+            out or Path("runs") / exp.name,
+            resume=resume,
+            experiment_runs=experiment_runs,
+            shard=part,
+            console=console,
+        )
+        raise typer.Exit(code)
     code = run_sweep(
         exp.name,
         runs,

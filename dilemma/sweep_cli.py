@@ -19,11 +19,13 @@ from agents.budget import SpendBudget, SpendLimit
 from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
 from dilemma.cli import SPEND_LIMIT
+from experiments.estimate import EXPECTED_REASKS, MAX_TOKENS, estimate
 from experiments.shards import Shard
 from experiments.spec import RunSpec
-from experiments.sweep import SweepError, SweepStats, sweep
+from experiments.sweep import COMPLETE, SweepError, SweepStats, sweep
+from records.reader import record_status
 from records.safe_text import safe_console
-from records.schema import ExperimentInfo
+from records.schema import ExperimentInfo, RecordError
 
 
 def run_sweep(
@@ -124,6 +126,69 @@ def run_sweep(
             " from round 1; with --cache its calls so far are answered from the cache, free)",
             highlight=False,
             markup=False,
+            emoji=False,
         )
         return SPEND_LIMIT
     return 1 if stats.failed else 0
+
+
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.2f} USD"
+
+
+def dry_run(
+    name: str,
+    runs: list[RunSpec],
+    out: Path,
+    *,
+    resume: bool,
+    experiment_runs: int,
+    shard: Shard | None,
+    console: Console,
+) -> int:
+    """Print the runs a sweep would play and their estimated calls, tokens and cost; run nothing.
+
+    With `resume`, runs whose record in `out` is complete are left out (nothing is moved).
+    """
+    todo = runs
+    complete = 0
+    if resume:
+        try:
+            todo = [r for r in runs if record_status(out / f"{r.run_id}.jsonl") not in COMPLETE]
+        except RecordError as exc:
+            console.print(f"error: {safe_console(str(exc))}", highlight=False, markup=False)
+            return 2
+        complete = len(runs) - len(todo)
+    est = estimate(todo)
+    where = f" (shard {shard}: {len(runs)} of {experiment_runs})" if shard is not None else ""
+    lines = [
+        "dry run: nothing is run or written",
+        f"experiment {name}: {len(runs)} runs{where}"
+        + (f"; {complete} already complete in {out}, {len(todo)} to play" if resume else ""),
+    ]
+    if todo:
+        lines += [
+            f"model calls per run: about {est.per_run(est.calls):,.1f} (states x rounds x"
+            f" (sub-turns + 1) x (1 + expected re-asks: 0 for scripted policies,"
+            f" {EXPECTED_REASKS:g} a call for language models)); at most"
+            f" {est.per_run(est.max_calls):,.1f} with every re-ask; fewer when a war ends a run",
+            f"tokens per run: input at least about {est.per_run(est.input_tokens):,.0f} (round-1"
+            " prompts with the reply schema, 4 characters a token; later rounds show more"
+            f" history), output at most {est.per_run(est.output_tokens):,.0f}"
+            f" ({MAX_TOKENS} a call, the reply cap)",
+            f"total: about {est.calls:,.0f} model calls, {est.input_tokens:,.0f} input and at"
+            f" most {est.output_tokens:,.0f} output tokens",
+            "estimated cost (input and output tokens as above, at the price table's prices):",
+        ]
+        for spec, model in sorted(est.models.items()):
+            note = "" if model.cost_usd is not None else " (no price: add it to DILEMMA_PRICES)"
+            lines.append(f"  {spec}: {model.calls:,.0f} calls, {_usd(model.cost_usd)}{note}")
+        total = _usd(est.cost_usd)
+        if est.unpriced:
+            total = f"{total} + unknown ({', '.join(est.unpriced)})"
+        lines.append(f"  total: {total}")
+    for line in lines:
+        console.print(
+            safe_console(line), highlight=False, markup=False, emoji=False, soft_wrap=True
+        )
+    return 0

@@ -104,7 +104,7 @@ def _record_path(out_dir: Path, scenario: Scenario, seed: int, run_id: str) -> P
     return path
 
 
-def _persona(scenario: Scenario, state_id: str) -> Persona:
+def persona_of(scenario: Scenario, state_id: str) -> Persona:
     """Who the model is told it is: the persona regime and transparency, not the rules'."""
     s = scenario.state(state_id)
     return Persona(s.id, s.name, s.shown_regime, s.shown_transparency, s.disposition, s.doctrine)
@@ -263,7 +263,7 @@ async def _play(
     header = _header(scenario, models, setup, config, run_id)
     agents = {
         sid: StateAgent(
-            _persona(scenario, sid),
+            persona_of(scenario, sid),
             models[sid],
             setup,
             max_retries=config.max_retries,
