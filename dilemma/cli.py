@@ -122,6 +122,19 @@ def _positive_seconds(value: float | None) -> float | None:
     return value
 
 
+TimeoutOption = Annotated[
+    float | None, typer.Option(help=TIMEOUT_HELP, callback=_positive_seconds, metavar="SECONDS")
+]
+DeadlineOption = Annotated[
+    float | None, typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS")
+]
+MaxCostOption = Annotated[
+    float | None, typer.Option(help=MAX_COST_HELP, callback=_positive_usd, metavar="USD")
+]
+MaxCallsOption = Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")]
+"""Options that `run` and `sweep` share."""
+
+
 def _with_overrides(scenario: Scenario, rounds: int | None, source: str) -> Scenario:
     if rounds is None:
         return scenario
@@ -215,19 +228,10 @@ def run(
     rps: Annotated[
         float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
     ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help=TIMEOUT_HELP, callback=_positive_seconds, metavar="SECONDS"),
-    ] = None,
-    call_deadline: Annotated[
-        float | None,
-        typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS"),
-    ] = None,
-    max_cost: Annotated[
-        float | None,
-        typer.Option(help=MAX_COST_HELP, callback=_positive_usd, metavar="USD"),
-    ] = None,
-    max_calls: Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")] = None,
+    timeout: TimeoutOption = None,
+    call_deadline: DeadlineOption = None,
+    max_cost: MaxCostOption = None,
+    max_calls: MaxCallsOption = None,
 ) -> None:
     """Run one negotiation and write its research record."""
     try:
@@ -363,14 +367,8 @@ def sweep(
         float | None,
         typer.Option(help="sampling temperature of every model (recorded)", callback=_finite),
     ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help=TIMEOUT_HELP, callback=_positive_seconds, metavar="SECONDS"),
-    ] = None,
-    call_deadline: Annotated[
-        float | None,
-        typer.Option(help=DEADLINE_HELP, callback=_positive_seconds, metavar="SECONDS"),
-    ] = None,
+    timeout: TimeoutOption = None,
+    call_deadline: DeadlineOption = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -379,11 +377,8 @@ def sweep(
             metavar="I/N",
         ),
     ] = None,
-    max_cost: Annotated[
-        float | None,
-        typer.Option(help=MAX_COST_HELP, callback=_positive_usd, metavar="USD"),
-    ] = None,
-    max_calls: Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")] = None,
+    max_cost: MaxCostOption = None,
+    max_calls: MaxCallsOption = None,
     dry_run: Annotated[
         bool,
         typer.Option(
