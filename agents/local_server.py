@@ -84,9 +84,20 @@ def _default_n_ctx() -> int:
     return int(os.environ.get(N_CTX_ENV, "8192"))
 
 
-def _child_env(parent_pid: int, log_dir: Path | None = None) -> dict[str, str]:
+def _default_sampling() -> str:
+    from agents.llama_server_main import sampling_mode
+
+    try:
+        return sampling_mode(os.environ)
+    except ValueError as exc:
+        raise ModelSpecError(str(exc)) from exc
+
+
+def _child_env(
+    parent_pid: int, log_dir: Path | None = None, sampling: str | None = None
+) -> dict[str, str]:
     """The server's environment: ours without secrets, plus our package on PYTHONPATH."""
-    from agents.llama_server_main import LOG_DIR_ENV, PARENT_PID_ENV
+    from agents.llama_server_main import LOG_DIR_ENV, PARENT_PID_ENV, SAMPLING_ENV
 
     env = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_WORDS)}
     root = str(Path(__file__).resolve().parent.parent)
@@ -94,6 +105,8 @@ def _child_env(parent_pid: int, log_dir: Path | None = None) -> dict[str, str]:
     env[PARENT_PID_ENV] = str(parent_pid)
     if log_dir is not None:
         env[LOG_DIR_ENV] = str(log_dir)
+    if sampling is not None:
+        env[SAMPLING_ENV] = sampling
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -105,6 +118,9 @@ class LocalServerConfig:
     model_path: Path
     n_threads: int = field(default_factory=_default_threads)
     n_ctx: int = field(default_factory=_default_n_ctx)
+    sampling: str = field(default_factory=_default_sampling)
+    """How grammar-constrained tokens are sampled (`DILEMMA_LOCAL_SAMPLING`): `prefilter`, the
+    default, or `stock` (see agents.llama_server_main)."""
     startup_timeout_s: float = 120.0
     stop_timeout_s: float = 3.0
     chat_format: str = CHAT_FORMAT
@@ -200,7 +216,7 @@ class LocalServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_child_env(os.getpid(), self._log_dir),
+                env=_child_env(os.getpid(), self._log_dir, self.config.sampling),
                 start_new_session=True,
             )
         _register(self)

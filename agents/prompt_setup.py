@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from string import Template
 
@@ -20,6 +21,10 @@ from agents.personas import Disposition, Persona, Regime, Transparency
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TEMPLATE_FIELDS = ("system", "negotiation", "decision", "retry", "json_format_note")
+BASE_MODEL_SETUP = "base-model"
+"""Completion-style setup with worked examples, for base (not chat-tuned) models."""
+BASE_MODEL_SPECS = frozenset({"local"})
+"""Model specs that are base models: a run of only these uses `BASE_MODEL_SETUP` by default."""
 
 
 class PromptSetupError(ValueError):
@@ -51,6 +56,22 @@ class PromptSetup(BaseModel):
 def builtin_setups() -> list[str]:
     """Names of the prompt setups shipped with the package."""
     return sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))
+
+
+def run_setup_name(
+    named: str | None, scenario_setup: str, scenario_named: bool, specs: Iterable[str]
+) -> str:
+    """The prompt setup of a run: the one named for the run (`--prompt-setup`), else the one its
+    scenario names (`scenario_named`), else `BASE_MODEL_SETUP` when every state's model is a
+    base model (`local`), else the scenario's default (`scenario_setup`)."""
+    if named:
+        return named
+    if scenario_named:
+        return scenario_setup
+    specs = list(specs)
+    if specs and all(spec in BASE_MODEL_SPECS for spec in specs):
+        return BASE_MODEL_SETUP
+    return scenario_setup
 
 
 def load_prompt_setup(name_or_path: str) -> PromptSetup:

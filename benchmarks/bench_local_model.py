@@ -1,35 +1,233 @@
-"""Measure the embedded `local` model: server startup, validation rate and time per decision.
+"""Measure the embedded `local` model, before against after, interleaved decision by decision.
 
-Every decision goes through the real state agent (prompt setup, decision_reply_model, function
-calling with a forced tool, re-asks with the validation error) against the real llama.cpp server.
+Two configurations decide on the same observations, on two local servers of their own:
 
-    python benchmarks/bench_local_model.py --decisions 30 [--max-retries 2]
+- before: prompt setup `baseline`, sampling `stock` (llama-cpp-python's own grammar order),
+  free text up to the schemas' own limits (`--before baseline:stock:none`);
+- after: prompt setup `base-model`, sampling `prefilter` (agents.llama_server_main), free text
+  capped at agents.local_model.LOCAL_TEXT_MAX (`--after base-model:prefilter:160`).
 
-Prints one line per decision and a summary. Never runs as a test.
+For each observation both answer, alternating which goes first, so load on the machine hits
+both alike. Every decision goes through the real state agent (prompt setup, per-state reply
+schema, function calling with a forced tool, re-asks with the validation error). The
+observations come from the built-in scenarios after 0 to 3 rounds of scripted play (dove, hawk,
+random and tit-for-tat in turn), so threats range from none to attacks under way.
+
+Measured per configuration: validation rate (a valid decision after at most `--max-retries`
+re-asks), seconds per decision (re-asks included), the server's CPU seconds per decision (user
+plus system time of its process: unlike wall time it hardly depends on what else the machine
+runs, and with one thread it approximates the wall time on an idle core), output tokens, and the
+incoherence rate: the share of valid decisions that choose violent escalation or all-out war
+against a state the decider itself rates at threat 3 or lower. Before the measured decisions,
+each configuration makes one unmeasured decision (reported apart): the first call of a server
+evaluates the whole prompt, later calls reuse the prefix they share with the one before.
+
+    python benchmarks/bench_local_model.py --decisions 30 [--out results.json]
+
+Set DILEMMA_LOCAL_THREADS to choose the servers' threads. Prints one line per decision and a
+summary. Never runs as a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.decision import decision_reply_model
-from agents.local_server import current_server
-from agents.models import ModelOptions, resolve_model
-from agents.observation import Phase
+from pydantic import BaseModel
+
+from agents.decision import Decision, decision_reply_model, to_decision
+from agents.ladder import ACTION_RUNG, Rung
+from agents.local_model import LOCAL_TEXT_MAX, local_model_on
+from agents.local_server import LocalServer, LocalServerConfig, ensure_model_file
+from agents.model_types import ModelOptions, ResolvedModel
+from agents.models import resolve_model
+from agents.observation import Observation, Phase
 from agents.personas import Persona
-from agents.prompt_setup import load_prompt_setup
+from agents.prompt_setup import PromptSetup, load_prompt_setup
 from agents.state_agent import CallLog, StateAgent
 from scenarios.library import load_builtin
+from scenarios.schema import Scenario
+from simulation.engine import Engine
 from simulation.visibility import observe
 from simulation.world import new_world
+
+SCENARIOS = ("two-rivals", "secret-autocracies", "triad")
+POLICIES = ("dove", "hawk", "random", "tit-for-tat")
+MAX_ROUNDS_BEFORE = 3
+INCOHERENT_RUNGS = frozenset({Rung.VIOLENT_ESCALATION, Rung.ALL_OUT_WAR})
+LOW_THREAT = 3
+
+
+def incoherent(decision: Decision, max_threat: int = LOW_THREAT) -> bool:
+    """Whether `decision` takes violent escalation or all-out war against a state it rates at
+    threat `max_threat` or lower (False when it names no target or no threat for it)."""
+    if ACTION_RUNG[decision.action] not in INCOHERENT_RUNGS:
+        return False
+    levels = [t.level for t in decision.threat if t.state == decision.target]
+    return bool(levels) and levels[0] <= max_threat
+
+
+def persona_of(scenario: Scenario, state_id: str) -> Persona:
+    """The persona a state is shown, as the runner builds it."""
+    s = scenario.state(state_id)
+    return Persona(s.id, s.name, s.shown_regime, s.shown_transparency, s.disposition, s.doctrine)
+
+
+@dataclass(frozen=True)
+class Situation:
+    """One observation to decide on, with the reply schema of its state."""
+
+    index: int
+    scenario: Scenario
+    state: str
+    rounds_before: int
+    obs: Observation
+    schema: type[BaseModel]
+
+
+async def situation(index: int) -> Situation:
+    """Observation `index`: a built-in scenario after 0-3 rounds of scripted play (seeded)."""
+    scenario = load_builtin(SCENARIOS[index % len(SCENARIOS)])
+    ids = scenario.ids
+    state = ids[(index // len(SCENARIOS)) % len(ids)]
+    rounds_before = (index // 2) % (MAX_ROUNDS_BEFORE + 1)
+    world = new_world(scenario, seed=index)
+    setup = load_prompt_setup("baseline")  # scripted policies read the observation only
+    agents = {
+        sid: StateAgent(
+            persona_of(scenario, sid),
+            resolve_model(f"scripted:{POLICIES[(index + n) % len(POLICIES)]}", seed=index),
+            setup,
+        )
+        for n, sid in enumerate(ids)
+    }
+    engine = Engine(world, agents, lambda _event: None)
+    for _ in range(rounds_before):
+        await engine.play_round()
+        if world.war is not None:
+            break
+    world.round += 1
+    obs = observe(world, state, Phase.DECISION, 0)
+    offers = [p.id for p in obs.open_proposals if p.proposer != state]
+    schema = decision_reply_model([o for o in ids if o != state], obs.rules.arms_cap_pct, offers)
+    return Situation(index, scenario, state, world.round - 1, obs, schema)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User plus system CPU seconds of process `pid` so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration under test."""
+
+    label: str
+    setup: PromptSetup
+    model: ResolvedModel
+    server: LocalServer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One decision of one configuration."""
+
+    config: str
+    index: int
+    scenario: str
+    state: str
+    rounds_before: int
+    valid: bool
+    attempts: int
+    seconds: float
+    server_cpu_s: float
+    output_tokens: int
+    action: str | None
+    rung: str | None
+    target_threat: int | None
+    incoherent: bool
+    error: str | None
+
+
+async def decide(config: Config, s: Situation, max_retries: int) -> Outcome:
+    """Ask `config` for a decision on `s`; time it and classify it."""
+    agent = StateAgent(
+        persona_of(s.scenario, s.state), config.model, config.setup, max_retries=max_retries
+    )
+    logs: list[CallLog] = []
+    cpu0 = cpu_seconds(config.server.pid)
+    t0 = time.perf_counter()
+    result = await agent.ask(s.obs, s.schema, logs.append)
+    seconds = time.perf_counter() - t0
+    cpu = cpu_seconds(config.server.pid) - cpu0
+    decision = to_decision(result.reply) if result.reply is not None else None
+    threat = None
+    if decision is not None:
+        threat = next((t.level for t in decision.threat if t.state == decision.target), None)
+    return Outcome(
+        config=config.label,
+        index=s.index,
+        scenario=s.scenario.name,
+        state=s.state,
+        rounds_before=s.rounds_before,
+        valid=decision is not None,
+        attempts=result.attempts,
+        seconds=seconds,
+        server_cpu_s=cpu,
+        output_tokens=sum(c.output_tokens or 0 for c in logs),
+        action=decision.action.value if decision else None,
+        rung=ACTION_RUNG[decision.action].value if decision else None,
+        target_threat=threat,
+        incoherent=decision is not None and incoherent(decision),
+        error=result.error,
+    )
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
+    """Figures of one configuration's outcomes."""
+    n = len(outcomes)
+    valid = [o for o in outcomes if o.valid]
+    seconds = [o.seconds for o in outcomes]
+    tokens = sum(o.output_tokens for o in outcomes)
+    return {
+        "decisions": n,
+        "valid": len(valid),
+        "validation_rate": len(valid) / n,
+        "first_attempt": sum(o.valid and o.attempts == 1 for o in outcomes),
+        "mean_s": statistics.mean(seconds),
+        "median_s": statistics.median(seconds),
+        "max_s": max(seconds),
+        "mean_server_cpu_s": statistics.mean(o.server_cpu_s for o in outcomes),
+        "mean_output_tokens": tokens / n,
+        "output_tokens_per_s": tokens / sum(seconds),
+        "incoherent": sum(o.incoherent for o in valid),
+        "incoherence_rate": sum(o.incoherent for o in valid) / len(valid) if valid else 0.0,
+        "low_threat_targets": sum(
+            o.target_threat is not None and o.target_threat <= LOW_THREAT for o in valid
+        ),
+        "rungs": dict(Counter(o.rung for o in valid if o.rung is not None).most_common()),
+    }
+
+
+def start_server(sampling: str) -> LocalServer:
+    """A local server of our own with the given sampling mode."""
+    server = LocalServer(LocalServerConfig(model_path=ensure_model_file(), sampling=sampling))
+    server.start()
+    return server
 
 
 async def main() -> None:
@@ -37,84 +235,88 @@ async def main() -> None:
     parser.add_argument("--decisions", type=int, default=30)
     parser.add_argument("--max-retries", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=700)
-    parser.add_argument("--scenarios", default="two-rivals,secret-autocracies,triad")
+    parser.add_argument("--before", default="baseline:stock:none", help="SETUP:SAMPLING:TEXT_MAX")
+    parser.add_argument(
+        "--after", default=f"base-model:prefilter:{LOCAL_TEXT_MAX}", help="SETUP:SAMPLING:TEXT_MAX"
+    )
+    parser.add_argument("--out", type=Path, help="write every outcome and the summary as JSON")
     args = parser.parse_args()
 
-    t0 = time.perf_counter()
-    model = resolve_model("local", options=ModelOptions(max_tokens=args.max_tokens))
-    startup = time.perf_counter() - t0
-    server = current_server()
-    print(
-        f"startup {startup:.1f}s (server {server.startup_s if server else 0:.1f}s), "
-        f"params {model.params}",
-        flush=True,
-    )
-    setup = load_prompt_setup("baseline")
-    names = args.scenarios.split(",")
-    outcomes: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    seconds: list[float] = []
-    call_seconds: list[float] = []
-    out_tokens: list[int] = []
+    options = ModelOptions(max_tokens=args.max_tokens)
+    servers: list[LocalServer] = []
+    configs: list[Config] = []
+    warmups: dict[str, Outcome] = {}
     try:
-        for i in range(args.decisions):
-            scenario = load_builtin(names[i % len(names)])
-            spec = scenario.states[(i // len(names)) % len(scenario.states)]
-            world = new_world(scenario, seed=i)
-            obs = observe(world, spec.id, Phase.DECISION, 0)
-            persona = Persona(
-                spec.id, spec.name, spec.regime, spec.transparency, spec.disposition, spec.doctrine
+        for label, spec in (("before", args.before), ("after", args.after)):
+            setup_name, sampling, text_max = spec.split(":")
+            server = start_server(sampling)
+            servers.append(server)
+            configs.append(
+                Config(
+                    label,
+                    load_prompt_setup(setup_name),
+                    local_model_on(server, options, None if text_max == "none" else int(text_max)),
+                    server,
+                )
             )
-            agent = StateAgent(persona, model, setup, max_retries=args.max_retries)
-            schema = decision_reply_model([o.id for o in obs.others], obs.rules.arms_cap_pct, [])
-            logs: list[CallLog] = []
-            t = time.perf_counter()
-            result = await agent.ask(obs, schema, logs.append)
-            dt = time.perf_counter() - t
-            seconds.append(dt)
-            call_seconds += [c.latency_s for c in logs]
-            out_tokens += [c.output_tokens or 0 for c in logs]
-            for c in logs:
-                if c.error:
-                    errors[c.error.split(":")[0][:40]] += 1
-            kind = (
-                "flagged"
-                if result.reply is None
-                else "first"
-                if result.attempts == 1
-                else "retried"
-            )
-            outcomes[kind] += 1
-            last = logs[-1]
             print(
-                f"{i + 1:3d} {scenario.name:18s} {spec.id:6s} {kind:8s} attempts={result.attempts}"
-                f" {dt:5.1f}s out={[c.output_tokens for c in logs]}"
-                f" err={(result.error or '')[:90]!r}",
+                f"{label}: setup {setup_name}, sampling {sampling}, text max {text_max}, server"
+                f" started in"
+                f" {server.startup_s or 0:.1f}s, threads {server.config.n_threads}",
                 flush=True,
             )
-            if result.reply is None:
-                print(f"      last raw: {last.raw[:200]!r}", flush=True)
+        warm = await situation(args.decisions)  # not one of the measured observations
+        for config in configs:
+            o = await decide(config, warm, args.max_retries)
+            warmups[config.label] = o
+            print(
+                f"  0 {o.config:6s} first call (unmeasured): {o.seconds:.1f}s,"
+                f" server CPU {o.server_cpu_s:.1f}s, out={o.output_tokens}",
+                flush=True,
+            )
+        outcomes: list[Outcome] = []
+        for i in range(args.decisions):
+            s = await situation(i)
+            order = configs if i % 2 == 0 else configs[::-1]
+            for config in order:
+                o = await decide(config, s, args.max_retries)
+                outcomes.append(o)
+                note = " INCOHERENT" if o.incoherent else ""
+                if not o.valid:
+                    note = f" err={(o.error or '')[:80]!r}"
+                print(
+                    f"{i + 1:3d} {o.config:6s} {o.scenario:18s} {o.state:6s} r{o.rounds_before}"
+                    f" {'valid' if o.valid else 'FLAGGED':7s} att={o.attempts} {o.seconds:6.1f}s"
+                    f" cpu={o.server_cpu_s:5.1f}s"
+                    f" out={o.output_tokens:4d} {o.action or '-':17s} threat={o.target_threat}"
+                    f"{note}",
+                    flush=True,
+                )
     finally:
-        if model.close is not None:
-            model.close()
-    n = args.decisions
-    valid = outcomes["first"] + outcomes["retried"]
-    toks = sum(out_tokens)
-    print(
-        f"\ndecisions {n}: valid {valid} ({valid / n:.0%}); first attempt {outcomes['first']}"
-        f" ({outcomes['first'] / n:.0%}); after re-ask {outcomes['retried']};"
-        f" flagged {outcomes['flagged']}"
-    )
-    print(
-        f"seconds per decision: mean {statistics.mean(seconds):.1f}, median"
-        f" {statistics.median(seconds):.1f}, max {max(seconds):.1f}"
-    )
-    print(
-        f"calls {len(call_seconds)}: mean {statistics.mean(call_seconds):.1f}s,"
-        f" {toks / sum(call_seconds):.1f} output tokens/s overall"
-        f" (mean {statistics.mean(out_tokens):.0f} output tokens per call)"
-    )
-    print(f"errors by kind: {dict(errors.most_common(8))}")
+        for server in servers:
+            server.stop()
+    figures = {c.label: summary([o for o in outcomes if o.config == c.label]) for c in configs}
+    for label, f in figures.items():
+        print(f"\n{label} ({getattr(args, label)}):")
+        for key, value in f.items():
+            print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+    before, after = figures["before"]["mean_s"], figures["after"]["mean_s"]
+    assert isinstance(before, float) and isinstance(after, float)
+    print(f"\nmean seconds per decision after/before: {after / before:.2f}")
+    if args.out is not None:
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "threads": servers[0].config.n_threads if servers else None,
+                    "summary": figures,
+                    "first_calls": {k: asdict(o) for k, o in warmups.items()},
+                    "outcomes": [asdict(o) for o in outcomes],
+                },
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

@@ -138,8 +138,8 @@ MaxCallsOption = Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, 
 def _with_overrides(scenario: Scenario, rounds: int | None, source: str) -> Scenario:
     if rounds is None:
         return scenario
-    data = scenario.model_dump(mode="json")
-    data["rules"]["rounds"] = rounds
+    data = scenario.model_dump(mode="json", exclude_unset=True)  # what it leaves unset stays so
+    data.setdefault("rules", {})["rounds"] = rounds
     return parse_scenario(data, f"{source} (with --rounds {rounds})")
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from agents.budget import SpendBudget, SpendLimitReached
 from agents.models import DEFAULT_SPEC, ModelOptions, ResolvedModel, resolve_model
 from agents.personas import Persona
-from agents.prompt_setup import PromptSetup, load_prompt_setup
+from agents.prompt_setup import PromptSetup, load_prompt_setup, run_setup_name
 from agents.response_cache import ResponseCache
 from agents.state_agent import RunIdentity, StateAgent
 from records.provenance import git_state, package_versions, utc_now
@@ -171,8 +171,12 @@ class RunConfig:
             raise ValueError(f"max_in_flight must be 1 or more, not {self.max_in_flight}")
 
 
-def _load_setup(scenario: Scenario, config: RunConfig) -> PromptSetup:
-    return load_prompt_setup(config.prompt_setup or scenario.prompt_setup)
+def _load_setup(scenario: Scenario, config: RunConfig, specs: Iterable[str]) -> PromptSetup:
+    """The run's prompt setup: see `run_setup_name` (`local` alone defaults to base-model)."""
+    named = "prompt_setup" in scenario.model_fields_set
+    return load_prompt_setup(
+        run_setup_name(config.prompt_setup, scenario.prompt_setup, named, specs)
+    )
 
 
 async def run_scenario(
@@ -189,8 +193,8 @@ async def run_scenario(
     model call fails beyond its retries, RunStopped (after closing it as `stopped`) if a spend
     limit is reached.
     """
-    setup = _load_setup(scenario, config)  # a bad setup fails before any model starts
     specs = model_specs(scenario, dict(overrides) if overrides else None, default_model)
+    setup = _load_setup(scenario, config, specs.values())  # fails before any model starts
     resolved = resolve_models(specs, config.seed, options)
     try:
         return await _play(scenario, resolved, setup, config)
@@ -202,7 +206,8 @@ async def play_scenario(
     scenario: Scenario, models: Mapping[str, ResolvedModel], config: RunConfig
 ) -> Path:
     """Play `scenario` with ready models (one per state; not closed here); see run_scenario."""
-    return await _play(scenario, models, _load_setup(scenario, config), config)
+    setup = _load_setup(scenario, config, (m.spec for m in models.values()))
+    return await _play(scenario, models, setup, config)
 
 
 def _header(

@@ -318,6 +318,53 @@ def test_no_orphan_server_when_the_parent_ends(how: str) -> None:
             os.kill(server_pid, signal.SIGKILL)
 
 
+# --- sampling under the grammar --------------------------------------------------------------
+
+
+@needs_extra
+@pytest.mark.local_model
+async def test_prefilter_sampling_validates_and_greedy_matches_stock_sampling() -> None:
+    """The default sampling (agents.llama_server_main: grammar matched against the 256 most
+    likely tokens) still gives a reply that validates, and greedy decoding picks the same tokens
+    as llama-cpp-python's own order on a server started with DILEMMA_LOCAL_SAMPLING=stock."""
+    from agents.decision import decision_reply_model
+    from agents.observation import Phase
+    from agents.personas import Persona
+    from agents.prompt_setup import load_prompt_setup
+    from agents.state_agent import CallLog, StateAgent
+    from scenarios.library import load_builtin
+    from simulation.visibility import observe
+    from simulation.world import new_world
+
+    scenario = load_builtin("triad")  # three states: the longest reply
+    spec = scenario.states[0]
+    obs = observe(new_world(scenario, seed=2), spec.id, Phase.DECISION, 0)
+    persona = Persona(spec.id, spec.name, spec.regime, spec.transparency, spec.disposition, "")
+    schema = decision_reply_model([o.id for o in obs.others], obs.rules.arms_cap_pct, [])
+    replies: dict[str, CallLog] = {}
+    for sampling in ("prefilter", "stock"):
+        # One thread: on a loaded machine two threads wait on each other far longer.
+        config = local_server.LocalServerConfig(
+            model_path=local_server.ensure_model_file(), sampling=sampling, n_threads=1
+        )
+        server = local_server.LocalServer(config)
+        server.start()
+        try:
+            model = local_model.local_model_on(server, ModelOptions(temperature=0.0))
+            assert model.params["sampling"] == sampling
+            agent = StateAgent(persona, model, load_prompt_setup("base-model"), max_retries=0)
+            logs: list[CallLog] = []
+            result = await agent.ask(obs, schema, logs.append)
+        finally:
+            server.stop()
+        (replies[sampling],) = logs
+        if sampling == "prefilter":
+            assert result.reply is not None, result.error
+            assert isinstance(json.loads(logs[0].raw), dict)
+    assert replies["prefilter"].raw == replies["stock"].raw
+    assert replies["prefilter"].output_tokens == replies["stock"].output_tokens
+
+
 # --- end to end -----------------------------------------------------------------------------
 
 
