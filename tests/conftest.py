@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,3 +23,29 @@ def openai_server() -> Iterator[FakeOpenAIServer]:
 async def hostile_record(tmp_path: Path) -> Path:
     """The record of `play_hostile` (seed 1), alone in the folder `tmp_path / "hostile"`."""
     return await play_hostile(tmp_path / "hostile")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A headless Debian chromium driven by Playwright (sync API), shared by the session."""
+    from tests.helpers.browser import CHROMIUM_FLAGS, chromium_path
+
+    path = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser page (own context: no cookies or storage shared between tests)."""
+    context = chromium.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
