@@ -2,6 +2,7 @@
 
 Specs:
 - `scripted:hawk|dove|tit-for-tat|reactive|random`: baseline policies (agents.scripted).
+- `human`: a person in the seat (agents.human_seat; played with `dilemma play` or `dilemma serve`).
 - `local`: the embedded Gemma 3 270M served by llama.cpp (agents.local_model; `local` extra).
 - `openai:MODEL`: OpenAI, or any OpenAI-compatible server when a base URL is given
   (`--base-url` or DILEMMA_BASE_URL).
@@ -78,6 +79,12 @@ def _local(request: ModelRequest) -> ResolvedModel:
     from agents.local_model import resolve_local
 
     return resolve_local(request.options)
+
+
+def _human(request: ModelRequest) -> ResolvedModel:
+    from agents.human_seat import human_model
+
+    return human_model()
 
 
 def _check_policy(policy: str) -> None:
@@ -173,6 +180,7 @@ def _langchain(request: ModelRequest) -> ResolvedModel:
 
 PROVIDERS: dict[str, Provider] = {
     "local": Provider(_local, takes_model=False),
+    "human": Provider(_human, takes_model=False),
     "scripted": Provider(_scripted),
     "openai": Provider(_openai_compatible),
 }
@@ -190,7 +198,7 @@ def _parse(spec: str) -> tuple[str, str, Provider]:
     if not sep or not name or not model or not provider.takes_model:
         raise ModelSpecError(
             f"model spec {spec!r} must look like PROVIDER:MODEL (e.g. openai:gpt-4o-mini),"
-            f" scripted:POLICY or local"
+            f" scripted:POLICY, local or human"
         )
     return name, model, provider
 

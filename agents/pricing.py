@@ -1,7 +1,8 @@
 """Token prices: the cost of one model call in USD, from a table a user can extend.
 
 Prices are USD per 1M tokens, keyed `provider:model`. The built-in table covers a few OpenAI
-models (list prices, check them before relying on them); `scripted` and `local` cost nothing.
+models (list prices, check them before relying on them); `scripted`, `local` and `human`
+cost nothing.
 A YAML or JSON file named by the environment variable DILEMMA_PRICES adds or overrides entries:
 
 ```yaml
@@ -27,7 +28,7 @@ from pathlib import Path
 import yaml
 
 PRICES_ENV = "DILEMMA_PRICES"
-FREE_PROVIDERS = frozenset({"scripted", "local"})
+FREE_PROVIDERS = frozenset({"scripted", "local", "human"})
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 

@@ -239,6 +239,11 @@ def run(
         loaded = _with_overrides(loaded, rounds, source)
         overrides = _parse_state_models(state_model or [])
         specs = model_specs(loaded, overrides, model)
+        if "human" in specs.values():
+            raise RunSpecError(
+                "a state with model `human` needs a person: use `dilemma play` (terminal) or"
+                " `dilemma serve` (web)"
+            )
         _check_prompt_setup(loaded, source, prompt_setup)
         load_prices()  # a bad DILEMMA_PRICES file is bad input, found before anything runs
     except (ScenarioError, RunSpecError, PromptSetupError, PricingError) as exc:
@@ -321,6 +326,11 @@ def _summary(path: Path) -> None:
         highlight=False,
     )
     console.print(f"record: {path}", highlight=False)
+
+
+from dilemma import seat_cli  # noqa: E402  (the seat commands use the helpers above)
+
+app.command()(seat_cli.play)
 
 
 @app.command()

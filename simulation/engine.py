@@ -79,7 +79,8 @@ class Engine:
         agent = self.agents[obs.you.id]
 
         def log(call: CallLog) -> None:
-            self.totals.llm_calls += 1
+            if agent.model.provider != "human":  # a person's turn is logged, not counted
+                self.totals.llm_calls += 1
             self.totals.retries += 1 if call.attempt > 1 else 0
             self.totals.input_tokens += call.input_tokens or 0
             self.totals.output_tokens += call.output_tokens or 0

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agents.budget import SpendBudget, SpendLimitReached
+from agents.human_seat import Desk, HumanAgent, is_human
 from agents.models import DEFAULT_SPEC, ModelOptions, ResolvedModel, resolve_model
 from agents.personas import Persona
 from agents.prompt_setup import PromptSetup, load_prompt_setup, run_setup_name
@@ -163,6 +164,9 @@ class RunConfig:
     budget: SpendBudget | None = None
     """Spend limits shared with other runs (a sweep): a call that would exceed them is not
     made, and the run stops (RunStopped, outcome `stopped`) once its calls in flight are done."""
+    desk: Desk | None = None
+    """Where the turns of human seats (model spec `human`) go: the terminal or the web app.
+    A run with a human seat and no desk is refused (RunSpecError)."""
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -265,9 +269,20 @@ async def _play(
         if isinstance(config.max_in_flight, asyncio.Semaphore)
         else asyncio.Semaphore(config.max_in_flight)
     )
+    humans = [sid for sid in scenario.ids if is_human(models[sid])]
+    desk = config.desk
+    if humans and desk is None:
+        raise RunSpecError(
+            f"state(s) {humans} have model `human`: play them with `dilemma play` (terminal) or"
+            " `dilemma serve` (web)"
+        )
     header = _header(scenario, models, setup, config, run_id)
-    agents = {
-        sid: StateAgent(
+    agents: dict[str, StateAgent] = {}
+    for sid in scenario.ids:
+        if desk is not None and sid in humans:
+            agents[sid] = HumanAgent(persona_of(scenario, sid), models[sid], setup, desk)
+            continue
+        agents[sid] = StateAgent(
             persona_of(scenario, sid),
             models[sid],
             setup,
@@ -277,8 +292,6 @@ async def _play(
             run=RunIdentity(run_id=run_id, seed=config.seed),
             budget=config.budget,
         )
-        for sid in scenario.ids
-    }
     writer = RecordWriter(path)
     writer.open(header)
     on_event = config.on_event

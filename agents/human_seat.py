@@ -1,0 +1,255 @@
+"""A person in a state's seat: the same observation and reply schema as a model, from a desk.
+
+`HumanAgent` takes the place of a `StateAgent` for a state whose model spec is `human`. Each
+turn it posts a `SeatRequest` (the observation, the briefing a model would get as its system
+prompt, and the very reply schema a model must satisfy) to a `Desk`, a front-end: the terminal
+(`dilemma play`) or the web app (`dilemma serve`, through `SeatQueue`). The answer is validated
+with that schema, like a model's reply, and logged as one call of model `human` whose latency is
+the time the person took. A desk that gives no answer within its deadline returns None: the turn
+gets the usual flagged fallback, and the call's error starts with `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+from pydantic import BaseModel, ValidationError
+
+from agents.decision import schema_of
+from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
+from agents.observation import Observation
+from agents.personas import Persona
+from agents.prompt_setup import PromptSetup
+from agents.state_agent import AskResult, CallLog, StateAgent
+
+HUMAN_SPEC = "human"
+TIMEOUT = "timeout"
+"""How the error of a turn a person did not answer in time begins."""
+
+
+class NoChat(BaseChatModel):
+    """The chat model of a human seat: never called (a person answers through a desk)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "human"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        raise ModelUnavailable("a human seat has no chat model; it answers through a desk")
+
+
+def human_model() -> ResolvedModel:
+    """The resolved model of a human seat (spec and provider `human`)."""
+    return ResolvedModel(
+        spec=HUMAN_SPEC,
+        provider=HUMAN_SPEC,
+        model="",
+        chat=NoChat(),
+        structured=StructuredMode.JSON_TEXT,
+        params={},
+    )
+
+
+def is_human(model: ResolvedModel) -> bool:
+    """Whether a resolved model is a person's seat."""
+    return model.provider == HUMAN_SPEC
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class SeatRequest:
+    """One turn waiting for a person: what they see and the schema their answer must fit."""
+
+    state: str
+    observation: Observation
+    schema: type[BaseModel]
+    briefing: str
+    """The system prompt a model in this seat gets (persona, rules, ladder)."""
+    instructions: str
+    """The turn's prompt a model gets (with the observation as JSON)."""
+    id: int = field(default_factory=lambda: next(_ids))
+    deadline_s: float | None = None
+    posted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def others(self) -> list[str]:
+        """The other states, in the order the reply lists them."""
+        return [o.id for o in self.observation.others]
+
+    @property
+    def arms_range(self) -> tuple[int, int]:
+        """The smallest and largest arms change the schema allows (the rules' cap)."""
+        values = schema_of(self.schema)["properties"]["arms_change"]["enum"]
+        return min(values), max(values)
+
+    @property
+    def offers(self) -> list[str]:
+        """Ids of the open offers this state may answer (made by others)."""
+        me = self.state
+        return [p.id for p in self.observation.open_proposals if p.proposer != me]
+
+
+@dataclass(frozen=True)
+class SeatAnswer:
+    """A validated answer from a person."""
+
+    reply: BaseModel
+    raw: str
+    """The answer as submitted (JSON)."""
+
+
+class Desk(Protocol):
+    """A front-end that gets a person's answer to a request (None: no answer in time)."""
+
+    async def ask(self, request: SeatRequest) -> SeatAnswer | None: ...
+
+
+def validation_errors(exc: ValidationError) -> list[str]:
+    """Readable lines of a pydantic error (`field.sub: message`)."""
+    return [
+        f"{'.'.join(str(p) for p in err['loc']) or '(answer)'}: {err['msg']}"
+        for err in exc.errors()
+    ]
+
+
+def validate_answer(
+    schema: type[BaseModel], data: dict[str, Any]
+) -> tuple[SeatAnswer | None, list[str]]:
+    """Validate an answer with the seat's reply schema: (answer, []) or (None, errors)."""
+    try:
+        reply = schema.model_validate(data)
+    except ValidationError as exc:
+        return None, validation_errors(exc)
+    return SeatAnswer(reply, json.dumps(data, ensure_ascii=False)), []
+
+
+Timer = Callable[[float], Awaitable[Any]]
+
+
+class SeatQueue:
+    """The pending turns of a run's human seats, for front-ends that poll (the web app).
+
+    `ask` posts a request and waits for `submit` to answer it, or for the deadline: `timer`
+    (default asyncio.sleep) is awaited for `deadline_s` seconds, so tests can pass an event.
+    `version` changes whenever a request is posted or closed.
+    """
+
+    def __init__(self, deadline_s: float | None = None, timer: Timer = asyncio.sleep) -> None:
+        self.deadline_s = deadline_s
+        self.timer = timer
+        self.version = 0
+        self._pending: dict[str, tuple[SeatRequest, asyncio.Future[SeatAnswer]]] = {}
+
+    def pending(self, state: str) -> SeatRequest | None:
+        """The turn waiting for this seat, if any."""
+        entry = self._pending.get(state)
+        return entry[0] if entry is not None else None
+
+    def submit(self, state: str, request_id: int, data: dict[str, Any]) -> list[str]:
+        """Answer the seat's pending turn: [] when accepted, else the errors to show."""
+        entry = self._pending.get(state)
+        if entry is None or entry[0].id != request_id:
+            return ["this turn is closed (answered, timed out, or replaced by a newer one)"]
+        request, future = entry
+        answer, errors = validate_answer(request.schema, data)
+        if answer is None:
+            return errors
+        if not future.done():
+            future.set_result(answer)
+        return []
+
+    async def ask(self, request: SeatRequest) -> SeatAnswer | None:
+        """Post the request and wait for its answer; None when the deadline passes first."""
+        request.deadline_s = self.deadline_s
+        future: asyncio.Future[SeatAnswer] = asyncio.get_running_loop().create_future()
+        self._pending[request.state] = (request, future)
+        self.version += 1
+        waits: set[asyncio.Future[Any]] = {future}
+        if self.deadline_s is not None:
+            waits.add(asyncio.ensure_future(self.timer(self.deadline_s)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            return future.result() if future.done() else None
+        finally:
+            for waiting in waits:
+                if not waiting.done():
+                    waiting.cancel()
+            if self._pending.get(request.state, (None,))[0] is request:
+                del self._pending[request.state]
+            self.version += 1
+
+
+class HumanAgent(StateAgent):
+    """A state played by a person: `ask` goes to a desk instead of a chat model."""
+
+    def __init__(
+        self, persona: Persona, model: ResolvedModel, setup: PromptSetup, desk: Desk
+    ) -> None:
+        super().__init__(persona, model, setup, max_retries=0)
+        self.desk = desk
+
+    async def ask(
+        self, obs: Observation, schema: type[BaseModel], log: Callable[[CallLog], None]
+    ) -> AskResult:
+        """Post the turn to the desk; log the answer (or the timeout) as one `human` call."""
+        messages = self._messages(obs, schema)
+        request = SeatRequest(
+            state=obs.you.id,
+            observation=obs,
+            schema=schema,
+            briefing=messages[0].text,
+            instructions=messages[1].text,
+        )
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        answer = await self.desk.ask(request)
+        latency = time.perf_counter() - t0
+        shown = [("system" if m.type == "system" else "user", str(m.text)) for m in messages]
+        if answer is None:
+            error = f"{TIMEOUT}: no answer within the deadline of {request.deadline_s:g} s"
+            log(_call(shown, "", None, error, latency, started))
+            return AskResult(None, 1, error)
+        parsed = answer.reply.model_dump(mode="json")
+        log(_call(shown, answer.raw, parsed, None, latency, started))
+        return AskResult(answer.reply, 1, None)
+
+
+def _call(
+    messages: list[tuple[str, str]],
+    raw: str,
+    parsed: dict[str, Any] | None,
+    error: str | None,
+    latency: float,
+    started: datetime,
+) -> CallLog:
+    return CallLog(
+        attempt=1,
+        messages=messages,
+        raw=raw,
+        parsed=parsed,
+        error=error,
+        input_tokens=None,
+        output_tokens=None,
+        cost_usd=0.0,
+        latency_s=latency,
+        started_at=started,
+    )

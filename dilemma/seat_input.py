@@ -1,0 +1,81 @@
+"""Parsers of what a person types at the terminal seat; each raises InputError with a reason.
+
+Pure functions, so the terminal prompts can re-ask on any error and tests can check them alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class InputError(ValueError):
+    """Typed text that is not an acceptable answer; the message says what is expected."""
+
+
+def parse_int(text: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (a leading + or - allowed, surrounding spaces ignored)."""
+    value = text.strip()
+    digits = value[1:] if value[:1] in "+-" else value
+    if not digits.isascii() or not digits.isdigit():
+        raise InputError(f"type a whole number from {low} to {high}")
+    number = int(value)
+    if not low <= number <= high:
+        raise InputError(f"{number} is out of range: type a whole number from {low} to {high}")
+    return number
+
+
+def parse_optional_int(text: str, low: int, high: int) -> int | None:
+    """Like parse_int, but an empty answer means none."""
+    return None if not text.strip() else parse_int(text, low, high)
+
+
+def parse_choice(text: str, options: Sequence[str]) -> str:
+    """One of `options`: by its number (1-based), its name, or a prefix naming only it
+    (case-insensitive)."""
+    value = text.strip().lower()
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= len(options):
+        return options[int(value) - 1]
+    exact = [o for o in options if o.lower() == value]
+    if exact:
+        return exact[0]
+    matches = [o for o in options if value and o.lower().startswith(value)]
+    if len(matches) == 1:
+        return matches[0]
+    shown = ", ".join(f"{i}={o}" for i, o in enumerate(options, 1))
+    raise InputError(f"choose one of {shown} (number or name)")
+
+
+def parse_yes_no(text: str, default: bool | None = None) -> bool:
+    """y/yes or n/no; an empty answer is `default` (an error when there is none)."""
+    value = text.strip().lower()
+    if value in ("y", "yes"):
+        return True
+    if value in ("n", "no"):
+        return False
+    if not value and default is not None:
+        return default
+    raise InputError("answer y or n")
+
+
+def parse_states(text: str, options: Sequence[str]) -> list[str]:
+    """A comma-separated list of `options` (each as parse_choice takes it), no repeats, at least
+    one."""
+    parts = [p for p in (part.strip() for part in text.split(",")) if p]
+    if not parts:
+        raise InputError(f"name at least one of {', '.join(options)} (comma-separated)")
+    chosen: list[str] = []
+    for part in parts:
+        choice = parse_choice(part, options)
+        if choice not in chosen:
+            chosen.append(choice)
+    return chosen
+
+
+def parse_text(text: str, max_length: int, required: bool = False) -> str:
+    """Free text up to `max_length` characters, stripped; empty allowed unless required."""
+    value = text.strip()
+    if required and not value:
+        raise InputError("type some text")
+    if len(value) > max_length:
+        raise InputError(f"too long: {len(value)} characters, at most {max_length}")
+    return value
