@@ -331,6 +331,7 @@ def _summary(path: Path) -> None:
 from dilemma import seat_cli  # noqa: E402  (the seat commands use the helpers above)
 
 app.command()(seat_cli.play)
+app.command()(seat_cli.serve)
 
 
 @app.command()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agents.human_seat import HUMAN_SPEC
+from agents.human_seat import HUMAN_SPEC, SeatQueue
 from scenarios.schema import Scenario
 
 ModelOption = Annotated[
@@ -112,3 +113,132 @@ def play(
     except KeyboardInterrupt:
         raise _fail("interrupted; the record ends with an `interrupted` event", 130) from None
     _summary(path)
+
+
+WEB_EXTRA = "security-dilemma-sandbox[web]"
+LINGER_S = 5.0
+"""Seconds the server stays up after the run ends, so open pages can show the end."""
+
+
+def _web_missing() -> str | None:
+    """The missing web package's name, if the `web` extra is not installed."""
+    import importlib.util
+
+    for name in ("starlette", "uvicorn", "jinja2"):
+        if importlib.util.find_spec(name) is None:
+            return name
+    return None
+
+
+def serve(
+    scenario: Annotated[str, typer.Argument(help="built-in scenario name or YAML file")],
+    seat: Annotated[
+        list[str] | None, typer.Option("--seat", help="a state a person plays; repeatable")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on (default: loopback)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0: any free port)")] = 8765,
+    deadline: Annotated[
+        float, typer.Option(min=1, help="seconds a seat has for each turn before its fallback")
+    ] = 600.0,
+    model: ModelOption = None,
+    state_model: StateModelOption = None,
+    rounds: RoundsOption = None,
+    seed: SeedOption = 0,
+    out: OutOption = Path("runs"),
+    prompt_setup: SetupOption = None,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """Serve a run in which people play states through private web pages (one link a seat)."""
+    from dilemma.cli import _fail
+
+    missing = _web_missing()
+    if missing is not None:
+        raise _fail(
+            f"dilemma serve needs the `web` extra ({missing} is missing): pip install '{WEB_EXTRA}'"
+        )
+    from agents.models import ModelOptions
+    from simulation.runner import RunConfig, run_scenario
+
+    loaded, source, overrides, specs = human_specs(scenario, seat or [], state_model, model, rounds)
+    humans = [sid for sid, spec in specs.items() if spec == HUMAN_SPEC]
+    if not humans:
+        raise _fail("no human seat: name one with --seat STATE (or --state-model STATE=human)")
+
+    async def play(queue: SeatQueue) -> Path:
+        return await run_scenario(
+            loaded,
+            RunConfig(
+                seed=seed,
+                out_dir=out,
+                prompt_setup=prompt_setup,
+                scenario_source=source,
+                argv=sys.argv,
+                desk=queue,
+            ),
+            overrides=overrides,
+            default_model=model,
+            options=ModelOptions(base_url=base_url),
+        )
+
+    _serve(play, humans, host, port, deadline, specs)
+
+
+Play = Callable[[SeatQueue], Awaitable[Path]]
+
+
+def _serve(
+    play: Play, humans: list[str], host: str, port: int, deadline: float, specs: dict[str, str]
+) -> None:
+    """Bind, print one private link per seat, serve until the run ends (then LINGER_S more)."""
+    import socket
+
+    import uvicorn
+
+    from dilemma.cli import RUN_FAILED, _fail, _summary, console
+    from dilemma.seat_app import SeatRun, create_app, new_tokens
+
+    run = SeatRun(queue=SeatQueue(deadline_s=deadline), tokens=new_tokens(humans), play=play)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock.listen(64)
+    bound = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    console.print("Models: " + ", ".join(f"{k}={v}" for k, v in specs.items()), highlight=False)
+    console.print(
+        "Private links (one per seat; whoever has a link plays that seat):", highlight=False
+    )
+    for state, token in run.tokens.items():
+        print(f"  {state}: http://{shown_host}:{bound}/seat/{state}?token={token}", flush=True)
+    app = create_app(run)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    async def main() -> None:
+        async def stop_after_run() -> None:
+            await run.done.wait()
+            await asyncio.sleep(LINGER_S)
+            server.should_exit = True
+
+        watcher = asyncio.create_task(stop_after_run())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            watcher.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()
+    if run.record is not None:
+        _summary(run.record)
+    elif run.error is not None:
+        raise _fail(run.error, RUN_FAILED)
+    else:
+        raise _fail("interrupted; the record ends with an `interrupted` event", 130)
