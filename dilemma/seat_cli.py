@@ -16,6 +16,7 @@ import typer
 
 from agents.human_seat import HUMAN_SPEC, SeatQueue
 from scenarios.schema import Scenario
+from simulation.replay import Replay
 
 ModelOption = Annotated[
     str | None, typer.Option(help="model spec of every other state (default: local)")
@@ -28,6 +29,14 @@ RoundsOption = Annotated[int | None, typer.Option(help="override the number of r
 SeedOption = Annotated[int, typer.Option(help="seed of all randomness")]
 OutOption = Annotated[Path, typer.Option(help="folder for the record")]
 SetupOption = Annotated[str | None, typer.Option(help="prompt setup name or YAML file")]
+ResumeOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="continue the run of this record (same command otherwise): its answered turns are"
+        " replayed, the rest is played live; the old file is kept as RECORD.before-resume",
+        metavar="RECORD",
+    ),
+]
 BaseUrlOption = Annotated[
     str | None, typer.Option(help="OpenAI-compatible server (or DILEMMA_BASE_URL)")
 ]
@@ -59,6 +68,33 @@ def human_specs(
     return loaded, source, overrides, specs
 
 
+def resume_from(
+    path: Path | None, scenario: Scenario, specs: dict[str, str], seed: int
+) -> tuple[Replay | None, Path | None]:
+    """(replay, record path) to continue the run recorded at `path`; exits 2 unless the record
+    is of this scenario, these models and this seed."""
+    if path is None:
+        return None, None
+    from dilemma.cli import _fail
+    from records.reader import read_record
+    from records.scenario_snapshot import ScenarioSnapshot
+    from records.schema import RecordError
+
+    try:
+        record = read_record(path)
+    except (RecordError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    header = record.header
+    recorded = {sid: m.spec for sid, m in header.models.items()}
+    if header.seed != seed or recorded != specs or header.scenario != ScenarioSnapshot.of(scenario):
+        raise _fail(
+            f"{path} is not a run of this command: give the scenario, --rounds, --seed"
+            f" ({header.seed}) and models ({recorded}) it was started with"
+        )
+    path.rename(path.with_name(path.name + ".before-resume"))
+    return Replay.of(record), path
+
+
 def play(
     scenario: Annotated[str, typer.Argument(help="built-in scenario name or YAML file")],
     as_state: Annotated[str, typer.Option("--as", help="the state you play (its id)")],
@@ -69,6 +105,7 @@ def play(
     out: OutOption = Path("runs"),
     prompt_setup: SetupOption = None,
     base_url: BaseUrlOption = None,
+    resume: ResumeOption = None,
 ) -> None:
     """Play one state yourself at the terminal; the other states are models."""
     from agents.models import ModelOptions, ModelSpecError
@@ -82,6 +119,7 @@ def play(
         raise _fail(
             f"dilemma play seats one person; {humans} have model `human` (use dilemma serve)"
         )
+    replay, record_path = resume_from(resume, loaded, specs, seed)
     console.print(
         f"Playing [bold]{loaded.name}[/bold] as {as_state} ({loaded.rules.rounds} rounds,"
         " seed "
@@ -100,6 +138,8 @@ def play(
                     on_round=_progress,
                     argv=sys.argv,
                     desk=TerminalDesk(),
+                    replay=replay,
+                    record_path=record_path,
                 ),
                 overrides=overrides,
                 default_model=model,
@@ -149,6 +189,7 @@ def serve(
     out: OutOption = Path("runs"),
     prompt_setup: SetupOption = None,
     base_url: BaseUrlOption = None,
+    resume: ResumeOption = None,
 ) -> None:
     """Serve a run in which people play states through private web pages (one link a seat)."""
     from dilemma.cli import _fail
@@ -165,6 +206,7 @@ def serve(
     humans = [sid for sid, spec in specs.items() if spec == HUMAN_SPEC]
     if not humans:
         raise _fail("no human seat: name one with --seat STATE (or --state-model STATE=human)")
+    replay, record_path = resume_from(resume, loaded, specs, seed)
 
     async def play(queue: SeatQueue) -> Path:
         return await run_scenario(
@@ -176,6 +218,8 @@ def serve(
                 scenario_source=source,
                 argv=sys.argv,
                 desk=queue,
+                replay=replay,
+                record_path=record_path,
             ),
             overrides=overrides,
             default_model=model,

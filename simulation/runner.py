@@ -33,6 +33,7 @@ from records.schema import ExperimentInfo, Header, ModelInfo, PromptInfo, RunEnd
 from records.writer import RecordWriter
 from scenarios.schema import Scenario
 from simulation.engine import Engine, RoundReport
+from simulation.replay import Replay, ReplayingAgent
 from simulation.world import new_world
 
 
@@ -164,6 +165,8 @@ class RunConfig:
     budget: SpendBudget | None = None
     """Spend limits shared with other runs (a sweep): a call that would exceed them is not
     made, and the run stops (RunStopped, outcome `stopped`) once its calls in flight are done."""
+    replay: Replay | None = None
+    """Recorded turns to answer from a record before playing on live (`--resume`)."""
     desk: Desk | None = None
     """Where the turns of human seats (model spec `human`) go: the terminal or the web app.
     A run with a human seat and no desk is refused (RunSpecError)."""
@@ -292,6 +295,8 @@ async def _play(
             run=RunIdentity(run_id=run_id, seed=config.seed),
             budget=config.budget,
         )
+    if config.replay is not None:
+        agents = {sid: ReplayingAgent(agent, config.replay) for sid, agent in agents.items()}
     writer = RecordWriter(path)
     writer.open(header)
     on_event = config.on_event

@@ -262,3 +262,20 @@ def test_parse_choice_by_name_number_or_unique_prefix(option: str, cut: int) -> 
 def test_parse_states_keeps_order_without_repeats(names: list[str]) -> None:
     chosen = parse_states(", ".join(names), ["all", "Borea", "Cordia"])
     assert chosen == list(dict.fromkeys(names))
+
+
+def test_play_resumes_from_its_record_without_asking_again(tmp_path: Path) -> None:
+    args = [*PLAY, "--model", "scripted:hawk", "--rounds", "3", "--out", str(tmp_path)]
+    first = CliRunner().invoke(app, args, input="\n".join(answers_for_round("one")) + "\n")
+    assert first.exit_code == 1 and "input ended" in first.output
+    (path,) = tmp_path.glob("*.jsonl")
+    lines = [line for r in (2, 3) for line in answers_for_round(f"r{r}")]
+    again = CliRunner().invoke(app, [*args, "--resume", str(path)], input="\n".join(lines) + "\n")
+    assert again.exit_code == 0, again.output
+    assert path.with_name(path.name + ".before-resume").exists()
+    record = read_record(path)
+    assert record.run_end is not None and record.run_end.outcome == "completed"
+    said = [d.decision.public_statement for d in record.of_kind(DecisionEvent) if d.decision]
+    assert [s for s in said if s in ("one", "r2", "r3")] == ["one", "r2", "r3"]
+    wrong = CliRunner().invoke(app, [*args, "--seed", "5", "--resume", str(path)])
+    assert wrong.exit_code == 2 and "--seed (0)" in wrong.output

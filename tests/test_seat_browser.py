@@ -104,8 +104,7 @@ def test_the_form_refuses_an_arms_change_above_the_cap(tmp_path: Path, page: Any
         assert run.queue.pending("Aria") is not None  # the turn is still open
     record = read_record(run.record) if run.record else None
     assert record is None or all(
-        d.decision is None or d.decision.arms_change <= 10
-        for d in record.of_kind(DecisionEvent)
+        d.decision is None or d.decision.arms_change <= 10 for d in record.of_kind(DecisionEvent)
     )
 
 

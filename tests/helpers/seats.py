@@ -11,6 +11,7 @@ from agents.human_seat import SeatQueue, Timer, human_model
 from agents.models import ResolvedModel, resolve_model
 from dilemma.seat_app import SeatRun, new_tokens
 from scenarios.library import load_scenario
+from simulation.replay import Replay
 from simulation.runner import RunConfig, play_scenario
 
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -31,6 +32,7 @@ def seat_run(
     models: Mapping[str, ResolvedModel] | None = None,
     deadline_s: float | None = None,
     timer: Timer | None = None,
+    replay: Replay | None = None,
 ) -> SeatRun:
     """A run of two-rivals with `seats` played by people and the others by `models`
     (default: scripted:hawk), recorded in `out`."""
@@ -48,7 +50,8 @@ def seat_run(
             resolved[sid] = resolve_model("scripted:hawk", seed=0)
 
     async def play(queue: SeatQueue) -> Path:
-        return await play_scenario(scenario, resolved, RunConfig(seed=0, out_dir=out, desk=queue))
+        config = RunConfig(seed=0, out_dir=out, desk=queue, replay=replay)
+        return await play_scenario(scenario, resolved, config)
 
     queue = SeatQueue(deadline_s) if timer is None else SeatQueue(deadline_s, timer)
     return SeatRun(queue=queue, tokens=new_tokens(seats), play=play)
