@@ -25,9 +25,12 @@ async def hostile_record(tmp_path: Path) -> Path:
     return await play_hostile(tmp_path / "hostile")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Debian chromium driven by Playwright (sync API), shared by the session."""
+    """A headless Debian chromium driven by Playwright (sync API), shared by a test module.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, and async tests of later modules could not run their own."""
     from tests.helpers.browser import CHROMIUM_FLAGS, chromium_path
 
     path = chromium_path()
