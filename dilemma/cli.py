@@ -575,5 +575,27 @@ def show(record: Annotated[Path, typer.Argument(help="a record (.jsonl)")]) -> N
     console.print(safe_console(text), markup=False, highlight=False)
 
 
+@app.command()
+def view(
+    folder: Annotated[Path, typer.Argument(help="a folder of records (searched recursively)")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0: any free port)")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on (default: loopback only)")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Serve a live web page of a folder's runs, updated while a sweep writes (`web` extra)."""
+    from dilemma.viewer_cli import ViewerError, serve
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        serve(folder, host, port, say=say)
+    except ViewerError as exc:
+        raise _fail(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 if __name__ == "__main__":
     app()

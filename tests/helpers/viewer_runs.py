@@ -1,0 +1,116 @@
+"""Folders of records for the viewer tests: a small scripted sweep, a hostile run, a late run.
+
+make_sweep(folder)          4 runs of two-rivals (transparency x model), scripted, 3 rounds
+play_injected(folder)       a two-state war whose model writes markup into every free text
+write_in_two_steps(src, dst)   a record appearing as a run being written, then finished
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from experiments.spec import expand, load_experiment
+from experiments.sweep import sweep
+from simulation.runner import RunConfig, play_scenario
+from tests.helpers.engine import fake, make_scenario, policy_model
+
+SWEEP = """
+name: viewer-sweep
+scenarios: [two-rivals]
+rounds: 3
+model: scripted:reactive
+factors:
+  transparency: [[transparent, transparent], [secretive, secretive]]
+  model: [scripted:reactive, scripted:hawk]
+repeats: 1
+"""
+
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=2">'
+STATEMENT = f"We want peace {SCRIPT}"
+MESSAGE = f"Talk to us {IMG}"
+RATIONALE = f"Strike first {IMG} {SCRIPT}"
+REASON = f"They arm {IMG}"
+
+
+_T = TypeVar("_T")
+
+
+def _run(play: Callable[[], Awaitable[_T]]) -> _T:
+    """Run a coroutine on its own loop in a thread (Playwright's sync API holds this thread's)."""
+
+    async def main() -> _T:
+        return await play()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def make_sweep(folder: Path) -> list[Path]:
+    """Run the 4-run sweep SWEEP into `folder` (through experiments.sweep, as `dilemma sweep`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = folder.parent / f"{folder.name}-experiment.yaml"
+    spec.write_text(SWEEP, encoding="utf-8")
+    runs = expand(load_experiment(spec), spec)
+    _run(lambda: sweep(runs, folder, concurrency=4))
+    return sorted(folder.glob("*.jsonl"))
+
+
+def _injecting_editor() -> Any:
+    """A's replies: markup in messages, statements, rationale and threat reasons; war in round 2."""
+    decisions = 0
+
+    def edit(reply: dict[str, Any]) -> None:
+        nonlocal decisions
+        if "messages" in reply:
+            reply["messages"] = [{"to": ["all"], "text": MESSAGE}]
+            return
+        decisions += 1
+        reply["public_statement"] = STATEMENT
+        reply["private_rationale"] = RATIONALE
+        for item in reply["threat"]:
+            item["reason"] = REASON
+        if decisions == 2:
+            reply["action"], reply["target"] = "full_scale_war", "B"
+
+    return edit
+
+
+def play_injected(folder: Path) -> Path:
+    """A two-state run (A injects markup, starts a war in round 2); returns its record."""
+    scenario = make_scenario([{"id": "A"}, {"id": "B"}], rounds=3, subturns=1)
+    a = policy_model("hawk", edit=_injecting_editor())
+    b = policy_model("dove")
+    return _run(
+        lambda: play_scenario(
+            scenario,
+            {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
+            RunConfig(seed=1, out_dir=folder, max_retries=0, argv=["test"]),
+        )
+    )
+
+
+@contextmanager
+def write_in_two_steps(source: Path, target: Path, run_id: str) -> Iterator[None]:
+    """Write `source` to `target` as another run: its first half now, the rest on exit.
+
+    The first half ends in a cut line, as a record being appended looks to a reader.
+    """
+    lines = source.read_bytes().split(b"\n")
+    header = json.loads(lines[0])
+    header["run_id"] = run_id
+    lines[0] = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
+    whole = b"\n".join(lines)
+    half = len(lines) // 2
+    first = b"\n".join(lines[:half]) + b"\n" + lines[half][: len(lines[half]) // 2]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(first)
+    yield
+    with target.open("ab") as fh:
+        fh.write(whole[len(first) :])
