@@ -420,6 +420,12 @@ def sweep(
             runs = expand(type(exp).model_validate(data), experiment)
     except (ExperimentError, PricingError) as exc:
         raise _fail(str(exc)) from exc
+    seated = sorted({sid for r in runs for sid, spec in r.models.items() if spec == "human"})
+    if seated:
+        raise _fail(
+            f"{experiment}: state(s) {seated} have model `human`, and a sweep has no one to ask;"
+            " play such runs one at a time with `dilemma play` (terminal) or `dilemma serve` (web)"
+        )
     if replay and cache is None:
         raise _fail("--replay needs --cache PATH (the cache of the sweep to replay)")
     experiment_runs = len(runs)

@@ -117,6 +117,21 @@ def test_play_refuses_a_second_human_and_run_refuses_any(tmp_path: Path) -> None
     assert not list(tmp_path.glob("*.jsonl"))
 
 
+def test_sweep_refuses_human_seats_before_writing_anything(tmp_path: Path) -> None:
+    experiment = tmp_path / "seated.yaml"
+    experiment.write_text(
+        "name: seated\nscenarios: [two-rivals]\nrounds: 2\n"
+        "factors:\n  model: [scripted:hawk, human]\nrepeats: 1\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    for extra in ([], ["--dry-run"]):
+        result = CliRunner().invoke(app, ["sweep", str(experiment), "--out", str(out), *extra])
+        assert result.exit_code == 2, result.output
+        assert "seated.yaml" in result.output and "dilemma serve" in result.output
+        assert not out.exists()
+
+
 async def test_a_run_with_a_human_seat_and_no_desk_is_refused(tmp_path: Path) -> None:
     scenario, _ = load_scenario("two-rivals")
     with pytest.raises(RunSpecError, match="dilemma play"):
