@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.observation import Phase
 from evaluation.cli_format import runs_json
 from evaluation.tables import score
 from records.reader import iter_events, read_header, read_run_end
@@ -25,6 +26,7 @@ from records.schema import (
     DecisionEvent,
     Delivered,
     Header,
+    LlmCallEvent,
     NegotiationEvent,
     ResolutionEvent,
     RoundEndEvent,
@@ -33,7 +35,9 @@ from records.schema import (
 )
 
 KINDS = ("negotiation", "decision", "resolution", "round_end", "run_end")
-"""Event kinds the run page reads (model calls and observations are skipped, unvalidated)."""
+"""Event kinds the run page reads (observations are skipped, unvalidated)."""
+HUMAN_MODEL = "human"
+"""The `model` of a call answered by a person in a human seat (its latency: time taken)."""
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 """Line colours, one per state (arms) or ordered pair (threat)."""
@@ -140,6 +144,8 @@ class StateTurn:
 
     event: DecisionEvent
     outcome: StateOutcome | None = None
+    human_seconds: float | None = None
+    """Time a person in a human seat took over this decision (None: a model's decision)."""
 
 
 @dataclass
@@ -177,13 +183,24 @@ def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
     def at(n: int) -> RoundView:
         return rounds.setdefault(n, RoundView(n))
 
+    human: dict[tuple[int, str], float] = {}
+    for call in iter_events(path, ("llm_call",)):
+        if (
+            isinstance(call, LlmCallEvent)
+            and call.model == HUMAN_MODEL
+            and call.phase == Phase.DECISION
+        ):
+            key = (call.round, call.state)
+            human[key] = human.get(key, 0.0) + call.latency_s
     for event in iter_events(path, KINDS):
         if isinstance(event, NegotiationEvent):
             r = at(event.round)
             r.messages += [(event.subturn, m) for m in event.delivered]
             r.negotiation_flagged += [s for s in event.flagged if s not in r.negotiation_flagged]
         elif isinstance(event, DecisionEvent):
-            at(event.round).decisions[event.state] = StateTurn(event)
+            at(event.round).decisions[event.state] = StateTurn(
+                event, human_seconds=human.get((event.round, event.state))
+            )
         elif isinstance(event, ResolutionEvent):
             r = at(event.round)
             r.resolution = event

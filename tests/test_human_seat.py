@@ -103,6 +103,32 @@ def test_play_records_the_human_decisions_and_scores(tmp_path: Path) -> None:
     assert scores["escalation_index"] is not None
 
 
+def test_the_viewer_marks_a_persons_decisions_with_their_time(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from dilemma.viewer import create_app
+
+    lines = [line for r in range(2) for line in answers_for_round(f"round {r + 1}")]
+    result = CliRunner().invoke(
+        app,
+        [*PLAY, "--model", "scripted:hawk", "--rounds", "2", "--out", str(tmp_path)],
+        input="\n".join(lines) + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("*.jsonl")
+    taken = {
+        e.round: e.latency_s
+        for e in read_record(path).events
+        if isinstance(e, LlmCallEvent) and e.state == "Aria" and e.phase == Phase.DECISION
+    }
+    page = TestClient(create_app(tmp_path)).get("/run", params={"path": path.name})
+    assert page.status_code == 200
+    marks = page.text.count("decided by a person in")
+    assert marks == 2  # Aria's two decisions; Borea's (a model's) are not marked
+    for seconds in taken.values():
+        assert f"decided by a person in {seconds:.1f} s" in page.text
+
+
 def test_play_refuses_a_second_human_and_run_refuses_any(tmp_path: Path) -> None:
     runner = CliRunner()
     both = runner.invoke(
