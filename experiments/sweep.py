@@ -44,6 +44,8 @@ class SweepStats:
     """Runs left unstarted because a spend limit was reached."""
     stop_reason: str | None = None
     """Why the sweep stopped early (a spend limit), or None when it did not."""
+    nodes: dict[str, str] = field(default_factory=dict)
+    """Ray executor: the id of the Ray node that played each run (not in the records)."""
 
     @property
     def remaining(self) -> int:
