@@ -42,6 +42,7 @@ from records.schema import ExperimentInfo, LlmCallEvent
 
 LOOPBACK = "127.0.0.1"
 """The only address a Ray instance started by the driver binds to."""
+CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 INSTALL_HINT = "pip install 'security-dilemma-sandbox[ray]' (the `ray` extra)"
 CLOSE_S = 30.0
 """Seconds the driver waits for workers to close their runs and models before killing them."""
@@ -64,6 +65,19 @@ def import_ray() -> ModuleType:
     return ray
 
 
+def loopback_only(ray: ModuleType) -> None:
+    """Make the Ray instances this process starts bind every service to 127.0.0.1 only.
+
+    Ray 2.60 binds to the host's address even with `_node_ip_address="127.0.0.1"` unless
+    `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, which Ray reads when it is imported: the variable is
+    set for the processes Ray starts, and Ray's copy of it in this process (imported before).
+    """
+    os.environ[CLUSTER_ENV] = "0"
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False
+
+
 @contextmanager
 def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) -> Iterator[bool]:
     """Connect to Ray for one sweep; yields whether this process started the Ray instance.
@@ -78,8 +92,7 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
         yield False
         return
     if address is None:
-        # Ray 2.60 binds its services to the host's address unless this is set before it starts
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        loopback_only(ray)
         ray.init(
             num_cpus=workers or os.cpu_count() or 1,
             include_dashboard=False,
