@@ -308,12 +308,14 @@ def ray_sweep(
     resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None = None,
     limit: SpendLimit | None = None,
     argv: Sequence[str] | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> SweepStats:
     """Run the sweep on Ray (see the module docstring); the same stats as `sweep`, plus the
     node each run was played on (`stats.nodes`).
 
     `workers`: worker processes (default: the CPUs of the local instance or of the cluster, at
     most `concurrency` and the runs to play). `resolver` must be picklable (tests, benchmarks).
+    `on_ready` is called once the workers have started, before the first run is handed out.
     """
     ray = import_ray()
     if concurrency < 1:
@@ -369,6 +371,8 @@ def ray_sweep(
         pending: dict[Any, int] = {}
         try:
             ray.get([a.ready.remote() for a in actors])
+            if on_ready is not None:
+                on_ready()
             _dispatch(ray, actors, permits, deque(todo), pending, stats, notify)
             if keeper is not None and stats.remaining:
                 stats.stop_reason = ray.get(keeper.state.remote())[2]
