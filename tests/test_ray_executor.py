@@ -18,15 +18,18 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from agents.budget import SpendLimit
-from agents.model_types import ResolvedModel
 from dilemma.cli import app
 from experiments.ray_executor import LOOPBACK, import_ray, ray_session, ray_sweep, shares
-from experiments.spec import RunSpec
 from experiments.sweep import sweep
 from records.reader import record_status
-from tests.helpers.engine import fake
-from tests.helpers.ray_sweeps import CALLS_PER_RUN, experiment, records, without_times
-from tests.test_response_cache import noisy_model, silent_model
+from tests.helpers.ray_sweeps import (
+    CALLS_PER_RUN,
+    experiment,
+    noisy,
+    records,
+    silent,
+    without_times,
+)
 
 pytestmark = pytest.mark.ray
 
@@ -39,18 +42,6 @@ def ray_instance() -> Iterator[Any]:
         assert started
         yield ray
     assert not ray.is_initialized()
-
-
-def noisy(run: RunSpec) -> dict[str, ResolvedModel]:
-    """A fresh non-deterministic fake model per run: no two calls get the same reply."""
-    chat = noisy_model()
-    return {sid: fake(chat, spec) for sid, spec in run.models.items()}
-
-
-def silent(run: RunSpec) -> dict[str, ResolvedModel]:
-    """A model that fails any call that reaches it."""
-    chat = silent_model()
-    return {sid: fake(chat, spec) for sid, spec in run.models.items()}
 
 
 def test_every_ray_service_listens_on_loopback_only(ray_instance: Any) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
+from agents.fake_model import FakeChatModel
+from agents.model_types import ResolvedModel
 from experiments.spec import RunSpec, expand, load_experiment
+from tests.helpers.engine import fake, policy_model
 
 EXPERIMENT = """
 name: on-ray
@@ -44,3 +48,26 @@ def without_times(path: Path) -> list[dict[str, Any]]:
 def records(folder: Path) -> dict[str, list[dict[str, Any]]]:
     """Every record of a sweep folder (not `failed/`) by run id, without times."""
     return {p.stem: without_times(p) for p in sorted(folder.glob("*.jsonl"))}
+
+
+def noisy(run: RunSpec) -> dict[str, ResolvedModel]:
+    """A fresh non-deterministic fake model per run (a resolver: picklable, so Ray workers can
+    use it): every call gets a different valid reply, as the dove policy with varied words."""
+    counter = itertools.count(1)
+
+    def vary(reply: dict[str, Any]) -> None:
+        n = next(counter)
+        if "arms_change" in reply:  # a decision
+            reply["arms_change"] = n % 7 - 3
+            reply["public_statement"] = f"Call {n}."
+        else:
+            reply["messages"] = [{"to": ["all"], "text": f"Message {n}."}]
+
+    chat = policy_model("dove", edit=vary)
+    return {sid: fake(chat, spec) for sid, spec in run.models.items()}
+
+
+def silent(run: RunSpec) -> dict[str, ResolvedModel]:
+    """A model with nothing to say (a resolver): any call that reaches it fails the run."""
+    chat = FakeChatModel()
+    return {sid: fake(chat, spec) for sid, spec in run.models.items()}
