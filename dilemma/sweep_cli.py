@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -164,22 +162,11 @@ def run_sweep(
     return 1 if stats.failed else 0
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _ray_sweep(runs: list[RunSpec], out: Path, ray: RayOptions, **kwargs: Any) -> SweepStats:
-    """`ray_sweep`, with SIGTERM and SIGHUP handled like Ctrl-C meanwhile, so a Ray instance
-    started here is shut down (no Ray process left behind) when the driver is told to stop."""
+    """`ray_sweep` with `--workers` and `--address` (Ray is imported here, not before)."""
     from experiments.ray_executor import ray_sweep
 
-    signals = (signal.SIGTERM, signal.SIGHUP)
-    before = {s: signal.signal(s, _interrupt) for s in signals}
-    try:
-        return ray_sweep(runs, out, workers=ray.workers, address=ray.address, **kwargs)
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
+    return ray_sweep(runs, out, workers=ray.workers, address=ray.address, **kwargs)
 
 
 def _usd(value: float | None) -> str:

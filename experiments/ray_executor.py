@@ -24,13 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, Literal
 
 from agents.budget import SpendBudget, SpendLimit, SpendLimitReached
@@ -86,7 +88,8 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     running. With `address` (`auto`, `ray://...`, `host:port`) the driver connects to that
     cluster and disconnects at the end. Otherwise a local instance with `workers` CPUs (default:
     the machine's) is started on loopback only, without the dashboard, and shut down at the end,
-    also on Ctrl-C or an error (its processes share the driver's fate if the driver is killed).
+    also on Ctrl-C, SIGTERM, SIGHUP or an error (its processes share the driver's fate if the
+    driver is killed).
     """
     if ray.is_initialized():
         yield False
@@ -103,9 +106,31 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     else:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     try:
-        yield address is None
+        with _signals_interrupt():
+            yield address is None
     finally:
         ray.shutdown()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt meanwhile, like Ctrl-C, so the sweep closes
+    its runs and Ray is shut down. Installed after `ray.init`, whose handlers would otherwise
+    abort the process on SIGTERM; only in the main thread (Python's rule for handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = (signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.signal(s, _interrupt) for s in caught}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
 
 
 def shares(total: int, parts: int) -> list[int]:
