@@ -1,5 +1,5 @@
-"""A Ray sweep whose driver is killed mid-sweep: no Ray process is left, and --resume finishes
-the sweep with every run recorded once."""
+"""A Ray sweep whose driver is killed or terminated mid-sweep: no Ray process is left, and
+--resume finishes the sweep with every run recorded once."""
 
 from __future__ import annotations
 
@@ -49,9 +49,15 @@ def dilemma(*args: str) -> list[str]:
     return [sys.executable, "-m", "dilemma.cli", *args]
 
 
+@pytest.mark.parametrize(
+    ("stop", "code", "cut"),
+    [(signal.SIGKILL, -signal.SIGKILL, "incomplete"), (signal.SIGTERM, 130, "interrupted")],
+)
 def test_killed_ray_sweep_leaves_no_ray_process_and_resumes_without_duplicates(
-    tmp_path: Path,
+    tmp_path: Path, stop: signal.Signals, code: int, cut: str
 ) -> None:
+    # SIGKILL: Ray's processes die with the driver and the runs in flight stay without an end;
+    # SIGTERM: the driver cancels them (records closed as interrupted) and shuts Ray down
     path, runs = experiment(tmp_path, EXPERIMENT.replace("scripted:reactive", "openai:fake"))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -71,8 +77,9 @@ def test_killed_ray_sweep_leaves_no_ray_process_and_resumes_without_duplicates(
             assert held.wait(timeout=600), "the sweep never reached the held requests"
             ray_processes = psutil.Process(proc.pid).children(recursive=True)
             assert ray_processes  # the local Ray instance the driver started
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=60)
+            os.kill(proc.pid, stop)
+            _, stderr = proc.communicate(timeout=300)
+            assert proc.returncode == code, stderr
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -82,7 +89,7 @@ def test_killed_ray_sweep_leaves_no_ray_process_and_resumes_without_duplicates(
     finally:
         server.stop()
     statuses = [record_status(p) for p in out.glob("*.jsonl")]
-    assert "incomplete" in statuses, statuses
+    assert cut in statuses, statuses
     finished = {
         p.name: p.read_bytes() for p in out.glob("*.jsonl") if record_status(p) == "completed"
     }
