@@ -102,6 +102,9 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
             _node_ip_address=LOOPBACK,
             logging_level=logging.WARNING,
             log_to_driver=False,
+            # Ray runs workers at nice 15 by default; they are the sweep's work, and play at the
+            # priority the local executor's process has
+            _system_config={"worker_niceness": 0},
         )
     else:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
