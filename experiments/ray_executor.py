@@ -94,21 +94,21 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     if ray.is_initialized():
         yield False
         return
-    if address is None:
-        loopback_only(ray)
-        ray.init(
-            num_cpus=workers or os.cpu_count() or 1,
-            include_dashboard=False,
-            _node_ip_address=LOOPBACK,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            # Ray runs workers at nice 15 by default; they are the sweep's work, and play at the
-            # priority the local executor's process has
-            _system_config={"worker_niceness": 0},
-        )
-    else:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    try:
+    try:  # an interrupted start is shut down too
+        if address is None:
+            loopback_only(ray)
+            ray.init(
+                num_cpus=workers or os.cpu_count() or 1,
+                include_dashboard=False,
+                _node_ip_address=LOOPBACK,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                # Ray runs workers at nice 15 by default; they are the sweep's work, and play at
+                # the priority the local executor's process has
+                _system_config={"worker_niceness": 0},
+            )
+        else:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         with _signals_interrupt():
             yield address is None
     finally:
