@@ -31,14 +31,14 @@ def cluster() -> Iterator[Any]:
     try:
         nodes.add_node(num_cpus=1, node_ip_address=LOOPBACK)
         nodes.wait_for_nodes()
-        yield ray
+        yield ray, nodes.address
     finally:
         ray.shutdown()
         nodes.shutdown()  # type: ignore[no-untyped-call]
 
 
 def test_runs_land_on_both_nodes_with_the_local_records(cluster: Any, tmp_path: Path) -> None:
-    ray = cluster
+    ray, _ = cluster
     alive = [n for n in ray.nodes() if n["Alive"]]
     assert len(alive) == 2
     assert {n["NodeManagerAddress"] for n in alive} == {LOOPBACK}
@@ -49,3 +49,16 @@ def test_runs_land_on_both_nodes_with_the_local_records(cluster: Any, tmp_path: 
     assert set(stats.nodes.values()) == {n["NodeID"] for n in alive}  # both nodes played runs
     asyncio.run(sweep(runs, tmp_path / "local", concurrency=4))
     assert records(tmp_path / "ray") == records(tmp_path / "local")
+
+
+def test_address_connects_to_the_cluster_and_disconnects(cluster: Any, tmp_path: Path) -> None:
+    # `--address`: the driver connects itself, and at the end disconnects, leaving it running
+    ray, address = cluster
+    ray.shutdown()
+    _, runs = experiment(tmp_path)
+    stats = ray_sweep(runs, tmp_path / "ray", concurrency=2, address=address)
+    assert (stats.done, stats.failed) == (len(runs), 0)
+    assert len(set(stats.nodes.values())) == 2
+    assert not ray.is_initialized()
+    ray.init(address=address)  # the cluster is still there
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
