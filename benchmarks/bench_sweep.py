@@ -9,6 +9,11 @@
    the LangChain model directly with the same messages.
 3. Peak memory (RSS high-water mark, measured in fresh subprocesses) of a 1,000-run sweep vs a
    100-run sweep with a zero-latency model. Target: ratio <= 1.5.
+4. Throughput (model calls per second) at zero fake latency of the local executor and of the
+   Ray executor with 1 and 2 workers, as ratios (target: 2 workers >= 1.6x 1 worker on a 2-core
+   machine). Needs the `ray` extra; `--ray-only` runs this part alone. Ray's start-up (the
+   instance and the workers' imports) is timed apart: the throughput counts from the moment the
+   workers are ready to the last record.
 """
 
 from __future__ import annotations
@@ -151,22 +156,66 @@ def bench_memory(small: int, large: int) -> None:
     )
 
 
+def ray_throughput(runs: int, rounds: int) -> None:
+    """[4]: calls per second of the local executor and of Ray with 1 and 2 workers."""
+    from experiments.ray_executor import import_ray, ray_session, ray_sweep
+
+    ray = import_ray()
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = runs_for(runs, rounds, Path(tmp))
+        # warm up this process as the Ray workers are warm when their clock starts
+        asyncio.run(
+            sweep(specs[:2], Path(tmp) / "warm", concurrency=8, resolver=fake_resolver(0.0))
+        )
+        start = time.perf_counter()
+        stats = asyncio.run(
+            sweep(specs, Path(tmp) / "local", concurrency=8, resolver=fake_resolver(0.0))
+        )
+        figures["local"] = stats.calls / (time.perf_counter() - start)
+        for workers in (1, 2):
+            ready: list[float] = []  # workers start (and import the package) before the clock
+            with ray_session(ray, workers=workers, address=None):
+                stats = ray_sweep(
+                    specs,
+                    Path(tmp) / f"ray{workers}",
+                    concurrency=8,
+                    workers=workers,
+                    resolver=fake_resolver(0.0),
+                    on_ready=lambda ready=ready: ready.append(time.perf_counter()),
+                )
+                figures[f"ray{workers}"] = stats.calls / (time.perf_counter() - ready[0])
+    print(
+        f"[4] zero-latency throughput, {runs} runs x {rounds} rounds ({stats.calls} calls):"
+        f" local {figures['local']:.0f} calls/s, Ray 1 worker {figures['ray1']:.0f} calls/s,"
+        f" Ray 2 workers {figures['ray2']:.0f} calls/s; 2 workers / 1 worker"
+        f" {figures['ray2'] / figures['ray1']:.2f} (target >= 1.6), Ray 2 workers / local"
+        f" {figures['ray2'] / figures['local']:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
     parser.add_argument("--memory-child", type=int)
+    parser.add_argument("--ray-only", action="store_true", help="only the Ray throughput [4]")
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
+        return
+    if args.ray_only:
+        ray_throughput(*((10, 4) if args.quick else (50, 10)))
         return
     if args.quick:
         asyncio.run(bench_concurrency(10, 4, 0.05))
         asyncio.run(bench_overhead(5))
         bench_memory(20, 100)
+        ray_throughput(10, 4)
     else:
         asyncio.run(bench_concurrency(50, 10, 0.05))
         asyncio.run(bench_overhead(20))
         bench_memory(100, 1000)
+        ray_throughput(50, 10)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from agents.budget import SpendBudget, SpendLimit, unpriced
 from agents.models import ModelOptions, ModelSpecError
 from agents.pricing import PRICES_ENV, PricingError, load_prices
 from agents.prompt_setup import PromptSetupError, load_prompt_setup
+from experiments.executors import Executor, RayOptions
 from records.safe_text import redact, safe_console
 from records.schema import RecordError
 from scenarios.library import (
@@ -396,6 +397,23 @@ def sweep(
             help="print the runs and their estimated model calls, tokens and cost; run nothing"
         ),
     ] = False,
+    executor: Annotated[
+        Executor,
+        typer.Option(help="local: one asyncio process; ray: runs as Ray tasks (the `ray` extra)"),
+    ] = Executor.LOCAL,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Ray worker processes (default: the CPUs of the local instance or cluster)",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to use (auto, ray://HOST:PORT); default: start a local instance"
+        ),
+    ] = None,
 ) -> None:
     """Run every run of an experiment concurrently; records go to one folder."""
     from dilemma.sweep_cli import dry_run as print_estimate
@@ -428,6 +446,8 @@ def sweep(
         )
     if replay and cache is None:
         raise _fail("--replay needs --cache PATH (the cache of the sweep to replay)")
+    if executor is Executor.LOCAL and (workers is not None or address is not None):
+        raise _fail("--workers and --address need --executor ray")
     experiment_runs = len(runs)
     if part is not None:
         runs = part.select(runs)
@@ -465,6 +485,7 @@ def sweep(
         experiment_runs=experiment_runs,
         shard=part,
         limit=limit,
+        ray=RayOptions(workers=workers, address=address) if executor is Executor.RAY else None,
     )
     raise typer.Exit(code)
 

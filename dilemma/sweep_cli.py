@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -20,6 +21,7 @@ from agents.models import ModelOptions, ModelSpecError
 from agents.response_cache import CacheFormatError, CacheMiss, ResponseCache
 from dilemma.cli import SPEND_LIMIT
 from experiments.estimate import EXPECTED_REASKS, MAX_TOKENS, estimate
+from experiments.executors import RayOptions
 from experiments.shards import Shard
 from experiments.spec import RunSpec
 from experiments.sweep import COMPLETE, SweepError, SweepStats, sweep
@@ -45,18 +47,31 @@ def run_sweep(
     experiment_runs: int | None = None,
     shard: Shard | None = None,
     limit: SpendLimit | None = None,
+    ray: RayOptions | None = None,
 ) -> int:
     """Run the sweep with a progress bar; return the exit code (0 ok, 1 failures, 2 bad input,
     3 stopped by a spend limit).
 
     `experiment_runs` is the experiment's number of runs, for the headers (default: `runs`, which
-    holds only the shard's runs when `shard` is given).
+    holds only the shard's runs when `shard` is given). With `ray`, the runs are played on Ray
+    (`experiments.ray_executor`); exit 2 when Ray is not installed.
     """
+    if ray is not None:
+        from experiments.ray_executor import RayUnavailable, import_ray
+
+        try:
+            import_ray()
+        except RayUnavailable as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+            return 2
     try:
         cache = ResponseCache(cache_path, replay=replay) if cache_path is not None else None
     except (CacheMiss, CacheFormatError) as exc:
         err.print(f"error: {exc}", highlight=False)
         return 2
+    if ray is not None and cache is not None:
+        cache.close()  # checked here; each Ray worker opens the file itself
+        cache = None
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -89,19 +104,34 @@ def run_sweep(
     budget = SpendBudget(limit) if limit is not None else None
     try:
         with progress:
-            stats = asyncio.run(
-                sweep(
+            if ray is not None:
+                stats = _ray_sweep(
                     runs,
                     out,
+                    ray,
                     concurrency=concurrency,
                     resume=resume,
-                    cache=cache,
+                    cache_path=cache_path,
+                    replay=replay,
                     options=options,
                     on_update=update,
                     experiment=meta,
-                    budget=budget,
+                    limit=limit,
                 )
-            )
+            else:
+                stats = asyncio.run(
+                    sweep(
+                        runs,
+                        out,
+                        concurrency=concurrency,
+                        resume=resume,
+                        cache=cache,
+                        options=options,
+                        on_update=update,
+                        experiment=meta,
+                        budget=budget,
+                    )
+                )
     except (SweepError, ModelSpecError) as exc:
         err.print(f"error: {safe_console(str(exc))}", highlight=False, markup=False)
         return 1 if isinstance(exc, SweepError) and "replay" in str(exc) else 2
@@ -130,6 +160,13 @@ def run_sweep(
         )
         return SPEND_LIMIT
     return 1 if stats.failed else 0
+
+
+def _ray_sweep(runs: list[RunSpec], out: Path, ray: RayOptions, **kwargs: Any) -> SweepStats:
+    """`ray_sweep` with `--workers` and `--address` (Ray is imported here, not before)."""
+    from experiments.ray_executor import ray_sweep
+
+    return ray_sweep(runs, out, workers=ray.workers, address=ray.address, **kwargs)
 
 
 def _usd(value: float | None) -> str:

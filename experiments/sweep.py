@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -43,6 +44,8 @@ class SweepStats:
     """Runs left unstarted because a spend limit was reached."""
     stop_reason: str | None = None
     """Why the sweep stopped early (a spend limit), or None when it did not."""
+    nodes: dict[str, str] = field(default_factory=dict)
+    """Ray executor: the id of the Ray node that played each run (not in the records)."""
 
     @property
     def remaining(self) -> int:
@@ -92,6 +95,53 @@ def _header_experiment(run: RunSpec, experiment: ExperimentInfo | None) -> Exper
     """The experiment of one run's header: the sweep's (or just its name) and the conditions."""
     base = experiment or ExperimentInfo(name=run.experiment, source=None, runs=None, conditions={})
     return base.model_copy(update={"conditions": dict(run.conditions)})
+
+
+async def play_run(
+    run: RunSpec,
+    models: dict[str, ResolvedModel],
+    out_dir: Path,
+    *,
+    limiter: asyncio.Semaphore,
+    experiment: ExperimentInfo | None,
+    cache: ResponseCache | None,
+    on_event: Callable[[BaseModel], None] | None,
+    budget: SpendBudget | None,
+    argv: Sequence[str] | None = None,
+) -> tuple[Literal["done", "failed", "stopped"], str]:
+    """Play one run of a sweep into `out_dir`; its outcome and the cause of a failure.
+
+    Shared by the local and the Ray executor, so both write the same records. Raises SweepError
+    when a replayed run misses the cache (the whole sweep stops). `argv` goes into the header
+    (default: this process's command line).
+    """
+    try:
+        await play_scenario(
+            Scenario.model_validate(run.scenario),
+            models,
+            RunConfig(
+                seed=run.seed,
+                out_dir=out_dir,
+                record_path=out_dir / f"{run.run_id}.jsonl",
+                run_id=run.run_id,
+                prompt_setup=run.prompt_setup,
+                max_retries=run.max_retries,
+                max_in_flight=limiter,
+                scenario_source=run.scenario_source,
+                experiment=_header_experiment(run, experiment),
+                argv=argv,
+                cache=cache,
+                on_event=on_event,
+                budget=budget,
+            ),
+        )
+    except RunStopped as exc:
+        return "stopped", exc.reason
+    except RunFailed as exc:
+        if isinstance(exc.__cause__, CacheMiss):
+            raise SweepError(f"{exc.cause}") from exc
+        return "failed", exc.cause
+    return "done", ""
 
 
 async def sweep(
@@ -155,34 +205,23 @@ async def sweep(
                 for sid, spec in run.models.items()
             }
         )
-        try:
-            await play_scenario(
-                Scenario.model_validate(run.scenario),
-                resolved,
-                RunConfig(
-                    seed=run.seed,
-                    out_dir=out_dir,
-                    record_path=out_dir / f"{run.run_id}.jsonl",
-                    run_id=run.run_id,
-                    prompt_setup=run.prompt_setup,
-                    max_retries=run.max_retries,
-                    max_in_flight=limiter,
-                    scenario_source=run.scenario_source,
-                    experiment=_header_experiment(run, experiment),
-                    cache=cache,
-                    on_event=count,
-                    budget=budget,
-                ),
-            )
-        except RunStopped:
+        outcome, cause = await play_run(
+            run,
+            resolved,
+            out_dir,
+            limiter=limiter,
+            experiment=experiment,
+            cache=cache,
+            on_event=count,
+            budget=budget,
+        )
+        if outcome == "stopped":
             stats.stopped += 1
             notify()
             return
-        except RunFailed as exc:
-            if isinstance(exc.__cause__, CacheMiss):
-                raise SweepError(f"{exc.cause}") from exc
+        if outcome == "failed":
             stats.failed += 1
-            stats.failures.append((run.run_id, exc.cause))
+            stats.failures.append((run.run_id, cause))
         stats.done += 1
         notify()
 
