@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableBinding
 from pydantic import BaseModel, ValidationError
 
 from agents.budget import SpendBudget
@@ -37,6 +39,18 @@ from records.safe_text import scrub, scrub_tree
 REPLY_TOOL = "reply"
 BODY_RETRIES = 2
 """Retries of a response whose body is not JSON."""
+BODY_ERRORS: tuple[type[Exception], ...] = (
+    json.JSONDecodeError,
+    openai.APIResponseValidationError,
+    NotAChatCompletion,  # an HTML or plain-text body, however it is labelled
+)
+"""What a body that is not JSON raises; retried BODY_RETRIES times."""
+
+
+def body_retry_wait(attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (1, 2, ...): 2 ** (attempt - 1) plus up to
+    1 s of jitter, as tenacity's `wait_exponential_jitter()` (what `with_retry` used)."""
+    return 2.0 ** (attempt - 1) + random.uniform(0, 1.0)
 
 
 class ModelCallError(RuntimeError):
@@ -240,34 +254,54 @@ class StateAgent:
         self.cache.put(key, call, self.model.spec, reply)
         return reply
 
-    def _runnable(self, schema: type[BaseModel]) -> Any:
-        """The model bound to this reply schema, with body retries (built once per schema)."""
+    def _runnable(self, schema: type[BaseModel]) -> tuple[Any, dict[str, Any]]:
+        """The model and the call arguments binding it to this reply schema (built once per
+        schema).
+
+        A tool binding is unwrapped into its model and arguments: `RunnableBinding.ainvoke`
+        would only add them (its config is empty), at the cost of another config merge.
+        """
         runnable = self._runnables.get(schema)
         if runnable is None:
             chat: Any = self.model.chat
+            kwargs: dict[str, Any] = {}
             if self.model.structured is StructuredMode.FUNCTION_CALLING:
-                chat = chat.bind_tools(
+                bound = chat.bind_tools(
                     [{**schema_of(schema), "title": REPLY_TOOL, "description": "Your reply."}],
                     tool_choice=REPLY_TOOL,
                 )
-            # A 200 whose body is not JSON (a proxy's error page) is a transport fault the
-            # client does not retry itself: retry it here, boundedly, with backoff.
-            runnable = chat.with_retry(
-                retry_if_exception_type=(
-                    json.JSONDecodeError,
-                    openai.APIResponseValidationError,
-                    NotAChatCompletion,  # an HTML or plain-text body, however it is labelled
-                ),
-                wait_exponential_jitter=True,
-                stop_after_attempt=BODY_RETRIES + 1,
-            )
+                if (
+                    isinstance(bound, RunnableBinding)
+                    and not bound.config
+                    and not bound.config_factories
+                ):
+                    chat, kwargs = bound.bound, dict(bound.kwargs)
+                else:
+                    chat = bound
+            runnable = (chat, kwargs)
             self._runnables[schema] = runnable
         return runnable
+
+    async def _ainvoke(self, schema: type[BaseModel], messages: list[BaseMessage]) -> Any:
+        """The model's reply, with bounded retries (and backoff) of a body that is not JSON.
+
+        A 200 whose body is not JSON (a proxy's error page) is a transport fault the client
+        does not retry itself. The loop does what LangChain's `with_retry` did here (same
+        exceptions, attempts and waits) without a runnable wrapper's per-call cost.
+        """
+        chat, kwargs = self._runnable(schema)
+        for attempt in range(1, BODY_RETRIES + 2):
+            try:
+                return await chat.ainvoke(messages, **kwargs)
+            except BODY_ERRORS:
+                if attempt > BODY_RETRIES:
+                    raise
+            await asyncio.sleep(body_retry_wait(attempt))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
         """One model call, once a place under the limit on calls in flight is free and the spend
         budget (if any) allows it: SpendLimitReached when it does not, before anything is sent."""
-        chat = self._runnable(schema)
         deadline = self.model.call_deadline_s
         provider, model = self.model.provider, self.model.model
         async with self.limiter:
@@ -281,7 +315,7 @@ class StateAgent:
             bound = asyncio.timeout(deadline)  # starts once the call may go out
             try:
                 async with bound:
-                    reply = await chat.ainvoke(messages)
+                    reply = await self._ainvoke(schema, messages)
                 if isinstance(reply, AIMessage):
                     usage = reply.usage_metadata
                     cost = call_cost(
