@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from string import Template
 
@@ -84,8 +85,7 @@ def load_prompt_setup(name_or_path: str) -> PromptSetup:
                 f"unknown prompt setup {name_or_path!r}; built-in: {builtin_setups()}"
             )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        setup = PromptSetup.model_validate(data)
+        setup = _parse_setup(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, ValidationError, UnicodeDecodeError) as exc:
         raise PromptSetupError(f"{path}: {exc}") from exc
     for field in OBSERVATION_TEMPLATES:
@@ -96,6 +96,13 @@ def load_prompt_setup(name_or_path: str) -> PromptSetup:
                 " back from the last such block)"
             )
     return setup
+
+
+@lru_cache(maxsize=64)
+def _parse_setup(text: str) -> PromptSetup:
+    """A setup from its YAML text (cached by text: every run of a sweep loads its setup, and the
+    file is read each time, so an edited file is parsed anew)."""
+    return PromptSetup.model_validate(yaml.safe_load(text))
 
 
 OBSERVATION_OPEN = "<observation>"
@@ -188,9 +195,7 @@ def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str
 def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -> str:
     """The user prompt for one call; `schema_json` is given when the model answers in text."""
     format_note = (
-        Template(setup.json_format_note).substitute(schema=schema_json).strip()
-        if schema_json is not None
-        else ""
+        _format_note(setup.json_format_note, schema_json) if schema_json is not None else ""
     )
     template = setup.negotiation if obs.phase is Phase.NEGOTIATION else setup.decision
     return (
@@ -205,6 +210,13 @@ def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -
         )
         .strip()
     )
+
+
+@lru_cache(maxsize=256)
+def _format_note(template: str, schema_json: str) -> str:
+    """The note on answering in JSON text with this schema (cached: the same for every call of
+    a state in a phase)."""
+    return Template(template).substitute(schema=schema_json).strip()
 
 
 def render_retry(setup: PromptSetup, error: str) -> str:

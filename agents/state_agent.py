@@ -120,6 +120,8 @@ class AskResult:
     reply: BaseModel | None
     attempts: int
     error: str | None
+    data: dict[str, Any] | None = None
+    """The reply's JSON form (`reply.model_dump(mode="json")`, as recorded), when it validated."""
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -150,15 +152,18 @@ def _json_from_text(text: str) -> Any:
 
 def _too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
     """Whether a parsed JSON value nests arrays and objects more than `limit` levels deep."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if not isinstance(item, dict | list):
-            continue
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:  # one level of arrays and objects at a time, leaves never stored
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
     return False
 
 
@@ -396,8 +401,10 @@ class StateAgent:
             tokens_in = usage["input_tokens"] if usage else None
             tokens_out = usage["output_tokens"] if usage else None
             parsed: BaseModel | None = None
+            data: dict[str, Any] | None = None
             try:
                 raw, parsed = self._parse(reply, schema)
+                data = parsed.model_dump(mode="json")
                 error = None
             except _ParseFailure as exc:
                 raw, error = exc.raw, exc.reason
@@ -406,7 +413,7 @@ class StateAgent:
                     attempt=attempt,
                     messages=[(_role(m), m.text) for m in messages],
                     raw=raw,
-                    parsed=parsed.model_dump(mode="json") if parsed is not None else None,
+                    parsed=data,
                     error=error,
                     input_tokens=tokens_in,
                     output_tokens=tokens_out,
@@ -418,7 +425,7 @@ class StateAgent:
                 )
             )
             if parsed is not None:
-                return AskResult(parsed, attempt, None)
+                return AskResult(parsed, attempt, None, data)
             messages = [
                 *messages,
                 AIMessage(raw[:2000]),
