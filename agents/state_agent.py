@@ -14,7 +14,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -134,13 +134,8 @@ TOO_DEEP = f"reply is nested too deeply (more than {MAX_REPLY_DEPTH} levels of a
 
 def _json_from_text(text: str) -> Any:
     """The JSON value in a text reply: the whole text, a fenced block, or the outermost braces."""
-    candidates = [text.strip()]
-    candidates += [m.strip() for m in _FENCE.findall(text)]
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start : end + 1])
     last: json.JSONDecodeError | None = None
-    for candidate in candidates:
+    for candidate in _candidates(text):
         try:
             return json.loads(candidate)
         except json.JSONDecodeError as exc:
@@ -148,6 +143,16 @@ def _json_from_text(text: str) -> Any:
         except RecursionError as exc:  # deeper than the interpreter's recursion limit
             raise ValueError(TOO_DEEP) from exc
     raise ValueError(f"reply is not JSON ({last})")
+
+
+def _candidates(text: str) -> Iterator[str]:
+    """The whole text, each fenced block, the outermost braces: made only as far as needed."""
+    yield text.strip()
+    for block in _FENCE.findall(text):
+        yield block.strip()
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        yield text[start : end + 1]
 
 
 def _too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
