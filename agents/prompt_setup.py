@@ -175,7 +175,7 @@ def _plain_float(value: float | None) -> bool:
 
 
 def observation_floats(obs: Observation) -> list[float | None]:
-    """Every float of an observation (tests/test_prompts.py checks that none is missed)."""
+    """Every float of an observation (tests/test_prompt_json.py checks that none is missed)."""
     values: list[float | None] = [
         obs.you.arms,
         obs.you.economy,
