@@ -249,14 +249,17 @@ def _negotiation_reply_model(others_t: tuple[str, ...]) -> type[BaseModel]:
     )
 
 
-def to_decision(reply: BaseModel) -> Decision:
-    """Convert a validated reply into the persisted decision."""
-    return Decision.model_validate(reply.model_dump(mode="json"))
+def to_decision(reply: BaseModel, data: dict[str, Any] | None = None) -> Decision:
+    """Convert a validated reply into the persisted decision; `data`, when given, is the reply's
+    `model_dump(mode="json")` already made (for the record), so it is not made again."""
+    return Decision.model_validate(data if data is not None else reply.model_dump(mode="json"))
 
 
-def to_negotiation(reply: BaseModel) -> NegotiationReply:
-    """Convert a validated negotiation reply into the persisted form."""
-    return NegotiationReply.model_validate(reply.model_dump(mode="json"))
+def to_negotiation(reply: BaseModel, data: dict[str, Any] | None = None) -> NegotiationReply:
+    """Convert a validated negotiation reply into the persisted form (`data`: see to_decision)."""
+    return NegotiationReply.model_validate(
+        data if data is not None else reply.model_dump(mode="json")
+    )
 
 
 @lru_cache(maxsize=2048)

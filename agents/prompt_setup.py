@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from string import Template
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from agents.observation import Observation, Phase
 from agents.personas import Disposition, Persona, Regime, Transparency
@@ -84,8 +86,7 @@ def load_prompt_setup(name_or_path: str) -> PromptSetup:
                 f"unknown prompt setup {name_or_path!r}; built-in: {builtin_setups()}"
             )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        setup = PromptSetup.model_validate(data)
+        setup = _parse_setup(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, ValidationError, UnicodeDecodeError) as exc:
         raise PromptSetupError(f"{path}: {exc}") from exc
     for field in OBSERVATION_TEMPLATES:
@@ -96,6 +97,13 @@ def load_prompt_setup(name_or_path: str) -> PromptSetup:
                 " back from the last such block)"
             )
     return setup
+
+
+@lru_cache(maxsize=64)
+def _parse_setup(text: str) -> PromptSetup:
+    """A setup from its YAML text (cached by text: every run of a sweep loads its setup, and the
+    file is read each time, so an edited file is parsed anew)."""
+    return PromptSetup.model_validate(yaml.safe_load(text))
 
 
 OBSERVATION_OPEN = "<observation>"
@@ -144,10 +152,56 @@ _QUOTE_ESCAPES = {
 
 def quote_json(data: object) -> str:
     """JSON with `<`, `>`, `&` and line breaks escaped, safe to embed between tags in a prompt."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _quote(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def _quote(text: str) -> str:
     for char, escaped in _QUOTE_ESCAPES.items():
-        text = text.replace(char, escaped)
+        if char in text:  # a one-character search is far cheaper than a replace
+            text = text.replace(char, escaped)
     return text
+
+
+FAST_FLOAT_MIN = 1e-4
+FAST_FLOAT_MAX = 1e16
+"""Floats x with FAST_FLOAT_MIN <= |x| < FAST_FLOAT_MAX (or 0) are written alike by pydantic and
+by `json.dumps` (shortest round trip, no exponent); outside, the exponent notations differ, and
+pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."""
+
+
+def _plain_float(value: float | None) -> bool:
+    """Whether pydantic writes `value` as `json.dumps` does (None: nothing to write)."""
+    return value is None or value == 0 or FAST_FLOAT_MIN <= abs(value) < FAST_FLOAT_MAX
+
+
+def observation_floats(obs: Observation) -> list[float | None]:
+    """Every float of an observation (tests/test_prompt_json.py checks that none is missed)."""
+    values: list[float | None] = [
+        obs.you.arms,
+        obs.you.economy,
+        obs.you.last_arms_change,
+        obs.rules.offense_defense,
+    ]
+    for other in obs.others:
+        values += (other.arms, other.last_arms_change)
+    for row in obs.history:
+        values += row.arms.values()
+    return values
+
+
+def observation_json(obs: Observation) -> str:
+    """The observation as compact JSON, exactly `json.dumps(obs.model_dump(mode="json"),
+    ensure_ascii=False, separators=(",", ":"))`.
+
+    pydantic writes the same text several times faster, so it does whenever every float is one
+    it writes alike (see FAST_FLOAT_MIN) and the text encodes (it refuses a lone surrogate).
+    """
+    if all(_plain_float(v) for v in observation_floats(obs)):
+        try:
+            return obs.model_dump_json()
+        except PydanticSerializationError:
+            pass
+    return json.dumps(obs.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
 
 
 def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str:
@@ -188,9 +242,7 @@ def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str
 def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -> str:
     """The user prompt for one call; `schema_json` is given when the model answers in text."""
     format_note = (
-        Template(setup.json_format_note).substitute(schema=schema_json).strip()
-        if schema_json is not None
-        else ""
+        _format_note(setup.json_format_note, schema_json) if schema_json is not None else ""
     )
     template = setup.negotiation if obs.phase is Phase.NEGOTIATION else setup.decision
     return (
@@ -200,11 +252,18 @@ def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -
             rounds_total=obs.rounds_total,
             subturn=obs.subturn,
             subturns_total=obs.subturns_total,
-            observation=quote_json(obs.model_dump(mode="json")),
+            observation=_quote(observation_json(obs)),
             format_note=format_note,
         )
         .strip()
     )
+
+
+@lru_cache(maxsize=256)
+def _format_note(template: str, schema_json: str) -> str:
+    """The note on answering in JSON text with this schema (cached: the same for every call of
+    a state in a phase)."""
+    return Template(template).substitute(schema=schema_json).strip()
 
 
 def render_retry(setup: PromptSetup, error: str) -> str:

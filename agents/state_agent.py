@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableBinding
 from pydantic import BaseModel, ValidationError
 
 from agents.budget import SpendBudget
@@ -37,6 +39,18 @@ from records.safe_text import scrub, scrub_tree
 REPLY_TOOL = "reply"
 BODY_RETRIES = 2
 """Retries of a response whose body is not JSON."""
+BODY_ERRORS: tuple[type[Exception], ...] = (
+    json.JSONDecodeError,
+    openai.APIResponseValidationError,
+    NotAChatCompletion,  # an HTML or plain-text body, however it is labelled
+)
+"""What a body that is not JSON raises; retried BODY_RETRIES times."""
+
+
+def body_retry_wait(attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (1, 2, ...): 2 ** (attempt - 1) plus up to
+    1 s of jitter, as tenacity's `wait_exponential_jitter()` (what `with_retry` used)."""
+    return 2.0 ** (attempt - 1) + random.uniform(0, 1.0)
 
 
 class ModelCallError(RuntimeError):
@@ -106,6 +120,8 @@ class AskResult:
     reply: BaseModel | None
     attempts: int
     error: str | None
+    data: dict[str, Any] | None = None
+    """The reply's JSON form (`reply.model_dump(mode="json")`, as recorded), when it validated."""
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -118,13 +134,8 @@ TOO_DEEP = f"reply is nested too deeply (more than {MAX_REPLY_DEPTH} levels of a
 
 def _json_from_text(text: str) -> Any:
     """The JSON value in a text reply: the whole text, a fenced block, or the outermost braces."""
-    candidates = [text.strip()]
-    candidates += [m.strip() for m in _FENCE.findall(text)]
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start : end + 1])
     last: json.JSONDecodeError | None = None
-    for candidate in candidates:
+    for candidate in _candidates(text):
         try:
             return json.loads(candidate)
         except json.JSONDecodeError as exc:
@@ -134,17 +145,30 @@ def _json_from_text(text: str) -> Any:
     raise ValueError(f"reply is not JSON ({last})")
 
 
+def _candidates(text: str) -> Iterator[str]:
+    """The whole text, each fenced block, the outermost braces: made only as far as needed."""
+    yield text.strip()
+    for block in _FENCE.findall(text):
+        yield block.strip()
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        yield text[start : end + 1]
+
+
 def _too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
     """Whether a parsed JSON value nests arrays and objects more than `limit` levels deep."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if not isinstance(item, dict | list):
-            continue
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:  # one level of arrays and objects at a time, leaves never stored
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
     return False
 
 
@@ -240,34 +264,54 @@ class StateAgent:
         self.cache.put(key, call, self.model.spec, reply)
         return reply
 
-    def _runnable(self, schema: type[BaseModel]) -> Any:
-        """The model bound to this reply schema, with body retries (built once per schema)."""
+    def _runnable(self, schema: type[BaseModel]) -> tuple[Any, dict[str, Any]]:
+        """The model and the call arguments binding it to this reply schema (built once per
+        schema).
+
+        A tool binding is unwrapped into its model and arguments: `RunnableBinding.ainvoke`
+        would only add them (its config is empty), at the cost of another config merge.
+        """
         runnable = self._runnables.get(schema)
         if runnable is None:
             chat: Any = self.model.chat
+            kwargs: dict[str, Any] = {}
             if self.model.structured is StructuredMode.FUNCTION_CALLING:
-                chat = chat.bind_tools(
+                bound = chat.bind_tools(
                     [{**schema_of(schema), "title": REPLY_TOOL, "description": "Your reply."}],
                     tool_choice=REPLY_TOOL,
                 )
-            # A 200 whose body is not JSON (a proxy's error page) is a transport fault the
-            # client does not retry itself: retry it here, boundedly, with backoff.
-            runnable = chat.with_retry(
-                retry_if_exception_type=(
-                    json.JSONDecodeError,
-                    openai.APIResponseValidationError,
-                    NotAChatCompletion,  # an HTML or plain-text body, however it is labelled
-                ),
-                wait_exponential_jitter=True,
-                stop_after_attempt=BODY_RETRIES + 1,
-            )
+                if (
+                    isinstance(bound, RunnableBinding)
+                    and not bound.config
+                    and not bound.config_factories
+                ):
+                    chat, kwargs = bound.bound, dict(bound.kwargs)
+                else:
+                    chat = bound
+            runnable = (chat, kwargs)
             self._runnables[schema] = runnable
         return runnable
+
+    async def _ainvoke(self, schema: type[BaseModel], messages: list[BaseMessage]) -> Any:
+        """The model's reply, with bounded retries (and backoff) of a body that is not JSON.
+
+        A 200 whose body is not JSON (a proxy's error page) is a transport fault the client
+        does not retry itself. The loop does what LangChain's `with_retry` did here (same
+        exceptions, attempts and waits) without a runnable wrapper's per-call cost.
+        """
+        chat, kwargs = self._runnable(schema)
+        for attempt in range(1, BODY_RETRIES + 2):
+            try:
+                return await chat.ainvoke(messages, **kwargs)
+            except BODY_ERRORS:
+                if attempt > BODY_RETRIES:
+                    raise
+            await asyncio.sleep(body_retry_wait(attempt))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
         """One model call, once a place under the limit on calls in flight is free and the spend
         budget (if any) allows it: SpendLimitReached when it does not, before anything is sent."""
-        chat = self._runnable(schema)
         deadline = self.model.call_deadline_s
         provider, model = self.model.provider, self.model.model
         async with self.limiter:
@@ -281,7 +325,7 @@ class StateAgent:
             bound = asyncio.timeout(deadline)  # starts once the call may go out
             try:
                 async with bound:
-                    reply = await chat.ainvoke(messages)
+                    reply = await self._ainvoke(schema, messages)
                 if isinstance(reply, AIMessage):
                     usage = reply.usage_metadata
                     cost = call_cost(
@@ -362,8 +406,10 @@ class StateAgent:
             tokens_in = usage["input_tokens"] if usage else None
             tokens_out = usage["output_tokens"] if usage else None
             parsed: BaseModel | None = None
+            data: dict[str, Any] | None = None
             try:
                 raw, parsed = self._parse(reply, schema)
+                data = parsed.model_dump(mode="json")
                 error = None
             except _ParseFailure as exc:
                 raw, error = exc.raw, exc.reason
@@ -372,7 +418,7 @@ class StateAgent:
                     attempt=attempt,
                     messages=[(_role(m), m.text) for m in messages],
                     raw=raw,
-                    parsed=parsed.model_dump(mode="json") if parsed is not None else None,
+                    parsed=data,
                     error=error,
                     input_tokens=tokens_in,
                     output_tokens=tokens_out,
@@ -384,7 +430,7 @@ class StateAgent:
                 )
             )
             if parsed is not None:
-                return AskResult(parsed, attempt, None)
+                return AskResult(parsed, attempt, None, data)
             messages = [
                 *messages,
                 AIMessage(raw[:2000]),

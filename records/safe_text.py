@@ -44,15 +44,27 @@ _CONTROL = re.compile(
 )
 _CONTROL_OR_NEWLINE = re.compile(f"{_CONTROL.pattern[:-1]}\n]")
 
+_KEY_PREFIXES = ("sk-", "AIza", "hf_")
+"""Literal starts of `_KEY_SHAPED`: text holding none of them cannot match (a fast pre-check)."""
+_BEARER_WORD = "bearer"
+"""What `_BEARER` needs in `text.lower()` (no other character folds to these letters)."""
+
 _registered: set[str] = set()
 _lock = threading.Lock()
+_generation = 0
+"""Bumped by every new registered secret, so cached secret values are recomputed."""
+_cached: tuple[object, tuple[str, ...]] | None = None
+"""(fingerprint of the environment and registrations, secret values) of the last call."""
 
 
 def register_secret(value: str | None) -> None:
     """Treat `value` as a secret from now on (ignored if shorter than MIN_SECRET_LEN)."""
+    global _generation
     if value and len(value) >= MIN_SECRET_LEN:
         with _lock:
-            _registered.add(value)
+            if value not in _registered:
+                _registered.add(value)
+                _generation += 1
 
 
 def register_url_secrets(url: str | None) -> None:
@@ -70,8 +82,29 @@ def register_url_secrets(url: str | None) -> None:
         register_secret(pair.partition("=")[2])
 
 
+def _environment_fingerprint() -> object:
+    """A cheap value that changes whenever the environment does (os.environ's raw items)."""
+    raw = getattr(os.environ, "_data", None)
+    if isinstance(raw, dict):
+        return tuple(raw.items())
+    return tuple(os.environ.items())
+
+
 def secret_values() -> list[str]:
-    """Every secret value currently known, longest first."""
+    """Every secret value currently known, longest first.
+
+    Recomputed only when the environment or the registered secrets changed since the last call
+    (scanning the environment for key-like names costs more than redacting a record line).
+    """
+    global _cached
+    fingerprint = (_generation, _environment_fingerprint())
+    cached = _cached
+    if cached is None or cached[0] != fingerprint:
+        cached = _cached = (fingerprint, tuple(_secret_values()))
+    return list(cached[1])
+
+
+def _secret_values() -> list[str]:
     values = {
         value
         for name, value in os.environ.items()
@@ -99,8 +132,11 @@ def redactor() -> Callable[[str], str]:
         for value in values:
             if value in text:
                 text = text.replace(value, REDACTED)
-        text = _KEY_SHAPED.sub(REDACTED, text)
-        return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+        if any(prefix in text for prefix in _KEY_PREFIXES):
+            text = _KEY_SHAPED.sub(REDACTED, text)
+        if _BEARER_WORD in text.lower():
+            text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+        return text
 
     return redact_one
 

@@ -141,7 +141,7 @@ class Engine:
                 flagged.append(sid)
                 self.totals.fallbacks += 1
                 continue
-            reply = to_negotiation(result.reply)
+            reply = to_negotiation(result.reply, result.data)
             replies[sid] = reply
             for m in reply.messages:
                 to = ["all"] if "all" in m.to else sorted(set(m.to), key=ids.index)
@@ -181,7 +181,7 @@ class Engine:
         )
         decisions: dict[str, Decision | None] = {}
         for sid, result in zip(ids, results, strict=True):
-            decision = to_decision(result.reply) if result.reply is not None else None
+            decision = to_decision(result.reply, result.data) if result.reply is not None else None
             decisions[sid] = decision
             if decision is None:
                 self.totals.fallbacks += 1

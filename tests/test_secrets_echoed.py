@@ -157,3 +157,20 @@ async def test_a_key_in_an_old_record_is_redacted_on_the_way_out(
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p != path]
     assert {p.suffix for p in written} >= {".html", ".csv", ".parquet"}
     assert not [p for p in written if KEY.encode() in p.read_bytes()]
+
+
+def test_secrets_are_recomputed_when_the_environment_or_registrations_change(
+    monkeypatch: Any,
+) -> None:
+    """The secret values are cached between redactions, never past a change."""
+    from records.safe_text import register_secret
+
+    text = "x later-secret-0123456789 y registered-later-0123 z"
+    assert redact(text) == text  # fills the cache
+    monkeypatch.setenv("LATER_API_KEY", "later-secret-0123456789")
+    assert redact(text) == "x [REDACTED] y registered-later-0123 z"
+    register_secret("registered-later-0123")
+    assert redact(text) == "x [REDACTED] y [REDACTED] z"
+    monkeypatch.setenv("LATER_API_KEY", "other-secret-0123456789")
+    assert redact("later-secret-0123456789") == "later-secret-0123456789"
+    assert redact("AUTHORIZATION: BEARER abcdefghijklmnop") == "AUTHORIZATION: BEARER [REDACTED]"
