@@ -1,15 +1,15 @@
-"""Sweep benchmarks (issues 4 and 12): concurrency, per-call overhead, memory growth with run count.
+"""Sweep benchmarks: concurrency, per-call overhead, memory growth with run count.
 
     python benchmarks/bench_sweep.py [--quick] [--code DIR] [--compare DIR]
 
 1. 50 runs x 4 states x 10 rounds against a fake model with a fixed latency of 50 ms and of
    500 ms: wall time vs the ideal time when concurrency is not binding (rounds x model-call phases
-   x latency). Target at 500 ms: ratio <= 1.15 (issue 12). At 50 ms the 4,000 calls' CPU time,
+   x latency). Target at 500 ms: ratio <= 1.15. At 50 ms the 4,000 calls' CPU time,
    not the latency, bounds the wall time of one process.
 2. Framework CPU time per model call with a zero-latency fake model (prompt, validation, record,
    resolution, the model call itself), against a bare LangChain `ainvoke` of the same fake model
    with the same messages, measured in the same process; repeated, interleaved, medians.
-   Targets (issue 12): at most 0.6 ms and at most 2.5x the bare call.
+   Targets: at most 0.6 ms and at most 2.5x the bare call.
 3. Peak memory (RSS high-water mark, measured in fresh subprocesses) of a 1,000-run sweep vs a
    100-run sweep with a zero-latency model. Target: ratio <= 1.5.
 4. Throughput (model calls per second) at zero fake latency of the local executor and of the

@@ -1,4 +1,4 @@
-"""Human seats (issue 13): the seat queue, deadlines, `dilemma play` through its input stream."""
+"""Human seats: the seat queue, deadlines, `dilemma play` through its input stream."""
 
 from __future__ import annotations
 
