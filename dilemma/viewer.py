@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from dilemma.viewer_data import NONE_LEVEL, Filters, Listing, RunIndex
 from dilemma.viewer_run import clean, run_view
+from evaluation.cli_format import display_value
 from records.schema import RecordError
 
 HERE = Path(__file__).resolve().parent
@@ -46,17 +47,6 @@ SECURITY_HEADERS = {
 }
 
 
-def _fmt(value: Any, digits: int = 2) -> str:
-    """A measure for display: n/a for missing, yes/no for booleans, fixed digits for floats."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def _pct(value: float | int | None) -> str:
     if value is None:
         return "none"
@@ -73,7 +63,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["clean"] = clean
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = display_value
     env.filters["pct"] = _pct
     return env
 

@@ -179,7 +179,8 @@ def score_json(source: Source) -> list[dict[str, Any]]:
     return runs_json(score(source))
 
 
-def _num(value: Any, digits: int = 2) -> str:
+def display_value(value: Any, digits: int = 2) -> str:
+    """A value for display: n/a for missing or NaN, yes/no for booleans, fixed digits for floats."""
     value = _plain(value)
     if value is None:
         return "n/a"
@@ -192,7 +193,7 @@ def _num(value: Any, digits: int = 2) -> str:
 
 def _est(d: dict[Any, Any], k: str, digits: int = 3) -> str:
     """A Richardson coefficient with its standard error in parentheses."""
-    return f"{_num(d[f'rich_{k}'], digits)}({_num(d[f'rich_se_{k}'], digits)})"
+    return f"{display_value(d[f'rich_{k}'], digits)}({display_value(d[f'rich_se_{k}'], digits)})"
 
 
 def runs_text(scores: Scores) -> str:
@@ -204,21 +205,21 @@ def runs_text(scores: Scores) -> str:
             "scenario": r["scenario"],
             "rounds": r["rounds"].astype(str) + "/" + r["rounds_planned"].astype(str),
             "outcome": r["outcome"],
-            "index": [_num(v, 1) for v in r["escalation_index"]],
-            "ladder": [_num(v, 0) for v in r["ladder_score_total"]],
+            "index": [display_value(v, 1) for v in r["escalation_index"]],
+            "ladder": [display_value(v, 0) for v in r["ladder_score_total"]],
             "max rung": r["max_rung"].fillna("n/a"),
-            "threat": [_num(v) for v in r["mean_threat"]],
-            "misperc.": [_num(v) for v in r["mean_misperception"]],
-            "spirals": [_num(v) for v in r["spiral_rounds"]],
-            "mutual": [_num(v) for v in r["mutual_arming_rounds"]],
-            "sat.": [_num(v) for v in r["saturated_rounds"]],
+            "threat": [display_value(v) for v in r["mean_threat"]],
+            "misperc.": [display_value(v) for v in r["mean_misperception"]],
+            "spirals": [display_value(v) for v in r["spiral_rounds"]],
+            "mutual": [display_value(v) for v in r["mutual_arming_rounds"]],
+            "sat.": [display_value(v) for v in r["saturated_rounds"]],
             "war": [
                 f"r{int(wr)} {wi}" if w else "no"
                 for w, wr, wi in zip(
                     r["war"], r["war_round"].fillna(0), r["war_initiator"], strict=True
                 )
             ],
-            "fallback": [_num(v) for v in r["fallback_rate"]],
+            "fallback": [display_value(v) for v in r["fallback_rate"]],
             "rules": ["ok" if v == 0 else f"{v} VIOLATIONS" for v in r["rule_violations"]],
         }
     )
@@ -229,9 +230,10 @@ def runs_text(scores: Scores) -> str:
         else:
             fit = (
                 f"a={_est(d, 'a')} m={_est(d, 'm')} g={_est(d, 'g', 2)}"
-                f" R2={_num(d['rich_r2_x'])} | b={_est(d, 'b')} n={_est(d, 'n')}"
-                f" h={_est(d, 'h', 2)} R2={_num(d['rich_r2_y'])} | rho={_num(d['rich_rho'], 3)}"
-                f" [{_num(d['rich_rho_lo'], 3)}, {_num(d['rich_rho_hi'], 3)}]"
+                f" R2={display_value(d['rich_r2_x'])} | b={_est(d, 'b')} n={_est(d, 'n')}"
+                f" h={_est(d, 'h', 2)} R2={display_value(d['rich_r2_y'])}"
+                f" | rho={display_value(d['rich_rho'], 3)}"
+                f" [{display_value(d['rich_rho_lo'], 3)}, {display_value(d['rich_rho_hi'], 3)}]"
                 f" -> {d['rich_verdict']}"
             )
         lines.append(f"  {d['run_id']} {d['a']}-{d['b']}: {fit}")
