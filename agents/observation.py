@@ -7,8 +7,9 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from agents.decision import ProposalKind
 from agents.ladder import Action
@@ -32,7 +33,9 @@ class ArmsSource(StrEnum):
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: an observation is written to the record and rendered into the prompt from one
+    # serialisation (`Observation.json_text`), so it must not change once made.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SelfView(_View):
@@ -142,3 +145,33 @@ class Observation(_View):
     treaties: list[TreatyView]
     disclosed_plans: list[Plan]
     history: list[HistoryRow]
+
+    _json: str | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields (the cached JSON text is not part of an observation's value)."""
+        if not isinstance(other, Observation):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __copy__(self) -> Observation:
+        """A shallow copy without the cached JSON (`model_copy(update=...)` changes fields)."""
+        copy = super().__copy__()
+        copy._json = None
+        return copy
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Observation:
+        """A deep copy without the cached JSON (its lists may be changed afterwards)."""
+        copy = super().__deepcopy__(memo)
+        copy._json = None
+        return copy
+
+    def json_text(self) -> str:
+        """`model_dump_json()`, made once: the record and the prompt both use it.
+
+        Raises PydanticSerializationError as `model_dump_json` does (a lone surrogate).
+        """
+        text = self._json
+        if text is None:
+            text = self._json = self.model_dump_json()
+        return text

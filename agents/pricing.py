@@ -123,7 +123,13 @@ def call_cost(
 
     Free providers (scripted, local) cost 0.0 even without token counts.
     """
-    price = price_of(provider, model)
+    return cost_at(price_of(provider, model), input_tokens, output_tokens)
+
+
+def cost_at(
+    price: Price | None, input_tokens: int | None, output_tokens: int | None
+) -> float | None:
+    """USD cost of one call at `price` (from `price_of`); None as in `call_cost`."""
     if price is None:
         return None
     if price.input == 0 and price.output == 0:

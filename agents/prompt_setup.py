@@ -198,7 +198,7 @@ def observation_json(obs: Observation) -> str:
     """
     if all(_plain_float(v) for v in observation_floats(obs)):
         try:
-            return obs.model_dump_json()
+            return obs.json_text()
         except PydanticSerializationError:
             pass
     return json.dumps(obs.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
@@ -212,16 +212,31 @@ def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str
     rules (`regime.persona` / `regime.rules` factors) is never contradicted by a label.
     """
     rules = obs.rules
-    if rules.forewarning_threshold_pct is None:
+    return _system_text(
+        setup.system,
+        persona,
+        rules.arms_cap_pct,
+        rules.forewarning_threshold_pct,
+        rules.war_ends_run,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _system_text(
+    template: str, persona: Persona, cap: int, forewarning_pct: int | None, war_ends_run: bool
+) -> str:
+    """`render_system`'s text from everything it depends on (cached: a state's system prompt
+    is the same in every call of a run)."""
+    if forewarning_pct is None:
         forewarning = ""
     else:
         lead = "As a democracy, an" if persona.regime is Regime.DEMOCRACY else "An"
         forewarning = (
-            f"{lead} arms increase above {rules.forewarning_threshold_pct}% is only"
+            f"{lead} arms increase above {forewarning_pct}% is only"
             " allowed if you announced it the round before; otherwise it is cut to that level."
         )
     return (
-        Template(setup.system)
+        Template(template)
         .substitute(
             name=persona.name,
             id=persona.state_id,
@@ -231,9 +246,9 @@ def render_system(setup: PromptSetup, persona: Persona, obs: Observation) -> str
             transparency_note=_TRANSPARENCY_NOTE[persona.transparency],
             disposition_note=_DISPOSITION_NOTE[persona.disposition],
             doctrine=persona.doctrine or "none stated.",
-            cap=rules.arms_cap_pct,
+            cap=cap,
             forewarning_note=forewarning,
-            war_note="; it ends the game" if rules.war_ends_run else "",
+            war_note="; it ends the game" if war_ends_run else "",
         )
         .strip()
     )

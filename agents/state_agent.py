@@ -31,7 +31,7 @@ from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
 from agents.observation import Observation
 from agents.openai_chat import NOT_AN_OBJECT, NotAChatCompletion, json_type
 from agents.personas import Persona
-from agents.pricing import call_cost
+from agents.pricing import Price, cost_at, price_of
 from agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
 from agents.response_cache import CallIdentity, ResponseCache, cache_key
 from records.safe_text import scrub, scrub_tree
@@ -224,6 +224,14 @@ class StateAgent:
         self.run = run
         self.budget = budget
         self._runnables: dict[type[BaseModel], Any] = {}
+        self._price: tuple[Price | None] | None = None
+
+    def _cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
+        """USD cost of one call (None when unknown); the price is looked up at the first call
+        and kept for the agent's run (a price file edited mid-run does not split a run's cost)."""
+        if self._price is None:
+            self._price = (price_of(self.model.provider, self.model.model),)
+        return cost_at(self._price[0], input_tokens, output_tokens)
 
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
         text_mode = self.model.structured is StructuredMode.JSON_TEXT
@@ -328,9 +336,7 @@ class StateAgent:
                     reply = await self._ainvoke(schema, messages)
                 if isinstance(reply, AIMessage):
                     usage = reply.usage_metadata
-                    cost = call_cost(
-                        provider,
-                        model,
+                    cost = self._cost(
                         usage["input_tokens"] if usage else None,
                         usage["output_tokens"] if usage else None,
                     )
@@ -422,9 +428,7 @@ class StateAgent:
                     error=error,
                     input_tokens=tokens_in,
                     output_tokens=tokens_out,
-                    cost_usd=call_cost(
-                        self.model.provider, self.model.model, tokens_in, tokens_out
-                    ),
+                    cost_usd=self._cost(tokens_in, tokens_out),
                     latency_s=latency,
                     started_at=started,
                 )

@@ -53,8 +53,8 @@ _registered: set[str] = set()
 _lock = threading.Lock()
 _generation = 0
 """Bumped by every new registered secret, so cached secret values are recomputed."""
-_cached: tuple[object, tuple[str, ...]] | None = None
-"""(fingerprint of the environment and registrations, secret values) of the last call."""
+_cached: tuple[int, tuple[str, ...]] | None = None
+"""(generation of the registered secrets, secret values) of the last call."""
 
 
 def register_secret(value: str | None) -> None:
@@ -82,26 +82,37 @@ def register_url_secrets(url: str | None) -> None:
         register_secret(pair.partition("=")[2])
 
 
-def _environment_fingerprint() -> object:
-    """A cheap value that changes whenever the environment does (os.environ's raw items)."""
+_cached_env: dict[bytes, bytes] | dict[str, str] | None = None
+"""A copy of the environment `_cached` was computed from."""
+
+
+def _raw_environment() -> dict[bytes, bytes] | dict[str, str]:
+    """os.environ's own mapping (no copy), or a copy where it has none."""
     raw = getattr(os.environ, "_data", None)
-    if isinstance(raw, dict):
-        return tuple(raw.items())
-    return tuple(os.environ.items())
+    return raw if isinstance(raw, dict) else dict(os.environ)
 
 
-def secret_values() -> list[str]:
+def _secrets() -> tuple[str, ...]:
     """Every secret value currently known, longest first.
 
     Recomputed only when the environment or the registered secrets changed since the last call
-    (scanning the environment for key-like names costs more than redacting a record line).
+    (scanning the environment for key-like names costs more than redacting a record line; a
+    comparison with a copy of the environment costs far less).
     """
-    global _cached
-    fingerprint = (_generation, _environment_fingerprint())
+    global _cached, _cached_env
+    raw = _raw_environment()
     cached = _cached
-    if cached is None or cached[0] != fingerprint:
-        cached = _cached = (fingerprint, tuple(_secret_values()))
-    return list(cached[1])
+    if cached is None or cached[0] != _generation or _cached_env != raw:
+        generation = _generation
+        env = dict(raw)
+        cached = _cached = (generation, tuple(_secret_values()))
+        _cached_env = env
+    return cached[1]
+
+
+def secret_values() -> list[str]:
+    """Every secret value currently known, longest first."""
+    return list(_secrets())
 
 
 def _secret_values() -> list[str]:
@@ -126,7 +137,7 @@ def redact(text: str) -> str:
 
 def redactor() -> Callable[[str], str]:
     """`redact` with the secrets known now, for redacting many texts (e.g. a table's cells)."""
-    values = secret_values()
+    values = _secrets()
 
     def redact_one(text: str) -> str:
         for value in values:

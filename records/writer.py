@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
 from records.safe_text import redact, scrub_tree
-from records.schema import Header
+from records.schema import Header, ObservationEvent
 
 # Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
 _UNICODE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
@@ -28,9 +28,23 @@ def one_line(text: str) -> str:
     return text
 
 
+_LAST_FIELD = list(ObservationEvent.model_fields)[-1]
+if _LAST_FIELD != "observation":  # `_observation_json` appends it after the other fields
+    raise ImportError(f"ObservationEvent's last field is {_LAST_FIELD!r}, not 'observation'")
+_OBSERVATION_ONLY = {"observation"}
+
+
+def _observation_json(event: ObservationEvent) -> str:
+    """`event.model_dump_json()`, reusing the observation's JSON that the prompt was made from."""
+    head = event.model_dump_json(exclude=_OBSERVATION_ONLY)
+    return f'{head[:-1]},"observation":{event.observation.json_text()}}}'
+
+
 def _json(model: BaseModel) -> str:
     """The model's JSON; text that cannot be UTF-8 (a lone surrogate) is scrubbed first."""
     try:
+        if isinstance(model, ObservationEvent):
+            return _observation_json(model)
         return model.model_dump_json()
     except PydanticSerializationError:
         data = scrub_tree(model.model_dump(mode="json"))

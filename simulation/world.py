@@ -11,7 +11,7 @@ import numpy as np
 
 from agents.decision import Decision, ProposalKind
 from agents.ladder import WAR_ACTIONS, Action
-from agents.observation import ArmsSource, Said
+from agents.observation import ArmsSource, HistoryRow, Said
 from agents.personas import Regime, Transparency
 from records.schema import (
     Breach,
@@ -91,6 +91,8 @@ class World:
     threat: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
     seen: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)
     """Arms each observer was shown at each round's decision (own arms included)."""
+    history_rows: dict[tuple[str, int], HistoryRow] = field(default_factory=dict)
+    """(observer, finished round) -> its history-table row, made once (`visibility._history`)."""
     war: War | None = None
 
     @property

@@ -11,6 +11,7 @@ import asyncio
 import json
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from agents.observation import Observation, Said
 from agents.prompt_setup import observation_json
 from records.reader import read_record
 from records.schema import ObservationEvent
+from records.writer import RecordWriter
 from simulation.runner import RunConfig, run_scenario
 from tests.helpers.engine import make_scenario
 
@@ -48,22 +50,27 @@ def slow(obs: Observation) -> str:
 
 
 @pytest.fixture(scope="module")
-def observations(tmp_path_factory: pytest.TempPathFactory) -> list[Observation]:
-    """Every observation of a played three-state run with history, treaties and messages."""
+def played(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The record of a played three-state run with history, treaties and messages."""
     scenario = make_scenario(
         [{"id": "A"}, {"id": "B", "transparency": "secretive"}, {"id": "C"}],
         rounds=5,
         subturns=2,
         summit_every=2,
     )
-    path = asyncio.run(
+    return asyncio.run(
         run_scenario(
             scenario,
             RunConfig(seed=3, out_dir=tmp_path_factory.mktemp("runs"), argv=["test"]),
             default_model="scripted:reactive",
         )
     )
-    return [e.observation for e in read_record(path).of_kind(ObservationEvent)]
+
+
+@pytest.fixture(scope="module")
+def observations(played: Path) -> list[Observation]:
+    """Every observation of the played run."""
+    return [e.observation for e in read_record(played).of_kind(ObservationEvent)]
 
 
 def test_played_observations_are_written_alike(observations: list[Observation]) -> None:
@@ -78,19 +85,24 @@ def test_every_float_field_at_the_edges(observations: list[Observation], value: 
     down the json.dumps path, wherever it sits."""
     obs = observations[-1]
     assert obs.history and obs.others
-    variants = []
-    for setter in (
-        lambda o: setattr(o.you, "arms", value),
-        lambda o: setattr(o.you, "economy", value),
-        lambda o: setattr(o.you, "last_arms_change", value),
-        lambda o: setattr(o.rules, "offense_defense", value),
-        lambda o: setattr(o.others[-1], "arms", value),
-        lambda o: setattr(o.others[0], "last_arms_change", value),
-        lambda o: o.history[-1].arms.update({o.you.id: value}),
-    ):
-        copy = obs.model_copy(deep=True)
-        setter(copy)
-        variants.append(copy)
+    obs.json_text()  # a cached text must not follow the observation into its variants
+
+    def other(index: int, field: str) -> Observation:
+        others = list(obs.others)
+        others[index] = others[index].model_copy(update={field: value})
+        return obs.model_copy(update={"others": others})
+
+    history = obs.model_copy(deep=True)
+    history.history[-1].arms.update({obs.you.id: value})
+    variants = [
+        obs.model_copy(update={"you": obs.you.model_copy(update={"arms": value})}),
+        obs.model_copy(update={"you": obs.you.model_copy(update={"economy": value})}),
+        obs.model_copy(update={"you": obs.you.model_copy(update={"last_arms_change": value})}),
+        obs.model_copy(update={"rules": obs.rules.model_copy(update={"offense_defense": value})}),
+        other(-1, "arms"),
+        other(0, "last_arms_change"),
+        history,
+    ]
     for copy in variants:
         assert observation_json(copy) == slow(copy)
 
@@ -149,3 +161,38 @@ def test_fast_path_is_taken_for_ordinary_observations(
     monkeypatch.setattr(prompt_setup, "json", types.SimpleNamespace(dumps=refuse))
     for obs in observations:
         observation_json(obs)
+
+
+def test_a_changed_copy_is_written_from_its_own_fields(observations: list[Observation]) -> None:
+    """The JSON made once per observation (for the record and the prompt) never follows it into
+    a copy whose fields change."""
+    obs = observations[-1]
+    before = obs.json_text()
+    later = obs.model_copy(update={"round": obs.round + 1})
+    deep = obs.model_copy(deep=True)
+    deep.history[-1].arms.update({obs.you.id: 1.5})
+    for changed in (later, deep):
+        assert changed.json_text() == changed.model_dump_json() != before
+        assert observation_json(changed) == slow(changed)
+    assert later != obs and obs == obs.model_copy() and obs.json_text() == before
+
+
+def test_an_observation_line_is_the_events_json(played: Path, tmp_path: Path) -> None:
+    """The writer's observation line (the observation's JSON spliced in) is exactly pydantic's
+    JSON of the whole event, whether or not the prompt's text was made first."""
+    record = read_record(played)
+    events = list(record.of_kind(ObservationEvent))
+    for event in events[::2]:
+        event.observation.json_text()
+    writer = RecordWriter(tmp_path / "r.jsonl")
+    writer.open(record.header)
+    for event in events:
+        writer.write(event)
+    writer.close()
+    lines = (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines[1:] == [e.model_dump_json() for e in events]
+    assert lines[1:] == [
+        line
+        for line in played.read_text(encoding="utf-8").splitlines()
+        if '"observation"' in line[:30]
+    ]
