@@ -171,7 +171,9 @@ class Observation(_View):
 
         Raises PydanticSerializationError as `model_dump_json` does (a lone surrogate).
         """
-        text = self._json
+        private = self.__pydantic_private__  # (not `self._json`: pydantic's __getattr__ is slow)
+        text: str | None = private["_json"] if private else None
         if text is None:
-            text = self._json = self.model_dump_json()
+            text = self.model_dump_json()
+            self._json = text
         return text

@@ -172,8 +172,16 @@ def _too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
     return False
 
 
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
 def _role(message: BaseMessage) -> str:
-    return {"system": "system", "human": "user", "ai": "assistant"}.get(message.type, message.type)
+    return _ROLES.get(message.type, message.type)
+
+
+def _logged(messages: list[BaseMessage]) -> list[tuple[str, str]]:
+    """(role, text) of each message for the record (a plain string content is its text)."""
+    return [(_role(m), m.content if isinstance(m.content, str) else m.text) for m in messages]
 
 
 def _short_error(exc: Exception) -> str:
@@ -422,7 +430,7 @@ class StateAgent:
             log(
                 CallLog(
                     attempt=attempt,
-                    messages=[(_role(m), m.text) for m in messages],
+                    messages=_logged(messages),
                     raw=raw,
                     parsed=data,
                     error=error,
@@ -449,7 +457,7 @@ def _failed_call(
     """The record of a call that failed at the transport level (no reply at all)."""
     return CallLog(
         attempt=attempt,
-        messages=[(_role(m), m.text) for m in messages],
+        messages=_logged(messages),
         raw="",
         parsed=None,
         error=f"call failed: {error}",

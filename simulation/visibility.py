@@ -13,6 +13,8 @@ the observer (exact or estimated arms, the forewarning threshold) follow the rul
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from agents.observation import (
     ArmsSource,
     HistoryRow,
@@ -22,6 +24,7 @@ from agents.observation import (
     Plan,
     ProposalView,
     RulesView,
+    Said,
     SelfView,
     TreatyView,
 )
@@ -78,6 +81,10 @@ def _history(world: World, observer: str) -> list[HistoryRow]:
     return table
 
 
+def _said_round(said: Said) -> int:
+    return said.round
+
+
 def remember(world: World, obs: Observation) -> None:
     """Keep the arms a decision observation showed, for the observer's later history table."""
     arms = {o.id: o.arms for o in obs.others}
@@ -92,7 +99,8 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
     round_ = world.round
     summit = world.is_summit(round_)
     oldest = round_ - rules.history_full_rounds
-    recent = [s for s in world.said if s.round >= oldest]
+    said = world.said  # appended round by round, so the recent ones are a tail
+    recent = said[bisect_left(said, oldest, key=_said_round) :]
     statements = [s for s in recent if s.to == ["public"]]
     messages = [
         s
