@@ -11,7 +11,6 @@ model answers in plain text.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from agents.ladder import Action
+from agents.str_enum import FastStrEnum
 
 REASON_MAX = 160
 STATEMENT_MAX = 400
@@ -34,7 +34,7 @@ MAX_PROPOSALS = 2
 MAX_MESSAGES = 2
 
 
-class Intent(StrEnum):
+class Intent(FastStrEnum):
     """A state's private intent toward another state, mildest first."""
 
     DEFENSIVE = "defensive"
@@ -43,7 +43,7 @@ class Intent(StrEnum):
     AGGRESSIVE = "aggressive"
 
 
-class ProposalKind(StrEnum):
+class ProposalKind(FastStrEnum):
     """Arms-control offers.
 
     arms_cap: every party keeps its arms change at or below `value` percent per round.

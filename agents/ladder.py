@@ -5,10 +5,10 @@ Weights follow Rivera et al. (2024), so ladder scores compare with the literatur
 
 from __future__ import annotations
 
-from enum import StrEnum
+from agents.str_enum import FastStrEnum
 
 
-class Rung(StrEnum):
+class Rung(FastStrEnum):
     """A category of the escalation ladder, lowest first."""
 
     DE_ESCALATION = "de_escalation"
@@ -31,7 +31,7 @@ RUNG_WEIGHT: dict[Rung, int] = {
 RUNG_ORDER: dict[Rung, int] = {rung: i for i, rung in enumerate(Rung)}
 
 
-class Action(StrEnum):
+class Action(FastStrEnum):
     """A move a state can make in the decision phase."""
 
     PROPOSE_TALKS = "propose_talks"

@@ -6,7 +6,6 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -14,16 +13,17 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from agents.decision import ProposalKind
 from agents.ladder import Action
 from agents.personas import Disposition, Regime, Transparency
+from agents.str_enum import FastStrEnum
 
 
-class Phase(StrEnum):
+class Phase(FastStrEnum):
     """Which step of the round a model call belongs to."""
 
     NEGOTIATION = "negotiation"
     DECISION = "decision"
 
 
-class ArmsSource(StrEnum):
+class ArmsSource(FastStrEnum):
     """How the observer knows another state's arms."""
 
     EXACT = "exact"

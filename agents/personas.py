@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from agents.str_enum import FastStrEnum
 
 
-class Regime(StrEnum):
+class Regime(FastStrEnum):
     """How a state is governed."""
 
     DEMOCRACY = "democracy"
     AUTOCRACY = "autocracy"
 
 
-class Transparency(StrEnum):
+class Transparency(FastStrEnum):
     """Whether a state's arms and plans are visible to others."""
 
     TRANSPARENT = "transparent"
     SECRETIVE = "secretive"
 
 
-class Disposition(StrEnum):
+class Disposition(FastStrEnum):
     """A state's private aim: keep the status quo or change it."""
 
     SECURITY_SEEKER = "security_seeker"

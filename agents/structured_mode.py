@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from agents.str_enum import FastStrEnum
 
 
-class StructuredMode(StrEnum):
+class StructuredMode(FastStrEnum):
     """How a model is asked for structured output."""
 
     FUNCTION_CALLING = "function_calling"
