@@ -233,6 +233,7 @@ class StateAgent:
         self.budget = budget
         self._runnables: dict[type[BaseModel], Any] = {}
         self._price: tuple[Price | None] | None = None
+        self._system_messages: dict[str, SystemMessage] = {}
 
     def _cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
         """USD cost of one call (None when unknown); the price is looked up at the first call
@@ -244,8 +245,12 @@ class StateAgent:
     def _messages(self, obs: Observation, schema: type[BaseModel]) -> list[BaseMessage]:
         text_mode = self.model.structured is StructuredMode.JSON_TEXT
         schema_json = schema_text(schema)
+        system = render_system(self.setup, self.persona, obs)
+        message = self._system_messages.get(system)
+        if message is None:  # the same text (and message) in every call of a run
+            message = self._system_messages[system] = SystemMessage(system)
         return [
-            SystemMessage(render_system(self.setup, self.persona, obs)),
+            message,
             HumanMessage(render_turn(self.setup, obs, schema_json if text_mode else None)),
         ]
 

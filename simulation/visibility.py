@@ -14,6 +14,7 @@ the observer (exact or estimated arms, the forewarning threshold) follow the rul
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import Any
 
 from agents.observation import (
     ArmsSource,
@@ -93,11 +94,13 @@ def remember(world: World, obs: Observation) -> None:
 
 
 def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observation:
-    """Build what `observer` sees now; `subturn` is 0 in the decision phase."""
+    """Build what `observer` sees now; `subturn` is 0 in the decision phase.
+
+    Within a round only the statements and messages change between calls (everything else
+    changes when the round is resolved), so the rest is built once per observer and round.
+    """
     rules = world.rules
-    me = world.nations[observer]
     round_ = world.round
-    summit = world.is_summit(round_)
     oldest = round_ - rules.history_full_rounds
     said = world.said  # appended round by round, so the recent ones are a tail
     recent = said[bisect_left(said, oldest, key=_said_round) :]
@@ -107,18 +110,34 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
         for s in recent
         if s.to != ["public"] and (s.sender == observer or "all" in s.to or observer in s.to)
     ]
-    plans = (
-        [Plan(state=sid, announced_arms_change=n.announced) for sid, n in world.nations.items()]
-        if summit
-        else []
-    )
+    standing = world.round_views.get(observer)
+    if standing is None or standing[0] != round_:
+        standing = world.round_views[observer] = (round_, _standing(world, observer))
     return Observation(
         round=round_,
         rounds_total=rules.rounds,
         phase=phase,
         subturn=subturn,
         subturns_total=rules.subturns,
-        you=SelfView(
+        statements=statements,
+        messages=messages,
+        **standing[1],
+    )
+
+
+def _standing(world: World, observer: str) -> dict[str, Any]:
+    """The fields of `observer`'s observation that stay the same until the round is resolved."""
+    rules = world.rules
+    me = world.nations[observer]
+    round_ = world.round
+    summit = world.is_summit(round_)
+    plans = (
+        [Plan(state=sid, announced_arms_change=n.announced) for sid, n in world.nations.items()]
+        if summit
+        else []
+    )
+    return {
+        "you": SelfView(
             id=observer,
             name=me.spec.name,
             regime=me.spec.shown_regime,
@@ -130,12 +149,12 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
             last_arms_change=me.last_change,
             my_announced_arms_change=me.announced,
         ),
-        others=[
+        "others": [
             _other_view(world, observer, n, summit)
             for sid, n in world.nations.items()
             if sid != observer
         ],
-        rules=RulesView(
+        "rules": RulesView(
             arms_cap_pct=rules.arms_cap_pct,
             forewarning_threshold_pct=(
                 rules.forewarning_threshold_pct if me.spec.regime is Regime.DEMOCRACY else None
@@ -145,16 +164,14 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
             war_ends_run=rules.war_ends_run,
             offense_defense=rules.offense_defense,
         ),
-        statements=statements,
-        messages=messages,
-        open_proposals=[
+        "open_proposals": [
             ProposalView(
                 id=p.id, proposer=p.proposer, kind=p.kind, parties=p.parties, value=p.value
             )
             for p in world.open_proposals
             if observer in p.parties
         ],
-        treaties=[
+        "treaties": [
             TreatyView(
                 id=t.id,
                 kind=t.kind,
@@ -165,6 +182,6 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
             for t in world.treaties
             if observer in t.parties
         ],
-        disclosed_plans=plans,
-        history=_history(world, observer),
-    )
+        "disclosed_plans": plans,
+        "history": _history(world, observer),
+    }

@@ -6,6 +6,7 @@ The order of resolution and why moves are simultaneous: docs/design.md §3.4.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +94,9 @@ class World:
     """Arms each observer was shown at each round's decision (own arms included)."""
     history_rows: dict[tuple[str, int], HistoryRow] = field(default_factory=dict)
     """(observer, finished round) -> its history-table row, made once (`visibility._history`)."""
+    round_views: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    """observer -> (round, the observation fields that change only when a round is resolved),
+    made once per round (`visibility.observe`); emptied by `resolve_round`."""
     war: War | None = None
 
     @property
@@ -346,6 +350,7 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
     """Apply every state's decision at once and advance the world to the end of the round."""
     round_ = world.round
     rules = world.rules
+    world.round_views.clear()  # what every state sees changes from here on
     applied: dict[str, float] = {}
     outcomes: list[StateOutcome] = []
     for sid, nation in world.nations.items():
