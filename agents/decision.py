@@ -157,14 +157,11 @@ def decision_reply_model(others: list[str], cap: int, open_proposals: list[str])
     return _decision_reply_model(tuple(others), cap, tuple(open_proposals))
 
 
-@lru_cache(maxsize=1024)
-def _decision_reply_model(
-    others_t: tuple[str, ...], cap: int, proposals_t: tuple[str, ...]
-) -> type[BaseModel]:
-    others, open_proposals = list(others_t), list(proposals_t)
-    other_t = _literal(others)
-    pct_t = _int_literal(list(range(-cap, cap + 1)))
-    level_t = _int_literal(list(range(0, 11)))
+@lru_cache(maxsize=256)
+def _decision_parts(others_t: tuple[str, ...], cap: int) -> dict[str, Any]:
+    """The types of a decision reply that do not depend on the open proposals (cached apart:
+    a new set of proposals then costs two small models, not fifteen)."""
+    others = list(others_t)
     strict = ConfigDict(extra="forbid")
 
     def per_state(name: str, **extra: Any) -> Any:
@@ -179,33 +176,56 @@ def _decision_reply_model(
         ]
         return tuple[tuple(items)]  # type: ignore[misc]
 
-    threat_t = per_state(
-        "ThreatFrom",
-        level=(level_t, Field(description="0 = no threat, 10 = imminent attack")),
-        reason=(str, Field(max_length=REASON_MAX)),
-    )
-    intent_t = per_state("IntentToward", intent=(Intent, ...))
-    perceived_t = per_state("PerceivedIntentOf", intent=(Intent, ...))
-    forecast_t = per_state("ForecastOf", arms_change=(pct_t, ...))
-    proposal_t = create_model(
-        "Proposal",
-        __config__=strict,
-        kind=(ProposalKind, ...),
-        parties=(list[other_t], Field(min_length=1)),  # type: ignore[valid-type]
-        value=(_int_literal(list(range(0, cap + 1))), Field(default=0)),
-    )
+    other_t = _literal(others)
+    pct_t = _int_literal(list(range(-cap, cap + 1)))
+    level_t = _int_literal(list(range(0, 11)))
+    return {
+        "other": other_t,
+        "pct": pct_t,
+        "threat": per_state(
+            "ThreatFrom",
+            level=(level_t, Field(description="0 = no threat, 10 = imminent attack")),
+            reason=(str, Field(max_length=REASON_MAX)),
+        ),
+        "intent": per_state("IntentToward", intent=(Intent, ...)),
+        "perceived": per_state("PerceivedIntentOf", intent=(Intent, ...)),
+        "forecast": per_state("ForecastOf", arms_change=(pct_t, ...)),
+        "proposal": create_model(
+            "Proposal",
+            __config__=strict,
+            kind=(ProposalKind, ...),
+            parties=(list[other_t], Field(min_length=1)),  # type: ignore[valid-type]
+            value=(_int_literal(list(range(0, cap + 1))), Field(default=0)),
+        ),
+    }
+
+
+@lru_cache(maxsize=1024)
+def _decision_reply_model(
+    others_t: tuple[str, ...], cap: int, proposals_t: tuple[str, ...]
+) -> type[BaseModel]:
+    others, open_proposals = list(others_t), list(proposals_t)
+    parts = _decision_parts(others_t, cap)
+    other_t, pct_t, proposal_t = parts["other"], parts["pct"], parts["proposal"]
+    strict = ConfigDict(extra="forbid")
     fields: dict[str, Any] = {
-        "threat": (threat_t, Field(description=f"one entry per other state, in order {others}")),
+        "threat": (
+            parts["threat"],
+            Field(description=f"one entry per other state, in order {others}"),
+        ),
         "arms_change": (pct_t, Field(description="percent change of your arms this round")),
         "action": (Action, ...),
         "target": (other_t, Field(description="the state your action is directed at")),
-        "proposals": (list[proposal_t], Field(default_factory=list, max_length=MAX_PROPOSALS)),
+        "proposals": (
+            list[proposal_t],  # type: ignore[valid-type]
+            Field(default_factory=list, max_length=MAX_PROPOSALS),
+        ),
         "public_statement": (str, Field(default="", max_length=STATEMENT_MAX)),
         "announced_next_arms_change": (pct_t | None, Field(default=None)),
         "private_rationale": (str, Field(default="", max_length=STATEMENT_MAX)),
-        "private_intent": (intent_t, ...),
+        "private_intent": (parts["intent"], ...),
         "perceived_intent": (
-            perceived_t,
+            parts["perceived"],
             Field(
                 description=(
                     f"one entry per other state, in order {others}: what you believe it"
@@ -213,7 +233,7 @@ def _decision_reply_model(
                 )
             ),
         ),
-        "forecast": (forecast_t, ...),
+        "forecast": (parts["forecast"], ...),
     }
     if open_proposals:
         response_t = create_model(
