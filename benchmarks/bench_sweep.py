@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -135,12 +136,14 @@ async def overhead_once(runs: int) -> tuple[float, float]:
             captured.append(messages)
             return base(messages)
 
+        gc.collect()  # neither measurement pays for the other's garbage
         start = time.process_time()
         stats = await sweep(
             specs, Path(tmp) / "out", concurrency=8, resolver=fake_resolver(0.0, responder)
         )
         framework = (time.process_time() - start) / stats.calls
     direct_model = FakeChatModel(responder=base)
+    gc.collect()
     start = time.process_time()
     for messages in captured:
         await direct_model.ainvoke(messages)  # type: ignore[arg-type]
