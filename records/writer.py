@@ -7,8 +7,8 @@ model or server text becomes U+FFFD rather than failing the write.
 from __future__ import annotations
 
 import json
+from io import FileIO
 from pathlib import Path
-from typing import IO
 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
@@ -52,16 +52,16 @@ def _json(model: BaseModel) -> str:
 
 
 class RecordWriter:
-    """Append-only JSONL writer; every line is flushed when written."""
+    """Append-only JSONL writer; every line is in the file when `write` returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh: IO[str] | None = None
+        self._fh: FileIO | None = None
 
     def open(self, header: Header) -> None:
         """Create the file (it must not exist) and write the header."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("x", encoding="utf-8")
+        self._fh = self.path.open("xb", buffering=0)  # each write goes straight to the file
         self._write(header)
 
     def write(self, event: BaseModel) -> None:
@@ -71,8 +71,9 @@ class RecordWriter:
     def _write(self, model: BaseModel) -> None:
         if self._fh is None:
             raise RuntimeError("record is not open")
-        self._fh.write(one_line(redact(_json(model))) + "\n")
-        self._fh.flush()
+        line = memoryview((one_line(redact(_json(model))) + "\n").encode())
+        while line:  # an unbuffered write may take part of the line: write the rest
+            line = line[self._fh.write(line) :]
 
     def close(self) -> None:
         """Close the file."""
