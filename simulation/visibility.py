@@ -70,7 +70,16 @@ def _history(world: World, observer: str) -> list[HistoryRow]:
     rounds = [r for r in sorted(seen) if r < world.round][-rules.history_table_rows :]
     if rules.history_table_rows == 0:
         rounds = []
-    return [HistoryRow(round=r, arms=seen[r], actions=world.actions.get(r, {})) for r in rounds]
+    rows = world.history_rows
+    table = []
+    for r in rounds:  # finished rounds: what was seen and done then no longer changes
+        row = rows.get((observer, r))
+        if row is None:
+            row = rows[(observer, r)] = HistoryRow(
+                round=r, arms=seen[r], actions=world.actions.get(r, {})
+            )
+        table.append(row)
+    return table
 
 
 def _said_round(said: Said) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 
 from agents.decision import Decision, ProposalKind
 from agents.ladder import WAR_ACTIONS, Action
-from agents.observation import ArmsSource, Said
+from agents.observation import ArmsSource, HistoryRow, Said
 from agents.personas import Regime, Transparency
 from records.schema import (
     Breach,
@@ -92,6 +92,8 @@ class World:
     threat: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
     seen: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)
     """Arms each observer was shown at each round's decision (own arms included)."""
+    history_rows: dict[tuple[str, int], HistoryRow] = field(default_factory=dict)
+    """(observer, finished round) -> its history-table row, made once (`visibility._history`)."""
     round_views: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     """observer -> (round, the observation fields that change only when a round is resolved),
     made once per round (`visibility.observe`); emptied by `resolve_round`."""
