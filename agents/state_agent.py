@@ -21,7 +21,9 @@ from typing import Any
 
 import httpx
 import openai
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration
 from langchain_core.runnables import RunnableBinding
 from pydantic import BaseModel, ValidationError
 
@@ -319,10 +321,17 @@ class StateAgent:
         A 200 whose body is not JSON (a proxy's error page) is a transport fault the client
         does not retry itself. The loop does what LangChain's `with_retry` did here (same
         exceptions, attempts and waits) without a runnable wrapper's per-call cost.
+
+        A chat model is called through `agenerate`, the public entry point its `ainvoke` wraps:
+        the same callbacks, tracing, rate limiter and generation, without `ainvoke`'s config
+        merge and input conversion (we pass no config, and the messages are already messages).
         """
         chat, kwargs = self._runnable(schema)
         for attempt in range(1, BODY_RETRIES + 2):
             try:
+                if isinstance(chat, BaseChatModel):
+                    generation = (await chat.agenerate([messages], **kwargs)).generations[0][0]
+                    return generation.message if isinstance(generation, ChatGeneration) else None
                 return await chat.ainvoke(messages, **kwargs)
             except BODY_ERRORS:
                 if attempt > BODY_RETRIES:
