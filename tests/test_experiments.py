@@ -17,6 +17,7 @@ from experiments.spec import ExperimentError, expand, load_experiment
 from experiments.sweep import SweepError, sweep
 from records.reader import record_status
 from tests.helpers.held_sweep import HELD
+from tests.helpers.signals import interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "experiments" / "examples"
@@ -139,6 +140,7 @@ def held_sweep(args: list[str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=interruptible,  # Ctrl-C works even when this suite runs in the background
     )
     assert proc.stderr is not None
     for line in proc.stderr:  # blocks until the child writes: no polling, no sleep

@@ -22,6 +22,7 @@ import pytest
 from agents import local_model, local_server
 from agents.llama_chat_format import gemma3_prompt
 from agents.models import ModelOptions, ModelSpecError, StructuredMode, resolve_model
+from tests.helpers.signals import interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_extra = pytest.mark.skipif(
@@ -281,6 +282,7 @@ def _start_child(mode: str) -> tuple[subprocess.Popen[str], int, Path]:
         text=True,
         cwd=ROOT,
         env=env,
+        preexec_fn=interruptible,  # Ctrl-C works even when this suite runs in the background
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
