@@ -169,11 +169,6 @@ by `json.dumps` (shortest round trip, no exponent); outside, the exponent notati
 pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."""
 
 
-def _plain_float(value: float | None) -> bool:
-    """Whether pydantic writes `value` as `json.dumps` does (None: nothing to write)."""
-    return value is None or value == 0 or FAST_FLOAT_MIN <= abs(value) < FAST_FLOAT_MAX
-
-
 def observation_floats(obs: Observation) -> list[float | None]:
     """Every float of an observation (tests/test_prompt_json.py checks that none is missed)."""
     values: list[float | None] = [
@@ -196,7 +191,7 @@ def observation_json(obs: Observation) -> str:
     pydantic writes the same text several times faster, so it does whenever every float is one
     it writes alike (see FAST_FLOAT_MIN) and the text encodes (it refuses a lone surrogate).
     """
-    if all(  # `_plain_float` inlined: this runs for every call
+    if all(  # pydantic writes v as json.dumps does (None: nothing to write)
         v is None or v == 0 or FAST_FLOAT_MIN <= abs(v) < FAST_FLOAT_MAX
         for v in observation_floats(obs)
     ):
