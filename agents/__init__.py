@@ -1,1 +1,1 @@
-"""Who decides: personas, prompt setups, the LLM state agent, model specs and scripted policies."""
+"""Who decides: the LLM state agent, the human seat and the versioned prompt setups."""

@@ -20,56 +20,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
+from dilemma.agents.prompt_setup import PromptSetup
+from dilemma.agents.state_agent import AskResult, CallLog, StateAgent
 from pydantic import BaseModel, ValidationError
 
-from agents.decision import schema_of
-from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
-from agents.observation import Observation
-from agents.personas import Persona
-from agents.prompt_setup import PromptSetup
-from agents.state_agent import AskResult, CallLog, StateAgent
+from dilemma.core.decision import schema_of
+from dilemma.core.observation import Observation
+from dilemma.core.personas import Persona
+from dilemma.models.human import HUMAN_SPEC as HUMAN_SPEC
+from dilemma.models.human import human_model as human_model
+from dilemma.models.human import is_human as is_human
+from dilemma.models.types import ResolvedModel
 
-HUMAN_SPEC = "human"
 TIMEOUT = "timeout"
 """How the error of a turn a person did not answer in time begins."""
-
-
-class NoChat(BaseChatModel):
-    """The chat model of a human seat: never called (a person answers through a desk)."""
-
-    @property
-    def _llm_type(self) -> str:
-        return "human"
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        raise ModelUnavailable("a human seat has no chat model; it answers through a desk")
-
-
-def human_model() -> ResolvedModel:
-    """The resolved model of a human seat (spec and provider `human`)."""
-    return ResolvedModel(
-        spec=HUMAN_SPEC,
-        provider=HUMAN_SPEC,
-        model="",
-        chat=NoChat(),
-        structured=StructuredMode.JSON_TEXT,
-        params={},
-    )
-
-
-def is_human(model: ResolvedModel) -> bool:
-    """Whether a resolved model is a person's seat."""
-    return model.provider == HUMAN_SPEC
 
 
 _ids = itertools.count(1)

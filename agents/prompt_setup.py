@@ -18,8 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from agents.observation import Observation, Phase
-from agents.personas import Disposition, Persona, Regime, Transparency
+from dilemma.core.observation import OBSERVATION_CLOSE as OBSERVATION_CLOSE
+from dilemma.core.observation import OBSERVATION_OPEN as OBSERVATION_OPEN
+from dilemma.core.observation import Observation, Phase
+from dilemma.core.observation import extract_observation as extract_observation
+from dilemma.core.personas import Disposition, Persona, Regime, Transparency
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TEMPLATE_FIELDS = ("system", "negotiation", "decision", "retry", "json_format_note")
@@ -106,8 +109,6 @@ def _parse_setup(text: str) -> PromptSetup:
     return PromptSetup.model_validate(yaml.safe_load(text))
 
 
-OBSERVATION_OPEN = "<observation>"
-OBSERVATION_CLOSE = "</observation>"
 OBSERVATION_TEMPLATES = ("negotiation", "decision")
 """Templates that render the observation (`$observation`)."""
 _PLACEHOLDER = "\x00observation\x00"
@@ -170,7 +171,7 @@ pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."
 
 
 def observation_floats(obs: Observation) -> list[float | None]:
-    """Every float of an observation (tests/test_prompt_json.py checks that none is missed)."""
+    """Every float of an observation (tests/agents/test_prompt_json.py checks that none is missed)."""
     values: list[float | None] = [
         obs.you.arms,
         obs.you.economy,
@@ -312,12 +313,3 @@ def _format_note(template: str, schema_json: str) -> str:
 def render_retry(setup: PromptSetup, error: str) -> str:
     """The follow-up asking for a corrected reply."""
     return Template(setup.retry).substitute(error=error[:1500]).strip()
-
-
-def extract_observation(prompt: str) -> Observation:
-    """Read the observation back out of a rendered user prompt (used by scripted policies)."""
-    start = prompt.rfind(OBSERVATION_OPEN)
-    end = prompt.rfind(OBSERVATION_CLOSE)
-    if start < 0 or end < start:
-        raise ValueError("prompt holds no <observation> block")
-    return Observation.model_validate_json(prompt[start + len(OBSERVATION_OPEN) : end])

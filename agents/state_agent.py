@@ -21,22 +21,22 @@ from typing import Any
 
 import httpx
 import openai
+from dilemma.agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration
 from langchain_core.runnables import RunnableBinding
 from pydantic import BaseModel, ValidationError
 
-from agents.budget import SpendBudget
-from agents.decision import schema_of, schema_text
-from agents.model_types import ModelUnavailable, ResolvedModel, StructuredMode
-from agents.observation import Observation
-from agents.openai_chat import NOT_AN_OBJECT, NotAChatCompletion, json_type
-from agents.personas import Persona
-from agents.pricing import Price, cost_at, price_of
-from agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
-from agents.response_cache import CallIdentity, ResponseCache, cache_key
-from records.safe_text import scrub, scrub_tree
+from dilemma.core.decision import schema_of, schema_text
+from dilemma.core.observation import Observation
+from dilemma.core.personas import Persona
+from dilemma.core.safe_text import scrub, scrub_tree
+from dilemma.models.budget import SpendBudget
+from dilemma.models.openai_chat import NOT_AN_OBJECT, NotAChatCompletion, json_type
+from dilemma.models.pricing import Price, cost_at, price_of
+from dilemma.models.response_cache import CallIdentity, ResponseCache, cache_key
+from dilemma.models.types import ModelUnavailable, ResolvedModel, StructuredMode
 
 REPLY_TOOL = "reply"
 BODY_RETRIES = 2
@@ -71,12 +71,6 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 _NOT_PROVIDER_PACKAGES = frozenset(
     {
         "builtins",
-        "agents",
-        "scenarios",
-        "simulation",
-        "records",
-        "evaluation",
-        "experiments",
         "dilemma",
         "langchain",
         "langchain_core",

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from dilemma.evaluation.comparison import compare  # noqa: E402
 
-from evaluation.comparison import compare  # noqa: E402
 from tests.helpers.run_tables import synthetic_runs  # noqa: E402
 
 

@@ -4,8 +4,9 @@ Two configurations decide on the same observations, on two local servers of thei
 
 - before: prompt setup `baseline`, sampling `stock` (llama-cpp-python's own grammar order),
   free text up to the schemas' own limits (`--before baseline:stock:none`);
-- after: prompt setup `base-model`, sampling `prefilter` (agents.llama_server_main), free text
-  capped at agents.local_model.LOCAL_TEXT_MAX (`--after base-model:prefilter:160`).
+- after: prompt setup `base-model`, sampling `prefilter` (dilemma.models.local.server_main), free
+text
+  capped at dilemma.models.local.model.LOCAL_TEXT_MAX (`--after base-model:prefilter:160`).
 
 For each observation both answer, alternating which goes first, so load on the machine hits
 both alike. Every decision goes through the real state agent (prompt setup, per-state reply
@@ -43,23 +44,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dilemma.agents.prompt_setup import PromptSetup, load_prompt_setup
+from dilemma.agents.state_agent import CallLog, StateAgent
+from dilemma.scenarios.library import load_builtin
+from dilemma.scenarios.schema import Scenario
 from pydantic import BaseModel
 
-from agents.decision import Decision, decision_reply_model, to_decision
-from agents.ladder import ACTION_RUNG, Rung
-from agents.local_model import LOCAL_TEXT_MAX, local_model_on
-from agents.local_server import LocalServer, LocalServerConfig, ensure_model_file
-from agents.model_types import ModelOptions, ResolvedModel
-from agents.models import resolve_model
-from agents.observation import Observation, Phase
-from agents.personas import Persona
-from agents.prompt_setup import PromptSetup, load_prompt_setup
-from agents.state_agent import CallLog, StateAgent
-from scenarios.library import load_builtin
-from scenarios.schema import Scenario
-from simulation.engine import Engine
-from simulation.visibility import observe
-from simulation.world import new_world
+from dilemma.core.decision import Decision, decision_reply_model, to_decision
+from dilemma.core.ladder import ACTION_RUNG, Rung
+from dilemma.core.observation import Observation, Phase
+from dilemma.core.personas import Persona
+from dilemma.models.local.model import LOCAL_TEXT_MAX, local_model_on
+from dilemma.models.local.server import LocalServer, LocalServerConfig, ensure_model_file
+from dilemma.models.registry import resolve_model
+from dilemma.models.types import ModelOptions, ResolvedModel
+from dilemma.simulation.engine import Engine
+from dilemma.simulation.visibility import observe
+from dilemma.simulation.world import new_world
 
 SCENARIOS = ("two-rivals", "secret-autocracies", "triad")
 POLICIES = ("dove", "hawk", "random", "tit-for-tat")

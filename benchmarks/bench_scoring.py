@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluation.load import load_tables  # noqa: E402
-from evaluation.tables import score_tables  # noqa: E402
+from dilemma.evaluation.load import load_tables  # noqa: E402
+from dilemma.evaluation.tables import score_tables  # noqa: E402
+
 from tests.helpers.records import random_builder  # noqa: E402
 
 SIZES = (100, 1000)

@@ -51,10 +51,10 @@ def _code_root() -> Path:
 ROOT = _code_root()
 sys.path.insert(0, str(ROOT))
 
-from agents.fake_model import FakeChatModel  # noqa: E402
-from agents.models import ResolvedModel  # noqa: E402
-from experiments.spec import RunSpec, expand, load_experiment  # noqa: E402
-from experiments.sweep import sweep  # noqa: E402
+from dilemma.experiments.spec import RunSpec, expand, load_experiment  # noqa: E402
+from dilemma.experiments.sweep import sweep  # noqa: E402
+from dilemma.models.fake import FakeChatModel  # noqa: E402
+from dilemma.models.registry import ResolvedModel  # noqa: E402
 from tests.helpers.engine import fake  # noqa: E402
 
 NEGOTIATION = json.dumps({"messages": [{"to": ["all"], "text": "We keep the peace."}]})
@@ -224,7 +224,7 @@ def bench_memory(small: int, large: int) -> None:
 
 def ray_throughput(runs: int, rounds: int) -> None:
     """[4]: calls per second of the local executor and of Ray with 1 and 2 workers."""
-    from experiments.ray_executor import import_ray, ray_session, ray_sweep
+    from dilemma.experiments.ray_executor import import_ray, ray_session, ray_sweep
 
     ray = import_ray()
     figures: dict[str, float] = {}

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from evaluation.load import Tables
+from dilemma.evaluation.load import Tables
 
 KEY = ["run_id", "round", "state"]
 

@@ -14,8 +14,7 @@ never bound.
 from __future__ import annotations
 
 import pandas as pd
-
-from evaluation.load import Tables
+from dilemma.evaluation.load import Tables
 
 EXCEED_TOLERANCE = 1e-9
 

@@ -1,12 +1,13 @@
 """Across runs: does a factor change behaviour? Three verdicts, each one earned by a test.
 
 For each pair of levels of the factor, every measure gets a contrast (level a - level b) from
-`evaluation.inference`: paired by seed when every run has a partner at the other level with the
+`dilemma.evaluation.inference`: paired by seed when every run has a partner at the other level with
+the
 same seed and the same other conditions (sweeps share seeds across levels: common random
 numbers), two-sample when nothing else varies, stratified by the other conditions otherwise
 (never pooled over them).
 
-Measures come in three families (`evaluation.measure_sets`): primary measures decide the
+Measures come in three families (`dilemma.evaluation.measure_sets`): primary measures decide the
 verdict, with Holm's correction over primary measures x level pairs (statsmodels
 `multipletests`); secondary measures are reported with their own Holm correction; data-quality
 measures are reported uncorrected and raise a warning when they differ between levels.
@@ -33,12 +34,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
-
-from evaluation import inference
-from evaluation.columns import RUNS
-from evaluation.inference import ALPHA, N_BOOT, N_PERMUTATIONS, Contrast
-from evaluation.measure_sets import (
+from dilemma.evaluation import inference
+from dilemma.evaluation.columns import RUNS
+from dilemma.evaluation.inference import ALPHA, N_BOOT, N_PERMUTATIONS, Contrast
+from dilemma.evaluation.measure_sets import (
     DEFAULT_MARGINS,
     DEFAULT_PRIMARY,
     DEFAULT_SECONDARY,
@@ -46,7 +45,9 @@ from evaluation.measure_sets import (
     check_margins,
     check_primary,
 )
-from records.reader import read_header
+from statsmodels.stats.multitest import multipletests
+
+from dilemma.records.reader import read_header
 
 Verdict = Literal["changes", "equivalent", "inconclusive"]
 VERDICTS: tuple[Verdict, ...] = ("changes", "equivalent", "inconclusive")

@@ -1,7 +1,7 @@
 """Rule compliance: does each record obey its own scenario's rules, as the engine enforces them?
 
 Every resolved state-round is checked against the rules in the record's header
-(simulation.world applies them in this order):
+(dilemma.simulation.world applies them in this order):
 
   fallback     a fallback (no valid decision) leaves arms unchanged: applied change 0.
   cap          |applied change| <= arms_cap_pct.
@@ -29,8 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-
-from evaluation.load import Tables
+from dilemma.evaluation.load import Tables
 
 RULE_TOLERANCE = 1e-4
 """Percentage points by which an applied change may exceed a limit before it is a violation."""
@@ -82,7 +81,8 @@ def _treaty_violations(t: Tables, sr: pd.DataFrame) -> pd.DataFrame:
 def add_violations(t: Tables, sr: pd.DataFrame) -> pd.DataFrame:
     """Add one boolean column per rule (`violates_<rule>`), `violations` and `rule_violations`.
 
-    `sr` is the state-rounds frame (evaluation.arms.state_rounds); it is returned with the new
+    `sr` is the state-rounds frame (dilemma.evaluation.arms.state_rounds); it is returned with the
+    new
     columns, row order unchanged.
     """
     runs = t.runs.set_index("run_id")

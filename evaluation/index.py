@@ -6,7 +6,7 @@
     idx_arms   = clip(mean arms growth per answered state-round / ARMS_REFERENCE_PCT, 0, 1)
     idx_threat = mean implied hostility over answered decisions / 10: the part of each perceived
                  threat beyond what the rival's capability alone warrants,
-                 clip((T - C) / (10 - C), 0, 1) (evaluation.misperception)
+                 clip((T - C) / (10 - C), 0, 1) (dilemma.evaluation.misperception)
     idx_spiral = spiral dyad-rounds / dyad-rounds
     idx_war    = 1 if a war started, else 0
 
@@ -30,9 +30,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-
-from evaluation.ladder import MAX_WEIGHT
-from evaluation.misperception import THREAT_MAX
+from dilemma.evaluation.ladder import MAX_WEIGHT
+from dilemma.evaluation.misperception import THREAT_MAX
 
 COMPONENTS = ("idx_ladder", "idx_arms", "idx_threat", "idx_spiral", "idx_war")
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from agents.decision import Intent
+from dilemma.core.decision import Intent
 
 LEVELS: tuple[Intent, ...] = tuple(Intent)
 """Intent levels in order, mildest first; a level's number is its position."""
@@ -53,7 +53,8 @@ def add_judgements(p: pd.DataFrame) -> pd.DataFrame:
     """Pair rounds with `perceived_intent` (i's belief of j's intent toward i, 0-3),
     `actual_intent` (j's private intent toward i, 0-3) and `intent_error` (perceived - actual).
 
-    Reads the directed columns `intent_level` and `perceived_level` that `evaluation.load` adds
+    Reads the directed columns `intent_level` and `perceived_level` that `dilemma.evaluation.load`
+    adds
     for answered decisions; NaN where a decision was a fallback or did not ask.
     """
     out = p.copy()

@@ -1,6 +1,7 @@
 """Load run records into flat, columnar tables (one loop over lines; all scoring is vectorised).
 
-The loader reads records through `records.reader` like `read_record` and validates every line
+The loader reads records through `dilemma.records.reader` like `read_record` and validates every
+line
 it keeps with the record's own pydantic models, so it cannot drift from the schema. It only skips
 what the evaluator never needs: `llm_call` lines and negotiation-phase observations (recognised
 by the prefix `model_dump_json` writes; any other line is parsed in full). Like `read_record`, it
@@ -23,12 +24,12 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel
 
-from agents.decision import Intent
-from agents.ladder import ACTION_RUNG, RUNG_ORDER, RUNG_WEIGHT
-from agents.observation import ArmsSource, Phase
-from records.reader import LineModel, scan
-from records.scenario_snapshot import ScenarioSnapshot
-from records.schema import (
+from dilemma.core.decision import Intent
+from dilemma.core.ladder import ACTION_RUNG, RUNG_ORDER, RUNG_WEIGHT
+from dilemma.core.observation import ArmsSource, Phase
+from dilemma.records.reader import LineModel, scan
+from dilemma.records.scenario_snapshot import ScenarioSnapshot
+from dilemma.records.schema import (
     EVENT_ADAPTER,
     DecisionEvent,
     Header,
@@ -41,7 +42,7 @@ from records.schema import (
     RunEndEvent,
 )
 
-log = logging.getLogger("evaluation")
+log = logging.getLogger("dilemma.evaluation")
 
 INTENT_SCORE: dict[Intent, float] = {
     Intent.DEFENSIVE: 0.0,
@@ -63,7 +64,7 @@ _NEGOTIATION_PHASE = f'"phase":"{Phase.NEGOTIATION.value}"'.encode()
 
 
 class SeenArms(BaseModel):
-    """The fields of `agents.observation.OtherView` the evaluator reads (others ignored)."""
+    """The fields of `dilemma.core.observation.OtherView` the evaluator reads (others ignored)."""
 
     id: str
     arms: float
@@ -72,7 +73,7 @@ class SeenArms(BaseModel):
 
 
 class SeenOthers(BaseModel):
-    """The part of `agents.observation.Observation` the evaluator reads."""
+    """The part of `dilemma.core.observation.Observation` the evaluator reads."""
 
     others: list[SeenArms]
 

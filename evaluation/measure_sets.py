@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from evaluation.columns import RUNS
+from dilemma.evaluation.columns import RUNS
 
 DEFAULT_PRIMARY: tuple[str, ...] = ("escalation_index", "mean_threat", "mean_growth_pct", "war")
 DEFAULT_SECONDARY: tuple[str, ...] = (

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from agents.ladder import RUNG_ORDER, Rung
+from dilemma.core.ladder import RUNG_ORDER, Rung
 
 THREAT_MAX = 10.0
 

@@ -8,8 +8,7 @@ the resolutions do not hold (a record cut short) still counts. A record without 
 from __future__ import annotations
 
 import pandas as pd
-
-from evaluation.load import Tables
+from dilemma.evaluation.load import Tables
 
 INCOMPLETE = "incomplete"
 

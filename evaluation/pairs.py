@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-
-from evaluation.load import Tables
-from evaluation.misperception import (
+from dilemma.evaluation.load import Tables
+from dilemma.evaluation.misperception import (
     action_toward,
     arming,
     capability,

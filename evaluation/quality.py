@@ -8,8 +8,7 @@ measure and counted here, so a model that fails to answer does not look peaceful
 from __future__ import annotations
 
 import pandas as pd
-
-from evaluation.load import Tables
+from dilemma.evaluation.load import Tables
 
 
 def state_quality(t: Tables) -> pd.DataFrame:

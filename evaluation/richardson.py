@@ -51,9 +51,8 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.stats import MIN_REGRESSION_POINTS, group_ols2
 from scipy import stats
-
-from evaluation.stats import MIN_REGRESSION_POINTS, group_ols2
 
 STABLE = "stable"
 RUNAWAY = "runaway"

@@ -26,10 +26,9 @@ Per dyad and run: spiral onset, count and longest run; mutual-arming and saturat
 from __future__ import annotations
 
 import pandas as pd
-
-from evaluation.misperception import THREAT_MAX
-from evaluation.pairs import PAIR_KEY
-from evaluation.stats import streak_lengths
+from dilemma.evaluation.misperception import THREAT_MAX
+from dilemma.evaluation.pairs import PAIR_KEY
+from dilemma.evaluation.stats import streak_lengths
 
 MUTUAL_ARMING_MIN_ROUNDS = 3
 """k: consecutive rounds of both sides arming (neither threat view falling) that count."""

@@ -4,7 +4,7 @@
     scores.runs, scores.rounds, scores.dyad_rounds          # the three main grains
     scores.states, scores.state_rounds, scores.dyads, scores.pair_rounds
 
-Every frame has the typed, documented columns listed in `evaluation.columns`.
+Every frame has the typed, documented columns listed in `dilemma.evaluation.columns`.
 """
 
 from __future__ import annotations
@@ -14,29 +14,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from dilemma.evaluation import arms, columns
+from dilemma.evaluation.commitments import said_did, treaty_compliance
+from dilemma.evaluation.compliance import add_violations
+from dilemma.evaluation.forecasts import add_forecast_error
+from dilemma.evaluation.index import add_index
+from dilemma.evaluation.intent import add_dyad_intent, add_judgements, add_run_intent
+from dilemma.evaluation.ladder import add_ladder, ladder_by
+from dilemma.evaluation.load import Tables, load_tables
+from dilemma.evaluation.outcome import run_outcomes
+from dilemma.evaluation.pairs import pair_rounds
+from dilemma.evaluation.quality import rates, state_quality
+from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
+from dilemma.evaluation.spirals import add_dyad_flags, add_reactions, spiral_flags
+from dilemma.evaluation.stats import group_slope, streaks
 
-from evaluation import arms, columns
-from evaluation.commitments import said_did, treaty_compliance
-from evaluation.compliance import add_violations
-from evaluation.forecasts import add_forecast_error
-from evaluation.index import add_index
-from evaluation.intent import add_dyad_intent, add_judgements, add_run_intent
-from evaluation.ladder import add_ladder, ladder_by
-from evaluation.load import Tables, load_tables
-from evaluation.outcome import run_outcomes
-from evaluation.pairs import pair_rounds
-from evaluation.quality import rates, state_quality
-from evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
-from evaluation.spirals import add_dyad_flags, add_reactions, spiral_flags
-from evaluation.stats import group_slope, streaks
-from records.reader import NoRecordsError, find_records
+from dilemma.records.reader import NoRecordsError, find_records
 
 RUN = ["run_id"]
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Every grain of the evaluation of a set of records (see evaluation.columns)."""
+    """Every grain of the evaluation of a set of records (see dilemma.evaluation.columns)."""
 
     runs: pd.DataFrame
     rounds: pd.DataFrame
@@ -62,7 +62,7 @@ def score(
     """Score a record, a folder of records or several paths; raises NoRecordsError if none.
 
     `index_weights` declares the escalation index's weights by part name (ladder, arms, threat,
-    spiral, war); the default is evaluation.index.DEFAULT_WEIGHTS.
+    spiral, war); the default is dilemma.evaluation.index.DEFAULT_WEIGHTS.
     """
     paths = record_paths(source)
     tables = load_tables(paths)

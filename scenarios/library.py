@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dilemma.scenarios.schema import Scenario
 from pydantic import ValidationError
-
-from scenarios.schema import Scenario
 
 LIBRARY_DIR = Path(__file__).parent / "library"
 

@@ -12,8 +12,8 @@ from pydantic import (
     model_validator,
 )
 
-from agents.decision import ProposalKind
-from agents.personas import Disposition, Regime, Transparency
+from dilemma.core.decision import ProposalKind
+from dilemma.core.personas import Disposition, Regime, Transparency
 
 STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
 

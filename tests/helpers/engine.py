@@ -7,15 +7,15 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from dilemma.scenarios.library import parse_scenario
+from dilemma.scenarios.schema import Scenario
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
-from agents.fake_model import FakeChatModel
-from agents.models import ResolvedModel, StructuredMode
-from agents.scripted import ScriptedPolicy
-from scenarios.library import parse_scenario
-from scenarios.schema import Scenario
+from dilemma.models.fake import FakeChatModel
+from dilemma.models.registry import ResolvedModel, StructuredMode
+from dilemma.models.scripted import ScriptedPolicy
 
 EVENT_KINDS = frozenset(
     {"observation", "llm_call", "negotiation", "decision", "resolution", "round_end", "run_end"}

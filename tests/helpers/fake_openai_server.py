@@ -23,7 +23,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from agents.scripted import ScriptedPolicy
+from dilemma.models.scripted import ScriptedPolicy
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import asyncio
 import sys
 from typing import Any
 
-from agents.scripted import ScriptedPolicy
+from dilemma.models.scripted import ScriptedPolicy
 
 HELD = "HELD"
 
@@ -34,7 +34,7 @@ def main() -> None:
         return await answer(self, *args, **kwargs)
 
     ScriptedPolicy._agenerate = held  # type: ignore[method-assign]
-    from dilemma.cli import app
+    from dilemma.cli.main import app
 
     sys.argv = ["dilemma", *sys.argv[2:]]
     app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from simulation.runner import RunConfig, play_scenario
+from dilemma.simulation.runner import RunConfig, play_scenario
 from tests.helpers.engine import fake, make_scenario, policy_model
 
 INJECTED = "<script>alert(1)</script> we come in peace & <b>mean it</b>"

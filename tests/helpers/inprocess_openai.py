@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx2
 
-from agents.model_types import ResolvedModel, StructuredMode
-from agents.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
+from dilemma.models.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
+from dilemma.models.types import ResolvedModel, StructuredMode
 from tests.helpers.fake_openai_server import RawBody, Reply, completion
 
 Answer = Callable[[dict[str, Any]], Reply | RawBody]

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agents.fake_model import FakeChatModel
-from agents.model_types import ResolvedModel
-from experiments.spec import RunSpec, expand, load_experiment
+from dilemma.experiments.spec import RunSpec, expand, load_experiment
+from dilemma.models.fake import FakeChatModel
+from dilemma.models.types import ResolvedModel
 from tests.helpers.engine import fake, policy_model
 
 EXPERIMENT = """

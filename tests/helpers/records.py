@@ -12,9 +12,10 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dilemma.scenarios.schema import Rules, Scenario, StateSpec, TreatySpec
 from pydantic import BaseModel
 
-from agents.decision import (
+from dilemma.core.decision import (
     Decision,
     ForecastItem,
     Intent,
@@ -23,8 +24,8 @@ from agents.decision import (
     ProposalKind,
     ThreatItem,
 )
-from agents.ladder import UNTARGETED_ACTIONS, WAR_ACTIONS, Action
-from agents.observation import (
+from dilemma.core.ladder import UNTARGETED_ACTIONS, WAR_ACTIONS, Action
+from dilemma.core.observation import (
     ArmsSource,
     HistoryRow,
     Observation,
@@ -34,10 +35,10 @@ from agents.observation import (
     Said,
     SelfView,
 )
-from agents.personas import Disposition, Regime, Transparency
-from agents.structured_mode import StructuredMode
-from records.scenario_snapshot import ScenarioSnapshot
-from records.schema import (
+from dilemma.core.personas import Disposition, Regime, Transparency
+from dilemma.core.structured_mode import StructuredMode
+from dilemma.records.scenario_snapshot import ScenarioSnapshot
+from dilemma.records.schema import (
     Breach,
     ChatMessage,
     DecisionEvent,
@@ -54,8 +55,7 @@ from records.schema import (
     TreatyEvent,
     War,
 )
-from records.writer import RecordWriter
-from scenarios.schema import Rules, Scenario, StateSpec, TreatySpec
+from dilemma.records.writer import RecordWriter
 
 STAMP = "2026-01-01T00:00:00Z"
 

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dilemma.agents.prompt_setup import OBSERVATION_OPEN, extract_observation
+from dilemma.scenarios.library import parse_scenario
+from dilemma.scenarios.schema import Scenario
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from agents.observation import Observation, Phase
-from agents.prompt_setup import OBSERVATION_OPEN, extract_observation
-from scenarios.library import parse_scenario
-from scenarios.schema import Scenario
+from dilemma.core.observation import Observation, Phase
 
 
 def valid_decision(others: list[str], **overrides: Any) -> dict[str, Any]:

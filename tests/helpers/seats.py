@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agents.human_seat import SeatQueue, Timer, human_model
-from agents.models import ResolvedModel, resolve_model
-from dilemma.seat_app import SeatRun, new_tokens
-from scenarios.library import load_scenario
-from simulation.replay import Replay
-from simulation.runner import RunConfig, play_scenario
+from dilemma.agents.human_seat import SeatQueue, Timer, human_model
+from dilemma.scenarios.library import load_scenario
+
+from dilemma.models.registry import ResolvedModel, resolve_model
+from dilemma.simulation.replay import Replay
+from dilemma.simulation.runner import RunConfig, play_scenario
+from dilemma.web.seat.app import SeatRun, new_tokens
 
 SCRIPT = "<script>window.__pwned=1</script>"
 

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from experiments.spec import expand, load_experiment
-from experiments.sweep import sweep
-from simulation.runner import RunConfig, play_scenario
+from dilemma.experiments.spec import expand, load_experiment
+from dilemma.experiments.sweep import sweep
+from dilemma.simulation.runner import RunConfig, play_scenario
 from tests.helpers.engine import fake, make_scenario, policy_model
 
 SWEEP = """

@@ -1,1 +1,0 @@
-"""Application layer: the `dilemma` command line."""

@@ -1,0 +1,1 @@
+"""Security-dilemma sandbox: LLM state personas negotiate and arm; records and measures."""

@@ -1,0 +1,1 @@
+"""The `dilemma` command line: thin typer commands over the Python API, and their formatting."""

@@ -1,0 +1,257 @@
+"""Terminal output of `dilemma compare` and the table export of `dilemma export`."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dilemma.core.safe_text import redactor
+from dilemma.evaluation.comparison import (
+    CompareError,
+    Comparison,
+    compare,
+    declared,
+    with_conditions,
+)
+from dilemma.evaluation.measure_sets import check_margins, check_primary
+from dilemma.evaluation.tables import record_paths, score
+
+
+def runs_with_conditions(path: Path) -> pd.DataFrame:
+    """Run-level scores joined with each run's experiment conditions."""
+    return with_conditions(score(record_paths(path)).runs)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None if math.isnan(value) else str(value)
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def select(runs: pd.DataFrame, where: list[str]) -> pd.DataFrame:
+    """Runs whose columns match every `FACTOR=LEVEL` filter."""
+    for item in where:
+        factor, sep, level = item.partition("=")
+        if not sep or factor not in runs.columns:
+            raise CompareError(
+                f"--where {item!r}: expected FACTOR=LEVEL with a factor among"
+                f" {sorted(c for c in runs.columns if runs[c].dtype == object)}"
+            )
+        runs = runs[runs[factor].astype(str) == level]
+        if runs.empty:
+            raise CompareError(f"--where {item!r}: no run has {factor} = {level}")
+    return runs
+
+
+def parse_primary(items: list[str]) -> list[str] | None:
+    """`--primary` values (repeatable, or comma-separated) checked as primary measures."""
+    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
+    if not names:
+        return None
+    try:
+        return check_primary(names)
+    except ValueError as exc:
+        raise CompareError(f"--primary: {exc}") from exc
+
+
+def parse_margins(items: list[str]) -> dict[str, float]:
+    """`--margin MEASURE=VALUE` values."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise CompareError(f"--margin {item!r}: expected MEASURE=VALUE, e.g. mean_threat=0.5")
+    try:
+        return check_margins(out)
+    except ValueError as exc:
+        raise CompareError(f"--margin: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """What `dilemma compare` was asked: factor, filters, measures, margins, interaction."""
+
+    by: str
+    where: list[str] = field(default_factory=list)
+    primary: list[str] = field(default_factory=list)
+    margins: list[str] = field(default_factory=list)
+    interaction: str | None = None
+    seed: int = 0
+
+
+def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
+    """The comparison, and where its primary measures came from."""
+    runs = select(runs_with_conditions(path), request.where)
+    declared_primary, declared_margins = declared(Path(p) for p in runs["path"])
+    primary = parse_primary(request.primary)
+    source = "--primary" if primary else "experiment file" if declared_primary else "default set"
+    margins = {**declared_margins, **parse_margins(request.margins)}
+    result = compare(
+        runs,
+        request.by,
+        primary or declared_primary,
+        margins=margins,
+        interaction=request.interaction,
+        seed=request.seed,
+    )
+    return result, source
+
+
+def _table(frame: pd.DataFrame, cols: list[str]) -> str:
+    if frame.empty:
+        return "(none)"
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4g}".format
+    ):
+        return frame[[c for c in cols if c in frame.columns]].to_string(index=False)
+
+
+_PAIR_COLS = [
+    "measure",
+    "level_a",
+    "level_b",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "p_value",
+    "p_exact",
+    "p_holm",
+    "margin",
+    "p_equivalence",
+    "mde",
+    "seeds_needed",
+]
+
+
+def comparison_json(result: Comparison, where: list[str], source: str) -> dict[str, Any]:
+    """The machine-readable form of a comparison."""
+    out: dict[str, Any] = {
+        "by": result.by,
+        "where": where,
+        "verdict": result.verdict,
+        "changes_behaviour": result.changes_behaviour,
+        "summary": result.summary,
+        "alpha": result.alpha,
+        "primary": list(result.primary),
+        "primary_source": source,
+        "margins": result.margins,
+        "designs": list(result.designs),
+        "warnings": list(result.warnings),
+        "levels": _records(result.levels),
+        "pairs": _records(result.pairs),
+    }
+    if result.interaction is not None:
+        i = result.interaction
+        out["interaction"] = {
+            "by": i.by,
+            "within": i.within,
+            "verdict": i.verdict,
+            "summary": i.summary,
+            "contrasts": _records(i.contrasts),
+        }
+    return out
+
+
+def comparison_text(result: Comparison, source: str) -> str:
+    """The terminal form of a comparison."""
+    pairs = result.pairs
+    fam = pairs["family"] if not pairs.empty else pd.Series(dtype=str)
+    margins = ", ".join(f"{m} ±{result.margins.get(m, float('nan')):g}" for m in result.primary)
+    parts = [
+        f"Comparison by {result.by}",
+        "Design: " + ("; ".join(result.designs) or "(nothing to compare)"),
+        f"Primary measures ({source}), equivalence margins: {margins}",
+        "",
+        "Means per level, 95% interval (BCa bootstrap; t where BCa is degenerate):",
+        _table(result.levels, ["measure", "level", "n", "mean", "ci_low", "ci_high", "ci_method"]),
+        "",
+        f"Primary measures (decide the verdict): difference a - b with 95% interval,"
+        f" permutation p (exact or Monte Carlo), Holm over {int((fam == 'primary').sum())}"
+        " tests, equivalence p (two one-sided t tests within the margin), minimum detectable"
+        " effect and seeds per cell for 80% power:",
+        _table(pairs[fam == "primary"], _PAIR_COLS),
+        "",
+        "Secondary measures (not in the verdict; Holm within this family):",
+        _table(pairs[fam == "secondary"], _PAIR_COLS),
+        "",
+        "Data quality (never in the verdict; p uncorrected):",
+        _table(pairs[fam == "quality"], ["measure", "level_a", "level_b", "diff", "p_value"]),
+    ]
+    parts += [f"warning: {w}" for w in result.warnings]
+    parts += ["", f"Verdict: {result.verdict} - {result.summary}"]
+    if result.interaction is not None:
+        i = result.interaction
+        parts += [
+            "",
+            f"Interaction {i.by} x {i.within}: difference of differences"
+            f" ({i.by} a - b at {i.within} a) - ({i.by} a - b at {i.within} b):",
+            _table(
+                i.contrasts,
+                [
+                    "measure",
+                    "family",
+                    "level_a",
+                    "level_b",
+                    "within_a",
+                    "within_b",
+                    *_PAIR_COLS[3:],
+                ],
+            ),
+            f"Interaction verdict: {i.verdict} - {i.summary}",
+        ]
+    return "\n".join(parts)
+
+
+def compare_output(path: Path, request: CompareRequest, *, as_json: bool) -> str:
+    """The comparison of `by`'s levels (within the runs `where` selects), as text or JSON."""
+    result, source = run_compare(path, request)
+    if as_json:
+        return json.dumps(comparison_json(result, request.where, source), indent=2)
+    return comparison_text(result, source)
+
+
+def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with secrets redacted from its text cells (an error may quote a key)."""
+    frame = frame.copy()
+    clean = redactor()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        frame[column] = values.map(lambda v: clean(v) if isinstance(v, str) else v)
+    return frame
+
+
+def export_tables(path: Path, out: Path) -> list[Path]:
+    """Write runs, rounds and dyad_rounds as CSV and Parquet into `out`."""
+    scores = score(record_paths(path))
+    runs = with_conditions(scores.runs)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, frame in (
+        ("runs", runs),
+        ("rounds", scores.rounds),
+        ("dyad_rounds", scores.dyad_rounds),
+    ):
+        csv, parquet = out / f"{name}.csv", out / f"{name}.parquet"
+        frame = _redacted(frame)
+        frame.to_csv(csv, index=False)
+        frame.to_parquet(parquet, index=False)
+        written += [csv, parquet]
+    return written

@@ -1,0 +1,90 @@
+"""`dilemma view DIR`: check the folder and the `web` extra, bind the port, serve the viewer.
+
+Importable without the `web` extra: Starlette, Jinja2 and uvicorn are imported only once they
+are known to be installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+WEB_MODULES = ("starlette", "jinja2", "uvicorn")
+INSTALL_HINT = "pip install -e '.[web]'"
+
+
+class ViewerError(ValueError):
+    """Bad input for `dilemma view` (exit 2): no such folder, no `web` extra, port in use."""
+
+
+def missing_web_modules() -> list[str]:
+    """The modules of the `web` extra that cannot be imported."""
+    return [m for m in WEB_MODULES if importlib.util.find_spec(m) is None]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check(folder: Path) -> None:
+    """Refuse a folder that does not exist, or a missing `web` extra (raises ViewerError)."""
+    if not folder.exists():
+        raise ViewerError(f"{folder}: no such folder")
+    if not (folder.is_dir() or folder.suffix == ".jsonl"):
+        raise ViewerError(f"{folder}: not a folder of records")
+    missing = missing_web_modules()
+    if missing:
+        raise ViewerError(
+            f"dilemma view needs the optional extra `web` (missing: {', '.join(missing)});"
+            f" install it with: {INSTALL_HINT}"
+        )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: any free port); ViewerError if it cannot."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ViewerError(f"cannot listen on {host}: {exc}") from exc
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        raise ViewerError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return sock
+
+
+def serve(folder: Path, host: str, port: int, say: Callable[[str], None] = print) -> None:
+    """Serve the viewer of `folder` until interrupted (raises ViewerError on bad input)."""
+    check(folder)
+    sock = bind(host, port)
+    import uvicorn
+
+    from dilemma.web.viewer.app import create_app
+
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    say(f"Viewing {folder} at http://{shown}:{bound}/ (Ctrl-C to stop)")
+    if not is_loopback(host):
+        say(
+            f"Warning: listening on {host}, not on loopback: anyone who can reach this machine"
+            " can read these records, including every state's private intent and rationale."
+        )
+    server = uvicorn.Server(uvicorn.Config(create_app(folder), log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

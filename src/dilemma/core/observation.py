@@ -1,0 +1,193 @@
+"""What one state is shown at one moment: the agent's whole input, built by the engine.
+
+Everything here is already filtered by the visibility rules; prompts render it and scripted
+policies read it, so an LLM and a scripted policy see exactly the same facts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from dilemma.core.decision import ProposalKind
+from dilemma.core.ladder import Action
+from dilemma.core.personas import Disposition, Regime, Transparency
+from dilemma.core.str_enum import FastStrEnum
+
+
+class Phase(FastStrEnum):
+    """Which step of the round a model call belongs to."""
+
+    NEGOTIATION = "negotiation"
+    DECISION = "decision"
+
+
+class ArmsSource(FastStrEnum):
+    """How the observer knows another state's arms."""
+
+    EXACT = "exact"
+    INTELLIGENCE = "intelligence_estimate"
+    VERIFICATION = "verification_treaty"
+    SUMMIT = "summit_disclosure"
+
+
+class _View(BaseModel):
+    # Frozen: an observation is written to the record and rendered into the prompt from one
+    # serialisation (`Observation.json_text`), so it must not change once made.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SelfView(_View):
+    """The observer's own state, exact."""
+
+    id: str
+    name: str
+    regime: Regime
+    transparency: Transparency
+    disposition: Disposition
+    doctrine: str
+    arms: float
+    economy: float
+    last_arms_change: float | None
+    my_announced_arms_change: int | None
+
+
+class OtherView(_View):
+    """Another state as the observer sees it."""
+
+    id: str
+    name: str
+    regime: Regime
+    transparency: Transparency
+    arms: float
+    arms_source: ArmsSource
+    arms_as_of_round: int
+    arms_uncertainty_pct: int
+    last_arms_change: float | None
+    announced_next_arms_change: int | None
+    last_action: Action | None
+    last_target: str | None
+
+
+class Said(_View):
+    """A public statement or a message; `text` is untrusted, written by another state."""
+
+    round: int
+    sender: str
+    to: list[str]
+    text: str
+
+
+class ProposalView(_View):
+    """An open arms-control offer awaiting answers."""
+
+    id: str
+    proposer: str
+    kind: ProposalKind
+    parties: list[str]
+    value: int
+
+
+class TreatyView(_View):
+    """An arms-control treaty in force."""
+
+    id: str
+    kind: ProposalKind
+    parties: list[str]
+    value: int
+    since_round: int
+
+
+class Plan(_View):
+    """A plan disclosed at a summit: announced arms change for this round (None = none given)."""
+
+    state: str
+    announced_arms_change: int | None
+
+
+class HistoryRow(_View):
+    """One older round, compact: arms as the observer saw them and everyone's action."""
+
+    round: int
+    arms: dict[str, float]
+    actions: dict[str, Action]
+
+
+class RulesView(_View):
+    """The rules that bind the observer."""
+
+    arms_cap_pct: int
+    forewarning_threshold_pct: int | None
+    summit_this_round: bool
+    summit_next_round: bool
+    war_ends_run: bool
+    offense_defense: float = 1.0
+    """The offense-defense balance: above 1 offense has the advantage (in a war the striker's
+    arms count that many times over and the side struck first loses more), below 1 defense has
+    it. Default 1.0 (neutral) for observations recorded before it was shown."""
+
+
+class Observation(_View):
+    """Everything one state sees at one model call."""
+
+    round: int
+    rounds_total: int
+    phase: Phase
+    subturn: int
+    subturns_total: int
+    you: SelfView
+    others: list[OtherView]
+    rules: RulesView
+    statements: list[Said]
+    messages: list[Said]
+    open_proposals: list[ProposalView]
+    treaties: list[TreatyView]
+    disclosed_plans: list[Plan]
+    history: list[HistoryRow]
+
+    _json: str | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields (the cached JSON text is not part of an observation's value)."""
+        if not isinstance(other, Observation):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __copy__(self) -> Observation:
+        """A shallow copy without the cached JSON (`model_copy(update=...)` changes fields)."""
+        copy = super().__copy__()
+        copy._json = None
+        return copy
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Observation:
+        """A deep copy without the cached JSON (its lists may be changed afterwards)."""
+        copy = super().__deepcopy__(memo)
+        copy._json = None
+        return copy
+
+    def json_text(self) -> str:
+        """`model_dump_json()`, made once: the record and the prompt both use it.
+
+        Raises PydanticSerializationError as `model_dump_json` does (a lone surrogate).
+        """
+        private = self.__pydantic_private__  # (not `self._json`: pydantic's __getattr__ is slow)
+        text: str | None = private["_json"] if private else None
+        if text is None:
+            text = self.model_dump_json()
+            self._json = text
+        return text
+
+
+OBSERVATION_OPEN = "<observation>"
+OBSERVATION_CLOSE = "</observation>"
+"""Tags around the observation JSON in a rendered prompt (scripted policies read it back)."""
+
+
+def extract_observation(prompt: str) -> Observation:
+    """Read the observation back out of a rendered user prompt (used by scripted policies)."""
+    start = prompt.rfind(OBSERVATION_OPEN)
+    end = prompt.rfind(OBSERVATION_CLOSE)
+    if start < 0 or end < start:
+        raise ValueError("prompt holds no <observation> block")
+    return Observation.model_validate_json(prompt[start + len(OBSERVATION_OPEN) : end])

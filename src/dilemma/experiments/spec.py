@@ -1,0 +1,343 @@
+"""Experiment files: base scenarios x factors x repeats, expanded to fully resolved run specs.
+
+Factors (each a list of levels):
+- `regime`: one list of regimes per level, one entry per state in scenario order.
+- `transparency`: likewise, transparent / secretive per state.
+- `regime.persona`, `transparency.persona`: same levels, but only what the models are told (the
+  persona text and the labels in observations); the world's rules keep the scenario's values.
+- `regime.rules`, `transparency.rules`: same levels, but only the world's mechanics (democratic
+  forewarning; intelligence noise and lag, verification and summit disclosure of secretive
+  states); the models keep being told the scenario's values. Plain `regime` / `transparency`
+  change both, so they cannot be combined with their `.persona` / `.rules` forms.
+- `prompt_setup`: prompt setup names.
+- `model`: a model spec for every state; `model.<STATE_ID>`: for one state.
+- `rules.<FIELD>`: any scenario rule value (e.g. `rules.intel_noise`).
+
+Each run spec has a deterministic id, a hash of the resolved spec and its seed, so the same file
+always names the same runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dilemma.agents.prompt_setup import PromptSetupError, load_prompt_setup
+from dilemma.evaluation.measure_sets import check_margins, check_primary, missing_margins
+from dilemma.models.registry import check_spec
+from dilemma.models.types import ModelSpecError
+from dilemma.scenarios.library import (
+    ScenarioError,
+    field_path,
+    load_scenario,
+    parse_scenario,
+    read_yaml,
+)
+from dilemma.scenarios.schema import Rules
+
+FACTOR_PREFIXES = ("model.", "rules.")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""Experiment names: a folder name that cannot be `.`, `..` or hidden, or hold a separator."""
+MAX_RUNS = 100_000
+"""Most runs one experiment may expand to (scenarios x factor levels x repeats)."""
+IDENTITY_FACTORS = (
+    "regime",
+    "transparency",
+    "regime.persona",
+    "regime.rules",
+    "transparency.persona",
+    "transparency.rules",
+)
+"""Factors that set a regime or transparency per state: both sides, the persona or the rules."""
+FACTORS = (*IDENTITY_FACTORS, "prompt_setup", "model")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be used; the message names the file and the field."""
+
+
+class Experiment(BaseModel):
+    """A declared experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(
+        min_length=1,
+        max_length=60,
+        pattern=NAME_PATTERN,
+        description="folder name of the sweep's records: letters, digits, _ . -, not starting"
+        " with . or -",
+    )
+    description: str = ""
+    scenarios: list[str] = Field(min_length=1, description="built-in names or YAML paths")
+    factors: dict[str, list[Any]] = Field(default_factory=dict)
+    repeats: StrictInt = Field(default=1, ge=1, le=10_000, description="seeds 0 .. repeats-1")
+    seed_base: StrictInt = 0
+    rounds: StrictInt | None = Field(default=None, ge=1, le=200)
+    model: str | None = Field(default=None, description="model spec for states no factor sets")
+    max_retries: StrictInt = Field(default=2, ge=0, le=10)
+    primary: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="measures that decide `dilemma compare`'s verdict (default: a documented set)",
+    )
+    margins: dict[str, float] = Field(
+        default_factory=dict, description="equivalence margin per measure, in its own units"
+    )
+
+    @field_validator("primary")
+    @classmethod
+    def _known_primary(cls, primary: list[str] | None) -> list[str] | None:
+        return None if primary is None else check_primary(primary)
+
+    @field_validator("margins")
+    @classmethod
+    def _known_margins(cls, margins: dict[str, float]) -> dict[str, float]:
+        return check_margins(margins)
+
+    @model_validator(mode="after")
+    def _primary_have_margins(self) -> Experiment:
+        missing = missing_margins(self.primary or [], self.margins)
+        if missing:
+            raise ValueError(
+                f"primary measure(s) {', '.join(missing)} have no default equivalence margin;"
+                " declare one under `margins:`"
+            )
+        return self
+
+    def compare_settings(self) -> dict[str, object]:
+        """What `dilemma compare` reads back from each record's header (only what is set)."""
+        out: dict[str, object] = {}
+        if self.primary is not None:
+            out["primary"] = list(self.primary)
+        if self.margins:
+            out["margins"] = dict(self.margins)
+        return out
+
+    @field_validator("factors")
+    @classmethod
+    def _known_factors(cls, factors: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for name, levels in factors.items():
+            if name not in FACTORS and not name.startswith(FACTOR_PREFIXES):
+                raise ValueError(
+                    f"unknown factor {name!r}; use one of {list(FACTORS)} or model.<STATE_ID>,"
+                    " rules.<FIELD>"
+                )
+            if name.startswith("rules.") and name[6:] not in Rules.model_fields:
+                raise ValueError(
+                    f"factor {name!r}: no such rule; rules: {list(Rules.model_fields)}"
+                )
+            if not levels:
+                raise ValueError(f"factor {name!r} has no levels")
+        for both in ("regime", "transparency"):
+            split = [f"{both}.persona", f"{both}.rules"]
+            if both in factors and any(f in factors for f in split):
+                raise ValueError(
+                    f"factor {both!r} sets both the persona and the rules, so it cannot be"
+                    f" combined with {' or '.join(f for f in split if f in factors)}; cross"
+                    f" {split[0]} with {split[1]} instead"
+                )
+        return factors
+
+
+class RunSpec(BaseModel):
+    """One fully resolved run of an experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    experiment: str
+    scenario_source: str
+    scenario: dict[str, Any]
+    models: dict[str, str]
+    prompt_setup: str
+    seed: int
+    max_retries: int
+    conditions: dict[str, str]
+
+
+def level_label(level: Any) -> str:
+    """A readable label for a factor level (lists are joined with '/')."""
+    if isinstance(level, list):
+        return "/".join(str(x) for x in level)
+    return str(level)
+
+
+def _apply(
+    data: dict[str, Any], models: dict[str, str], name: str, level: Any, where: str
+) -> str | None:
+    """Apply one factor level to scenario data; return a prompt setup name if it sets one."""
+    states = data["states"]
+    if name in IDENTITY_FACTORS:
+        dimension, _, side = name.partition(".")
+        if not isinstance(level, list) or len(level) != len(states):
+            raise ExperimentError(
+                f"{where}: each level must list one {dimension} per state ({len(states)} states)"
+            )
+        told = f"persona_{dimension}"
+        for state, value in zip(states, level, strict=True):
+            if side == "persona":
+                state[told] = value
+            elif side == "rules":
+                if state.get(told) is None:  # the models keep being told the scenario's value
+                    state[told] = state[dimension]
+                state[dimension] = value
+            else:
+                state[dimension] = value
+                state[told] = None  # the persona follows
+    elif name == "prompt_setup":
+        return str(level)
+    elif name == "model":
+        for state in states:
+            models[state["id"]] = str(level)
+    elif name.startswith("model."):
+        sid = name[6:]
+        if sid not in [s["id"] for s in states]:
+            raise ExperimentError(f"{where}: unknown state id {sid!r}")
+        models[sid] = str(level)
+    elif name.startswith("rules."):
+        data.setdefault("rules", {})[name[6:]] = level
+    return None
+
+
+def _run_id(spec: dict[str, Any]) -> str:
+    blob = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read and validate an experiment file."""
+    try:
+        data = read_yaml(path)
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise ExperimentError(f"{path}: (top level): expected a mapping of experiment fields")
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid experiment"]
+        for err in exc.errors():
+            lines.append(f"  {field_path(err['loc'])}: {err['msg']}")
+        raise ExperimentError("\n".join(lines)) from exc
+
+
+def run_count(experiment: Experiment) -> int:
+    """How many runs the experiment expands to: scenarios x factor levels x repeats."""
+    count = len(experiment.scenarios) * experiment.repeats
+    for levels in experiment.factors.values():
+        count *= len(levels)
+    return count
+
+
+def _check_model_specs(experiment: Experiment, source: Path) -> None:
+    """Refuse a malformed model spec or an unknown scripted policy, naming its field."""
+    declared = [("model", experiment.model)]
+    for name, levels in experiment.factors.items():
+        if name == "model" or name.startswith("model."):
+            declared += [(f"factors.{name}.{n}", level) for n, level in enumerate(levels)]
+    for where, spec in declared:
+        if spec is None:
+            continue
+        try:
+            check_spec(spec if isinstance(spec, str) else repr(spec))
+        except ModelSpecError as exc:
+            raise ExperimentError(f"{source}: {where}: {exc}") from exc
+
+
+def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
+    """Every run of the experiment, fully resolved and validated, in a stable order.
+
+    Refused (ExperimentError, with the count) above MAX_RUNS runs, before any is built.
+    """
+    count = run_count(experiment)
+    if count > MAX_RUNS:
+        raise ExperimentError(
+            f"{source}: the experiment expands to {count:,} runs (scenarios x factor levels x"
+            f" repeats), more than the limit of {MAX_RUNS:,}; split it into several experiments"
+        )
+    _check_model_specs(experiment, source)
+    names = list(experiment.factors)
+    runs: list[RunSpec] = []
+    hashes: dict[str, dict[str, str]] = {}
+    checked: set[str] = set()
+    for sname in experiment.scenarios:
+        base_dir_path = source.parent / sname
+        ref = str(base_dir_path) if base_dir_path.suffix in (".yaml", ".yml") else sname
+        try:
+            base, label = load_scenario(ref)
+        except ScenarioError as exc:
+            raise ExperimentError(f"{source}: scenarios: {exc}") from exc
+        for combo in itertools.product(*(experiment.factors[n] for n in names)):
+            data = base.model_dump(mode="json")
+            if experiment.rounds is not None:
+                data["rules"]["rounds"] = experiment.rounds
+            models: dict[str, str] = {}
+            setup = base.prompt_setup
+            conditions = {"scenario": base.name}
+            for name, level in zip(names, combo, strict=True):
+                where = f"{source}: factors.{name}"
+                chosen = _apply(data, models, name, level, where)
+                setup = chosen or setup
+                conditions[name] = level_label(level)
+            where = f"{source} (scenario {base.name}, {conditions})"
+            try:
+                scenario = parse_scenario(data, where)
+            except ScenarioError as exc:
+                raise ExperimentError(str(exc)) from exc
+            if setup not in hashes:
+                try:
+                    hashes[setup] = load_prompt_setup(setup).template_hashes()
+                except PromptSetupError as exc:
+                    raise ExperimentError(f"{source}: factors.prompt_setup: {exc}") from exc
+            specs = {
+                s.id: models.get(s.id) or s.model or scenario.model or experiment.model or "local"
+                for s in scenario.states
+            }
+            for sid, spec in specs.items():
+                if spec not in checked:
+                    try:
+                        check_spec(spec)
+                    except ModelSpecError as exc:
+                        raise ExperimentError(f"{where}: model of state {sid}: {exc}") from exc
+                    checked.add(spec)
+            for n in range(experiment.repeats):
+                seed = experiment.seed_base + n
+                resolved = {
+                    "scenario": scenario.model_dump(mode="json"),
+                    "models": specs,
+                    "prompt_setup": setup,
+                    "prompt_hashes": hashes[setup],
+                    "max_retries": experiment.max_retries,
+                    "seed": seed,
+                }
+                runs.append(
+                    RunSpec(
+                        run_id=_run_id(resolved),
+                        experiment=experiment.name,
+                        scenario_source=label,
+                        scenario=resolved["scenario"],
+                        models=specs,
+                        prompt_setup=setup,
+                        seed=seed,
+                        max_retries=experiment.max_retries,
+                        conditions=conditions,
+                    )
+                )
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise ExperimentError(f"{source}: two factor combinations resolve to the same run")
+    return runs

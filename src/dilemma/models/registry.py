@@ -1,0 +1,236 @@
+"""Model specs -> LangChain chat models, through a small registry of providers.
+
+Specs:
+- `scripted:hawk|dove|tit-for-tat|reactive|random`: baseline policies (dilemma.models.scripted).
+- `human`: a person in the seat (dilemma.agents.human_seat; played with `dilemma play` or `dilemma
+serve`).
+- `local`: the embedded Gemma 3 270M served by llama.cpp (dilemma.models.local.model; `local`
+extra).
+- `openai:MODEL`: OpenAI, or any OpenAI-compatible server when a base URL is given
+  (`--base-url` or DILEMMA_BASE_URL).
+- `PROVIDER:MODEL`: anything LangChain's `init_chat_model` supports, with its package installed.
+
+The shared types (ModelOptions, ResolvedModel, StructuredMode, ModelSpecError) live in
+`dilemma.models.types` and are importable from here too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dilemma.core.safe_text import register_url_secrets
+from dilemma.models.scripted import POLICIES, ScriptedPolicy
+from dilemma.models.types import (
+    ModelOptions,
+    ModelSpecError,
+    ModelUnavailable,
+    ResolvedModel,
+    StructuredMode,
+)
+
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_SPEC",
+    "PROVIDERS",
+    "ModelOptions",
+    "ModelRequest",
+    "ModelSpecError",
+    "ModelUnavailable",
+    "Provider",
+    "ResolvedModel",
+    "StructuredMode",
+    "check_spec",
+    "resolve_model",
+    "spec_parts",
+]
+
+BASE_URL_ENV = "DILEMMA_BASE_URL"
+DEFAULT_SPEC = "local"
+REMOTE_ATTEMPT_TIMEOUT_S = 120.0
+"""Default bound on one HTTP attempt to a remote API (`--timeout`)."""
+REMOTE_CALL_DEADLINE_S = 300.0
+"""Default bound on one model call to a remote API, all retries included (`--call-deadline`)."""
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """A parsed spec with what a provider needs to build the model."""
+
+    spec: str
+    provider: str
+    model: str
+    """The part after `PROVIDER:`; empty for a provider that takes no model name."""
+    seed: int
+    options: ModelOptions
+    base_url: str | None
+
+
+@dataclass(frozen=True)
+class Provider:
+    """How to build the models of one provider name."""
+
+    resolve: Callable[[ModelRequest], ResolvedModel]
+    takes_model: bool = True
+    """False for a bare spec such as `local`; True for `PROVIDER:MODEL`."""
+
+
+def _local(request: ModelRequest) -> ResolvedModel:
+    from dilemma.models.local.model import resolve_local
+
+    return resolve_local(request.options)
+
+
+def _human(request: ModelRequest) -> ResolvedModel:
+    from dilemma.models.human import human_model
+
+    return human_model()
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in POLICIES:
+        raise ModelSpecError(f"unknown scripted policy {policy!r}; choose from {list(POLICIES)}")
+
+
+def _scripted(request: ModelRequest) -> ResolvedModel:
+    _check_policy(request.model)
+    return ResolvedModel(
+        spec=request.spec,
+        provider="scripted",
+        model=request.model,
+        chat=ScriptedPolicy(policy=request.model, seed=request.seed),
+        structured=StructuredMode.JSON_TEXT,
+        params={"seed": request.seed},
+    )
+
+
+def _openai_compatible(request: ModelRequest) -> ResolvedModel:
+    from dilemma.models.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
+
+    options, base_url = request.options, request.base_url
+    register_url_secrets(base_url)
+    timeout = options.timeout_s or REMOTE_ATTEMPT_TIMEOUT_S
+    key = os.environ.get("OPENAI_API_KEY")
+    if base_url is None and not key:
+        raise ModelSpecError(
+            f"model {request.spec!r} needs OPENAI_API_KEY in the environment (or --base-url for"
+            " an OpenAI-compatible server)"
+        )
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": options.max_tokens,
+        "timeout": timeout,
+        "max_retries": options.transport_retries,
+    }
+    if options.temperature is not None:
+        params["temperature"] = options.temperature
+    if base_url is not None:
+        params["base_url"] = base_url
+    chat = ReplyChatOpenAI(
+        **params,
+        api_key=key or "not-needed",
+        rate_limiter=options.rate_limiter,
+        http_async_client=AttemptTimeoutClient(timeout),
+        # Servers such as llama.cpp ignore max_completion_tokens; send max_tokens as well.
+        extra_body={"max_tokens": options.max_tokens},
+    )
+    return ResolvedModel(
+        spec=request.spec,
+        provider="openai",
+        model=request.model,
+        chat=chat,
+        structured=options.structured or StructuredMode.FUNCTION_CALLING,
+        params=params,
+        attempt_timeout_s=timeout,
+        call_deadline_s=options.deadline_s or REMOTE_CALL_DEADLINE_S,
+    )
+
+
+def _langchain(request: ModelRequest) -> ResolvedModel:
+    """Any other provider, through LangChain's `init_chat_model`."""
+    from langchain.chat_models import init_chat_model
+
+    options = request.options
+    timeout = options.timeout_s or REMOTE_ATTEMPT_TIMEOUT_S
+    params: dict[str, Any] = {"max_tokens": options.max_tokens, "timeout": timeout}
+    if options.temperature is not None:
+        params["temperature"] = options.temperature
+    try:
+        chat = init_chat_model(
+            request.model,
+            model_provider=request.provider,
+            rate_limiter=options.rate_limiter,
+            **params,
+        )
+    except ImportError as exc:
+        raise ModelSpecError(f"model {request.spec!r}: provider package missing: {exc}") from exc
+    except ValueError as exc:
+        raise ModelSpecError(f"model {request.spec!r}: {exc}") from exc
+    return ResolvedModel(
+        spec=request.spec,
+        provider=request.provider,
+        model=request.model,
+        chat=chat,
+        structured=options.structured or StructuredMode.FUNCTION_CALLING,
+        params=params,
+        attempt_timeout_s=timeout,
+        call_deadline_s=options.deadline_s or REMOTE_CALL_DEADLINE_S,
+    )
+
+
+PROVIDERS: dict[str, Provider] = {
+    "local": Provider(_local, takes_model=False),
+    "human": Provider(_human, takes_model=False),
+    "scripted": Provider(_scripted),
+    "openai": Provider(_openai_compatible),
+}
+"""Providers by name; any other `PROVIDER:MODEL` goes to LangChain's `init_chat_model`."""
+_FALLBACK = Provider(_langchain)
+
+
+def _parse(spec: str) -> tuple[str, str, Provider]:
+    """(provider name, model name, provider) of a spec; ModelSpecError when malformed."""
+    bare = PROVIDERS.get(spec)
+    if bare is not None and not bare.takes_model:
+        return spec, "", bare
+    name, sep, model = spec.partition(":")
+    provider = PROVIDERS.get(name, _FALLBACK)
+    if not sep or not name or not model or not provider.takes_model:
+        raise ModelSpecError(
+            f"model spec {spec!r} must look like PROVIDER:MODEL (e.g. openai:gpt-4o-mini),"
+            f" scripted:POLICY, local or human"
+        )
+    return name, model, provider
+
+
+def spec_parts(spec: str) -> tuple[str, str]:
+    """(provider, model) of a spec, as a resolved model names them (and the price table keys
+    them); ModelSpecError when malformed."""
+    name, model, _ = _parse(spec)
+    return name, model
+
+
+def check_spec(spec: str) -> None:
+    """Raise ModelSpecError for a malformed spec or an unknown scripted policy; builds nothing."""
+    name, model, _ = _parse(spec)
+    if name == "scripted":
+        _check_policy(model)
+
+
+def resolve_model(
+    spec: str, *, seed: int = 0, options: ModelOptions | None = None
+) -> ResolvedModel:
+    """Turn a model spec string into a chat model; raises ModelSpecError with a one-line reason."""
+    options = options or ModelOptions()
+    name, model, provider = _parse(spec)
+    request = ModelRequest(
+        spec=spec,
+        provider=name,
+        model=model,
+        seed=seed,
+        options=options,
+        base_url=options.base_url or os.environ.get(BASE_URL_ENV),
+    )
+    return provider.resolve(request)

@@ -1,0 +1,374 @@
+"""Scripted baseline policies as LangChain chat models.
+
+Each policy reads the observation out of the prompt and answers a valid JSON reply, so it travels
+the exact path an LLM does (prompt rendering, parsing, validation, records). They are controls
+and calibration for the evaluator:
+
+- hawk: arms at the cap, escalates as threat grows, rejects arms control; believes every other
+  state is aggressive toward it.
+- dove: cuts arms, proposes caps and verification, accepts every offer; believes every other
+  state is defensive.
+- tit-for-tat: matches the largest arms change it observed last round; retaliates in kind; reads
+  another state's intent from that state's last action toward it.
+- reactive: Richardson-style; arms toward parity with a worst-case view of each rival. Under
+  intelligence uncertainty it assumes the worst (estimate plus two standard deviations, grown by
+  the cap over the lag), so spirals emerge from the mechanics alone. It weighs a rival's arms by
+  the offense-defense balance (with offense ahead, a rival's arms count for more), and reads a
+  rival's intent as the worse of its worst-case threat and its last action toward it.
+- random: uniform choices within the rules, seeded by run seed, state and round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random as random_module
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from dilemma.core.decision import Intent, ProposalKind
+from dilemma.core.ladder import ACTION_RUNG, Action, Rung
+from dilemma.core.observation import (
+    OBSERVATION_OPEN,
+    ArmsSource,
+    Observation,
+    OtherView,
+    Phase,
+    extract_observation,
+)
+
+POLICIES = ("hawk", "dove", "tit-for-tat", "reactive", "random")
+
+
+def _clip(value: float, low: int, high: int) -> int:
+    return int(max(low, min(high, round(value))))
+
+
+def _first_seen(obs: Observation, other: str) -> float | None:
+    for row in obs.history:
+        if other in row.arms:
+            return row.arms[other]
+    return None
+
+
+def worst_case_arms(obs: Observation, other: OtherView) -> float:
+    """Arms a cautious observer assumes: the estimate plus 2 sd, grown by the cap over the lag."""
+    if other.arms_source in (ArmsSource.EXACT, ArmsSource.VERIFICATION, ArmsSource.SUMMIT):
+        return other.arms
+    lag = max(0, obs.round - 1 - other.arms_as_of_round)
+    margin = 1 + 2 * other.arms_uncertainty_pct / 100
+    return other.arms * margin * (1 + obs.rules.arms_cap_pct / 100) ** lag
+
+
+def perceived_threat(
+    obs: Observation, other: OtherView, base: float, worst_case: bool, balance: float = 1.0
+) -> int:
+    """Threat 0-10 from relative power (the rival's arms weighted by `balance`) and its growth."""
+    own = max(obs.you.arms, 1e-6)
+    arms = worst_case_arms(obs, other) if worst_case else other.arms
+    first = _first_seen(obs, other.id) or arms
+    growth = arms / max(first, 1e-6) - 1
+    return _clip(base + 3 * (balance * arms / own - 1) + 10 * growth, 0, 10)
+
+
+_INTENT_OF_RUNG: dict[Rung, Intent] = {
+    Rung.DE_ESCALATION: Intent.DEFENSIVE,
+    Rung.STATUS_QUO: Intent.DEFENSIVE,
+    Rung.POSTURING: Intent.DETERRENT,
+    Rung.NON_VIOLENT_ESCALATION: Intent.COERCIVE,
+    Rung.VIOLENT_ESCALATION: Intent.AGGRESSIVE,
+    Rung.ALL_OUT_WAR: Intent.AGGRESSIVE,
+}
+_INTENTS = list(Intent)
+
+
+def intent_from_action(obs: Observation, other: OtherView) -> Intent:
+    """The intent a state's last action shows toward the observer (defensive if none or aimed
+    elsewhere): de-escalation and status quo defensive, posturing deterrent, non-violent
+    escalation coercive, violent escalation and war aggressive."""
+    if other.last_action is None or other.last_target not in (None, obs.you.id):
+        return Intent.DEFENSIVE
+    return _INTENT_OF_RUNG[ACTION_RUNG[Action(other.last_action)]]
+
+
+def intent_from_threat(level: int) -> Intent:
+    """Perceived threat 0-10 read as intent: 0-3 defensive, 4-5 deterrent, 6-7 coercive,
+    8-10 aggressive."""
+    return _INTENTS[0 if level <= 3 else 1 if level <= 5 else 2 if level <= 7 else 3]
+
+
+def _worse(a: Intent, b: Intent) -> Intent:
+    return _INTENTS[max(_INTENTS.index(a), _INTENTS.index(b))]
+
+
+def _others(obs: Observation) -> list[str]:
+    return [o.id for o in obs.others]
+
+
+def _reply(
+    obs: Observation,
+    threat: dict[str, int],
+    arms_change: int,
+    action: Action,
+    target: str,
+    intent: dict[str, str],
+    perceived: dict[str, str],
+    forecast: dict[str, int],
+    statement: str,
+    announce: int | None,
+    accept: Callable[[str], bool],
+    proposals: list[dict[str, Any]],
+    rationale: str,
+) -> dict[str, Any]:
+    reply: dict[str, Any] = {
+        "threat": [
+            {"state": s, "level": threat[s], "reason": f"threat assessed from observed arms of {s}"}
+            for s in _others(obs)
+        ],
+        "arms_change": arms_change,
+        "action": action.value,
+        "target": target,
+        "proposals": proposals,
+        "public_statement": statement,
+        "announced_next_arms_change": announce,
+        "private_rationale": rationale,
+        "private_intent": [{"state": s, "intent": intent[s]} for s in _others(obs)],
+        "perceived_intent": [{"state": s, "intent": perceived[s]} for s in _others(obs)],
+        "forecast": [{"state": s, "arms_change": forecast[s]} for s in _others(obs)],
+    }
+    responses = [
+        {"proposal": p.id, "accept": accept(p.id)}
+        for p in obs.open_proposals
+        if p.proposer != obs.you.id
+    ]
+    if responses:  # the reply schema has no `responses` field when no one else made an offer
+        reply["responses"] = responses
+    return reply
+
+
+def _forecast(obs: Observation, cap: int) -> dict[str, int]:
+    return {
+        o.id: _clip(o.last_arms_change if o.last_arms_change is not None else 0, -cap, cap)
+        for o in obs.others
+    }
+
+
+def _hawk(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    cap = obs.rules.arms_cap_pct
+    threat = {o.id: perceived_threat(obs, o, 5, worst_case=True) for o in obs.others}
+    rival = max(obs.others, key=lambda o: (threat[o.id], o.arms)).id
+    top = threat[rival]
+    action = (
+        Action.SANCTIONS
+        if top >= 8
+        else Action.PUBLIC_WARNING
+        if top >= 6
+        else Action.MILITARY_EXERCISE
+    )
+    return _reply(
+        obs,
+        threat,
+        cap,
+        action,
+        rival,
+        {s: "coercive" for s in _others(obs)},
+        {s: "aggressive" for s in _others(obs)},
+        {s: cap for s in _others(obs)},
+        "We will defend our interests with strength.",
+        cap,
+        lambda _p: False,
+        [],
+        "Strength deters; arm at the limit.",
+    )
+
+
+def _dove(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    cap = obs.rules.arms_cap_pct
+    threat = {o.id: perceived_threat(obs, o, 1, worst_case=False) for o in obs.others}
+    change = -max(1, cap // 2)
+    proposals: list[dict[str, Any]] = []
+    if obs.round == 1:
+        proposals = [
+            {"kind": ProposalKind.ARMS_CAP.value, "parties": _others(obs), "value": 0},
+            {"kind": ProposalKind.VERIFICATION.value, "parties": _others(obs), "value": 0},
+        ]
+    return _reply(
+        obs,
+        threat,
+        change,
+        Action.PROPOSE_TALKS,
+        _others(obs)[0],
+        {s: "defensive" for s in _others(obs)},
+        {s: "defensive" for s in _others(obs)},
+        _forecast(obs, cap),
+        "We reduce our forces and invite everyone to talks.",
+        change,
+        lambda _p: True,
+        proposals,
+        "Reassurance breaks the spiral.",
+    )
+
+
+def _tit_for_tat(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    cap = obs.rules.arms_cap_pct
+    threat = {o.id: perceived_threat(obs, o, 2, worst_case=False) for o in obs.others}
+    seen = [o.last_arms_change for o in obs.others if o.last_arms_change is not None]
+    change = _clip(max(seen), -cap, cap) if seen else 0
+    hostile = [
+        o
+        for o in obs.others
+        if o.last_target == obs.you.id and o.last_action not in (None, *_PEACEFUL)
+    ]
+    if hostile:
+        action, target = Action.PUBLIC_WARNING, hostile[0].id
+    else:
+        action, target = Action.STATUS_QUO, max(obs.others, key=lambda o: threat[o.id]).id
+    return _reply(
+        obs,
+        threat,
+        change,
+        action,
+        target,
+        {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
+        {o.id: intent_from_action(obs, o).value for o in obs.others},
+        _forecast(obs, cap),
+        "We will answer restraint with restraint, and force with force.",
+        None,
+        lambda _p: True,
+        [],
+        "Mirror the others' last move.",
+    )
+
+
+_PEACEFUL = (
+    Action.STATUS_QUO.value,
+    Action.PROPOSE_TALKS.value,
+    Action.REDUCE_FORCES.value,
+    Action.ACCEPT_INSPECTION.value,
+)
+
+
+def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    cap = obs.rules.arms_cap_pct
+    own = max(obs.you.arms, 1e-6)
+    balance = obs.rules.offense_defense
+    threat = {o.id: perceived_threat(obs, o, 3, True, balance) for o in obs.others}
+    strongest = balance * max(worst_case_arms(obs, o) for o in obs.others)
+    perceived = {
+        o.id: _worse(intent_from_threat(threat[o.id]), intent_from_action(obs, o)).value
+        for o in obs.others
+    }
+    change = _clip(50 * (strongest / own - 1), -cap, cap)
+    rival = max(obs.others, key=lambda o: threat[o.id]).id
+    action = Action.PUBLIC_WARNING if threat[rival] >= 7 else Action.STATUS_QUO
+    verification = {p.id for p in obs.open_proposals if p.kind == ProposalKind.VERIFICATION.value}
+    return _reply(
+        obs,
+        threat,
+        change,
+        action,
+        rival,
+        {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
+        perceived,
+        _forecast(obs, cap),
+        "We keep our defences matched to what others field.",
+        None,
+        lambda p: p in verification,
+        [],
+        "Match the strongest rival, assuming the worst.",
+    )
+
+
+def _random(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    cap = obs.rules.arms_cap_pct
+    others = _others(obs)
+    action = rng.choice(
+        [a for a in Action if a not in (Action.FULL_SCALE_WAR, Action.NUCLEAR_STRIKE)]
+    )
+    return _reply(
+        obs,
+        {s: rng.randint(0, 10) for s in others},
+        rng.randint(-cap, cap),
+        action,
+        rng.choice(others),
+        {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
+        {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
+        {s: rng.randint(-cap, cap) for s in others},
+        "Random policy statement.",
+        rng.choice([None, rng.randint(-cap, cap)]),
+        lambda _p: rng.random() < 0.5,
+        [],
+        "Random choice.",
+    )
+
+
+_DECIDE: dict[str, Callable[[Observation, random_module.Random], dict[str, Any]]] = {
+    "hawk": _hawk,
+    "dove": _dove,
+    "tit-for-tat": _tit_for_tat,
+    "reactive": _reactive,
+    "random": _random,
+}
+
+_SAY = {
+    "hawk": "We will not be intimidated. Any threat will be met with strength.",
+    "dove": "We propose a freeze on arms and mutual verification. Let us talk.",
+    "tit-for-tat": "We will match restraint with restraint.",
+    "reactive": "Our forces will match what our neighbours field.",
+}
+
+
+class ScriptedPolicy(BaseChatModel):
+    """A baseline policy that answers like a chat model (JSON in the reply text)."""
+
+    policy: str
+    seed: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return f"scripted-{self.policy}"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"policy": self.policy, "seed": self.seed}
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        prompt = next(
+            m.text
+            for m in reversed(messages)
+            if isinstance(m, HumanMessage) and OBSERVATION_OPEN in m.text
+        )
+        obs = extract_observation(prompt)
+        digest = hashlib.sha256(f"{self.seed}:{obs.you.id}:{obs.round}:{obs.subturn}".encode())
+        rng = random_module.Random(int.from_bytes(digest.digest()[:8], "big"))
+        if obs.phase is Phase.NEGOTIATION:
+            if self.policy == "random":
+                text = rng.choice(["We seek peace.", "Do not test us.", "Let us talk."])
+                messages_out = [{"to": ["all"], "text": text}] if rng.random() < 0.7 else []
+            else:
+                messages_out = [{"to": ["all"], "text": _SAY[self.policy]}]
+            return json.dumps({"messages": messages_out})
+        return json.dumps(_DECIDE[self.policy](obs, rng))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(self._answer(messages)))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._generate(messages, stop)

@@ -1,0 +1,131 @@
+"""Upgrades of older records, in memory: a registry of small functions keyed by version.
+
+`MIGRATIONS[n]` turns the raw lines (JSON objects as dicts) of a version-n record into
+version n+1 lines: `header(raw_header)` and `event(raw_event, raw_header)`, where the header
+passed to `event` is the record's header at version n. Reading a version-n record runs every
+step from n up to `SCHEMA_VERSION`, then validates the result with today's models. Files on disk
+are never rewritten, and the header keeps the version the record was written in.
+
+To change the format: bump `SCHEMA_VERSION`, add `MIGRATIONS[old]`, regenerate the JSON Schema
+snapshot (`python -m dilemma.records.json_schema`); docs/records.md has the checklist.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dilemma.records.schema import SCHEMA_VERSION, RecordError
+
+RawLine = dict[str, Any]
+"""One line of a record as parsed JSON."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step, from version `n` (its key in MIGRATIONS) to `n + 1`."""
+
+    header: Callable[[RawLine], RawLine]
+    event: Callable[[RawLine, RawLine], RawLine]
+    """(event at version n, header at version n) -> event at version n + 1."""
+
+
+def _aware(value: Any) -> Any:
+    """An ISO time with a zone; a naive one is taken as UTC (records always wrote UTC)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # left for validation to report
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC).isoformat()
+    return value
+
+
+def _v1_header(raw: RawLine) -> RawLine:
+    """Version 2 types the experiment (name, source, declared runs, conditions as labels)."""
+    raw["schema_version"] = 2
+    experiment = raw.get("experiment")
+    if isinstance(experiment, dict):
+        conditions = experiment.get("conditions") or {}
+        experiment.setdefault("name", None)
+        experiment.setdefault("source", None)
+        experiment.setdefault("runs", None)
+        if isinstance(conditions, dict):
+            conditions = {str(k): str(v) for k, v in conditions.items()}
+        experiment["conditions"] = conditions
+    raw["started_at"] = _aware(raw.get("started_at"))
+    return raw
+
+
+def _v1_event(raw: RawLine, header: RawLine) -> RawLine:
+    """Version 2 gives every war its round (the resolution's round) and zones to times."""
+    kind = raw.get("kind")
+    if kind == "resolution":
+        for war in raw.get("wars") or []:
+            if isinstance(war, dict):
+                war.setdefault("round", raw.get("round"))
+    elif kind == "llm_call":
+        raw["started_at"] = _aware(raw.get("started_at"))
+    elif kind == "run_end":
+        raw["ended_at"] = _aware(raw.get("ended_at"))
+    return raw
+
+
+MIGRATIONS: dict[int, Migration] = {
+    1: Migration(header=_v1_header, event=_v1_event),
+}
+"""Version n -> the step to version n + 1. Every version below SCHEMA_VERSION has one."""
+
+
+class Upgrade:
+    """The migration steps of one record, from the version it was written in to today's."""
+
+    def __init__(self, raw_header: RawLine, version: int, path: Path) -> None:
+        self.written_version = version
+        self._steps: list[tuple[Migration, RawLine]] = []
+        header = raw_header
+        for n in range(version, SCHEMA_VERSION):
+            step = MIGRATIONS.get(n)
+            if step is None:
+                raise RecordError(
+                    f"{path}: no migration from record schema_version {n} to {n + 1}"
+                    f" (this code writes version {SCHEMA_VERSION})"
+                )
+            self._steps.append((step, header))
+            header = step.header(copy.deepcopy(header))
+        header["schema_version"] = version
+        self.header = header
+        """The header migrated to today's shape; `schema_version` stays the written one."""
+
+    def event(self, raw: RawLine) -> RawLine:
+        """An event line migrated to today's shape (the dict is changed in place)."""
+        for step, header in self._steps:
+            raw = step.event(raw, header)
+        return raw
+
+
+def record_version(raw_header: RawLine, path: Path) -> int:
+    """The header's schema_version, checked: an int from 1 up to SCHEMA_VERSION."""
+    version = raw_header.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordError(
+            f"{path}: line 1: header field schema_version must be a positive integer,"
+            f" got {version!r}"
+        )
+    if version > SCHEMA_VERSION:
+        raise RecordError(
+            f"{path}: the record has schema_version {version}, newer than this code knows"
+            f" ({SCHEMA_VERSION}); read it with a newer security-dilemma-sandbox"
+        )
+    return version
+
+
+def upgrade_for(raw_header: RawLine, path: Path) -> Upgrade | None:
+    """The upgrade of a record with this raw header; None when it is already current."""
+    version = record_version(raw_header, path)
+    return None if version == SCHEMA_VERSION else Upgrade(raw_header, version, path)

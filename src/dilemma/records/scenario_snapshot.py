@@ -1,0 +1,104 @@
+"""The scenario as a record's header keeps it: a frozen snapshot owned by the record format.
+
+It mirrors `dilemma.scenarios.schema.Scenario` field for field but carries none of its validation
+limits: a record says what was run, and must keep loading when today's scenario rules (bounds,
+patterns, cross-field checks) change. A field of `Scenario` that the snapshot lacks makes
+`ScenarioSnapshot.of` fail, so the two cannot drift apart silently; a field added here is a
+change of the record format (see docs/records.md).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from dilemma.core.decision import ProposalKind
+from dilemma.core.personas import Disposition, Regime, Transparency
+
+
+class _Snapshot(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateSnapshot(_Snapshot):
+    """One state as it was defined for the run."""
+
+    id: str
+    name: str
+    regime: Regime
+    """The regime whose rules applied."""
+    transparency: Transparency
+    """The transparency whose rules applied."""
+    persona_regime: Regime | None = None
+    """The regime the models were told, when it differed from `regime` (None: the same)."""
+    persona_transparency: Transparency | None = None
+    """The transparency the models were told, when it differed (None: the same)."""
+    arms: float
+    economy: float
+    disposition: Disposition
+    doctrine: str
+    model: str | None
+
+    @property
+    def shown_regime(self) -> Regime:
+        """The regime the models were told this state has."""
+        return self.persona_regime or self.regime
+
+    @property
+    def shown_transparency(self) -> Transparency:
+        """The transparency the models were told this state has."""
+        return self.persona_transparency or self.transparency
+
+
+class RulesSnapshot(_Snapshot):
+    """The world rules of the run."""
+
+    rounds: int
+    subturns: int
+    arms_cap_pct: int
+    forewarning_threshold_pct: int
+    intel_noise: float
+    intel_lag: int
+    summit_every: int
+    offense_defense: float
+    war_ends_run: bool
+    arms_cost: float
+    economy_growth_pct: float
+    history_full_rounds: int
+    history_table_rows: int
+
+
+class TreatySnapshot(_Snapshot):
+    """A treaty in force from the start of the run."""
+
+    kind: ProposalKind
+    parties: tuple[str, ...]
+    value: int
+
+
+class ScenarioSnapshot(_Snapshot):
+    """The scenario of a run, exactly as it was played."""
+
+    name: str
+    description: str
+    states: tuple[StateSnapshot, ...]
+    rules: RulesSnapshot
+    treaties: tuple[TreatySnapshot, ...]
+    prompt_setup: str
+    model: str | None
+
+    @classmethod
+    def of(cls, scenario: BaseModel) -> ScenarioSnapshot:
+        """The snapshot of a validated scenario (any field the snapshot lacks is an error)."""
+        return cls.model_validate(scenario.model_dump(mode="json"))
+
+    def state(self, state_id: str) -> StateSnapshot:
+        """The state with this id."""
+        for s in self.states:
+            if s.id == state_id:
+                return s
+        raise KeyError(state_id)
+
+    @property
+    def ids(self) -> list[str]:
+        """State ids in scenario order."""
+        return [s.id for s in self.states]

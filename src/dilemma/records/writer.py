@@ -1,0 +1,82 @@
+"""The only writer of records: append-only JSONL, one flushed line per event.
+
+Every line is valid UTF-8 JSON with secrets redacted (`dilemma.core.safe_text`): a lone surrogate in
+model or server text becomes U+FFFD rather than failing the write.
+"""
+
+from __future__ import annotations
+
+import json
+from io import FileIO
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
+
+from dilemma.core.safe_text import redact, scrub_tree
+from dilemma.records.schema import Header, ObservationEvent
+
+# Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
+_UNICODE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def one_line(text: str) -> str:
+    """JSON text with the Unicode line breaks escaped, so one event is one line to any reader."""
+    for char, escaped in _UNICODE_BREAKS.items():
+        if char in text:  # a one-character search is far cheaper than a replace
+            text = text.replace(char, escaped)
+    return text
+
+
+_LAST_FIELD = list(ObservationEvent.model_fields)[-1]
+if _LAST_FIELD != "observation":  # `_observation_json` appends it after the other fields
+    raise ImportError(f"ObservationEvent's last field is {_LAST_FIELD!r}, not 'observation'")
+_OBSERVATION_ONLY = {"observation"}
+
+
+def _observation_json(event: ObservationEvent) -> str:
+    """`event.model_dump_json()`, reusing the observation's JSON that the prompt was made from."""
+    head = event.model_dump_json(exclude=_OBSERVATION_ONLY)
+    return f'{head[:-1]},"observation":{event.observation.json_text()}}}'
+
+
+def _json(model: BaseModel) -> str:
+    """The model's JSON; text that cannot be UTF-8 (a lone surrogate) is scrubbed first."""
+    try:
+        if isinstance(model, ObservationEvent):
+            return _observation_json(model)
+        return model.model_dump_json()
+    except PydanticSerializationError:
+        data = scrub_tree(model.model_dump(mode="json"))
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class RecordWriter:
+    """Append-only JSONL writer; every line is in the file when `write` returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: FileIO | None = None
+
+    def open(self, header: Header) -> None:
+        """Create the file (it must not exist) and write the header."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("xb", buffering=0)  # each write goes straight to the file
+        self._write(header)
+
+    def write(self, event: BaseModel) -> None:
+        """Append one event and flush it."""
+        self._write(event)
+
+    def _write(self, model: BaseModel) -> None:
+        if self._fh is None:
+            raise RuntimeError("record is not open")
+        line = memoryview((one_line(redact(_json(model))) + "\n").encode())
+        while line:  # an unbuffered write may take part of the line: write the rest
+            line = line[self._fh.write(line) :]
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,1 @@
+"""The web apps: the record viewer (`dilemma view`) and the human-seat app (`dilemma serve`)."""

@@ -1,0 +1,1 @@
+"""The record viewer: a local Starlette app listing a folder's runs and showing one run."""

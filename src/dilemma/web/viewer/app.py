@@ -1,0 +1,164 @@
+"""The live web viewer of a folder of records (`dilemma view DIR`): a small Starlette app.
+
+    app = create_app(Path("runs/2x2"))      # serve with uvicorn (dilemma.cli.viewer)
+
+Routes:
+    /                  the runs (server-rendered), filterable by outcome and condition
+    /api/runs          the same as JSON; `?v=VERSION` answers {"unchanged": true} when nothing
+                       changed (the page polls it every 2 s)
+    /run?path=KEY      one run: timeline, curves, measures
+    /api/run?path=KEY  one run's row as JSON (a running run's page reloads when it changes)
+    /static/viewer.*   the page's script and style sheet
+
+Every page is rendered by Jinja2 with autoescaping, and no model or human text is ever marked
+safe; the script inserts JSON values with textContent only. A Content-Security-Policy allows
+scripts from this server's own files only, so even an escaping mistake could not run a script.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from dilemma.cli.score_format import display_value
+from dilemma.records.schema import RecordError
+from dilemma.web.viewer.data import NONE_LEVEL, Filters, Listing, RunIndex
+from dilemma.web.viewer.run import clean, run_view
+
+HERE = Path(__file__).resolve().parent.parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+POLL_MS = 2000
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+        " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _pct(value: float | int | None) -> str:
+    if value is None:
+        return "none"
+    return f"{value:+d}%" if isinstance(value, int) else f"{value:+.1f}%"
+
+
+def environment() -> Environment:
+    """The Jinja2 environment: autoescaping on for everything, strict about missing names."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["clean"] = clean
+    env.filters["fmt"] = display_value
+    env.filters["pct"] = _pct
+    return env
+
+
+def _page(env: Environment, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = env.get_template(f"viewer/{name}").render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
+
+
+def listing_json(listing: Listing, filters: Filters) -> dict[str, Any]:
+    """The JSON the list page polls: filtered rows, choices for the filters, counts."""
+    rows = [r for r in listing.rows if filters.keep(r)]
+    return {
+        "version": listing.version,
+        "total": len(listing.rows),
+        "shown": len(rows),
+        "runs": [r.to_json() for r in rows],
+        "factors": listing.factors(),
+        "outcomes": listing.outcomes(),
+        "unreadable": [{"key": u.key, "reason": clean(u.reason)} for u in listing.unreadable],
+    }
+
+
+def create_app(root: Path) -> Starlette:
+    """The viewer of the records in `root` (a folder, searched recursively, or one record)."""
+    index = RunIndex(root)
+    env = environment()
+
+    def home(request: Request) -> Response:
+        filters = Filters.from_query(request.query_params.multi_items())
+        listing = index.scan()
+        data = listing_json(listing, filters)
+        return _page(
+            env,
+            "index.html",
+            root=str(root),
+            data=data,
+            filters=filters,
+            none_level=NONE_LEVEL,
+            poll_ms=POLL_MS,
+        )
+
+    def api_runs(request: Request) -> Response:
+        filters = Filters.from_query(request.query_params.multi_items())
+        listing = index.scan()
+        if request.query_params.get("v") == listing.version:
+            return _json({"version": listing.version, "unchanged": True})
+        return _json(listing_json(listing, filters))
+
+    def _path(request: Request) -> Path | None:
+        key = request.query_params.get("path", "")
+        path = index.path_of(key)
+        if path is None:  # not seen yet (a link opened before the list): rescan once
+            index.scan()
+            path = index.path_of(key)
+        return path
+
+    def run(request: Request) -> Response:
+        path = _path(request)
+        if path is None:
+            return _page(env, "missing.html", 404, root=str(root))
+        try:
+            view = run_view(path)
+        except (RecordError, OSError) as exc:
+            return _page(env, "missing.html", 404, root=str(root), reason=str(exc))
+        key = request.query_params["path"]
+        row = next((r for r in index.scan().rows if r.key == key), None)
+        return _page(env, "run.html", view=view, row=row, key=key, poll_ms=POLL_MS)
+
+    def api_run(request: Request) -> Response:
+        path = _path(request)
+        if path is None:
+            return _json({"error": "no such run"}, 404)
+        key = request.query_params["path"]
+        row = next((r for r in index.scan().rows if r.key == key), None)
+        if row is None:
+            return _json({"error": "no such run"}, 404)
+        return _json(row.to_json())
+
+    def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ("viewer.js", "viewer.css"):
+            return Response("not found", 404)
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/api/runs", api_runs),
+            Route("/run", run),
+            Route("/api/run", api_run),
+            Route("/static/{name}", static),
+        ]
+    )
