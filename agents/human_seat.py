@@ -1,6 +1,6 @@
 """A person in a state's seat: the same observation and reply schema as a model, from a desk.
 
-`HumanAgent` takes the place of a `StateAgent` for a state whose model spec is `human`. Each
+`HumanAgent` (an `Agent`) plays a state whose model spec is `human` instead of a `StateAgent`. Each
 turn it posts a `SeatRequest` (the observation, the briefing a model would get as its system
 prompt, and the very reply schema a model must satisfy) to a `Desk`, a front-end: the terminal
 (`dilemma play`) or the web app (`dilemma serve`, through `SeatQueue`). The answer is validated
@@ -20,17 +20,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from dilemma.agents.prompt_setup import PromptSetup
-from dilemma.agents.state_agent import AskResult, CallLog, StateAgent
+from dilemma.agents.prompt_setup import PromptSetup, render_system, render_turn
+from dilemma.agents.reply_parsing import error_lines
 from pydantic import BaseModel, ValidationError
 
-from dilemma.core.decision import schema_of
+from dilemma.core.agent import AskResult, CallLog, Log
+from dilemma.core.decision import schema_of, schema_text
 from dilemma.core.observation import Observation
 from dilemma.core.personas import Persona
-from dilemma.models.human import HUMAN_SPEC as HUMAN_SPEC
 from dilemma.models.human import human_model as human_model
-from dilemma.models.human import is_human as is_human
-from dilemma.models.types import ResolvedModel
+from dilemma.models.spec import HUMAN_SPEC as HUMAN_SPEC
+from dilemma.models.types import ResolvedModel, StructuredMode
 
 TIMEOUT = "timeout"
 """How the error of a turn a person did not answer in time begins."""
@@ -89,10 +89,7 @@ class Desk(Protocol):
 
 def validation_errors(exc: ValidationError) -> list[str]:
     """Readable lines of a pydantic error (`field.sub: message`)."""
-    return [
-        f"{'.'.join(str(p) for p in err['loc']) or '(answer)'}: {err['msg']}"
-        for err in exc.errors()
-    ]
+    return error_lines(exc, "(answer)")
 
 
 def validate_answer(
@@ -162,32 +159,42 @@ class SeatQueue:
             self.version += 1
 
 
-class HumanAgent(StateAgent):
-    """A state played by a person: `ask` goes to a desk instead of a chat model."""
+class HumanAgent:
+    """A state played by a person (an `Agent`): each turn goes to a desk, not a chat model."""
 
     def __init__(
         self, persona: Persona, model: ResolvedModel, setup: PromptSetup, desk: Desk
     ) -> None:
-        super().__init__(persona, model, setup, max_retries=0)
+        self.persona = persona
+        self.model = model
+        self.setup = setup
         self.desk = desk
 
-    async def ask(
-        self, obs: Observation, schema: type[BaseModel], log: Callable[[CallLog], None]
-    ) -> AskResult:
+    @property
+    def spec(self) -> str:
+        """The seat's spec (`human`), as recorded."""
+        return self.model.spec
+
+    @property
+    def is_human(self) -> bool:
+        """Always: a person answers (their turns are not counted as model calls)."""
+        return True
+
+    async def ask(self, obs: Observation, schema: type[BaseModel], log: Log) -> AskResult:
         """Post the turn to the desk; log the answer (or the timeout) as one `human` call."""
-        messages = self._messages(obs, schema)
+        text_mode = self.model.structured is StructuredMode.JSON_TEXT
         request = SeatRequest(
             state=obs.you.id,
             observation=obs,
             schema=schema,
-            briefing=messages[0].text,
-            instructions=messages[1].text,
+            briefing=render_system(self.setup, self.persona, obs),
+            instructions=render_turn(self.setup, obs, schema_text(schema) if text_mode else None),
         )
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         answer = await self.desk.ask(request)
         latency = time.perf_counter() - t0
-        shown = [("system" if m.type == "system" else "user", str(m.text)) for m in messages]
+        shown = [("system", request.briefing), ("user", request.instructions)]
         if answer is None:
             error = f"{TIMEOUT}: no answer within the deadline of {request.deadline_s:g} s"
             log(_call(shown, "", None, error, latency, started))

@@ -23,12 +23,13 @@ from dilemma.core.observation import OBSERVATION_OPEN as OBSERVATION_OPEN
 from dilemma.core.observation import Observation, Phase
 from dilemma.core.observation import extract_observation as extract_observation
 from dilemma.core.personas import Disposition, Persona, Regime, Transparency
+from dilemma.models.spec import LOCAL_SPEC
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TEMPLATE_FIELDS = ("system", "negotiation", "decision", "retry", "json_format_note")
 BASE_MODEL_SETUP = "base-model"
 """Completion-style setup with worked examples, for base (not chat-tuned) models."""
-BASE_MODEL_SPECS = frozenset({"local"})
+BASE_MODEL_SPECS = frozenset({LOCAL_SPEC})
 """Model specs that are base models: a run of only these uses `BASE_MODEL_SETUP` by default."""
 
 
@@ -171,7 +172,7 @@ pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."
 
 
 def observation_floats(obs: Observation) -> list[float | None]:
-    """Every float of an observation (tests/agents/test_prompt_json.py checks that none is missed)."""
+    """Every float of an observation (tests/agents/test_prompt_json.py checks none is missed)."""
     values: list[float | None] = [
         obs.you.arms,
         obs.you.economy,

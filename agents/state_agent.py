@@ -1,10 +1,11 @@
 """The LLM state agent: renders the prompt, asks for structured output, validates, re-asks.
 
-A reply that does not validate is re-asked with the validation error up to `max_retries` times;
-after that the caller gets `None` plus the last error and records a flagged fallback. Transport
-failures (after the client's own retries) raise `ModelCallError`: they are not parse failures.
-Any other exception of a call (a bug in our code or in a library) propagates unchanged, so it is
-never recorded as the model's failure.
+`StateAgent` implements the engine's `Agent` protocol (`dilemma.core.agent`); replies are parsed
+and validated by `dilemma.agents.reply_parsing`. A reply that does not validate is re-asked with
+the validation error up to `max_retries` times; after that the caller gets `None` plus the last
+error and records a flagged fallback. Transport failures (after the client's own retries) raise
+`ModelCallError`: they are not parse failures. Any other exception of a call (a bug in our code
+or in a library) propagates unchanged, so it is never recorded as the model's failure.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,18 +21,19 @@ from typing import Any
 import httpx
 import openai
 from dilemma.agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
+from dilemma.agents.reply_parsing import ParseFailure, parse_reply
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration
 from langchain_core.runnables import RunnableBinding
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from dilemma.core.agent import AskResult, CallLog, Log
 from dilemma.core.decision import schema_of, schema_text
 from dilemma.core.observation import Observation
 from dilemma.core.personas import Persona
-from dilemma.core.safe_text import scrub, scrub_tree
 from dilemma.models.budget import SpendBudget
-from dilemma.models.openai_chat import NOT_AN_OBJECT, NotAChatCompletion, json_type
+from dilemma.models.openai_chat import NotAChatCompletion
 from dilemma.models.pricing import Price, cost_at, price_of
 from dilemma.models.response_cache import CallIdentity, ResponseCache, cache_key
 from dilemma.models.types import ModelUnavailable, ResolvedModel, StructuredMode
@@ -93,81 +93,6 @@ def is_transport_error(exc: Exception) -> bool:
     return type(exc).__module__.partition(".")[0] not in _NOT_PROVIDER_PACKAGES
 
 
-@dataclass(frozen=True)
-class CallLog:
-    """One attempt, for the record."""
-
-    attempt: int
-    messages: list[tuple[str, str]]
-    raw: str
-    parsed: dict[str, Any] | None
-    error: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-    latency_s: float
-    started_at: datetime
-
-
-@dataclass(frozen=True)
-class AskResult:
-    """A validated reply (or None after every attempt failed) and the attempts made."""
-
-    reply: BaseModel | None
-    attempts: int
-    error: str | None
-    data: dict[str, Any] | None = None
-    """The reply's JSON form (`reply.model_dump(mode="json")`, as recorded), when it validated."""
-
-
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-ERROR_MAX = 1000
-"""Longest error text kept from a parser or SDK message (it may quote the reply)."""
-MAX_REPLY_DEPTH = 32
-"""Arrays and objects nested deeper than this are refused before validation (replies need 4)."""
-TOO_DEEP = f"reply is nested too deeply (more than {MAX_REPLY_DEPTH} levels of arrays and objects)"
-
-
-def _json_from_text(text: str) -> Any:
-    """The JSON value in a text reply: the whole text, a fenced block, or the outermost braces."""
-    last: json.JSONDecodeError | None = None
-    for candidate in _candidates(text):
-        try:
-            return json.loads(candidate)
-        except json.JSONDecodeError as exc:
-            last = exc
-        except RecursionError as exc:  # deeper than the interpreter's recursion limit
-            raise ValueError(TOO_DEEP) from exc
-    raise ValueError(f"reply is not JSON ({last})")
-
-
-def _candidates(text: str) -> Iterator[str]:
-    """The whole text, each fenced block, the outermost braces: made only as far as needed."""
-    yield text.strip()
-    for block in _FENCE.findall(text):
-        yield block.strip()
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        yield text[start : end + 1]
-
-
-def _too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
-    """Whether a parsed JSON value nests arrays and objects more than `limit` levels deep."""
-    level = [value] if isinstance(value, dict | list) else []
-    depth = 0
-    while level:  # one level of arrays and objects at a time, leaves never stored
-        depth += 1
-        if depth > limit:
-            return True
-        level = [
-            child
-            for item in level
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list)
-        ]
-    return False
-
-
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
@@ -180,16 +105,6 @@ def _logged(messages: list[BaseMessage]) -> list[tuple[str, str]]:
     return [(_role(m), m.content if isinstance(m.content, str) else m.text) for m in messages]
 
 
-def _short_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors()[:8]:
-            loc = ".".join(str(p) for p in err["loc"]) or "(reply)"
-            parts.append(f"{loc}: {err['msg']}")
-        return "; ".join(parts)
-    return str(exc)
-
-
 @dataclass(frozen=True)
 class RunIdentity:
     """The run an agent plays in, part of every response-cache key (repeats never share)."""
@@ -199,7 +114,7 @@ class RunIdentity:
 
 
 class StateAgent:
-    """One state's voice: a persona, a prompt setup and a chat model.
+    """One state's voice (an `Agent`): a persona, a prompt setup and a chat model.
 
     With a response `cache`, `run` is required: the cache key of every call holds the run's
     identity and the call's place in it (state, round, phase, sub-turn, attempt).
@@ -374,44 +289,17 @@ class StateAgent:
             raise ModelCallError(f"model returned {type(reply).__name__}, not an AI message")
         return reply
 
-    def _parse(self, reply: AIMessage, schema: type[BaseModel]) -> tuple[str, BaseModel]:
-        if self.model.structured is StructuredMode.FUNCTION_CALLING and (
-            reply.tool_calls or reply.invalid_tool_calls
-        ):
-            if reply.tool_calls:
-                args = reply.tool_calls[0]["args"]
-                if _too_deep(args):
-                    raise _ParseFailure("", TOO_DEEP)
-                args = scrub_tree(args)
-                return self._validate(json.dumps(args, ensure_ascii=False), args, schema)
-            bad = reply.invalid_tool_calls[0]
-            reason = str(bad.get("error") or "")
-            if not reason.startswith(NOT_AN_OBJECT):
-                # LangChain's message repeats the whole arguments: keep the decoder's part
-                decoder = reason.rpartition("Received JSONDecodeError")[2].strip()
-                reason = f"tool call arguments are not valid JSON: {decoder[:ERROR_MAX]}"
-            raise _ParseFailure(scrub(str(bad.get("args") or "")), reason)
-        raw = scrub(reply.text)
-        try:
-            data = _json_from_text(raw)
-        except ValueError as exc:
-            raise _ParseFailure(raw, str(exc)) from exc
-        if raw.count("{") + raw.count("[") > MAX_REPLY_DEPTH and _too_deep(data):
-            raise _ParseFailure(raw, TOO_DEEP)  # (fewer brackets in all cannot nest deeper)
-        return self._validate(raw, data, schema)
+    @property
+    def spec(self) -> str:
+        """The model's spec, as recorded."""
+        return self.model.spec
 
-    @staticmethod
-    def _validate(raw: str, data: Any, schema: type[BaseModel]) -> tuple[str, BaseModel]:
-        if not isinstance(data, dict):
-            raise _ParseFailure(raw, f"(reply): not a JSON object but {json_type(data)}")
-        try:
-            return raw, schema.model_validate(data)
-        except ValidationError as exc:
-            raise _ParseFailure(raw, _short_error(exc)) from exc
+    @property
+    def is_human(self) -> bool:
+        """Whether the model is a person's seat (a `HumanAgent` plays such a state)."""
+        return self.model.is_human
 
-    async def ask(
-        self, obs: Observation, schema: type[BaseModel], log: Callable[[CallLog], None]
-    ) -> AskResult:
+    async def ask(self, obs: Observation, schema: type[BaseModel], log: Log) -> AskResult:
         """Ask until a reply validates or retries run out; `log` receives every attempt."""
         messages = self._messages(obs, schema)
         error: str | None = None
@@ -430,10 +318,10 @@ class StateAgent:
             parsed: BaseModel | None = None
             data: dict[str, Any] | None = None
             try:
-                raw, parsed = self._parse(reply, schema)
+                raw, parsed = parse_reply(reply, schema, self.model.structured)
                 data = parsed.model_dump(mode="json")
                 error = None
-            except _ParseFailure as exc:
+            except ParseFailure as exc:
                 raw, error = exc.raw, exc.reason
             log(
                 CallLog(
@@ -475,10 +363,3 @@ def _failed_call(
         latency_s=latency,
         started_at=started,
     )
-
-
-class _ParseFailure(Exception):
-    def __init__(self, raw: str, reason: str) -> None:
-        super().__init__(reason)
-        self.raw = raw
-        self.reason = reason

@@ -45,11 +45,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dilemma.agents.prompt_setup import PromptSetup, load_prompt_setup
-from dilemma.agents.state_agent import CallLog, StateAgent
+from dilemma.agents.state_agent import StateAgent
 from dilemma.scenarios.library import load_builtin
 from dilemma.scenarios.schema import Scenario
 from pydantic import BaseModel
 
+from dilemma.core.agent import CallLog
 from dilemma.core.decision import Decision, decision_reply_model, to_decision
 from dilemma.core.ladder import ACTION_RUNG, Rung
 from dilemma.core.observation import Observation, Phase

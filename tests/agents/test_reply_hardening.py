@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dilemma.agents.state_agent import TOO_DEEP
+from dilemma.agents.reply_parsing import TOO_DEEP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

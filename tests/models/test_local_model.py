@@ -330,9 +330,10 @@ async def test_prefilter_sampling_validates_and_greedy_matches_stock_sampling() 
     likely tokens) still gives a reply that validates, and greedy decoding picks the same tokens
     as llama-cpp-python's own order on a server started with DILEMMA_LOCAL_SAMPLING=stock."""
     from dilemma.agents.prompt_setup import load_prompt_setup
-    from dilemma.agents.state_agent import CallLog, StateAgent
+    from dilemma.agents.state_agent import StateAgent
     from dilemma.scenarios.library import load_builtin
 
+    from dilemma.core.agent import CallLog
     from dilemma.core.decision import decision_reply_model
     from dilemma.core.observation import Phase
     from dilemma.core.personas import Persona

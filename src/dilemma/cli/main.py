@@ -21,6 +21,7 @@ from dilemma.experiments.executors import Executor, RayOptions
 from dilemma.models.budget import SpendBudget, SpendLimit, unpriced
 from dilemma.models.pricing import PRICES_ENV, PricingError, load_prices
 from dilemma.models.registry import ModelOptions, ModelSpecError
+from dilemma.models.spec import HUMAN_SPEC, LOCAL_SPEC
 from dilemma.records.schema import RecordError
 from dilemma.scenarios.library import (
     ScenarioError,
@@ -240,7 +241,7 @@ def run(
         loaded = _with_overrides(loaded, rounds, source)
         overrides = _parse_state_models(state_model or [])
         specs = model_specs(loaded, overrides, model)
-        if "human" in specs.values():
+        if HUMAN_SPEC in specs.values():
             raise RunSpecError(
                 "a state with model `human` needs a person: use `dilemma play` (terminal) or"
                 " `dilemma serve` (web)"
@@ -250,7 +251,7 @@ def run(
     except (ScenarioError, RunSpecError, PromptSetupError, PricingError) as exc:
         raise _fail(str(exc)) from exc
     limit = _spend_limit(max_cost, max_calls, specs.values())
-    if "local" in specs.values():
+    if LOCAL_SPEC in specs.values():
         console.print(LOCAL_NOTE, style="yellow")
     console.print(
         f"Running [bold]{loaded.name}[/bold] ({loaded.rules.rounds} rounds, seed {seed}); models: "
@@ -438,7 +439,7 @@ def sweep(
             runs = expand(type(exp).model_validate(data), experiment)
     except (ExperimentError, PricingError) as exc:
         raise _fail(str(exc)) from exc
-    seated = sorted({sid for r in runs for sid, spec in r.models.items() if spec == "human"})
+    seated = sorted({sid for r in runs for sid, spec in r.models.items() if spec == HUMAN_SPEC})
     if seated:
         raise _fail(
             f"{experiment}: state(s) {seated} have model `human`, and a sweep has no one to ask;"

@@ -30,7 +30,7 @@ from dilemma.core.observation import Phase
 from dilemma.experiments.spec import RunSpec
 from dilemma.models.budget import CHARS_PER_TOKEN
 from dilemma.models.pricing import price_of
-from dilemma.models.registry import spec_parts
+from dilemma.models.spec import ModelSpec
 from dilemma.models.types import ModelOptions
 from dilemma.scenarios.schema import Scenario
 from dilemma.simulation.runner import persona_of
@@ -124,8 +124,8 @@ def estimate(runs: list[RunSpec]) -> SweepEstimate:
         rounds = int(run.scenario["rules"]["rounds"])
         for sid, sizes in rendered[key].items():
             spec = run.models[sid]
-            provider, model_name = spec_parts(spec)
-            reasks = 0.0 if provider == "scripted" else EXPECTED_REASKS
+            parsed = ModelSpec.parse(spec)
+            reasks = 0.0 if parsed.is_scripted else EXPECTED_REASKS
             per_round = len(sizes)
             calls = rounds * per_round * (1 + reasks)
             input_tokens = rounds * sum(sizes) / CHARS_PER_TOKEN * (1 + reasks)
@@ -138,7 +138,7 @@ def estimate(runs: list[RunSpec]) -> SweepEstimate:
             model.calls += calls
             model.input_tokens += input_tokens
             model.output_tokens += output_tokens
-            price = price_of(provider, model_name)
+            price = price_of(parsed.provider, parsed.model)
             if price is None or model.cost_usd is None:
                 model.cost_usd = None
             else:

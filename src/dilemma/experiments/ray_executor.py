@@ -40,6 +40,7 @@ from dilemma.experiments.sweep import SweepError, SweepStats, plan, play_run
 from dilemma.models.budget import SpendBudget, SpendLimit, SpendLimitReached
 from dilemma.models.registry import ModelOptions, ResolvedModel, resolve_model
 from dilemma.models.response_cache import ResponseCache
+from dilemma.models.spec import ModelSpec
 from dilemma.records.schema import ExperimentInfo, LlmCallEvent
 
 LOOPBACK = "127.0.0.1"
@@ -267,11 +268,12 @@ class SweepWorker:
             return self.job.resolver(run)
         models = {}
         for sid, spec in run.models.items():
-            if spec.startswith("scripted:"):
-                models[sid] = resolve_model(spec, seed=run.seed)
+            parsed = ModelSpec.parse(spec)
+            if parsed.is_scripted:
+                models[sid] = resolve_model(parsed, seed=run.seed)
             else:
                 if spec not in self.shared:
-                    self.shared[spec] = resolve_model(spec, options=self.options)
+                    self.shared[spec] = resolve_model(parsed, options=self.options)
                 models[sid] = self.shared[spec]
         return models
 

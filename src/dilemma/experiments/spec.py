@@ -38,7 +38,7 @@ from pydantic import (
 from dilemma.agents.prompt_setup import PromptSetupError, load_prompt_setup
 from dilemma.evaluation.measure_sets import check_margins, check_primary, missing_margins
 from dilemma.models.registry import check_spec
-from dilemma.models.types import ModelSpecError
+from dilemma.models.spec import DEFAULT_SPEC, ModelSpecError
 from dilemma.scenarios.library import (
     ScenarioError,
     field_path,
@@ -303,10 +303,8 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                     hashes[setup] = load_prompt_setup(setup).template_hashes()
                 except PromptSetupError as exc:
                     raise ExperimentError(f"{source}: factors.prompt_setup: {exc}") from exc
-            specs = {
-                s.id: models.get(s.id) or s.model or scenario.model or experiment.model or "local"
-                for s in scenario.states
-            }
+            fallback = scenario.model or experiment.model or DEFAULT_SPEC
+            specs = {s.id: models.get(s.id) or s.model or fallback for s in scenario.states}
             for sid, spec in specs.items():
                 if spec not in checked:
                     try:

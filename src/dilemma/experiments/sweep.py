@@ -14,6 +14,7 @@ from dilemma.experiments.spec import RunSpec
 from dilemma.models.budget import SpendBudget
 from dilemma.models.registry import ModelOptions, ResolvedModel, resolve_model
 from dilemma.models.response_cache import CacheMiss, ResponseCache
+from dilemma.models.spec import ModelSpec
 from dilemma.records.reader import SET_ASIDE, record_status
 from dilemma.records.schema import ExperimentInfo, LlmCallEvent, RecordError
 from dilemma.scenarios.schema import Scenario
@@ -176,8 +177,9 @@ async def sweep(
     shared: dict[str, ResolvedModel] = {}
     try:
         for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
-            if resolver is None and not spec.startswith("scripted:"):
-                shared[spec] = resolve_model(spec, options=options)
+            parsed = ModelSpec.parse(spec) if resolver is None else None
+            if parsed is not None and not parsed.is_scripted:
+                shared[spec] = resolve_model(parsed, options=options)
     except BaseException:
         close_models(shared.values())
         raise

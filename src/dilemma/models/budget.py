@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dilemma.models.pricing import price_of
-from dilemma.models.registry import spec_parts
+from dilemma.models.spec import ModelSpec
 
 CHARS_PER_TOKEN = 4
 """Characters per token assumed for estimates made before a model's first reply."""
@@ -66,8 +66,8 @@ def unpriced(specs: Iterable[str]) -> list[str]:
     """The model specs (sorted, each once) whose price the table does not know."""
     missing = set()
     for spec in specs:
-        provider, model = spec_parts(spec)
-        if price_of(provider, model) is None:
+        parsed = ModelSpec.parse(spec)
+        if price_of(parsed.provider, parsed.model) is None:
             missing.add(spec)
     return sorted(missing)
 

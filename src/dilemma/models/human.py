@@ -13,9 +13,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
+from dilemma.models.spec import HUMAN, HUMAN_SPEC
 from dilemma.models.types import ModelUnavailable, ResolvedModel, StructuredMode
-
-HUMAN_SPEC = "human"
 
 
 class NoChat(BaseChatModel):
@@ -23,7 +22,7 @@ class NoChat(BaseChatModel):
 
     @property
     def _llm_type(self) -> str:
-        return "human"
+        return HUMAN
 
     def _generate(
         self,
@@ -39,14 +38,9 @@ def human_model() -> ResolvedModel:
     """The resolved model of a human seat (spec and provider `human`)."""
     return ResolvedModel(
         spec=HUMAN_SPEC,
-        provider=HUMAN_SPEC,
+        provider=HUMAN,
         model="",
         chat=NoChat(),
         structured=StructuredMode.JSON_TEXT,
         params={},
     )
-
-
-def is_human(model: ResolvedModel) -> bool:
-    """Whether a resolved model is a person's seat."""
-    return model.provider == HUMAN_SPEC

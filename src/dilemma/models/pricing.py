@@ -27,8 +27,10 @@ from pathlib import Path
 
 import yaml
 
+from dilemma.models.spec import HUMAN, LOCAL, SCRIPTED
+
 PRICES_ENV = "DILEMMA_PRICES"
-FREE_PROVIDERS = frozenset({"scripted", "local", "human"})
+FREE_PROVIDERS = frozenset({SCRIPTED, LOCAL, HUMAN})
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 

@@ -10,8 +10,9 @@ extra).
   (`--base-url` or DILEMMA_BASE_URL).
 - `PROVIDER:MODEL`: anything LangChain's `init_chat_model` supports, with its package installed.
 
-The shared types (ModelOptions, ResolvedModel, StructuredMode, ModelSpecError) live in
-`dilemma.models.types` and are importable from here too.
+A spec is parsed once into a `ModelSpec` (`dilemma.models.spec`). The shared types
+(ModelOptions, ResolvedModel, StructuredMode, ModelSpecError) live in `dilemma.models.types` and
+are importable from here too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from dilemma.core.safe_text import register_url_secrets
 from dilemma.models.scripted import POLICIES, ScriptedPolicy
+from dilemma.models.spec import DEFAULT_SPEC, HUMAN, LOCAL, OPENAI, SCRIPTED, ModelSpec
 from dilemma.models.types import (
     ModelOptions,
     ModelSpecError,
@@ -37,6 +39,7 @@ __all__ = [
     "PROVIDERS",
     "ModelOptions",
     "ModelRequest",
+    "ModelSpec",
     "ModelSpecError",
     "ModelUnavailable",
     "Provider",
@@ -44,11 +47,9 @@ __all__ = [
     "StructuredMode",
     "check_spec",
     "resolve_model",
-    "spec_parts",
 ]
 
 BASE_URL_ENV = "DILEMMA_BASE_URL"
-DEFAULT_SPEC = "local"
 REMOTE_ATTEMPT_TIMEOUT_S = 120.0
 """Default bound on one HTTP attempt to a remote API (`--timeout`)."""
 REMOTE_CALL_DEADLINE_S = 300.0
@@ -59,10 +60,7 @@ REMOTE_CALL_DEADLINE_S = 300.0
 class ModelRequest:
     """A parsed spec with what a provider needs to build the model."""
 
-    spec: str
-    provider: str
-    model: str
-    """The part after `PROVIDER:`; empty for a provider that takes no model name."""
+    spec: ModelSpec
     seed: int
     options: ModelOptions
     base_url: str | None
@@ -70,11 +68,9 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class Provider:
-    """How to build the models of one provider name."""
+    """How to build the models of one provider name (a bare spec's or a `PROVIDER:MODEL`'s)."""
 
     resolve: Callable[[ModelRequest], ResolvedModel]
-    takes_model: bool = True
-    """False for a bare spec such as `local`; True for `PROVIDER:MODEL`."""
 
 
 def _local(request: ModelRequest) -> ResolvedModel:
@@ -95,12 +91,13 @@ def _check_policy(policy: str) -> None:
 
 
 def _scripted(request: ModelRequest) -> ResolvedModel:
-    _check_policy(request.model)
+    policy = request.spec.model
+    _check_policy(policy)
     return ResolvedModel(
-        spec=request.spec,
-        provider="scripted",
-        model=request.model,
-        chat=ScriptedPolicy(policy=request.model, seed=request.seed),
+        spec=request.spec.text,
+        provider=SCRIPTED,
+        model=policy,
+        chat=ScriptedPolicy(policy=policy, seed=request.seed),
         structured=StructuredMode.JSON_TEXT,
         params={"seed": request.seed},
     )
@@ -115,11 +112,11 @@ def _openai_compatible(request: ModelRequest) -> ResolvedModel:
     key = os.environ.get("OPENAI_API_KEY")
     if base_url is None and not key:
         raise ModelSpecError(
-            f"model {request.spec!r} needs OPENAI_API_KEY in the environment (or --base-url for"
-            " an OpenAI-compatible server)"
+            f"model {request.spec.text!r} needs OPENAI_API_KEY in the environment (or --base-url"
+            " for an OpenAI-compatible server)"
         )
     params: dict[str, Any] = {
-        "model": request.model,
+        "model": request.spec.model,
         "max_tokens": options.max_tokens,
         "timeout": timeout,
         "max_retries": options.transport_retries,
@@ -137,9 +134,9 @@ def _openai_compatible(request: ModelRequest) -> ResolvedModel:
         extra_body={"max_tokens": options.max_tokens},
     )
     return ResolvedModel(
-        spec=request.spec,
-        provider="openai",
-        model=request.model,
+        spec=request.spec.text,
+        provider=OPENAI,
+        model=request.spec.model,
         chat=chat,
         structured=options.structured or StructuredMode.FUNCTION_CALLING,
         params=params,
@@ -152,26 +149,26 @@ def _langchain(request: ModelRequest) -> ResolvedModel:
     """Any other provider, through LangChain's `init_chat_model`."""
     from langchain.chat_models import init_chat_model
 
-    options = request.options
+    options, spec = request.options, request.spec
     timeout = options.timeout_s or REMOTE_ATTEMPT_TIMEOUT_S
     params: dict[str, Any] = {"max_tokens": options.max_tokens, "timeout": timeout}
     if options.temperature is not None:
         params["temperature"] = options.temperature
     try:
         chat = init_chat_model(
-            request.model,
-            model_provider=request.provider,
+            spec.model,
+            model_provider=spec.provider,
             rate_limiter=options.rate_limiter,
             **params,
         )
     except ImportError as exc:
-        raise ModelSpecError(f"model {request.spec!r}: provider package missing: {exc}") from exc
+        raise ModelSpecError(f"model {spec.text!r}: provider package missing: {exc}") from exc
     except ValueError as exc:
-        raise ModelSpecError(f"model {request.spec!r}: {exc}") from exc
+        raise ModelSpecError(f"model {spec.text!r}: {exc}") from exc
     return ResolvedModel(
-        spec=request.spec,
-        provider=request.provider,
-        model=request.model,
+        spec=spec.text,
+        provider=spec.provider,
+        model=spec.model,
         chat=chat,
         structured=options.structured or StructuredMode.FUNCTION_CALLING,
         params=params,
@@ -181,56 +178,34 @@ def _langchain(request: ModelRequest) -> ResolvedModel:
 
 
 PROVIDERS: dict[str, Provider] = {
-    "local": Provider(_local, takes_model=False),
-    "human": Provider(_human, takes_model=False),
-    "scripted": Provider(_scripted),
-    "openai": Provider(_openai_compatible),
+    LOCAL: Provider(_local),
+    HUMAN: Provider(_human),
+    SCRIPTED: Provider(_scripted),
+    OPENAI: Provider(_openai_compatible),
 }
 """Providers by name; any other `PROVIDER:MODEL` goes to LangChain's `init_chat_model`."""
 _FALLBACK = Provider(_langchain)
 
 
-def _parse(spec: str) -> tuple[str, str, Provider]:
-    """(provider name, model name, provider) of a spec; ModelSpecError when malformed."""
-    bare = PROVIDERS.get(spec)
-    if bare is not None and not bare.takes_model:
-        return spec, "", bare
-    name, sep, model = spec.partition(":")
-    provider = PROVIDERS.get(name, _FALLBACK)
-    if not sep or not name or not model or not provider.takes_model:
-        raise ModelSpecError(
-            f"model spec {spec!r} must look like PROVIDER:MODEL (e.g. openai:gpt-4o-mini),"
-            f" scripted:POLICY, local or human"
-        )
-    return name, model, provider
-
-
-def spec_parts(spec: str) -> tuple[str, str]:
-    """(provider, model) of a spec, as a resolved model names them (and the price table keys
-    them); ModelSpecError when malformed."""
-    name, model, _ = _parse(spec)
-    return name, model
-
-
-def check_spec(spec: str) -> None:
-    """Raise ModelSpecError for a malformed spec or an unknown scripted policy; builds nothing."""
-    name, model, _ = _parse(spec)
-    if name == "scripted":
-        _check_policy(model)
+def check_spec(spec: str | ModelSpec) -> ModelSpec:
+    """The parsed spec; ModelSpecError for a malformed spec or an unknown scripted policy (builds
+    nothing)."""
+    parsed = spec if isinstance(spec, ModelSpec) else ModelSpec.parse(spec)
+    if parsed.is_scripted:
+        _check_policy(parsed.model)
+    return parsed
 
 
 def resolve_model(
-    spec: str, *, seed: int = 0, options: ModelOptions | None = None
+    spec: str | ModelSpec, *, seed: int = 0, options: ModelOptions | None = None
 ) -> ResolvedModel:
-    """Turn a model spec string into a chat model; raises ModelSpecError with a one-line reason."""
+    """Turn a model spec into a chat model; raises ModelSpecError with a one-line reason."""
     options = options or ModelOptions()
-    name, model, provider = _parse(spec)
+    parsed = spec if isinstance(spec, ModelSpec) else ModelSpec.parse(spec)
     request = ModelRequest(
-        spec=spec,
-        provider=name,
-        model=model,
+        spec=parsed,
         seed=seed,
         options=options,
         base_url=options.base_url or os.environ.get(BASE_URL_ENV),
     )
-    return provider.resolve(request)
+    return PROVIDERS.get(parsed.provider, _FALLBACK).resolve(request)

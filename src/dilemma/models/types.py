@@ -14,10 +14,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import BaseRateLimiter
 
 from dilemma.core.structured_mode import StructuredMode as StructuredMode
-
-
-class ModelSpecError(ValueError):
-    """A model spec that cannot be turned into a model (bad syntax, missing key or package)."""
+from dilemma.models.spec import HUMAN
+from dilemma.models.spec import ModelSpecError as ModelSpecError
 
 
 class ModelUnavailable(RuntimeError):
@@ -61,3 +59,8 @@ class ResolvedModel:
     """Bound on one HTTP attempt; None for models that make no HTTP call (scripted, fakes)."""
     call_deadline_s: float | None = None
     """Bound on one call with all its retries (the state agent enforces it); None: unbounded."""
+
+    @property
+    def is_human(self) -> bool:
+        """Whether this is a person's seat (it has no chat model to call)."""
+        return self.provider == HUMAN

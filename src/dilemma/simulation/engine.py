@@ -8,12 +8,12 @@ summarise a phase are written in scenario order so records are deterministic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from dilemma.agents.state_agent import AskResult, CallLog, StateAgent
+from dilemma.core.agent import Agent, AskResult, CallLog, Log
 from dilemma.core.decision import (
     Decision,
     NegotiationReply,
@@ -69,17 +69,18 @@ class RoundReport:
 class Engine:
     """Plays one run of a world with one agent per state, emitting record events."""
 
-    def __init__(self, world: World, agents: dict[str, StateAgent], emit: Emit) -> None:
+    def __init__(self, world: World, agents: Mapping[str, Agent], emit: Emit) -> None:
         self.world = world
         self.agents = agents
         self.emit = emit
         self.totals = Totals()
 
-    def _logger(self, obs: Observation) -> Callable[[CallLog], None]:
+    def _logger(self, obs: Observation) -> Log:
         agent = self.agents[obs.you.id]
+        spec, counted = agent.spec, not agent.is_human  # a person's turn is logged, not counted
 
         def log(call: CallLog) -> None:
-            if agent.model.provider != "human":  # a person's turn is logged, not counted
+            if counted:
                 self.totals.llm_calls += 1
             self.totals.retries += 1 if call.attempt > 1 else 0
             self.totals.input_tokens += call.input_tokens or 0
@@ -95,7 +96,7 @@ class Engine:
                     phase=obs.phase,
                     subturn=obs.subturn,
                     attempt=call.attempt,
-                    model=agent.model.spec,
+                    model=spec,
                     messages=[ChatMessage(role=r, content=c) for r, c in call.messages],
                     raw=call.raw,
                     parsed=call.parsed,

@@ -12,13 +12,12 @@ that stops mid-phase loses no submitted decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from dilemma.agents.human_seat import TIMEOUT
-from dilemma.agents.state_agent import AskResult, CallLog, StateAgent
+from dilemma.core.agent import Agent, AskResult, CallLog, Log
 from dilemma.core.observation import Observation, Phase
 from dilemma.records.reader import Record
 from dilemma.records.schema import LlmCallEvent, ObservationEvent
@@ -86,18 +85,26 @@ def _log_of(call: LlmCallEvent) -> CallLog:
     )
 
 
-class ReplayingAgent(StateAgent):
-    """Answers the turns its replay holds from the record, the others through `live`."""
+class ReplayingAgent:
+    """An `Agent` that answers the turns its replay holds from the record, the others through
+    `live` (whose spec and seat it takes)."""
 
-    def __init__(self, live: StateAgent, replay: Replay) -> None:
-        super().__init__(live.persona, live.model, live.setup, max_retries=live.max_retries)
+    def __init__(self, live: Agent, replay: Replay) -> None:
         self.live = live
         self.replay = replay
         self.replayed = 0
 
-    async def ask(
-        self, obs: Observation, schema: type[BaseModel], log: Callable[[CallLog], None]
-    ) -> AskResult:
+    @property
+    def spec(self) -> str:
+        """The live agent's spec."""
+        return self.live.spec
+
+    @property
+    def is_human(self) -> bool:
+        """Whether the live agent is a person."""
+        return self.live.is_human
+
+    async def ask(self, obs: Observation, schema: type[BaseModel], log: Log) -> AskResult:
         """The recorded answer of this turn, or the live agent's."""
         turn = (obs.you.id, obs.round, obs.phase, obs.subturn)
         calls = self.replay.calls.get(turn)

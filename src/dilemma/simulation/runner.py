@@ -21,14 +21,16 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from dilemma.agents.human_seat import Desk, HumanAgent, is_human
+from dilemma.agents.human_seat import Desk, HumanAgent
 from dilemma.agents.prompt_setup import PromptSetup, load_prompt_setup, run_setup_name
 from dilemma.agents.state_agent import RunIdentity, StateAgent
+from dilemma.core.agent import Agent
 from dilemma.core.personas import Persona
 from dilemma.core.safe_text import redact
 from dilemma.models.budget import SpendBudget, SpendLimitReached
-from dilemma.models.registry import DEFAULT_SPEC, ModelOptions, ResolvedModel, resolve_model
+from dilemma.models.registry import ModelOptions, ResolvedModel, resolve_model
 from dilemma.models.response_cache import ResponseCache
+from dilemma.models.spec import DEFAULT_SPEC
 from dilemma.records.provenance import git_state, package_versions, utc_now
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
 from dilemma.records.schema import (
@@ -312,7 +314,7 @@ async def _play(
         if isinstance(config.max_in_flight, asyncio.Semaphore)
         else asyncio.Semaphore(config.max_in_flight)
     )
-    humans = [sid for sid in scenario.ids if is_human(models[sid])]
+    humans = [sid for sid in scenario.ids if models[sid].is_human]
     desk = config.desk
     if humans and desk is None:
         raise RunSpecError(
@@ -320,7 +322,7 @@ async def _play(
             " `dilemma serve` (web)"
         )
     header = _header(scenario, models, setup, config, run_id)
-    agents: dict[str, StateAgent] = {}
+    agents: dict[str, Agent] = {}
     for sid in scenario.ids:
         if desk is not None and sid in humans:
             agents[sid] = HumanAgent(persona_of(scenario, sid), models[sid], setup, desk)

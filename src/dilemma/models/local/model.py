@@ -32,6 +32,7 @@ from pydantic import PrivateAttr
 
 from dilemma.models.local.server import MODEL_NAME, LocalServer, acquire_server, release_server
 from dilemma.models.openai_chat import AttemptTimeoutClient, ReplyChatOpenAI
+from dilemma.models.spec import LOCAL, LOCAL_SPEC
 from dilemma.models.types import ModelOptions, ModelSpecError, ResolvedModel, StructuredMode
 
 INSTALL_HINT = (
@@ -192,8 +193,8 @@ def local_model_on(
         text_max=text_max,
     ).use_gate(server.gate)
     return ResolvedModel(
-        spec="local",
-        provider="local",
+        spec=LOCAL_SPEC,
+        provider=LOCAL,
         model=MODEL_NAME,
         chat=chat,
         structured=StructuredMode.FUNCTION_CALLING,

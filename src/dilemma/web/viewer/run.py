@@ -21,6 +21,7 @@ from dilemma.cli.score_format import runs_json
 from dilemma.core.observation import Phase
 from dilemma.core.safe_text import escape_controls, redact, scrub
 from dilemma.evaluation.tables import score
+from dilemma.models.spec import HUMAN_SPEC
 from dilemma.records.reader import iter_events, read_header, read_run_end
 from dilemma.records.schema import (
     DecisionEvent,
@@ -36,8 +37,6 @@ from dilemma.records.schema import (
 
 KINDS = ("negotiation", "decision", "resolution", "round_end", "run_end")
 """Event kinds the run page reads (observations are skipped, unvalidated)."""
-HUMAN_MODEL = "human"
-"""The `model` of a call answered by a person in a human seat (its latency: time taken)."""
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 """Line colours, one per state (arms) or ordered pair (threat)."""
@@ -187,7 +186,7 @@ def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
     for call in iter_events(path, ("llm_call",)):
         if (
             isinstance(call, LlmCallEvent)
-            and call.model == HUMAN_MODEL
+            and call.model == HUMAN_SPEC  # a person's answer: its latency is the time taken
             and call.phase == Phase.DECISION
         ):
             key = (call.round, call.state)
