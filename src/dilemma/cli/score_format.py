@@ -7,188 +7,21 @@ Both raise dilemma.records.reader.NoRecordsError when `path` holds no readable r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from dilemma.evaluation.index import COMPONENTS
-from dilemma.evaluation.intent import MEASURES as INTENT_MEASURES
+from dilemma.evaluation.run_json import display_value, runs_json
 from dilemma.evaluation.tables import Scores, score
 
-HEADLINE = (
-    "escalation_index",
-    "ladder_score_total",
-    "max_rung",
-    "mean_threat",
-    "threat_trend",
-    "mean_misperception",
-    "spiral_rounds",
-    "spiral_onset",
-    "spiral_longest",
-    "mean_implied_hostility",
-    "forecast_mae",
-    "said_did_mae",
-    "mean_growth_pct",
-    "cum_arms_change_pct",
-)
-"""Run measures listed under `insufficient_data` in the JSON when they cannot be computed."""
-
 Source = Path | str | Iterable[Path | str]
-SIDES = ("ab", "ba")
-"""`intent_dyads`: "ab" holds a's judgements of b's intent, "ba" b's judgements of a's."""
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready Python value (NaN and <NA> become None)."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
-
-
-def runs_json(scores: Scores) -> list[dict[str, Any]]:
-    """One JSON-ready object per run of already computed scores."""
-    dyads = scores.dyads.groupby("run_id", sort=False)
-    states = scores.states.groupby("run_id", sort=False)
-    flagged = scores.state_rounds[scores.state_rounds["rule_violations"] > 0]
-    violations = flagged.groupby("run_id", sort=False)
-    out: list[dict[str, Any]] = []
-    for run in scores.runs.to_dict("records"):
-        rid = run["run_id"]
-        obj: dict[str, Any] = {
-            k: _plain(run[k])
-            for k in (
-                "run_id",
-                "scenario",
-                "path",
-                "rounds",
-                "rounds_planned",
-                "outcome",
-                "complete",
-                "truncated",
-                "escalation_index",
-                "ladder_score_total",
-                "ladder_mean",
-                "max_rung",
-                "mean_growth_pct",
-                "cum_arms_change_pct",
-                "mean_threat",
-                "threat_trend",
-                "mean_misperception",
-                "mean_abs_misperception",
-                "spiral_rounds",
-                "spiral_onset",
-                "spiral_longest",
-                "spiral_share",
-                "mutual_arming_rounds",
-                "saturated_rounds",
-                "mean_implied_hostility",
-                "war",
-                "war_round",
-                "war_initiator",
-                "war_target",
-                "treaties_formed",
-                "breaches",
-                "forecast_mae",
-                "said_did_mae",
-                "decisions",
-                "fallbacks",
-                "fallback_rate",
-                "parse_failure_rate",
-                "rule_violations",
-            )
-        }
-        obj["index_components"] = {c.removeprefix("idx_"): _plain(run[c]) for c in COMPONENTS}
-        obj["index_weights"] = _weights(run["index_weights"])
-        obj["violations"] = [
-            {"round": _plain(v["round"]), "state": v["state"], "rules": v["violations"]}
-            for v in _records(violations, rid)
-        ]
-        obj["richardson"] = [
-            {
-                "dyad": [d["a"], d["b"]],
-                **{k: _plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
-                **{f"se_{k}": _plain(d[f"rich_se_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
-                "p_a": _plain(d["rich_p_a"]),
-                "p_b": _plain(d["rich_p_b"]),
-                "r2_x": _plain(d["rich_r2_x"]),
-                "r2_y": _plain(d["rich_r2_y"]),
-                "n_obs_x": _plain(d["rich_nobs_x"]),
-                "n_obs_y": _plain(d["rich_nobs_y"]),
-                "spectral_radius": _plain(d["rich_rho"]),
-                "spectral_radius_ci": [_plain(d["rich_rho_lo"]), _plain(d["rich_rho_hi"])],
-                "verdict": d["rich_verdict"],
-            }
-            for d in _records(dyads, rid)
-        ]
-        obj["states"] = [
-            {
-                k: _plain(s[k])
-                for k in (
-                    "state",
-                    "model",
-                    "regime",
-                    "transparency",
-                    "decisions",
-                    "fallbacks",
-                    "fallback_rate",
-                    "parse_failure_rate",
-                    "mean_threat_out",
-                    "mean_misperception",
-                    "forecast_mae",
-                    "said_did_mae",
-                )
-            }
-            for s in _records(states, rid)
-        ]
-        obj.update({k: _plain(run[k]) for k in INTENT_MEASURES})
-        obj["intent_dyads"] = [
-            {
-                "dyad": [d["a"], d["b"]],
-                **{side: {k: _plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
-            }
-            for d in _records(dyads, rid)
-        ]
-        obj["insufficient_data"] = [k for k in HEADLINE if obj.get(k) is None]
-        out.append(obj)
-    return out
-
-
-def _weights(text: Any) -> dict[str, float]:
-    """The index weights from their `name=value,...` column."""
-    pairs = (item.split("=") for item in str(text).split(","))
-    return {name: float(value) for name, value in pairs}
-
-
-def _records(groups: Any, key: str) -> list[dict[str, Any]]:
-    try:
-        frame: pd.DataFrame = groups.get_group(key)
-    except KeyError:
-        return []
-    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def score_json(source: Source) -> list[dict[str, Any]]:
     """One JSON-ready object per run found in `source` (a record, a folder, or several)."""
     return runs_json(score(source))
-
-
-def display_value(value: Any, digits: int = 2) -> str:
-    """A value for display: n/a for missing or NaN, yes/no for booleans, fixed digits for floats."""
-    value = _plain(value)
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def _est(d: dict[Any, Any], k: str, digits: int = 3) -> str:

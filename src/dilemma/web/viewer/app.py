@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from dilemma.cli.score_format import display_value
+from dilemma.evaluation.run_json import display_value
 from dilemma.records.schema import RecordError
 from dilemma.web.viewer.data import NONE_LEVEL, Filters, Listing, RunIndex
 from dilemma.web.viewer.run import clean, run_view

@@ -1,9 +1,9 @@
 """What the live viewer shows of one run: its timeline round by round, curves and measures.
 
     view = run_view(Path("runs/x.jsonl"))
-    view.rounds[0].decisions["A"].decision.public_statement   # model text, as written
-    view.arms_chart.lines, view.threat_chart.lines            # polylines for inline SVG
-    view.measures                                             # dilemma.cli.score_format.runs_json
+    view.rounds[0].decisions["A"].decision.public_statement # model text, as written
+    view.arms_chart.lines, view.threat_chart.lines          # polylines for inline SVG
+    view.measures                                           # dilemma.evaluation.run_json.runs_json
 
 Everything comes from the record (read through dilemma.records.reader, tolerant of a run still being
 written) and from the evaluator, which is reused as `dilemma score --json` uses it. Text written
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dilemma.cli.score_format import runs_json
 from dilemma.core.observation import Phase
 from dilemma.core.safe_text import escape_controls, redact, scrub
+from dilemma.evaluation.run_json import runs_json
 from dilemma.evaluation.tables import score
 from dilemma.models.spec import HUMAN_SPEC
 from dilemma.records.reader import iter_events, read_header, read_run_end
