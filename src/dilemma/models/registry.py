@@ -68,7 +68,7 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class Provider:
-    """How to build the models of one provider name (a bare spec's or a `PROVIDER:MODEL`'s)."""
+    """How to build the models of one provider."""
 
     resolve: Callable[[ModelRequest], ResolvedModel]
 
