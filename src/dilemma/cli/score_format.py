@@ -3,17 +3,18 @@
     score_text(path) -> str               the table (and the records that could not be read)
     score_json(path) -> list[dict]        one object per run; NaN becomes null
 Both raise dilemma.records.reader.NoRecordsError when `path` holds no readable record.
+`runs_json` and `runs_text` format scores already computed (by `dilemma.score`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from dilemma.cli.values import display_value, plain
 from dilemma.evaluation.index import COMPONENTS
 from dilemma.evaluation.intent import MEASURES as INTENT_MEASURES
 from dilemma.evaluation.tables import Scores, score
@@ -36,20 +37,11 @@ HEADLINE = (
 )
 """Run measures listed under `insufficient_data` in the JSON when they cannot be computed."""
 
+__all__ = ["HEADLINE", "display_value", "runs_json", "runs_text", "score_json", "score_text"]
+
 Source = Path | str | Iterable[Path | str]
 SIDES = ("ab", "ba")
 """`intent_dyads`: "ab" holds a's judgements of b's intent, "ba" b's judgements of a's."""
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready Python value (NaN and <NA> become None)."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
 
 
 def runs_json(scores: Scores) -> list[dict[str, Any]]:
@@ -62,7 +54,7 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
     for run in scores.runs.to_dict("records"):
         rid = run["run_id"]
         obj: dict[str, Any] = {
-            k: _plain(run[k])
+            k: plain(run[k])
             for k in (
                 "run_id",
                 "scenario",
@@ -104,32 +96,32 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 "rule_violations",
             )
         }
-        obj["index_components"] = {c.removeprefix("idx_"): _plain(run[c]) for c in COMPONENTS}
+        obj["index_components"] = {c.removeprefix("idx_"): plain(run[c]) for c in COMPONENTS}
         obj["index_weights"] = _weights(run["index_weights"])
         obj["violations"] = [
-            {"round": _plain(v["round"]), "state": v["state"], "rules": v["violations"]}
+            {"round": plain(v["round"]), "state": v["state"], "rules": v["violations"]}
             for v in _records(violations, rid)
         ]
         obj["richardson"] = [
             {
                 "dyad": [d["a"], d["b"]],
-                **{k: _plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
-                **{f"se_{k}": _plain(d[f"rich_se_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
-                "p_a": _plain(d["rich_p_a"]),
-                "p_b": _plain(d["rich_p_b"]),
-                "r2_x": _plain(d["rich_r2_x"]),
-                "r2_y": _plain(d["rich_r2_y"]),
-                "n_obs_x": _plain(d["rich_nobs_x"]),
-                "n_obs_y": _plain(d["rich_nobs_y"]),
-                "spectral_radius": _plain(d["rich_rho"]),
-                "spectral_radius_ci": [_plain(d["rich_rho_lo"]), _plain(d["rich_rho_hi"])],
+                **{k: plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                **{f"se_{k}": plain(d[f"rich_se_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                "p_a": plain(d["rich_p_a"]),
+                "p_b": plain(d["rich_p_b"]),
+                "r2_x": plain(d["rich_r2_x"]),
+                "r2_y": plain(d["rich_r2_y"]),
+                "n_obs_x": plain(d["rich_nobs_x"]),
+                "n_obs_y": plain(d["rich_nobs_y"]),
+                "spectral_radius": plain(d["rich_rho"]),
+                "spectral_radius_ci": [plain(d["rich_rho_lo"]), plain(d["rich_rho_hi"])],
                 "verdict": d["rich_verdict"],
             }
             for d in _records(dyads, rid)
         ]
         obj["states"] = [
             {
-                k: _plain(s[k])
+                k: plain(s[k])
                 for k in (
                     "state",
                     "model",
@@ -147,11 +139,11 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
             }
             for s in _records(states, rid)
         ]
-        obj.update({k: _plain(run[k]) for k in INTENT_MEASURES})
+        obj.update({k: plain(run[k]) for k in INTENT_MEASURES})
         obj["intent_dyads"] = [
             {
                 "dyad": [d["a"], d["b"]],
-                **{side: {k: _plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
+                **{side: {k: plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
             }
             for d in _records(dyads, rid)
         ]
@@ -177,18 +169,6 @@ def _records(groups: Any, key: str) -> list[dict[str, Any]]:
 def score_json(source: Source) -> list[dict[str, Any]]:
     """One JSON-ready object per run found in `source` (a record, a folder, or several)."""
     return runs_json(score(source))
-
-
-def display_value(value: Any, digits: int = 2) -> str:
-    """A value for display: n/a for missing or NaN, yes/no for booleans, fixed digits for floats."""
-    value = _plain(value)
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def _est(d: dict[Any, Any], k: str, digits: int = 3) -> str:
