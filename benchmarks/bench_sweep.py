@@ -51,8 +51,9 @@ def _code_root() -> Path:
 ROOT = _code_root()
 sys.path.insert(0, str(ROOT))
 
+from dilemma.experiments.config import SweepConfig, SweepStats  # noqa: E402
 from dilemma.experiments.spec import RunSpec, expand, load_experiment  # noqa: E402
-from dilemma.experiments.sweep import sweep  # noqa: E402
+from dilemma.experiments.sweep import LocalExecutor  # noqa: E402
 from dilemma.models.fake import FakeChatModel  # noqa: E402
 from dilemma.models.registry import ResolvedModel  # noqa: E402
 from tests.helpers.engine import fake  # noqa: E402
@@ -96,6 +97,11 @@ def runs_for(n: int, rounds: int, folder: Path) -> list[RunSpec]:
     path = folder / "bench.yaml"
     path.write_text(EXPERIMENT.format(rounds=rounds, runs=n))
     return expand(load_experiment(path), path)
+
+
+async def sweep(specs: list[RunSpec], out: Path, **config: object) -> SweepStats:
+    """The local executor on `SweepConfig(out, **config)`."""
+    return await LocalExecutor().run(specs, SweepConfig(out, **config))  # type: ignore[arg-type]
 
 
 def fake_resolver(latency: float, responder=cheap_responder):  # type: ignore[no-untyped-def]
@@ -224,7 +230,7 @@ def bench_memory(small: int, large: int) -> None:
 
 def ray_throughput(runs: int, rounds: int) -> None:
     """[4]: calls per second of the local executor and of Ray with 1 and 2 workers."""
-    from dilemma.experiments.ray_executor import import_ray, ray_session, ray_sweep
+    from dilemma.experiments.ray_executor import RayExecutor, import_ray, ray_session
 
     ray = import_ray()
     figures: dict[str, float] = {}
@@ -242,14 +248,14 @@ def ray_throughput(runs: int, rounds: int) -> None:
         for workers in (1, 2):
             ready: list[float] = []  # workers start (and import the package) before the clock
             with ray_session(ray, workers=workers, address=None):
-                stats = ray_sweep(
-                    specs,
-                    Path(tmp) / f"ray{workers}",
-                    concurrency=8,
+                executor = RayExecutor(
                     workers=workers,
-                    resolver=fake_resolver(0.0),
                     on_ready=lambda ready=ready: ready.append(time.perf_counter()),
                 )
+                config = SweepConfig(
+                    Path(tmp) / f"ray{workers}", concurrency=8, resolver=fake_resolver(0.0)
+                )
+                stats = asyncio.run(executor.run(specs, config))
                 figures[f"ray{workers}"] = stats.calls / (time.perf_counter() - ready[0])
     print(
         f"[4] zero-latency throughput, {runs} runs x {rounds} rounds ({stats.calls} calls):"

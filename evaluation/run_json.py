@@ -37,14 +37,17 @@ SIDES = ("ab", "ba")
 """`intent_dyads`: "ab" holds a's judgements of b's intent, "ba" b's judgements of a's."""
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready Python value (NaN and <NA> become None)."""
+def plain(value: Any) -> Any:
+    """A JSON-ready Python value: None for a missing one (None, NaN, pandas' NA), "inf" or
+    "-inf" for an infinity (JSON has none), Python scalars for numpy ones."""
     if value is None or value is pd.NA:
         return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return str(value) if math.isinf(value) else value
     if hasattr(value, "item"):
-        return _plain(value.item())
+        return plain(value.item())
     return value
 
 
@@ -58,7 +61,7 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
     for run in scores.runs.to_dict("records"):
         rid = run["run_id"]
         obj: dict[str, Any] = {
-            k: _plain(run[k])
+            k: plain(run[k])
             for k in (
                 "run_id",
                 "scenario",
@@ -100,32 +103,32 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 "rule_violations",
             )
         }
-        obj["index_components"] = {c.removeprefix("idx_"): _plain(run[c]) for c in COMPONENTS}
+        obj["index_components"] = {c.removeprefix("idx_"): plain(run[c]) for c in COMPONENTS}
         obj["index_weights"] = _weights(run["index_weights"])
         obj["violations"] = [
-            {"round": _plain(v["round"]), "state": v["state"], "rules": v["violations"]}
+            {"round": plain(v["round"]), "state": v["state"], "rules": v["violations"]}
             for v in _records(violations, rid)
         ]
         obj["richardson"] = [
             {
                 "dyad": [d["a"], d["b"]],
-                **{k: _plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
-                **{f"se_{k}": _plain(d[f"rich_se_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
-                "p_a": _plain(d["rich_p_a"]),
-                "p_b": _plain(d["rich_p_b"]),
-                "r2_x": _plain(d["rich_r2_x"]),
-                "r2_y": _plain(d["rich_r2_y"]),
-                "n_obs_x": _plain(d["rich_nobs_x"]),
-                "n_obs_y": _plain(d["rich_nobs_y"]),
-                "spectral_radius": _plain(d["rich_rho"]),
-                "spectral_radius_ci": [_plain(d["rich_rho_lo"]), _plain(d["rich_rho_hi"])],
+                **{k: plain(d[f"rich_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                **{f"se_{k}": plain(d[f"rich_se_{k}"]) for k in ("a", "m", "g", "b", "n", "h")},
+                "p_a": plain(d["rich_p_a"]),
+                "p_b": plain(d["rich_p_b"]),
+                "r2_x": plain(d["rich_r2_x"]),
+                "r2_y": plain(d["rich_r2_y"]),
+                "n_obs_x": plain(d["rich_nobs_x"]),
+                "n_obs_y": plain(d["rich_nobs_y"]),
+                "spectral_radius": plain(d["rich_rho"]),
+                "spectral_radius_ci": [plain(d["rich_rho_lo"]), plain(d["rich_rho_hi"])],
                 "verdict": d["rich_verdict"],
             }
             for d in _records(dyads, rid)
         ]
         obj["states"] = [
             {
-                k: _plain(s[k])
+                k: plain(s[k])
                 for k in (
                     "state",
                     "model",
@@ -143,11 +146,11 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
             }
             for s in _records(states, rid)
         ]
-        obj.update({k: _plain(run[k]) for k in INTENT_MEASURES})
+        obj.update({k: plain(run[k]) for k in INTENT_MEASURES})
         obj["intent_dyads"] = [
             {
                 "dyad": [d["a"], d["b"]],
-                **{side: {k: _plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
+                **{side: {k: plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
             }
             for d in _records(dyads, rid)
         ]
@@ -172,7 +175,7 @@ def _records(groups: Any, key: str) -> list[dict[str, Any]]:
 
 def display_value(value: Any, digits: int = 2) -> str:
     """A value for display: n/a for missing or NaN, yes/no for booleans, fixed digits for floats."""
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return "n/a"
     if isinstance(value, bool):

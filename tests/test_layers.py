@@ -207,11 +207,6 @@ def test_no_import_cycles(graph):
     assert found == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dilemma.cli.main, .seat and .sweep import one another; the command line's"
-    " restructuring removes the cycle (then drop this mark)",
-)
 def test_no_import_cycles_inside_the_command_line(graph):
     assert [c for c in cycles(graph) if all(_area(m) == CLI for m in c)] == []
 

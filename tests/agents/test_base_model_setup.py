@@ -23,7 +23,7 @@ from dilemma.agents.prompt_setup import (
 from dilemma.scenarios.library import load_builtin, parse_scenario
 
 from benchmarks.bench_local_model import incoherent
-from dilemma.cli.main import _with_overrides
+from dilemma.api.scenario import with_rounds
 from dilemma.core.decision import (
     Decision,
     Intent,
@@ -175,7 +175,7 @@ async def test_record_states_the_setup_a_local_run_used(
 def test_rounds_override_keeps_an_unnamed_setup_unnamed() -> None:
     loaded = load_builtin("two-rivals")
     assert "prompt_setup" not in loaded.model_fields_set
-    changed = _with_overrides(loaded, 2, "builtin:two-rivals")
+    changed = with_rounds(loaded, 2, "builtin:two-rivals")
     assert changed.rules.rounds == 2 and "prompt_setup" not in changed.model_fields_set
     assert changed.model_dump() == {
         **loaded.model_dump(),
@@ -183,7 +183,7 @@ def test_rounds_override_keeps_an_unnamed_setup_unnamed() -> None:
     }
     data = loaded.model_dump(mode="json", exclude_unset=True)
     named = parse_scenario({**data, "prompt_setup": "baseline"}, "x")
-    assert _with_overrides(named, 2, "x").model_fields_set >= {"prompt_setup"}
+    assert with_rounds(named, 2, "x").model_fields_set >= {"prompt_setup"}
 
 
 # --- the benchmark's incoherence measure --------------------------------------------------------

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from dilemma.experiments.executor import ReplayMiss, SweepError
 from dilemma.experiments.spec import ExperimentError, expand, load_experiment
-from dilemma.experiments.sweep import SweepError, sweep
 from dilemma.models.response_cache import CacheMiss, ResponseCache
 from dilemma.records.reader import record_status
 from tests.helpers.held_sweep import HELD
 from tests.helpers.signals import interruptible
+from tests.helpers.sweeps import sweep_locally
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "src" / "dilemma" / "experiments" / "examples"
@@ -109,14 +110,14 @@ def test_bad_experiment_files_name_file_and_field(tmp_path: Path, text: str, fie
 async def test_sweep_runs_everything_and_refuses_to_overwrite(tmp_path: Path) -> None:
     path = write(tmp_path, SMALL)
     runs = expand(load_experiment(path), path)
-    stats = await sweep(runs, tmp_path / "out", concurrency=4)
+    stats = await sweep_locally(runs, tmp_path / "out", concurrency=4)
     assert (stats.done, stats.failed) == (12, 0)
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.jsonl")) == sorted(
         r.run_id for r in runs
     )
     with pytest.raises(SweepError, match="--resume"):
-        await sweep(runs, tmp_path / "out", concurrency=4)
-    again = await sweep(runs, tmp_path / "out", concurrency=4, resume=True)
+        await sweep_locally(runs, tmp_path / "out", concurrency=4)
+    again = await sweep_locally(runs, tmp_path / "out", concurrency=4, resume=True)
     assert (again.done, again.skipped) == (12, 12)
 
 
@@ -194,14 +195,14 @@ async def test_cache_then_replay_reproduces_records(tmp_path: Path) -> None:
     path = write(tmp_path, SMALL.replace("repeats: 3", "repeats: 1"))
     runs = expand(load_experiment(path), path)
     cache = ResponseCache(tmp_path / "cache.sqlite")
-    await sweep(runs, tmp_path / "first", concurrency=4, cache=cache)
+    await sweep_locally(runs, tmp_path / "first", concurrency=4, shared_cache=cache)
     assert cache.misses > 0 and cache.hits == 0
     calls = cache.misses
-    await sweep(runs, tmp_path / "second", concurrency=4, cache=cache)
+    await sweep_locally(runs, tmp_path / "second", concurrency=4, shared_cache=cache)
     assert cache.hits == calls and cache.misses == calls
     cache.close()
     replay = ResponseCache(tmp_path / "cache.sqlite", replay=True)
-    await sweep(runs, tmp_path / "replayed", concurrency=4, cache=replay)
+    await sweep_locally(runs, tmp_path / "replayed", concurrency=4, shared_cache=replay)
     assert replay.misses == 0
     for first in (tmp_path / "first").glob("*.jsonl"):
         assert _strip(first) == _strip(tmp_path / "replayed" / first.name)
@@ -210,8 +211,8 @@ async def test_cache_then_replay_reproduces_records(tmp_path: Path) -> None:
         load_experiment(write(tmp_path, SMALL.replace("rounds: 3", "rounds: 5"), "other.yaml")),
         path,
     )
-    with pytest.raises(SweepError, match="no cached reply"):
-        await sweep(other, tmp_path / "miss", concurrency=4, cache=replay)
+    with pytest.raises(ReplayMiss, match="no cached reply"):
+        await sweep_locally(other, tmp_path / "miss", concurrency=4, shared_cache=replay)
 
 
 def test_replay_needs_an_existing_cache(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from dilemma.experiments.ray_executor import LOOPBACK, import_ray, loopback_only, ray_sweep
-from dilemma.experiments.sweep import sweep
+from dilemma.experiments.ray_executor import LOOPBACK, import_ray, loopback_only
 from tests.helpers.ray_sweeps import experiment, records
+from tests.helpers.sweeps import sweep_locally, sweep_on_ray
 
 pytestmark = pytest.mark.ray
 
@@ -43,11 +43,11 @@ def test_runs_land_on_both_nodes_with_the_local_records(cluster: Any, tmp_path: 
     assert len(alive) == 2
     assert {n["NodeManagerAddress"] for n in alive} == {LOOPBACK}
     _, runs = experiment(tmp_path)
-    stats = ray_sweep(runs, tmp_path / "ray", concurrency=4)
+    stats = sweep_on_ray(runs, tmp_path / "ray", concurrency=4)
     assert (stats.done, stats.failed) == (len(runs), 0)
     assert sorted(stats.nodes) == sorted(r.run_id for r in runs)
     assert set(stats.nodes.values()) == {n["NodeID"] for n in alive}  # both nodes played runs
-    asyncio.run(sweep(runs, tmp_path / "local", concurrency=4))
+    asyncio.run(sweep_locally(runs, tmp_path / "local", concurrency=4))
     assert records(tmp_path / "ray") == records(tmp_path / "local")
 
 
@@ -56,7 +56,7 @@ def test_address_connects_to_the_cluster_and_disconnects(cluster: Any, tmp_path:
     ray, address = cluster
     ray.shutdown()
     _, runs = experiment(tmp_path)
-    stats = ray_sweep(runs, tmp_path / "ray", concurrency=2, address=address)
+    stats = sweep_on_ray(runs, tmp_path / "ray", concurrency=2, address=address)
     assert (stats.done, stats.failed) == (len(runs), 0)
     assert len(set(stats.nodes.values())) == 2
     assert not ray.is_initialized()

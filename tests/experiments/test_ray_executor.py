@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
-from dilemma.experiments.ray_executor import LOOPBACK, import_ray, ray_session, ray_sweep, shares
-from dilemma.experiments.sweep import sweep
+from dilemma.experiments.ray_executor import LOOPBACK, import_ray, ray_session, shares
 from dilemma.models.budget import SpendLimit
 from dilemma.records.reader import record_status
 from tests.helpers.ray_sweeps import (
@@ -30,6 +29,7 @@ from tests.helpers.ray_sweeps import (
     silent,
     without_times,
 )
+from tests.helpers.sweeps import sweep_locally, sweep_on_ray
 
 pytestmark = pytest.mark.ray
 
@@ -76,8 +76,8 @@ def as_ipv4(ip: str) -> str:
 
 def test_ray_sweep_writes_the_local_executors_records(ray_instance: Any, tmp_path: Path) -> None:
     _, runs = experiment(tmp_path)
-    local = asyncio.run(sweep(runs, tmp_path / "local", concurrency=4))
-    on_ray = ray_sweep(runs, tmp_path / "ray", concurrency=4, workers=2)
+    local = asyncio.run(sweep_locally(runs, tmp_path / "local", concurrency=4))
+    on_ray = sweep_on_ray(runs, tmp_path / "ray", concurrency=4, workers=2)
     assert (on_ray.done, on_ray.failed, on_ray.calls) == (local.done, 0, local.calls)
     assert local.calls == len(runs) * CALLS_PER_RUN
     expected = records(tmp_path / "local")
@@ -89,13 +89,13 @@ def test_ray_sweep_writes_the_local_executors_records(ray_instance: Any, tmp_pat
 def test_replay_under_ray_reproduces_the_cached_sweep(ray_instance: Any, tmp_path: Path) -> None:
     _, runs = experiment(tmp_path)
     cache = tmp_path / "cache.sqlite"
-    first = ray_sweep(runs, tmp_path / "cached", concurrency=4, cache_path=cache, resolver=noisy)
+    first = sweep_on_ray(runs, tmp_path / "cached", concurrency=4, cache=cache, resolver=noisy)
     assert first.failed == 0
-    again = ray_sweep(
+    again = sweep_on_ray(
         runs,
         tmp_path / "replayed",
         concurrency=4,
-        cache_path=cache,
+        cache=cache,
         replay=True,
         resolver=silent,
     )
@@ -114,7 +114,7 @@ def test_spend_limit_holds_across_workers_and_resume_plays_each_run_once(
     out = tmp_path / "out"
     # 2 workers with one permit each play a run each at a time; which worker makes which of the
     # 30 calls depends on the processes' pace, their total does not
-    first = ray_sweep(runs, out, concurrency=2, limit=SpendLimit(max_calls=30))
+    first = sweep_on_ray(runs, out, concurrency=2, limit=SpendLimit(max_calls=30))
     assert first.stop_reason is not None and "--max-calls 30" in first.stop_reason
     assert first.calls == 30  # counted from the records' llm_call events
     assert first.done in (1, 2) and 1 <= first.stopped <= 2  # a run in flight per worker at most
@@ -124,7 +124,7 @@ def test_spend_limit_holds_across_workers_and_resume_plays_each_run_once(
     finished = {
         p.name: p.read_bytes() for p in out.glob("*.jsonl") if record_status(p) != "stopped"
     }
-    second = ray_sweep(runs, out, concurrency=2, resume=True)
+    second = sweep_on_ray(runs, out, concurrency=2, resume=True)
     assert (second.done, second.skipped, second.remaining) == (6, first.done, 0)
     assert second.calls == (len(runs) - first.done) * CALLS_PER_RUN
     assert sorted(p.stem for p in out.glob("*.jsonl")) == sorted(r.run_id for r in runs)
@@ -134,7 +134,7 @@ def test_spend_limit_holds_across_workers_and_resume_plays_each_run_once(
     for name, content in finished.items():
         assert (out / name).read_bytes() == content
     reference = tmp_path / "reference"
-    asyncio.run(sweep(runs, reference, concurrency=2))
+    asyncio.run(sweep_locally(runs, reference, concurrency=2))
     assert records(out) == records(reference)
 
 
@@ -173,8 +173,9 @@ def test_ray_executor_without_ray_exits_2(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_the_sweep_modules_do_not_import_ray() -> None:
     code = (
-        "import sys, dilemma.cli.main, dilemma.cli.sweep, dilemma.experiments.sweep,"
-        " dilemma.experiments.ray_executor;"
+        "import sys, dilemma.cli.main, dilemma.cli.sweep, dilemma.cli.sweep_run,"
+        " dilemma.experiments.sweep, dilemma.experiments.ray_executor,"
+        " dilemma.experiments.ray_worker;"
         " print('ray' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}

@@ -17,9 +17,9 @@ from dilemma.experiments.estimate import (
     round_one_prompt_chars,
 )
 from dilemma.experiments.spec import RunSpec, expand, load_experiment
-from dilemma.experiments.sweep import sweep
 from dilemma.records.reader import find_records, read_record
 from dilemma.records.schema import LlmCallEvent
+from tests.helpers.sweeps import sweep_locally
 
 EXPERIMENT = """
 name: estimated
@@ -47,7 +47,7 @@ async def test_estimate_matches_a_played_scripted_sweep(tmp_path: Path) -> None:
     _, runs = experiment(tmp_path)
     est = estimate(runs)
     out = tmp_path / "out"
-    await sweep(runs, out, concurrency=4)
+    await sweep_locally(runs, out, concurrency=4)
     calls = [c for p in find_records(out) for c in read_record(p).of_kind(LlmCallEvent)]
     # scripted doves: no re-ask, no war, so the call count is exact: 2 states x 4 rounds x 2
     assert est.calls == len(calls) == 4 * 2 * 4 * 2
@@ -119,7 +119,7 @@ async def test_dry_run_of_a_shard_and_of_a_resume(tmp_path: Path) -> None:
     assert code == 0, output
     assert "(shard 2/2:" in output and "of 4)" in output
     out = tmp_path / "out"
-    await sweep(runs[:3], out, concurrency=2)
+    await sweep_locally(runs[:3], out, concurrency=2)
     code, output = cli("sweep", str(path), "--out", str(out), "--resume", "--dry-run")
     assert code == 0, output
     assert "3 already complete" in output and "1 to play" in output

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dilemma.experiments.spec import expand, load_experiment
-from dilemma.experiments.sweep import sweep
 from dilemma.simulation.runner import RunConfig, play_scenario
 from tests.helpers.engine import fake, make_scenario, policy_model
+from tests.helpers.sweeps import sweep_locally
 
 SWEEP = """
 name: viewer-sweep
@@ -58,7 +58,7 @@ def make_sweep(folder: Path) -> list[Path]:
     spec = folder.parent / f"{folder.name}-experiment.yaml"
     spec.write_text(SWEEP, encoding="utf-8")
     runs = expand(load_experiment(spec), spec)
-    _run(lambda: sweep(runs, folder, concurrency=4))
+    _run(lambda: sweep_locally(runs, folder, concurrency=4))
     return sorted(folder.glob("*.jsonl"))
 
 

@@ -14,7 +14,6 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from dilemma.experiments.spec import RunSpec, expand, load_experiment
-from dilemma.experiments.sweep import sweep
 from dilemma.models.fake import FakeChatModel
 from dilemma.models.response_cache import (
     CacheFormatError,
@@ -25,6 +24,7 @@ from dilemma.models.response_cache import (
 )
 from dilemma.models.types import ResolvedModel
 from tests.helpers.engine import fake, policy_model
+from tests.helpers.sweeps import sweep_locally
 
 # Both states transparent: round 1 shows every seed exactly the same prompt, the case where a
 # cache keyed by messages alone handed the first seed's reply to every other seed.
@@ -96,8 +96,12 @@ async def test_cached_repeats_stay_distinct_and_replay_exactly(tmp_path: Path) -
     runs = runs_of(tmp_path)
     assert sorted(r.seed for r in runs) == [0, 1, 2, 3]
     cache = ResponseCache(tmp_path / "cache.sqlite")
-    stats = await sweep(
-        runs, tmp_path / "cached", concurrency=1, cache=cache, resolver=resolver_for(noisy_model())
+    stats = await sweep_locally(
+        runs,
+        tmp_path / "cached",
+        concurrency=1,
+        shared_cache=cache,
+        resolver=resolver_for(noisy_model()),
     )
     assert stats.failed == 0 and cache.hits == 0
     records = sorted((tmp_path / "cached").glob("*.jsonl"))
@@ -108,11 +112,11 @@ async def test_cached_repeats_stay_distinct_and_replay_exactly(tmp_path: Path) -
     cache.close()
 
     replay = ResponseCache(tmp_path / "cache.sqlite", replay=True)
-    stats = await sweep(
+    stats = await sweep_locally(
         runs,
         tmp_path / "replayed",
         concurrency=4,
-        cache=replay,
+        shared_cache=replay,
         resolver=resolver_for(silent_model()),
     )
     assert stats.failed == 0 and replay.misses == 0 and replay.hits > 0
@@ -124,12 +128,20 @@ async def test_cached_repeats_stay_distinct_and_replay_exactly(tmp_path: Path) -
 async def test_cache_without_replay_reproduces_and_adds_nothing(tmp_path: Path) -> None:
     runs = runs_of(tmp_path)
     cache = ResponseCache(tmp_path / "cache.sqlite")
-    await sweep(
-        runs, tmp_path / "a", concurrency=2, cache=cache, resolver=resolver_for(noisy_model())
+    await sweep_locally(
+        runs,
+        tmp_path / "a",
+        concurrency=2,
+        shared_cache=cache,
+        resolver=resolver_for(noisy_model()),
     )
     calls = cache.misses
-    await sweep(
-        runs, tmp_path / "b", concurrency=2, cache=cache, resolver=resolver_for(silent_model())
+    await sweep_locally(
+        runs,
+        tmp_path / "b",
+        concurrency=2,
+        shared_cache=cache,
+        resolver=resolver_for(silent_model()),
     )
     assert (cache.hits, cache.misses) == (calls, calls)
     for first in (tmp_path / "a").glob("*.jsonl"):

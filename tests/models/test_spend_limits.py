@@ -10,8 +10,8 @@ from dilemma.evaluation.tables import record_paths, score
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
+from dilemma.experiments.config import SweepStats
 from dilemma.experiments.spec import RunSpec, expand, load_experiment
-from dilemma.experiments.sweep import SweepStats, sweep
 from dilemma.models.budget import SpendBudget, SpendLimit, SpendLimitReached
 from dilemma.models.fake import FakeChatModel
 from dilemma.models.response_cache import ResponseCache
@@ -20,6 +20,7 @@ from dilemma.records.reader import find_records, read_record, record_status
 from dilemma.records.schema import LlmCallEvent
 from tests.helpers.fake_openai_server import FakeOpenAIServer
 from tests.helpers.replies import responder
+from tests.helpers.sweeps import sweep_locally
 
 EXPERIMENT = """
 name: spend
@@ -175,14 +176,14 @@ async def limited_until_done(
         before = len(calls_in(all_records(out))) if resume else 0
         hits = cache.hits if cache is not None else 0
         budget = SpendBudget(limit)
-        stats = await sweep(
+        stats = await sweep_locally(
             runs,
             out,
             concurrency=concurrency,
             resolver=priced,
             budget=budget,
             resume=resume,
-            cache=cache,
+            shared_cache=cache,
         )
         passes.append((stats, budget.calls))
         made = calls_in(all_records(out))
@@ -200,13 +201,13 @@ async def limited_until_done(
 async def test_max_calls_stops_and_resume_finishes_exactly(tmp_path: Path, prices: Path) -> None:
     _, runs = experiment(tmp_path)
     reference = tmp_path / "reference"
-    full = await sweep(runs, reference, concurrency=4, resolver=priced)
+    full = await sweep_locally(runs, reference, concurrency=4, resolver=priced)
     assert (full.done, full.failed, full.stop_reason) == (6, 0, None)
     assert len(calls_in(find_records(reference))) == 6 * CALLS_PER_RUN
 
     out = tmp_path / "limited"
     budget = SpendBudget(SpendLimit(max_calls=30))
-    first = await sweep(runs, out, concurrency=2, resolver=priced, budget=budget)
+    first = await sweep_locally(runs, out, concurrency=2, resolver=priced, budget=budget)
     assert first.stop_reason is not None and "--max-calls 30" in first.stop_reason
     assert budget.calls == 30 == len(calls_in(find_records(out)))
     statuses = [record_status(p) for p in find_records(out)]
@@ -228,7 +229,7 @@ async def test_max_calls_stops_and_resume_finishes_exactly(tmp_path: Path, price
 async def test_max_cost_stops_and_resume_finishes_exactly(tmp_path: Path, prices: Path) -> None:
     _, runs = experiment(tmp_path)
     reference = tmp_path / "reference"
-    await sweep(runs, reference, concurrency=4, resolver=priced)
+    await sweep_locally(runs, reference, concurrency=4, resolver=priced)
     out = tmp_path / "limited"
     limit = SpendLimit(max_cost_usd=30.5 * CALL_USD)
     passes = await limited_until_done(runs, out, limit, 30)
@@ -245,7 +246,7 @@ async def test_with_a_cache_resume_pays_no_call_twice(tmp_path: Path, prices: Pa
     # with it, a stopped run's calls are answered from the cache when the run is played again
     _, runs = experiment(tmp_path)
     reference = tmp_path / "reference"
-    await sweep(runs, reference, concurrency=4, resolver=priced)
+    await sweep_locally(runs, reference, concurrency=4, resolver=priced)
     out = tmp_path / "limited"
     cache = ResponseCache(tmp_path / "cache.sqlite")
     try:

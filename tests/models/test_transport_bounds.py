@@ -8,7 +8,6 @@ dripping requests wait on the server's stop event, so each test ends in seconds.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from dilemma.scenarios.schema import Scenario
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
-from dilemma.experiments.sweep import sweep
+from dilemma.experiments.config import SweepConfig
 from dilemma.models.registry import (
     REMOTE_ATTEMPT_TIMEOUT_S,
     REMOTE_CALL_DEADLINE_S,
@@ -189,5 +188,5 @@ def test_library_refuses_what_the_cli_refuses(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
         RunConfig(seed=0, out_dir=tmp_path, max_in_flight=0)
     with pytest.raises(ValueError, match="concurrency"):
-        asyncio.run(sweep([], tmp_path / "sweep", concurrency=0))
+        SweepConfig(tmp_path / "sweep", concurrency=0)
     assert not (tmp_path / "sweep").exists()

@@ -21,8 +21,9 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
+from dilemma.experiments.executor import SweepError
 from dilemma.experiments.spec import RunSpec
-from dilemma.experiments.sweep import SweepError, plan
+from dilemma.experiments.sweep import plan
 from dilemma.records.json_schema import render, snapshot_path
 from dilemma.records.migrations import MIGRATIONS
 from dilemma.records.reader import (

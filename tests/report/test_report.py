@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from dilemma.experiments.spec import expand, load_experiment
-from dilemma.experiments.sweep import sweep
 from dilemma.records.schema import ExperimentInfo
 from dilemma.report.build import ReportError, write_report
 from tests.helpers.hostile import INJECTED, RATIONALE, STATEMENT, play_hostile
+from tests.helpers.sweeps import sweep_locally
 
 EXPERIMENT = """\
 name: tiny-transparency
@@ -42,7 +42,7 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = expand(experiment, source)
     out = root / "runs"
     meta = ExperimentInfo(name=experiment.name, source=str(source), runs=len(runs), conditions={})
-    stats = asyncio.run(sweep(runs, out, concurrency=4, experiment=meta))
+    stats = asyncio.run(sweep_locally(runs, out, concurrency=4, experiment=meta))
     assert stats.failed == 0
     return out
 

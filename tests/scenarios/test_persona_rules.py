@@ -20,7 +20,6 @@ from dilemma.cli.compare import CompareRequest, compare_output
 from dilemma.core.observation import ArmsSource, Phase
 from dilemma.core.personas import Disposition, Persona, Regime, Transparency
 from dilemma.experiments.spec import ExperimentError, RunSpec, expand, load_experiment
-from dilemma.experiments.sweep import sweep
 from dilemma.records.reader import read_record
 from dilemma.records.schema import ResolutionEvent
 from dilemma.report.transcript import header_lines
@@ -28,6 +27,7 @@ from dilemma.simulation.runner import RunConfig, play_scenario
 from dilemma.simulation.visibility import observe
 from dilemma.simulation.world import new_world
 from tests.helpers.engine import fake, make_scenario, policy_model, prompts_of
+from tests.helpers.sweeps import sweep_locally
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "dilemma" / "experiments" / "examples"
 
@@ -259,7 +259,7 @@ def behaviour(path: Path) -> list[dict[str, Any]]:
 
 
 async def by_seed(runs: list[RunSpec], out: Path, factor: str) -> dict[int, dict[str, Any]]:
-    stats = await sweep(runs, out, concurrency=4)
+    stats = await sweep_locally(runs, out, concurrency=4)
     assert stats.failed == 0
     seeds: dict[int, dict[str, Any]] = defaultdict(dict)
     for run in runs:

@@ -15,12 +15,12 @@ from dilemma.scenarios.library import parse_scenario
 
 from dilemma.core.decision import Decision
 from dilemma.experiments.spec import expand, load_experiment
-from dilemma.experiments.sweep import sweep
 from dilemma.records.reader import read_record
 from dilemma.records.schema import DecisionEvent, ObservationEvent, ResolutionEvent
 from dilemma.simulation.runner import RunConfig, play_scenario, run_scenario
 from dilemma.simulation.world import World, new_world, resolve_round, war_losses
 from tests.helpers.engine import fake, make_scenario, policy_model
+from tests.helpers.sweeps import sweep_locally
 
 # --- war losses: known answers -----------------------------------------------------------------
 
@@ -205,7 +205,7 @@ async def test_offense_advantage_raises_escalation(tmp_path: Path) -> None:
     runs = expand(load_experiment(spec), spec)
     level = {r.run_id: r.conditions["rules.offense_defense"] for r in runs}
     out = tmp_path / "out"
-    stats = await sweep(runs, out, concurrency=4)
+    stats = await sweep_locally(runs, out, concurrency=4)
     assert not stats.failures
     scored = score(out).runs
     scored["balance"] = scored["run_id"].map(level)

@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from dilemma.api.analysis import compare_settings, compare_with, runs_table
 from dilemma.core.safe_text import redactor
-from dilemma.evaluation.comparison import (
-    CompareError,
-    Comparison,
-    compare,
-    declared,
-    with_conditions,
-)
+from dilemma.evaluation.comparison import CompareError, Comparison, with_conditions
 from dilemma.evaluation.measure_sets import check_margins, check_primary
+from dilemma.evaluation.run_json import plain
 from dilemma.evaluation.tables import record_paths, score
 
 
-def runs_with_conditions(path: Path) -> pd.DataFrame:
-    """Run-level scores joined with each run's experiment conditions."""
-    return with_conditions(score(record_paths(path)).runs)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None if math.isnan(value) else str(value)
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def select(runs: pd.DataFrame, where: list[str]) -> pd.DataFrame:
@@ -94,22 +76,20 @@ class CompareRequest:
     seed: int = 0
 
 
+ORIGIN = {"given": "--primary"}
+"""How `dilemma compare` names where its primary measures came from (else as the API does)."""
+
+
 def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
-    """The comparison, and where its primary measures came from."""
-    runs = select(runs_with_conditions(path), request.where)
-    declared_primary, declared_margins = declared(Path(p) for p in runs["path"])
+    """The comparison (`dilemma.compare`), and where its primary measures came from."""
+    runs = select(runs_table(path), request.where)
     primary = parse_primary(request.primary)
-    source = "--primary" if primary else "experiment file" if declared_primary else "default set"
-    margins = {**declared_margins, **parse_margins(request.margins)}
-    result = compare(
-        runs,
-        request.by,
-        primary or declared_primary,
-        margins=margins,
-        interaction=request.interaction,
-        seed=request.seed,
+    margins = parse_margins(request.margins)
+    settings = compare_settings(runs, primary, margins)
+    result = compare_with(
+        runs, request.by, settings, interaction=request.interaction, seed=request.seed
     )
-    return result, source
+    return result, ORIGIN.get(settings.origin, settings.origin)
 
 
 def _table(frame: pd.DataFrame, cols: list[str]) -> str:

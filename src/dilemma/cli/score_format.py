@@ -3,6 +3,7 @@
     score_text(path) -> str               the table (and the records that could not be read)
     score_json(path) -> list[dict]        one object per run; NaN becomes null
 Both raise dilemma.records.reader.NoRecordsError when `path` holds no readable record.
+`runs_json` and `runs_text` format scores already computed (by `dilemma.score`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from dilemma.evaluation.run_json import display_value, runs_json
+from dilemma.evaluation.run_json import HEADLINE, display_value, runs_json
 from dilemma.evaluation.tables import Scores, score
+
+__all__ = ["HEADLINE", "display_value", "runs_json", "runs_text", "score_json", "score_text"]
 
 Source = Path | str | Iterable[Path | str]
 

@@ -1,22 +1,32 @@
-"""The commands that put people in seats: `dilemma play` (terminal) and `dilemma serve` (web).
-
-They are registered in dilemma.cli.main; the shared helpers of that module are imported lazily here
-(it imports this one).
-"""
+"""The commands that put people in seats: `dilemma play` (terminal) and `dilemma serve` (web)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dilemma.agents.human_seat import HUMAN_SPEC, SeatQueue
-from dilemma.scenarios.schema import Scenario
-from dilemma.simulation.replay import Replay
+from dilemma.cli.common import (
+    INTERRUPTED,
+    RUN_FAILED,
+    console,
+    fail,
+    parse_state_models,
+    progress,
+    summary,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from dilemma.agents.human_seat import SeatQueue
+    from dilemma.scenarios.schema import Scenario
+    from dilemma.simulation.replay import Replay
+
+    Play = Callable[[SeatQueue], Awaitable[Path]]
 
 ModelOption = Annotated[
     str | None, typer.Option(help="model spec of every other state (default: local)")
@@ -50,21 +60,22 @@ def human_specs(
     rounds: int | None,
 ) -> tuple[Scenario, str, dict[str, str], dict[str, str]]:
     """(scenario, source, overrides, specs) with `seats` played by people; exits 2 on bad input."""
-    from dilemma.cli.main import _fail, _parse_state_models, _with_overrides
+    from dilemma.agents.human_seat import HUMAN_SPEC
+    from dilemma.api.scenario import with_rounds
     from dilemma.scenarios.library import ScenarioError, load_scenario
     from dilemma.simulation.runner import RunSpecError, model_specs
 
     try:
         loaded, source = load_scenario(scenario)
-        loaded = _with_overrides(loaded, rounds, source)
-        overrides = _parse_state_models(state_model or [])
+        loaded = with_rounds(loaded, rounds, source)
+        overrides = parse_state_models(state_model or [])
         for seat in seats:
             if seat not in loaded.ids:
                 raise RunSpecError(f"no state {seat!r} in {source}; states: {loaded.ids}")
             overrides[seat] = HUMAN_SPEC
         specs = model_specs(loaded, overrides, model)
     except (ScenarioError, RunSpecError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     return loaded, source, overrides, specs
 
 
@@ -75,19 +86,19 @@ def resume_from(
     is of this scenario, these models and this seed."""
     if path is None:
         return None, None
-    from dilemma.cli.main import _fail
     from dilemma.records.reader import read_record
     from dilemma.records.scenario_snapshot import ScenarioSnapshot
     from dilemma.records.schema import RecordError
+    from dilemma.simulation.replay import Replay
 
     try:
         record = read_record(path)
     except (RecordError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     header = record.header
     recorded = {sid: m.spec for sid, m in header.models.items()}
     if header.seed != seed or recorded != specs or header.scenario != ScenarioSnapshot.of(scenario):
-        raise _fail(
+        raise fail(
             f"{path} is not a run of this command: give the scenario, --rounds, --seed"
             f" ({header.seed}) and models ({recorded}) it was started with"
         )
@@ -108,7 +119,7 @@ def play(
     resume: ResumeOption = None,
 ) -> None:
     """Play one state yourself at the terminal; the other states are models."""
-    from dilemma.cli.main import RUN_FAILED, _fail, _progress, _summary, console
+    from dilemma.agents.human_seat import HUMAN_SPEC
     from dilemma.cli.play import TerminalDesk
     from dilemma.models.registry import ModelOptions, ModelSpecError
     from dilemma.simulation.runner import RunConfig, RunFailed, RunSpecError, run_scenario
@@ -116,7 +127,7 @@ def play(
     loaded, source, overrides, specs = human_specs(scenario, [as_state], state_model, model, rounds)
     humans = [sid for sid, spec in specs.items() if spec == HUMAN_SPEC]
     if humans != [as_state]:
-        raise _fail(
+        raise fail(
             f"dilemma play seats one person; {humans} have model `human` (use dilemma serve)"
         )
     replay, record_path = resume_from(resume, loaded, specs, seed)
@@ -135,7 +146,7 @@ def play(
                     out_dir=out,
                     prompt_setup=prompt_setup,
                     scenario_source=source,
-                    on_round=_progress,
+                    on_round=progress,
                     argv=sys.argv,
                     desk=TerminalDesk(),
                     replay=replay,
@@ -147,12 +158,14 @@ def play(
             )
         )
     except (ModelSpecError, RunSpecError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except RunFailed as exc:
-        raise _fail(str(exc), RUN_FAILED) from exc
+        raise fail(str(exc), RUN_FAILED) from exc
     except KeyboardInterrupt:
-        raise _fail("interrupted; the record ends with an `interrupted` event", 130) from None
-    _summary(path)
+        raise fail(
+            "interrupted; the record ends with an `interrupted` event", INTERRUPTED
+        ) from None
+    summary(path)
 
 
 WEB_EXTRA = "security-dilemma-sandbox[web]"
@@ -192,20 +205,19 @@ def serve(
     resume: ResumeOption = None,
 ) -> None:
     """Serve a run in which people play states through private web pages (one link a seat)."""
-    from dilemma.cli.main import _fail
-
     missing = _web_missing()
     if missing is not None:
-        raise _fail(
+        raise fail(
             f"dilemma serve needs the `web` extra ({missing} is missing): pip install '{WEB_EXTRA}'"
         )
+    from dilemma.agents.human_seat import HUMAN_SPEC
     from dilemma.models.registry import ModelOptions
     from dilemma.simulation.runner import RunConfig, run_scenario
 
     loaded, source, overrides, specs = human_specs(scenario, seat or [], state_model, model, rounds)
     humans = [sid for sid, spec in specs.items() if spec == HUMAN_SPEC]
     if not humans:
-        raise _fail("no human seat: name one with --seat STATE (or --state-model STATE=human)")
+        raise fail("no human seat: name one with --seat STATE (or --state-model STATE=human)")
     replay, record_path = resume_from(resume, loaded, specs, seed)
 
     async def play(queue: SeatQueue) -> Path:
@@ -229,9 +241,6 @@ def serve(
     _serve(play, humans, host, port, deadline, specs)
 
 
-Play = Callable[[SeatQueue], Awaitable[Path]]
-
-
 def _serve(
     play: Play, humans: list[str], host: str, port: int, deadline: float, specs: dict[str, str]
 ) -> None:
@@ -240,7 +249,7 @@ def _serve(
 
     import uvicorn
 
-    from dilemma.cli.main import RUN_FAILED, _fail, _summary, console
+    from dilemma.agents.human_seat import SeatQueue
     from dilemma.web.seat.app import SeatRun, create_app, new_tokens
 
     run = SeatRun(queue=SeatQueue(deadline_s=deadline), tokens=new_tokens(humans), play=play)
@@ -251,7 +260,7 @@ def _serve(
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
+        raise fail(f"cannot listen on {host}:{port}: {exc}") from exc
     sock.listen(64)
     bound = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
@@ -281,8 +290,8 @@ def _serve(
     finally:
         sock.close()
     if run.record is not None:
-        _summary(run.record)
+        summary(run.record)
     elif run.error is not None:
-        raise _fail(run.error, RUN_FAILED)
+        raise fail(run.error, RUN_FAILED)
     else:
-        raise _fail("interrupted; the record ends with an `interrupted` event", 130)
+        raise fail("interrupted; the record ends with an `interrupted` event", INTERRUPTED)

@@ -11,6 +11,9 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 WEB_MODULES = ("starlette", "jinja2", "uvicorn")
 INSTALL_HINT = "pip install -e '.[web]'"
@@ -88,3 +91,24 @@ def serve(folder: Path, host: str, port: int, say: Callable[[str], None] = print
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def view(
+    folder: Annotated[Path, typer.Argument(help="a folder of records (searched recursively)")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0: any free port)")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on (default: loopback only)")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Serve a live web page of a folder's runs, updated while a sweep writes (`web` extra)."""
+    from dilemma.cli.common import INTERRUPTED, console, fail
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        serve(folder, host, port, say=say)
+    except ViewerError as exc:
+        raise fail(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(INTERRUPTED) from None

@@ -1,20 +1,20 @@
 """The Ray executor of `dilemma sweep --executor ray`: the runs of a sweep as Ray actor tasks.
 
-The driver (the `dilemma` process) plans the sweep exactly as the local executor does (`plan`:
-complete records are skipped under `--resume`, unfinished ones are moved to `failed/`), then
+The driver (the `dilemma` process) plans the sweep exactly as the local executor does (`start`:
+complete records are skipped under `resume`, unfinished ones are moved to `failed/`), then
 starts one `SweepWorker` actor per worker (one CPU each, spread over the nodes) and hands each
-run to a worker as one actor task (`play`). A worker plays its runs in its own asyncio loop with
-`play_run`, the function the local executor uses, so the records are the same apart from times;
-it writes them straight into the output folder, which must therefore be a folder every node
+run to a worker as one actor task (`play`; see `dilemma.experiments.ray_worker`). The workers
+write the records straight into the output folder, which must therefore be a folder every node
 sees (one machine, or a shared filesystem). Only small results (outcome, counts, node id) go back
-to the driver, which updates the progress bar as runs finish and hands the worker its next run.
+to the driver, which awaits them in its event loop, updates the progress as runs finish and hands
+the worker its next run.
 
-Calls in flight: worker i gets `share_i` of the `--concurrency` permits (`shares`: the limit
-split as evenly as possible, the shares adding up to exactly the limit) and plays at most that
-many runs at once, so the calls in flight across all workers never exceed `--concurrency`: a
-global limit, enforced without a round trip per call. Spend limits are exact and global: one
-`BudgetKeeper` actor holds the sweep's `SpendBudget`, and every call reserves its place there
-(a blocking round trip per call, only when `--max-cost`/`--max-calls` is given).
+Calls in flight: worker i gets `share_i` of the `concurrency` permits (`shares`: the limit split
+as evenly as possible, the shares adding up to exactly the limit) and plays at most that many
+runs at once, so the calls in flight across all workers never exceed `concurrency`: a global
+limit, enforced without a round trip per call. Spend limits are exact and global: one
+`BudgetKeeper` actor holds the sweep's `SpendBudget`, and every call reserves its place there (a
+blocking round trip per call, only when a limit is given).
 
 Ray is imported only when this executor runs (`import_ray`); it is the optional `ray` extra.
 """
@@ -31,17 +31,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
-from types import FrameType, ModuleType
-from typing import Any, Literal
+from types import ModuleType
+from typing import Any
 
+from dilemma.experiments.config import SweepConfig, SweepStats
+from dilemma.experiments.executor import ReplayMiss, SweepError
+from dilemma.experiments.ray_worker import BudgetKeeper, RunResult, SweepWorker, WorkerJob
 from dilemma.experiments.spec import RunSpec
-from dilemma.experiments.sweep import SweepError, SweepStats, plan, play_run
-from dilemma.models.budget import SpendBudget, SpendLimit, SpendLimitReached
-from dilemma.models.registry import ModelOptions, ResolvedModel, resolve_model
-from dilemma.models.response_cache import ResponseCache
-from dilemma.models.spec import ModelSpec
-from dilemma.records.schema import ExperimentInfo, LlmCallEvent
+from dilemma.experiments.sweep import start
 
 LOOPBACK = "127.0.0.1"
 """The only address a Ray instance started by the driver binds to."""
@@ -49,10 +46,8 @@ CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 INSTALL_HINT = "pip install 'security-dilemma-sandbox[ray]' (the `ray` extra)"
 CLOSE_S = 30.0
 """Seconds the driver waits for workers to close their runs and models before killing them."""
-WAIT_S = 1.0
-"""Longest block in `ray.wait`, so that Ctrl-C and signals are handled promptly."""
-
-Status = Literal["done", "failed", "stopped", "not_started", "error"]
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a Ray sweep as Ctrl-C does (runs closed as interrupted, Ray shut down)."""
 
 
 class RayUnavailable(RuntimeError):
@@ -89,8 +84,8 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     running. With `address` (`auto`, `ray://...`, `host:port`) the driver connects to that
     cluster and disconnects at the end. Otherwise a local instance with `workers` CPUs (default:
     the machine's) is started on loopback only, without the dashboard, and shut down at the end,
-    also on Ctrl-C, SIGTERM, SIGHUP or an error (its processes share the driver's fate if the
-    driver is killed).
+    also on an interruption or an error (its processes share the driver's fate if the driver is
+    killed).
     """
     if ray.is_initialized():
         yield False
@@ -110,31 +105,38 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
             )
         else:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        with _signals_interrupt():
-            yield address is None
+        yield address is None
     finally:
         ray.shutdown()
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 @contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt meanwhile, like Ctrl-C, so the sweep closes
-    its runs and Ray is shut down. Installed after `ray.init`, whose handlers would otherwise
-    abort the process on SIGTERM; only in the main thread (Python's rule for handlers)."""
+def _signals_cancel(caught: list[int]) -> Iterator[None]:
+    """SIGTERM and SIGHUP cancel the current task meanwhile (noted in `caught`), as Ctrl-C
+    does under `asyncio.run`, so the sweep closes its runs and Ray is shut down. Installed after
+    `ray.init`, whose handlers would otherwise abort the process on SIGTERM, and restored after;
+    only in the main thread (Python's rule for handlers)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught = (signal.SIGTERM, signal.SIGHUP)
-    before = {s: signal.signal(s, _interrupt) for s in caught}
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+
+    def stop(signum: int) -> None:
+        caught.append(signum)
+        if task is not None:
+            task.cancel()
+
+    for s in STOP_SIGNALS:
+        loop.add_signal_handler(s, stop, s)
     try:
         yield
     finally:
         for s, handler in before.items():
-            signal.signal(s, handler)
+            loop.remove_signal_handler(s)
+            if handler is not None:
+                signal.signal(s, handler)
 
 
 def shares(total: int, parts: int) -> list[int]:
@@ -145,245 +147,85 @@ def shares(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-@dataclass(frozen=True)
-class WorkerJob:
-    """What every worker of a sweep needs (pickled to the workers once, at their start)."""
-
-    out_dir: Path
-    cache_path: Path | None
-    replay: bool
-    options: ModelOptions
-    """Without its rate limiter (not picklable): `rps` gives each worker its own."""
-    rps: float | None
-    check_every_s: float
-    experiment: ExperimentInfo | None
-    resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None
-    argv: tuple[str, ...]
-    limit: SpendLimit | None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a worker reports to the driver when a run ends."""
-
-    run_id: str
-    node_id: str
-    status: Status
-    cause: str
-    calls: int
-    tokens: int
-
-
-class BudgetKeeper:
-    """The one `SpendBudget` of a Ray sweep, kept in one actor: its tasks run one at a time, in
-    the order each worker sent them, so the limits hold across all workers exactly."""
-
-    def __init__(self, limit: SpendLimit) -> None:
-        self.budget = SpendBudget(limit)
-
-    def reserve(self, provider: str, model: str, prompt_chars: int) -> tuple[float, str | None]:
-        """(estimate, None) for a call that may go out, (0, reason) for one that may not."""
-        try:
-            return self.budget.reserve(provider, model, prompt_chars), None
-        except SpendLimitReached as exc:
-            return 0.0, exc.reason
-
-    def settle(self, provider: str, model: str, estimate: float, cost: float | None) -> None:
-        """See `SpendBudget.settle`."""
-        self.budget.settle(provider, model, estimate, cost)
-
-    def state(self) -> tuple[int, float, str | None]:
-        """Calls reserved, cost settled, and why the budget is spent (None while it is not)."""
-        return self.budget.calls, self.budget.cost_usd, self.budget.stop_reason
-
-
-class RemoteBudget(SpendBudget):
-    """A worker's view of the `BudgetKeeper`: every reserve is a blocking round trip (the
-    limits must hold exactly across workers); settling is sent without waiting."""
-
-    def __init__(self, limit: SpendLimit, keeper: Any, ray: ModuleType) -> None:
-        super().__init__(limit)
-        self._keeper = keeper
-        self._ray = ray
-        self._known_stop: str | None = None
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Why the shared budget is spent, asked of the keeper until it is."""
-        if self._known_stop is None:
-            self._known_stop = self._ray.get(self._keeper.state.remote())[2]
-        return self._known_stop
-
-    def reserve(self, provider: str, model: str, prompt_chars: int) -> float:
-        """Reserve a call in the shared budget; SpendLimitReached when it may not go out."""
-        estimate, reason = self._ray.get(self._keeper.reserve.remote(provider, model, prompt_chars))
-        if reason is not None:
-            self._known_stop = reason
-            raise SpendLimitReached(reason)
-        self.calls += 1
-        return float(estimate)
-
-    def settle(self, provider: str, model: str, estimate: float, cost: float | None) -> None:
-        """Settle the call in the keeper (ordered before this worker's next reserve)."""
-        self._keeper.settle.remote(provider, model, estimate, cost)
-
-
-class SweepWorker:
-    """A Ray actor playing the runs handed to it, at most `share` at once, with `share` permits
-    for model calls in flight; models are resolved once per spec per worker, as in a local sweep.
-    """
-
-    def __init__(self, job: WorkerJob, share: int, rps: float | None, keeper: Any) -> None:
-        import ray
-        from langchain_core.rate_limiters import InMemoryRateLimiter
-
-        self.job = job
-        self.node_id: str = ray.get_runtime_context().get_node_id()
-        self.limiter = asyncio.Semaphore(share)
-        self.budget: SpendBudget | None = None
-        if keeper is not None and job.limit is not None:
-            # the blocking reserve is intended: the limits must be exact across workers
-            os.environ["RAY_WARN_BLOCKING_GET_INSIDE_ASYNC"] = "0"
-            self.budget = RemoteBudget(job.limit, keeper, ray)
-        limiter = (
-            InMemoryRateLimiter(requests_per_second=rps, check_every_n_seconds=job.check_every_s)
-            if rps is not None
-            else None
-        )
-        self.options = replace(job.options, rate_limiter=limiter)
-        self.cache = (
-            ResponseCache(job.cache_path, replay=job.replay) if job.cache_path is not None else None
-        )
-        self.shared: dict[str, ResolvedModel] = {}
-        self.active = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-
-    async def ready(self) -> str:
-        """The node this worker runs on (once the worker has started)."""
-        return self.node_id
-
-    def _models(self, run: RunSpec) -> dict[str, ResolvedModel]:
-        if self.job.resolver is not None:
-            return self.job.resolver(run)
-        models = {}
-        for sid, spec in run.models.items():
-            parsed = ModelSpec.parse(spec)
-            if parsed.is_scripted:
-                models[sid] = resolve_model(parsed, seed=run.seed)
-            else:
-                if spec not in self.shared:
-                    self.shared[spec] = resolve_model(parsed, options=self.options)
-                models[sid] = self.shared[spec]
-        return models
-
-    async def play(self, run: RunSpec) -> RunResult:
-        """Play one run into the output folder (none starts once the spend budget is spent)."""
-        if self.budget is not None and self.budget.spent:
-            return RunResult(run.run_id, self.node_id, "not_started", "", 0, 0)
-        calls = tokens = 0
-
-        def count(event: object) -> None:
-            nonlocal calls, tokens
-            if isinstance(event, LlmCallEvent):
-                calls += 1
-                tokens += (event.input_tokens or 0) + (event.output_tokens or 0)
-
-        self.active += 1
-        self.idle.clear()
-        try:
-            outcome, cause = await play_run(
-                run,
-                self._models(run),
-                self.job.out_dir,
-                limiter=self.limiter,
-                experiment=self.job.experiment,
-                cache=self.cache,
-                on_event=count,
-                budget=self.budget,
-                argv=self.job.argv,
-            )
-        except SweepError as exc:  # a replay miss: the driver stops the sweep
-            return RunResult(run.run_id, self.node_id, "error", str(exc), calls, tokens)
-        finally:
-            self.active -= 1
-            if not self.active:
-                self.idle.set()
-        return RunResult(run.run_id, self.node_id, outcome, cause, calls, tokens)
-
-    async def close(self) -> None:
-        """Wait for the runs in flight (cancelled ones close their records), then release the
-        models (e.g. a local server) and the cache."""
-        from dilemma.simulation.runner import close_models
-
-        await self.idle.wait()
-        close_models(self.shared.values())
-        if self.cache is not None:
-            self.cache.close()
-
-
-def ray_sweep(
-    runs: list[RunSpec],
-    out_dir: Path,
-    *,
-    concurrency: int,
-    workers: int | None = None,
-    address: str | None = None,
-    resume: bool = False,
-    cache_path: Path | None = None,
-    replay: bool = False,
-    options: ModelOptions | None = None,
-    on_update: Callable[[SweepStats], None] | None = None,
-    experiment: ExperimentInfo | None = None,
-    resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None = None,
-    limit: SpendLimit | None = None,
-    argv: Sequence[str] | None = None,
-    on_ready: Callable[[], None] | None = None,
-) -> SweepStats:
-    """Run the sweep on Ray (see the module docstring); the same stats as `sweep`, plus the
-    node each run was played on (`stats.nodes`).
-
-    `workers`: worker processes (default: the CPUs of the local instance or of the cluster, at
-    most `concurrency` and the runs to play). `resolver` must be picklable (tests, benchmarks).
-    `on_ready` is called once the workers have started, before the first run is handed out.
-    """
-    ray = import_ray()
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be 1 or more, not {concurrency}")
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be 1 or more, not {workers}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    todo, complete = plan(runs, out_dir, resume)
-    stats = SweepStats(total=len(runs), done=complete, skipped=complete)
-
-    def notify() -> None:
-        if on_update is not None:
-            on_update(stats)
-
-    notify()
-    if not todo:
-        return stats
-    options = options or ModelOptions()
-    rate = options.rate_limiter
-    job = WorkerJob(
-        out_dir=out_dir.resolve(),
-        cache_path=cache_path.resolve() if cache_path is not None else None,
-        replay=replay,
-        options=replace(options, rate_limiter=None),
+def _job(config: SweepConfig) -> WorkerJob:
+    """What the workers need of `config`: absolute paths, nothing that cannot be pickled."""
+    rate = config.options.rate_limiter
+    return WorkerJob(
+        config=replace(
+            config,
+            out_dir=config.out_dir.resolve(),
+            cache=config.cache.resolve() if config.cache is not None else None,
+            options=replace(config.options, rate_limiter=None),
+            argv=tuple(config.argv if config.argv is not None else sys.argv),
+            on_update=None,
+        ),
         rps=getattr(rate, "requests_per_second", None) if rate is not None else None,
         check_every_s=float(getattr(rate, "check_every_n_seconds", 0.1)),
-        experiment=experiment,
-        resolver=resolver,
-        argv=tuple(sys.argv if argv is None else argv),
-        limit=limit,
     )
-    with ray_session(ray, workers=workers, address=address):
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """Plays a sweep's runs as Ray actor tasks (see the module docstring); the stats also say
+    which node played each run (`stats.nodes`).
+
+    `workers`: worker processes (default: the CPUs of the local instance or of the cluster, at
+    most `concurrency` and the runs to play). `address`: a Ray cluster to use (`auto`,
+    `ray://HOST:PORT`); default: start a local instance, or use the Ray already initialised in
+    this process. `on_ready` is called once the workers have started, before the first run is
+    handed out (benchmarks). A resolver in the config must be picklable.
+    """
+
+    workers: int | None = None
+    address: str | None = None
+    on_ready: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be 1 or more, not {self.workers}")
+
+    async def run(self, runs: Sequence[RunSpec], config: SweepConfig) -> SweepStats:
+        """See `dilemma.experiments.executor.Executor.run`. The driver's event loop is blocked
+        while Ray starts and stops; in between it awaits the workers' results."""
+        ray = import_ray()
+        todo, stats = start(runs, config)
+
+        def notify() -> None:
+            if config.on_update is not None:
+                config.on_update(stats)
+
+        notify()
+        if not todo:
+            return stats
+        caught: list[int] = []
+        try:
+            with (
+                ray_session(ray, workers=self.workers, address=self.address),
+                _signals_cancel(caught),
+            ):
+                await self._play(ray, todo, config, stats, notify)
+        except asyncio.CancelledError:
+            if caught:
+                raise KeyboardInterrupt(f"signal {caught[0]}") from None
+            raise
+        return stats
+
+    async def _play(
+        self,
+        ray: ModuleType,
+        todo: list[RunSpec],
+        config: SweepConfig,
+        stats: SweepStats,
+        notify: Callable[[], None],
+    ) -> None:
+        """Start the workers (and the budget keeper), hand out the runs, stop the workers."""
+        job = _job(config)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        count = min(workers or cpus, cpus, concurrency, len(todo))
-        permits = shares(concurrency, count)
+        count = min(self.workers or cpus, cpus, config.concurrency, len(todo))
+        permits = shares(config.concurrency, count)
         keeper = (
-            ray.remote(BudgetKeeper).options(num_cpus=0).remote(limit)
-            if limit is not None
+            ray.remote(BudgetKeeper).options(num_cpus=0).remote(config.limit)
+            if config.limit is not None
             else None
         )
         worker_cls = ray.remote(SweepWorker)
@@ -393,43 +235,46 @@ def ray_sweep(
             ).remote(
                 job,
                 share,
-                job.rps * share / concurrency if job.rps is not None else None,
+                job.rps * share / config.concurrency if job.rps is not None else None,
                 keeper,
             )
             for share in permits
         ]
-        pending: dict[Any, int] = {}
+        pending: dict[asyncio.Future[RunResult], Any] = {}
         try:
-            ray.get([a.ready.remote() for a in actors])
-            if on_ready is not None:
-                on_ready()
-            _dispatch(ray, actors, permits, deque(todo), pending, stats, notify)
+            await asyncio.gather(*(a.ready.remote() for a in actors))
+            if self.on_ready is not None:
+                self.on_ready()
+            await _dispatch(actors, permits, deque(todo), pending, stats, notify)
             if keeper is not None and stats.remaining:
-                stats.stop_reason = ray.get(keeper.state.remote())[2]
+                stats.stop_reason = (await keeper.state.remote())[2]
         except ray.exceptions.RayError as exc:
             raise SweepError(
                 f"a Ray worker failed ({type(exc).__name__}: {exc}); finished records in"
-                f" {out_dir} are intact; rerun with --resume"
+                f" {config.out_dir} are intact; rerun with --resume"
             ) from exc
         finally:
             _stop(ray, actors, pending)
-    return stats
 
 
-def _dispatch(
-    ray: ModuleType,
+async def _dispatch(
     actors: list[Any],
     permits: list[int],
     queue: deque[RunSpec],
-    pending: dict[Any, int],
+    pending: dict[asyncio.Future[RunResult], Any],
     stats: SweepStats,
     notify: Callable[[], None],
 ) -> None:
     """Keep each worker busy with as many runs as it has permits until the queue is empty or
-    the spend budget is spent; account each result as the local executor does."""
+    the spend budget is spent; account each result as the local executor does. `pending` maps
+    each awaited result to its Ray object reference."""
+    worker_of: dict[asyncio.Future[RunResult], int] = {}
 
     def submit(i: int) -> None:
-        pending[actors[i].play.remote(queue.popleft())] = i
+        ref = actors[i].play.remote(queue.popleft())
+        future: asyncio.Future[RunResult] = asyncio.wrap_future(ref.future())
+        pending[future] = ref
+        worker_of[future] = i
 
     for i, share in enumerate(permits):
         for _ in range(share):
@@ -437,37 +282,45 @@ def _dispatch(
                 submit(i)
     spent = False
     while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_S)
-        for ref in ready:
-            i = pending.pop(ref)
-            result: RunResult = ray.get(ref)
+        ready, _ = await asyncio.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
+        for future in ready:
+            del pending[future]
+            i = worker_of.pop(future)
+            result = future.result()
             if result.status == "error":
-                raise SweepError(result.cause)
-            stats.nodes[result.run_id] = result.node_id
-            stats.calls += result.calls
-            stats.tokens += result.tokens
-            if result.status in ("stopped", "not_started"):
-                spent = True
-                if result.status == "stopped":
-                    stats.stopped += 1
-                else:
-                    stats.not_started += 1
-                    del stats.nodes[result.run_id]
-            else:
-                if result.status == "failed":
-                    stats.failed += 1
-                    stats.failures.append((result.run_id, result.cause))
-                stats.done += 1
+                raise ReplayMiss(result.cause)
+            _account(result, stats)
+            spent = spent or result.status in ("stopped", "not_started")
             notify()
             if queue and not spent:
                 submit(i)
     stats.not_started += len(queue)
 
 
-def _stop(ray: ModuleType, actors: list[Any], pending: dict[Any, int]) -> None:
+def _account(result: RunResult, stats: SweepStats) -> None:
+    """Count one finished, failed, stopped or unstarted run into `stats`."""
+    stats.nodes[result.run_id] = result.node_id
+    stats.calls += result.calls
+    stats.tokens += result.tokens
+    if result.status == "stopped":
+        stats.stopped += 1
+    elif result.status == "not_started":
+        stats.not_started += 1
+        del stats.nodes[result.run_id]
+    else:
+        if result.status == "failed":
+            stats.failed += 1
+            stats.failures.append((result.run_id, result.cause))
+        stats.done += 1
+
+
+def _stop(
+    ray: ModuleType, actors: list[Any], pending: dict[asyncio.Future[RunResult], Any]
+) -> None:
     """Cancel the runs still in flight (their records close as interrupted), let the workers
     close their models, then end them."""
-    for ref in pending:
+    for future, ref in pending.items():
+        future.cancel()
         ray.cancel(ref)
     closing = [a.close.remote() for a in actors]
     ray.wait(closing, num_returns=len(closing), timeout=CLOSE_S)

@@ -1,18 +1,24 @@
-"""Run an experiment's runs concurrently, resumably, with one limit on model calls in flight."""
+"""Run an experiment's runs concurrently, resumably, with one limit on model calls in flight.
+
+`LocalExecutor` plays them in this process's event loop; `plan` and `play_run` are shared with
+the Ray executor, so both write the same records.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
+from dilemma.experiments.config import SweepConfig, SweepStats
+from dilemma.experiments.executor import ReplayMiss, SweepError
 from dilemma.experiments.spec import RunSpec
 from dilemma.models.budget import SpendBudget
-from dilemma.models.registry import ModelOptions, ResolvedModel, resolve_model
+from dilemma.models.registry import ResolvedModel, resolve_model
 from dilemma.models.response_cache import CacheMiss, ResponseCache
 from dilemma.models.spec import ModelSpec
 from dilemma.records.reader import SET_ASIDE, record_status
@@ -21,37 +27,6 @@ from dilemma.scenarios.schema import Scenario
 from dilemma.simulation.runner import RunConfig, RunFailed, RunStopped, close_models, play_scenario
 
 COMPLETE = ("completed", "war")
-
-
-class SweepError(RuntimeError):
-    """A sweep that cannot start or must stop (existing records, replay miss)."""
-
-
-@dataclass
-class SweepStats:
-    """Counters shown in the progress bar and returned at the end."""
-
-    total: int
-    done: int = 0
-    """Runs finished or failed, the skipped ones included (not the stopped ones)."""
-    skipped: int = 0
-    failed: int = 0
-    calls: int = 0
-    tokens: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    stopped: int = 0
-    """Runs a spend limit stopped (records closed as `stopped`)."""
-    not_started: int = 0
-    """Runs left unstarted because a spend limit was reached."""
-    stop_reason: str | None = None
-    """Why the sweep stopped early (a spend limit), or None when it did not."""
-    nodes: dict[str, str] = field(default_factory=dict)
-    """Ray executor: the id of the Ray node that played each run (not in the records)."""
-
-    @property
-    def remaining(self) -> int:
-        """Runs a `--resume` still has to play: stopped or never started."""
-        return self.stopped + self.not_started
 
 
 def _set_aside(path: Path) -> None:
@@ -64,7 +39,7 @@ def _set_aside(path: Path) -> None:
     path.rename(target)
 
 
-def plan(runs: list[RunSpec], out_dir: Path, resume: bool) -> tuple[list[RunSpec], int]:
+def plan(runs: Sequence[RunSpec], out_dir: Path, resume: bool) -> tuple[list[RunSpec], int]:
     """The runs still to do, and how many are already complete; refuses to overwrite."""
     todo: list[RunSpec] = []
     complete = 0
@@ -92,6 +67,13 @@ def plan(runs: list[RunSpec], out_dir: Path, resume: bool) -> tuple[list[RunSpec
     return todo, complete
 
 
+def start(runs: Sequence[RunSpec], config: SweepConfig) -> tuple[list[RunSpec], SweepStats]:
+    """Create the output folder and plan the sweep: the runs to play and the first counters."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    todo, complete = plan(runs, config.out_dir, config.resume)
+    return todo, SweepStats(total=len(runs), done=complete, skipped=complete)
+
+
 def _header_experiment(run: RunSpec, experiment: ExperimentInfo | None) -> ExperimentInfo:
     """The experiment of one run's header: the sweep's (or just its name) and the conditions."""
     base = experiment or ExperimentInfo(name=run.experiment, source=None, runs=None, conditions={})
@@ -101,20 +83,17 @@ def _header_experiment(run: RunSpec, experiment: ExperimentInfo | None) -> Exper
 async def play_run(
     run: RunSpec,
     models: dict[str, ResolvedModel],
-    out_dir: Path,
+    config: SweepConfig,
     *,
     limiter: asyncio.Semaphore,
-    experiment: ExperimentInfo | None,
     cache: ResponseCache | None,
-    on_event: Callable[[BaseModel], None] | None,
     budget: SpendBudget | None,
-    argv: Sequence[str] | None = None,
+    on_event: Callable[[BaseModel], None] | None,
 ) -> tuple[Literal["done", "failed", "stopped"], str]:
-    """Play one run of a sweep into `out_dir`; its outcome and the cause of a failure.
+    """Play one run of a sweep into `config.out_dir`; its outcome and the cause of a failure.
 
-    Shared by the local and the Ray executor, so both write the same records. Raises SweepError
-    when a replayed run misses the cache (the whole sweep stops). `argv` goes into the header
-    (default: this process's command line).
+    Shared by the local and the Ray executor, so both write the same records. Raises ReplayMiss
+    when a replayed run misses the cache (the whole sweep stops).
     """
     try:
         await play_scenario(
@@ -122,15 +101,15 @@ async def play_run(
             models,
             RunConfig(
                 seed=run.seed,
-                out_dir=out_dir,
-                record_path=out_dir / f"{run.run_id}.jsonl",
+                out_dir=config.out_dir,
+                record_path=config.out_dir / f"{run.run_id}.jsonl",
                 run_id=run.run_id,
                 prompt_setup=run.prompt_setup,
                 max_retries=run.max_retries,
                 max_in_flight=limiter,
                 scenario_source=run.scenario_source,
-                experiment=_header_experiment(run, experiment),
-                argv=argv,
+                experiment=_header_experiment(run, config.experiment),
+                argv=config.argv,
                 cache=cache,
                 on_event=on_event,
                 budget=budget,
@@ -140,57 +119,77 @@ async def play_run(
         return "stopped", exc.reason
     except RunFailed as exc:
         if isinstance(exc.__cause__, CacheMiss):
-            raise SweepError(f"{exc.cause}") from exc
+            raise ReplayMiss(f"{exc.cause}") from exc
         return "failed", exc.cause
     return "done", ""
 
 
-async def sweep(
-    runs: list[RunSpec],
-    out_dir: Path,
-    *,
-    concurrency: int,
-    resume: bool = False,
-    cache: ResponseCache | None = None,
-    options: ModelOptions | None = None,
-    on_update: Callable[[SweepStats], None] | None = None,
-    experiment: ExperimentInfo | None = None,
-    resolver: Callable[[RunSpec], dict[str, ResolvedModel]] | None = None,
-    budget: SpendBudget | None = None,
-) -> SweepStats:
-    """Run every planned run; failed runs are recorded and counted, the others go on.
+def is_scripted(spec: str) -> bool:
+    """Whether a spec names a scripted policy (resolved per run: it is seeded by the run)."""
+    return ModelSpec.parse(spec).is_scripted
 
-    With a spend `budget`, no run starts once it is spent, and runs whose next call it refuses
-    stop with their record closed as `stopped`; `stop_reason` says why, and `--resume` (resume)
-    sets the stopped records aside and plays those runs and the unstarted ones.
 
-    `resolver` supplies ready models per run (benchmarks, tests); by default specs are resolved,
-    with one shared instance per non-scripted spec (one local server, one API client).
-    `experiment` goes into every header with the run's conditions; by default it names the
-    runs' experiment only.
+@dataclass(frozen=True)
+class LocalExecutor:
+    """Plays a sweep's runs as tasks of the running event loop, in this process.
+
+    Models are resolved once per non-scripted spec and shared by the runs (one local server,
+    one API client). `cache` and `budget` share an open response cache or spend budget with the
+    caller (e.g. across several sweeps); by default the executor opens `config.cache` and keeps
+    `config.limit` itself.
     """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be 1 or more, not {concurrency}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    todo, complete = plan(runs, out_dir, resume)
-    stats = SweepStats(total=len(runs), done=complete, skipped=complete)
+
+    cache: ResponseCache | None = None
+    budget: SpendBudget | None = None
+
+    async def run(self, runs: Sequence[RunSpec], config: SweepConfig) -> SweepStats:
+        """See `dilemma.experiments.executor.Executor.run`.
+
+        With a spend limit, no run starts once it is spent, and runs whose next call it refuses
+        stop with their record closed as `stopped`; `stop_reason` says why, and a resumed sweep
+        sets the stopped records aside and plays those runs and the unstarted ones.
+        """
+        if self.cache is not None and config.cache is not None:
+            raise ValueError("give the response cache either to the executor or to the config")
+        budget = self.budget
+        if budget is None and config.limit is not None:
+            budget = SpendBudget(config.limit)
+        opened = None  # opened first: a bad cache file is refused before anything is written
+        if config.cache is not None:
+            opened = ResponseCache(config.cache, replay=config.replay)
+        try:
+            todo, stats = start(runs, config)
+            await _play_all(todo, config, stats, opened or self.cache, budget)
+        finally:
+            if opened is not None:
+                opened.close()
+        return stats
+
+
+async def _play_all(
+    todo: list[RunSpec],
+    config: SweepConfig,
+    stats: SweepStats,
+    cache: ResponseCache | None,
+    budget: SpendBudget | None,
+) -> None:
+    """Play `todo` with `config.concurrency` calls in flight at most, counting into `stats`."""
     shared: dict[str, ResolvedModel] = {}
     try:
         for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
-            parsed = ModelSpec.parse(spec) if resolver is None else None
-            if parsed is not None and not parsed.is_scripted:
-                shared[spec] = resolve_model(parsed, options=options)
+            if config.resolver is None and not is_scripted(spec):
+                shared[spec] = resolve_model(spec, options=config.options)
     except BaseException:
         close_models(shared.values())
         raise
-    limiter = asyncio.Semaphore(concurrency)
+    limiter = asyncio.Semaphore(config.concurrency)
     queue: asyncio.Queue[RunSpec] = asyncio.Queue()
     for run in todo:
         queue.put_nowait(run)
 
     def notify() -> None:
-        if on_update is not None:
-            on_update(stats)
+        if config.on_update is not None:
+            config.on_update(stats)
 
     def count(event: BaseModel) -> None:
         if isinstance(event, LlmCallEvent):
@@ -200,22 +199,15 @@ async def sweep(
 
     async def play(run: RunSpec) -> None:
         resolved = (
-            resolver(run)
-            if resolver is not None
+            config.resolver(run)
+            if config.resolver is not None
             else {
                 sid: shared[spec] if spec in shared else resolve_model(spec, seed=run.seed)
                 for sid, spec in run.models.items()
             }
         )
         outcome, cause = await play_run(
-            run,
-            resolved,
-            out_dir,
-            limiter=limiter,
-            experiment=experiment,
-            cache=cache,
-            on_event=count,
-            budget=budget,
+            run, resolved, config, limiter=limiter, cache=cache, budget=budget, on_event=count
         )
         if outcome == "stopped":
             stats.stopped += 1
@@ -235,7 +227,7 @@ async def sweep(
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, min(concurrency, len(todo)))):
+            for _ in range(max(1, min(config.concurrency, len(todo)))):
                 group.create_task(worker())
     except* SweepError as errors:
         raise errors.exceptions[0] from None
@@ -244,4 +236,3 @@ async def sweep(
     stats.not_started = queue.qsize()
     if budget is not None and stats.remaining:
         stats.stop_reason = budget.stop_reason
-    return stats

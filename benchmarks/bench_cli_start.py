@@ -1,0 +1,81 @@
+"""CPU time of a CLI start: `dilemma --help` and `dilemma validate <built-in scenario file>`,
+against a bare `python -c pass`.
+
+Each command runs --repeat times in a fresh process; its CPU time (user + system, of the child
+process alone, from `os.wait4`) is reported as median, min and max, with the ratio of medians to
+the bare interpreter start. CPU time rather than wall time, so that other load on the machine
+changes the figures less. Target: at most 1.0 s of CPU for a CLI start.
+
+    python benchmarks/bench_cli_start.py [--repeat 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+TARGET_S = 1.0
+
+
+def cpu_seconds(argv: list[str]) -> float:
+    """User + system CPU seconds of one run of `argv` (output discarded; must exit 0)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def dilemma_command() -> list[str]:
+    """The `dilemma` console script next to this interpreter, else `python -m dilemma`."""
+    script = Path(sys.executable).parent / "dilemma"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("dilemma")
+    return [found] if found else [sys.executable, "-m", "dilemma"]
+
+
+def scenario_file() -> str:
+    """A built-in scenario's YAML file, as installed."""
+    from dilemma.scenarios.library import LIBRARY_DIR, builtin_names
+
+    return str(LIBRARY_DIR / f"{builtin_names()[0]}.yaml")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9, help="runs per command (default 9)")
+    args = parser.parse_args()
+    cli = dilemma_command()
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "dilemma --help": [*cli, "--help"],
+        "dilemma validate FILE": [*cli, "validate", scenario_file()],
+    }
+    for argv in commands.values():  # warm the file cache and the bytecode
+        cpu_seconds(argv)
+    figures: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.repeat):  # interleaved, so a change of machine load hits all alike
+        for name, argv in commands.items():
+            figures[name].append(cpu_seconds(argv))
+    base = statistics.median(figures["python -c pass"])
+    print(f"CPU seconds per start, {args.repeat} runs each ({' '.join(cli)}):")
+    for name, values in figures.items():
+        median = statistics.median(values)
+        line = (
+            f"  {name:24} median {median:.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+            f", {median / base:.1f}x python -c pass"
+        )
+        if name != "python -c pass":
+            line += " [ok]" if median <= TARGET_S else f" [over the {TARGET_S:.1f} s target]"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

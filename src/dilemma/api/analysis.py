@@ -1,0 +1,197 @@
+"""`score`, `compare` and `read_record`, and their async forms (run in a worker thread).
+
+`score` is `dilemma.evaluation.score` with each run's experiment conditions (its factor levels,
+`model`, `prompt_setup`) joined onto the runs, rounds and dyad-rounds tables, so they can be
+grouped by factor directly. `compare` decides whether a factor changes behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from dilemma.evaluation.comparison import (
+    CompareError,
+    Comparison,
+    conditions,
+    declared,
+    with_conditions,
+)
+from dilemma.evaluation.comparison import compare as compare_runs
+from dilemma.evaluation.tables import Scores
+from dilemma.evaluation.tables import score as score_records
+from dilemma.records.reader import Record
+from dilemma.records.reader import read_record as read_one
+
+Source = Path | str | Iterable[Path | str]
+"""A record, a folder of records (searched recursively), or several of them."""
+Runs = Source | Scores | pd.DataFrame
+"""What `compare` compares: records (as for `score`), their scores, or a runs table."""
+CONDITION_GRAINS = ("runs", "rounds", "dyad_rounds")
+"""The tables of `score` that get the condition columns."""
+
+
+def _joined(frame: pd.DataFrame, conds: pd.DataFrame, key: str) -> pd.DataFrame:
+    """`frame` with the condition columns it lacks, matched on column `key`."""
+    extra = [c for c in conds.columns if c not in frame.columns or c == key]
+    return frame.merge(conds[extra], on=key, how="left")
+
+
+def score(source: Source, *, index_weights: Mapping[str, float] | None = None) -> Scores:
+    """Every measure of the records in `source` (see `dilemma.evaluation.score`), with the
+    experiment conditions of each run (its factor levels, `model`, `prompt_setup`) as columns of
+    `runs`, `rounds` and `dyad_rounds`.
+
+    `index_weights` declares the escalation index's weights by part name. Raises
+    NoRecordsError when `source` holds no readable record.
+    """
+    scores = score_records(source, index_weights=index_weights)
+    conds = conditions([Path(p) for p in scores.runs["path"]]).astype({"path": "string"})
+    by_run = (
+        conds.drop(columns=["path"])
+        .assign(run_id=scores.runs["run_id"].to_numpy())
+        .drop_duplicates("run_id")
+    )
+    return replace(
+        scores,
+        runs=_joined(scores.runs.astype({"path": "string"}), conds, "path"),
+        rounds=_joined(scores.rounds, by_run, "run_id"),
+        dyad_rounds=_joined(scores.dyad_rounds, by_run, "run_id"),
+    )
+
+
+async def ascore(source: Source, *, index_weights: Mapping[str, float] | None = None) -> Scores:
+    """`score` in a worker thread, leaving the event loop free."""
+    return await asyncio.to_thread(score, source, index_weights=index_weights)
+
+
+def runs_table(runs: Runs) -> pd.DataFrame:
+    """The run-level table with condition columns, from records, scores or a runs table."""
+    if isinstance(runs, pd.DataFrame):
+        return with_conditions(runs) if "path" in runs.columns else runs
+    scores = runs if isinstance(runs, Scores) else score_records(runs)
+    return with_conditions(scores.runs)
+
+
+def select(runs: pd.DataFrame, where: Mapping[str, str]) -> pd.DataFrame:
+    """The runs whose column `factor` is `level` for every item of `where` (levels as text)."""
+    for factor, level in where.items():
+        if factor not in runs.columns:
+            raise CompareError(
+                f"where: no factor {factor!r} in these runs; factors:"
+                f" {sorted(c for c in runs.columns if runs[c].dtype == object)}"
+            )
+        runs = runs[runs[factor].astype(str) == str(level)]
+        if runs.empty:
+            raise CompareError(f"where: no run has {factor} = {level}")
+    return runs
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """The primary measures and margins of a comparison, and where the primary ones come from."""
+
+    primary: list[str] | None
+    """None: the default set."""
+    margins: dict[str, float]
+    origin: Literal["given", "experiment file", "default set"]
+
+
+def compare_settings(
+    runs: pd.DataFrame,
+    primary: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+) -> CompareSettings:
+    """`primary` if given, else those the runs' experiment declared (in each header), else the
+    default set; `margins` over the declared ones over the defaults. Raises CompareError when
+    the records declare different ones."""
+    declared_primary, declared_margins = declared(Path(p) for p in runs["path"])
+    origin: Literal["given", "experiment file", "default set"] = (
+        "given" if primary else "experiment file" if declared_primary else "default set"
+    )
+    return CompareSettings(
+        primary=list(primary) if primary else declared_primary,
+        margins={**declared_margins, **(margins or {})},
+        origin=origin,
+    )
+
+
+def compare_with(
+    runs: pd.DataFrame,
+    by: str,
+    settings: CompareSettings,
+    *,
+    interaction: str | None = None,
+    seed: int = 0,
+) -> Comparison:
+    """`compare` of a runs table with settings already resolved (see `compare_settings`)."""
+    return compare_runs(
+        runs,
+        by,
+        settings.primary,
+        margins=settings.margins,
+        interaction=interaction,
+        seed=seed,
+    )
+
+
+def compare(
+    runs: Runs,
+    by: str,
+    *,
+    where: Mapping[str, str] | None = None,
+    primary: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    interaction: str | None = None,
+    seed: int = 0,
+) -> Comparison:
+    """Does factor `by` change behaviour? Verdict `changes`, `equivalent` or `inconclusive`,
+    with per-level means, pairwise tests and (with `interaction`) the by x interaction test.
+
+    `runs`: records, their scores or a runs table; `where` keeps only the runs with these factor
+    levels; `primary` and `margins` override the experiment file's (see `compare_settings`);
+    `seed` drives the bootstrap and the permutations. Raises CompareError when the comparison
+    cannot be made as asked.
+    """
+    table = select(runs_table(runs), where or {})
+    settings = compare_settings(table, primary, margins)
+    return compare_with(table, by, settings, interaction=interaction, seed=seed)
+
+
+async def acompare(
+    runs: Runs,
+    by: str,
+    *,
+    where: Mapping[str, str] | None = None,
+    primary: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    interaction: str | None = None,
+    seed: int = 0,
+) -> Comparison:
+    """`compare` in a worker thread, leaving the event loop free."""
+    return await asyncio.to_thread(
+        lambda: compare(
+            runs,
+            by,
+            where=where,
+            primary=primary,
+            margins=margins,
+            interaction=interaction,
+            seed=seed,
+        )
+    )
+
+
+def read_record(path: Path | str) -> Record:
+    """One record: its header and events (a truncated last line is dropped and flagged)."""
+    return read_one(Path(path))
+
+
+async def aread_record(path: Path | str) -> Record:
+    """`read_record` in a worker thread, leaving the event loop free."""
+    return await asyncio.to_thread(read_record, path)

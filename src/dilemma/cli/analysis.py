@@ -1,0 +1,123 @@
+"""The commands that read records: score, compare, export, report and show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dilemma.cli.common import console, fail
+from dilemma.core.safe_text import redact, safe_console
+
+
+def score(
+    path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per run")] = False,
+) -> None:
+    """Score records: escalation, spirals, misperception, Richardson fits, data quality."""
+    import json
+
+    from dilemma.cli.score_format import score_json, score_text
+    from dilemma.records.schema import RecordError
+
+    try:
+        if as_json:
+            print(redact(json.dumps(score_json(path), indent=2)))
+        else:
+            print(safe_console(score_text(path)))
+    except (RecordError, OSError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def compare(
+    path: Annotated[Path, typer.Argument(help="a folder of records (e.g. a sweep's)")],
+    by: Annotated[str, typer.Option(help="factor to compare (an experiment condition)")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap and permutations")] = 0,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="FACTOR=LEVEL: compare only within these runs; repeatable"),
+    ] = None,
+    primary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="primary measure(s) deciding the verdict; repeatable or comma-separated"
+            " (default: the experiment file's, else escalation_index, mean_threat,"
+            " mean_growth_pct, war)"
+        ),
+    ] = None,
+    margin: Annotated[
+        list[str] | None,
+        typer.Option(help="MEASURE=VALUE equivalence margin; repeatable"),
+    ] = None,
+    interaction: Annotated[
+        str | None,
+        typer.Option(help="a second factor: report the BY x INTERACTION interaction"),
+    ] = None,
+) -> None:
+    """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
+    from dilemma.cli.compare import CompareRequest, compare_output
+    from dilemma.evaluation.comparison import CompareError
+    from dilemma.records.schema import RecordError
+
+    request = CompareRequest(
+        by=by,
+        where=where or [],
+        primary=primary or [],
+        margins=margin or [],
+        interaction=interaction,
+        seed=seed,
+    )
+    try:
+        print(compare_output(path, request, as_json=as_json))
+    except (RecordError, CompareError, OSError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def export(
+    path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="folder for the tables")],
+) -> None:
+    """Export the run, round and dyad-round tables to CSV and Parquet."""
+    from dilemma.cli.compare import export_tables
+    from dilemma.records.schema import RecordError
+
+    try:
+        written = export_tables(path, out)
+    except (RecordError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    for file in written:
+        console.print(str(file), highlight=False)
+
+
+def report(
+    path: Annotated[Path, typer.Argument(help="a folder of records (e.g. a sweep's) or a record")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path(
+        "report.html"
+    ),
+    by: Annotated[
+        list[str] | None, typer.Option(help="factor to compare; repeatable (default: all)")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report: provenance, curves, heatmaps, stats, transcripts."""
+    from dilemma.records.schema import RecordError
+    from dilemma.report.build import ReportError, write_report
+
+    try:
+        written = write_report(path, output, by=by or None)
+    except (ReportError, RecordError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"report: {written}", highlight=False)
+
+
+def show(record: Annotated[Path, typer.Argument(help="a record (.jsonl)")]) -> None:
+    """Print a readable transcript of one run."""
+    from dilemma.records.schema import RecordError
+    from dilemma.report.transcript import transcript
+
+    try:
+        text = transcript(record)
+    except (RecordError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    console.print(safe_console(text), markup=False, highlight=False)

@@ -1,0 +1,140 @@
+"""`dilemma run`: one negotiation at the terminal, a thin layer over `dilemma.api.run`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dilemma.cli.common import (
+    INTERRUPTED,
+    LOCAL_NOTE,
+    RUN_FAILED,
+    SPEND_LIMIT,
+    DeadlineOption,
+    MaxCallsOption,
+    MaxCostOption,
+    TimeoutOption,
+    console,
+    err,
+    fail,
+    finite,
+    limiter,
+    parse_state_models,
+    progress,
+    spend_limit,
+    summary,
+)
+from dilemma.core.safe_text import safe_console
+from dilemma.models.spec import HUMAN_SPEC, LOCAL_SPEC
+
+
+def run(
+    scenario: Annotated[str, typer.Argument(help="built-in scenario name or YAML file")],
+    model: Annotated[
+        str | None, typer.Option(help="model spec for every state (default: local)")
+    ] = None,
+    state_model: Annotated[
+        list[str] | None, typer.Option("--state-model", help="ID=SPEC for one state; repeatable")
+    ] = None,
+    rounds: Annotated[int | None, typer.Option(help="override the number of rounds")] = None,
+    seed: Annotated[int, typer.Option(help="seed of all randomness")] = 0,
+    out: Annotated[Path, typer.Option(help="folder for the record")] = Path("runs"),
+    prompt_setup: Annotated[str | None, typer.Option(help="prompt setup name or YAML file")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server (or DILEMMA_BASE_URL)")
+    ] = None,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="re-asks after an invalid reply (0 or more)")
+    ] = 2,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="model calls in flight at most (1 or more)")
+    ] = 4,
+    temperature: Annotated[
+        float | None, typer.Option(help="sampling temperature", callback=finite)
+    ] = None,
+    rps: Annotated[
+        float | None, typer.Option(help="model requests per second at most (LangChain limiter)")
+    ] = None,
+    timeout: TimeoutOption = None,
+    call_deadline: DeadlineOption = None,
+    max_cost: MaxCostOption = None,
+    max_calls: MaxCallsOption = None,
+) -> None:
+    """Run one negotiation and write its research record."""
+    from dilemma.agents.prompt_setup import PromptSetupError
+    from dilemma.api.runs import run as play
+    from dilemma.api.scenario import check_prompt_setup, with_rounds
+    from dilemma.models.budget import SpendBudget
+    from dilemma.models.pricing import PricingError, load_prices
+    from dilemma.models.registry import ModelOptions, ModelSpecError
+    from dilemma.scenarios.library import ScenarioError, load_scenario
+    from dilemma.simulation.runner import (
+        RunConfig,
+        RunFailed,
+        RunSpecError,
+        RunStopped,
+        model_specs,
+    )
+
+    try:
+        loaded, source = load_scenario(scenario)
+        loaded = with_rounds(loaded, rounds, source)
+        overrides = parse_state_models(state_model or [])
+        specs = model_specs(loaded, overrides, model)
+        if HUMAN_SPEC in specs.values():
+            raise RunSpecError(
+                "a state with model `human` needs a person: use `dilemma play` (terminal) or"
+                " `dilemma serve` (web)"
+            )
+        check_prompt_setup(loaded, source, prompt_setup)
+        load_prices()  # a bad DILEMMA_PRICES file is bad input, found before anything runs
+    except (ScenarioError, RunSpecError, PromptSetupError, PricingError) as exc:
+        raise fail(str(exc)) from exc
+    limit = spend_limit(max_cost, max_calls, specs.values())
+    if LOCAL_SPEC in specs.values():
+        console.print(LOCAL_NOTE, style="yellow")
+    console.print(
+        f"Running [bold]{loaded.name}[/bold] ({loaded.rules.rounds} rounds, seed {seed}); models: "
+        + ", ".join(f"{k}={v}" for k, v in specs.items()),
+        highlight=False,
+    )
+    options = ModelOptions(
+        base_url=base_url,
+        temperature=temperature,
+        rate_limiter=limiter(rps),
+        timeout_s=timeout,
+        deadline_s=call_deadline,
+    )
+    config = RunConfig(
+        seed=seed,
+        out_dir=out,
+        prompt_setup=prompt_setup,
+        max_retries=max_retries,
+        max_in_flight=concurrency,
+        scenario_source=source,
+        on_round=progress,
+        argv=sys.argv,
+        budget=SpendBudget(limit) if limit is not None else None,
+    )
+    try:
+        path = play(loaded, config, model=model, state_models=overrides, options=options)
+    except ModelSpecError as exc:
+        raise fail(str(exc)) from exc
+    except RunFailed as exc:
+        raise fail(str(exc), RUN_FAILED) from exc
+    except RunStopped as exc:
+        summary(exc.path)
+        err.print(
+            f"stopped: {safe_console(exc.reason)}; the record ends with outcome `stopped`",
+            highlight=False,
+            markup=False,
+            emoji=False,
+        )
+        raise typer.Exit(SPEND_LIMIT) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; the record ends with an `interrupted` event")
+        raise typer.Exit(INTERRUPTED) from None
+    summary(path)
