@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dilemma.experiments.config import SweepConfig, SweepStats
+from dilemma.experiments.executor import Executor
 from dilemma.experiments.spec import RunSpec
 from dilemma.experiments.sweep import LocalExecutor
 from dilemma.models.budget import SpendBudget
@@ -23,7 +24,7 @@ async def sweep_locally(
     **config: Any,
 ) -> SweepStats:
     """`LocalExecutor(cache=shared_cache, budget=budget)` on `SweepConfig(out_dir, **config)`."""
-    executor = LocalExecutor(cache=shared_cache, budget=budget)
+    executor: Executor = LocalExecutor(cache=shared_cache, budget=budget)
     return await executor.run(runs, SweepConfig(out_dir, **config))
 
 
@@ -38,5 +39,5 @@ def sweep_on_ray(
     """`RayExecutor(workers, address)` on `SweepConfig(out_dir, **config)`, run to its end."""
     from dilemma.experiments.ray_executor import RayExecutor
 
-    executor = RayExecutor(workers=workers, address=address)
+    executor: Executor = RayExecutor(workers=workers, address=address)
     return asyncio.run(executor.run(runs, SweepConfig(out_dir, **config)))
