@@ -51,15 +51,27 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.reaction import REACTION_COLUMNS, condition_number, reaction_tests
 from dilemma.evaluation.stats import MIN_REGRESSION_POINTS, group_ols2
 from scipy import stats
 
 STABLE = "stable"
 RUNAWAY = "runaway"
 INDETERMINATE = "indeterminate"
-NO_REACTION = "no_reaction"
+NOT_DETECTED = "reaction_not_detected"
 INSUFFICIENT = "insufficient_data"
-VERDICTS = (STABLE, RUNAWAY, INDETERMINATE, NO_REACTION, INSUFFICIENT)
+VERDICTS = (STABLE, RUNAWAY, INDETERMINATE, NOT_DETECTED, INSUFFICIENT)
+
+MUTUAL_REACTION = "mutual_reaction"
+SELF_GROWTH = "self_growth"
+RUNAWAY_SOURCES = (MUTUAL_REACTION, SELF_GROWTH)
+
+COND_MAX = 1000.0
+"""Largest condition number of an equation's two centred, unit-scaled level regressors (the
+rival's and its own arms); 1000 is a correlation of 0.999998 between the two arms series.
+Explosive systems fitted well run at 60-80 after 30 rounds, so the bound only removes series
+in lockstep up to noise; constant growth (a side at the cap every round) is caught by the
+reaction test's own rank check (dilemma.evaluation.reaction)."""
 
 ALPHA = 0.05
 """Level of the reaction tests; intervals are 1 - ALPHA."""
@@ -84,6 +96,8 @@ FIT_COLUMNS = (
     "r2",
     "n_obs",
     "ok",
+    "cond",
+    *REACTION_COLUMNS,
 )
 
 __all__ = [
@@ -91,8 +105,10 @@ __all__ = [
     "INDETERMINATE",
     "INSUFFICIENT",
     "MIN_REGRESSION_POINTS",
-    "NO_REACTION",
+    "MUTUAL_REACTION",
+    "NOT_DETECTED",
     "RUNAWAY",
+    "SELF_GROWTH",
     "STABLE",
     "VERDICTS",
     "directed_fits",
@@ -135,27 +151,51 @@ def equation_fits(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "r2": fit["r2"].to_numpy(),
             "n_obs": fit["n_obs"].to_numpy(),
             "ok": fit["ok"].to_numpy(),
+            "cond": condition_number(
+                fit["u11"].to_numpy(), fit["u22"].to_numpy(), fit["u12"].to_numpy()
+            ),
         },
         index=fit.index,
     )
 
 
-def directed_fits(p: pd.DataFrame) -> pd.DataFrame:
-    """i's equation against j for every ordered pair of the pair rows (answered rounds of i)."""
-    d = p.loc[
-        ~p["fallback_i"], ["run_id", "i", "j", "arms_before_i", "arms_after_i", "arms_before_j"]
-    ]
+def directed_fits(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """i's equation against j for every ordered pair of the pair rows (answered rounds of i),
+    with the growth-rate reaction test (dilemma.evaluation.reaction) beside it.
+
+    `wars` (run_id, round, initiator, target) marks the rounds in which a state fought: there
+    its arms change is taken as the decided change, arms_before * growth / 100, so war losses
+    move the levels (a shock) but never count as a decision.
+    """
+    cols = ["run_id", "round", "i", "j", "arms_before_i", "arms_after_i", "arms_before_j"]
+    d = p.loc[~p["fallback_i"], [*cols, "growth_pct_i"]]
+    d_own = d["arms_after_i"] - d["arms_before_i"]
+    if wars is not None and not wars.empty:
+        fought = pd.concat(
+            [
+                wars[["run_id", "round", "initiator"]].set_axis(["run_id", "round", "i"], axis=1),
+                wars[["run_id", "round", "target"]].set_axis(["run_id", "round", "i"], axis=1),
+            ]
+        ).dropna()
+        key = pd.MultiIndex.from_frame(d[["run_id", "round", "i"]])
+        at_war = key.isin(pd.MultiIndex.from_frame(fought.astype({"round": "int64"})))
+        decided = d["arms_before_i"] * d["growth_pct_i"] / 100.0
+        d_own = d_own.where(~at_war, decided)
     d = pd.DataFrame(
         {
             "run_id": d["run_id"],
             "i": d["i"],
             "j": d["j"],
-            "d_own": d["arms_after_i"] - d["arms_before_i"],
+            "d_own": d_own,
             "own": d["arms_before_i"],
             "rival": d["arms_before_j"],
         }
     )
-    return equation_fits(d, ["run_id", "i", "j"]).reset_index()
+    keys = ["run_id", "i", "j"]
+    fits = equation_fits(d, keys)
+    tests = reaction_tests(p).reindex(fits.index)
+    tests["react_ok"] = tests["react_ok"].eq(True)
+    return fits.join(tests).reset_index()
 
 
 def spectral_radius(p: np.ndarray, q: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -209,7 +249,7 @@ def dynamics(fx: pd.DataFrame, fy: pd.DataFrame) -> pd.DataFrame:
     """Spectral radius, its interval and the verdict per dyad.
 
     fx and fy are equation_fits rows for a's and b's equations, aligned row by row (same index).
-    Returns rho, rho_lo, rho_hi and verdict with that index.
+    Returns rho, rho_lo, rho_hi, verdict and runaway_source with that index.
     """
     ok = fx["ok"].to_numpy(dtype=bool) & fy["ok"].to_numpy(dtype=bool)
     a, m = fx["reaction"].to_numpy(), fx["fatigue"].to_numpy()
@@ -225,17 +265,68 @@ def dynamics(fx: pd.DataFrame, fy: pd.DataFrame) -> pd.DataFrame:
         by, oy = _draws(fy.iloc[rows], z[1], u[1])
         radius = spectral_radius(1.0 + ox, ax, by, 1.0 + oy)
         lo[rows], hi[rows] = np.percentile(radius, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)], axis=1)
-    reacts = (fx["p_reaction"].to_numpy() < ALPHA) | (fy["p_reaction"].to_numpy() < ALPHA)
+    identified = ok.copy()
+    for f in (fx, fy):
+        identified &= f["cond"].to_numpy(dtype="float64") <= COND_MAX
+        identified &= f["react_ok"].to_numpy(dtype=bool)
+    reacts = (fx["p_react"].to_numpy() < ALPHA) | (fy["p_react"].to_numpy() < ALPHA)
     verdict = np.where(
-        ~ok,
+        ~identified,
         INSUFFICIENT,
         np.where(
             ~reacts,
-            NO_REACTION,
+            NOT_DETECTED,
             np.where(hi < 1.0, STABLE, np.where(lo > 1.0, RUNAWAY, INDETERMINATE)),
         ),
     )
+    own = np.maximum(np.abs(1.0 - m), np.abs(1.0 - n))
+    source = pd.Series(np.where(own > 1.0, SELF_GROWTH, MUTUAL_REACTION), dtype="string")
     return pd.DataFrame(
-        {"rho": rho, "rho_lo": lo, "rho_hi": hi, "verdict": pd.array(verdict, dtype="string")},
+        {
+            "rho": rho,
+            "rho_lo": lo,
+            "rho_hi": hi,
+            "verdict": pd.array(verdict, dtype="string"),
+            "runaway_source": source.where(verdict == RUNAWAY).to_numpy(),
+        },
         index=fx.index,
     )
+
+
+def array_fits(x: np.ndarray, y: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both equations of many simulated dyads, ready for `dynamics`.
+
+    x and y are arms levels, one row per dyad and one column per round (the start first); every
+    round counts as answered and war-free. Used by the calibration benchmark and tests.
+    """
+    n, cols = x.shape
+    run = np.repeat(np.arange(n), cols - 1).astype(str)
+    rnd = np.tile(np.arange(1, cols), n)
+
+    def growth(z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (np.diff(z, axis=1) / z[:, :-1] * 100.0).ravel()
+        return out
+
+    def one(own: np.ndarray, rival: np.ndarray) -> pd.DataFrame:
+        p = pd.DataFrame(
+            {
+                "run_id": run,
+                "round": rnd,
+                "i": "x",
+                "j": "y",
+                "fallback_i": False,
+                "arms_before_i": own[:, :-1].ravel(),
+                "arms_after_i": own[:, 1:].ravel(),
+                "arms_before_j": rival[:, :-1].ravel(),
+                "growth_pct_i": growth(own),
+                "growth_pct_j": growth(rival),
+            }
+        )
+        fits = directed_fits(p).set_index("run_id").reindex(np.arange(n).astype(str))
+        fits["ok"] = fits["ok"].eq(True)
+        fits["react_ok"] = fits["react_ok"].eq(True)
+        fits["cond"] = fits["cond"].fillna(np.inf)
+        fits["dof"] = fits["dof"].fillna(0).astype("int64")
+        return fits.reset_index(drop=True)
+
+    return one(x, y), one(y, x)
