@@ -8,7 +8,8 @@ reactive Richardson systems (stable, rho 0.87; runaway, rho 1.12; noise sd 1), a
 rounds, arms rounded like records. Prints, per design: the share of reaction coefficients
 significant at 5% for the growth-rate test used by the verdicts (`growth`) and for a t-test of
 the Richardson level coefficient (`levels`, the previous definition), and the share of dyads per
-verdict.
+verdict and of runaways
+marked `mutual_reaction`.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"{args.dyads} dyads per design; shares of reaction coefficients with p < 0.05")
-    head = f"{'design':<12} {'rounds':>6} {'growth':>7} {'levels':>7}  " + "  ".join(
-        f"{v:>21}" for v in VERDICTS
+    head = (
+        f"{'design':<12} {'rounds':>6} {'growth':>7} {'levels':>7}  "
+        + "  ".join(f"{v:>21}" for v in VERDICTS)
+        + "  mutual_reaction runaways"
     )
     print(head)
     for kind in (*NULLS, *REACTIVE):
@@ -66,11 +69,13 @@ def main() -> None:
             fx, fy = array_fits(lv[0], lv[1])
             growth = np.concatenate([fx["p_react"], fy["p_react"]])
             levels = np.concatenate([fx["p_reaction"], fy["p_reaction"]])
-            verdict = dynamics(fx, fy)["verdict"].value_counts(normalize=True)
+            dyn = dynamics(fx, fy)
+            verdict = dyn["verdict"].value_counts(normalize=True)
+            mutual = float((dyn["runaway_source"] == "mutual_reaction").mean())
             shares = "  ".join(f"{verdict.get(v, 0.0):>21.3f}" for v in VERDICTS)
             print(
                 f"{kind:<12} {rounds:>6} {np.mean(growth < 0.05):>7.3f}"
-                f" {np.mean(levels < 0.05):>7.3f}  {shares}"
+                f" {np.mean(levels < 0.05):>7.3f}  {shares}  {mutual:>7.3f}"
             )
 
 

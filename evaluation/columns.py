@@ -222,7 +222,8 @@ DYADS = _cols(
     (
         "rich_runaway_source",
         "string",
-        "for runaway: self_growth (a side's own coefficient |1 - m| > 1) or mutual_reaction",
+        "for runaway: self_growth (a side's own |1 - m| > 1), mutual_reaction (both reaction"
+        " tests reject) or one_sided_reaction",
     ),
 )
 

@@ -10,10 +10,11 @@ part of it, so they never enter the test as a decision). beta is i's reaction to
 change; the test is the two-sided OLS t-test of beta = 0 with n - 3 degrees of freedom.
 
 Why growth rates and not the Richardson levels: arms levels trend, and t-tests of one trending
-level on another reject far more often than their nominal level. In simulations of 400 dyads
-(benchmarks/bench_richardson_calibration.py) the levels test rejects 10-23% of independent
-random-arming dyads and 12-33% of fixed-rate dyads with 1% noise, per coefficient; first
-differences of levels 5-63%; this growth-rate test 4-6.5% (8 and 20 rounds).
+level on another reject far more often than their nominal level. In simulations of 2,000
+dyads per design (benchmarks/bench_richardson_calibration.py) the t-test of the level
+coefficient rejects 12-21% of independent random-arming dyads and 15-33% of fixed-rate dyads
+with 1% noise, per coefficient, at 8 and 20 rounds; this growth-rate test 4.8-5.8%. (First
+differences of levels, tried too, rejected up to 60% of fixed-rate dyads at 20 rounds.)
 
 Identification: the test needs j's and i's previous changes to vary and not move together
 (`react_ok`, the same rank check as the Richardson fit). Two states arming at a constant rate

@@ -21,22 +21,33 @@ In matrix form the fitted system is z(t) = A z(t-1) + c with z = (x, y) and
 Its spectral radius rho (largest |eigenvalue|) governs the deviations from the system's fixed
 point, which shrink like rho^t when rho < 1 and grow when rho > 1.
 
+War losses: in a round in which a state fought a war, its arms change in the fit is the decided
+change (arms before x applied change / 100); the losses move its levels (a shock) but are not
+fitted as a decision.
+
+Reaction test: not the t-test of a (levels trend, and that test rejects 12-33% of dyads that
+never react), but the Granger-style test in growth rates of dilemma.evaluation.reaction,
+calibrated under the null (about 5% per coefficient for independent random arming and for
+fixed rates with noise).
+
 Verdict, in this order:
-  insufficient_data  either equation cannot be fitted: fewer than MIN_REGRESSION_POINTS answered
-                     rounds, a state whose arms never change, or two series in lockstep (a and m
-                     cannot be told apart);
-  no_reaction        neither reaction coefficient (a, b) differs from zero at the 5% level
-                     (two-sided t-test, n - 3 degrees of freedom): growth that does not respond
-                     to the rival is not an arms race, however fast (two states arming +3% and
-                     +10% a round have rho = 1.10 but are not racing);
-  stable             the whole 95% interval of rho lies below 1;
-  runaway            the whole 95% interval of rho lies above 1;
-  indeterminate      the interval contains 1: the data cannot tell the two apart.
-The point estimate rho is reported beside the verdict in every case. Arms series trend, so the
-reaction t-tests are approximate (regressions on trending levels): in simulations of two states
-growing at fixed rates with 1-5% noise a round, 20-40% of dyads show a spurious reaction; the
-interval rule still never calls such a self-excited system (each side's own coefficient 1 - m > 1,
-which makes rho > 1 whatever the reactions) `stable`.
+  insufficient_data      either equation cannot be fitted or is not identified: fewer than
+                         MIN_REGRESSION_POINTS answered rounds, a state whose arms never change,
+                         level regressors with condition number above COND_MAX (series in
+                         lockstep), or a reaction test whose regressors do not vary (a side
+                         arming at one constant rate, e.g. at the cap every round: reaction and
+                         self-growth cannot be told apart);
+  reaction_not_detected  neither reaction test rejects at the 5% level. Not evidence that there
+                         is no arms race: the test has little power in short runs, and
+                         react_mde gives the smallest reaction it would have detected;
+  stable                 the whole 95% interval of rho lies below 1;
+  runaway                the whole 95% interval of rho lies above 1; runaway_source says why:
+                         self_growth when a side's own coefficient |1 - m| exceeds 1 (its arms
+                         run away with no reaction at all), mutual_reaction when both reaction
+                         tests reject and neither own coefficient exceeds 1, else
+                         one_sided_reaction;
+  indeterminate          the interval contains 1: the data cannot tell the two apart.
+The point estimate rho is reported beside the verdict in every case.
 
 Interval for rho: a 95% parametric-bootstrap percentile interval. (a, -m) and (b, -n) are drawn
 BOOTSTRAP_DRAWS times from multivariate t distributions centred on the estimates with the fits'
@@ -64,7 +75,8 @@ VERDICTS = (STABLE, RUNAWAY, INDETERMINATE, NOT_DETECTED, INSUFFICIENT)
 
 MUTUAL_REACTION = "mutual_reaction"
 SELF_GROWTH = "self_growth"
-RUNAWAY_SOURCES = (MUTUAL_REACTION, SELF_GROWTH)
+ONE_SIDED = "one_sided_reaction"
+RUNAWAY_SOURCES = (MUTUAL_REACTION, SELF_GROWTH, ONE_SIDED)
 
 COND_MAX = 1000.0
 """Largest condition number of an equation's two centred, unit-scaled level regressors (the
@@ -107,6 +119,7 @@ __all__ = [
     "MIN_REGRESSION_POINTS",
     "MUTUAL_REACTION",
     "NOT_DETECTED",
+    "ONE_SIDED",
     "RUNAWAY",
     "SELF_GROWTH",
     "STABLE",
@@ -280,7 +293,11 @@ def dynamics(fx: pd.DataFrame, fy: pd.DataFrame) -> pd.DataFrame:
         ),
     )
     own = np.maximum(np.abs(1.0 - m), np.abs(1.0 - n))
-    source = pd.Series(np.where(own > 1.0, SELF_GROWTH, MUTUAL_REACTION), dtype="string")
+    both = (fx["p_react"].to_numpy() < ALPHA) & (fy["p_react"].to_numpy() < ALPHA)
+    source = pd.Series(
+        np.where(own > 1.0, SELF_GROWTH, np.where(both, MUTUAL_REACTION, ONE_SIDED)),
+        dtype="string",
+    )
     return pd.DataFrame(
         {
             "rho": rho,

@@ -166,6 +166,9 @@ def test_richardson_fit_in_records_matches_statsmodels(tmp_path: Path) -> None:
     ).fit()
     assert d["rich_react_a"] == pytest.approx(growth.params[1], rel=1e-8)
     assert d["rich_p_a"] == pytest.approx(growth.pvalues[1], rel=1e-6)
+    assert d["rich_se_react_a"] == pytest.approx(growth.bse[1], rel=1e-8)
+    q = stats.t.ppf(0.975, growth.df_resid) + stats.t.ppf(0.80, growth.df_resid)
+    assert d["rich_mde_a"] == pytest.approx(q * growth.bse[1], rel=1e-8)
     assert d["rich_rho_lo"] < d["rich_rho"] < d["rich_rho_hi"] < 1
 
 

@@ -12,6 +12,7 @@ from dilemma.evaluation import score
 from dilemma.evaluation.richardson import (
     INSUFFICIENT,
     MUTUAL_REACTION,
+    ONE_SIDED,
     RUNAWAY,
     SELF_GROWTH,
     array_fits,
@@ -67,7 +68,7 @@ def test_reaction_test_is_calibrated_under_the_null(kind: str, rounds: int) -> N
     assert dyads < 0.14, dyads
 
 
-def _fit_rows(own: list[float], reaction: list[float]) -> pd.DataFrame:
+def _fit_rows(own: list[float], reaction: list[float], p: list[float]) -> pd.DataFrame:
     k = len(own)
     return pd.DataFrame(
         {
@@ -80,7 +81,7 @@ def _fit_rows(own: list[float], reaction: list[float]) -> pd.DataFrame:
             "ok": [True] * k,
             "cond": [2.0] * k,
             "react_ok": [True] * k,
-            "p_react": [0.001] * k,
+            "p_react": p,
         }
     )
 
@@ -88,11 +89,12 @@ def _fit_rows(own: list[float], reaction: list[float]) -> pd.DataFrame:
 def test_runaway_says_whether_it_comes_from_reaction_or_own_growth() -> None:
     # dyad 0: own coefficients 0.95, reactions 0.2 and 0.15: rho 1.12 only through reaction
     # dyad 1: own coefficient 1.05 on one side (negative fatigue), no reaction needed for rho > 1
-    fx = _fit_rows([0.95, 1.05], [0.20, 0.01])
-    fy = _fit_rows([0.95, 0.90], [0.15, 0.01])
+    # dyad 2: as dyad 0, but only a's reaction test rejects
+    fx = _fit_rows([0.95, 1.05, 0.95], [0.20, 0.01, 0.20], [0.001, 0.001, 0.001])
+    fy = _fit_rows([0.95, 0.90, 0.95], [0.15, 0.01, 0.15], [0.001, 0.001, 0.30])
     dyn = dynamics(fx, fy)
     assert (dyn["verdict"] == RUNAWAY).all()
-    assert dyn["runaway_source"].tolist() == [MUTUAL_REACTION, SELF_GROWTH]
+    assert dyn["runaway_source"].tolist() == [MUTUAL_REACTION, SELF_GROWTH, ONE_SIDED]
 
 
 def test_war_losses_are_shocks_not_decisions() -> None:
