@@ -31,12 +31,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from dilemma.evaluation.ladder import MAX_WEIGHT
+from dilemma.evaluation.misperception import ARMS_REFERENCE_PCT as ARMS_REFERENCE_PCT
 from dilemma.evaluation.misperception import THREAT_MAX
 
 COMPONENTS = ("idx_ladder", "idx_arms", "idx_threat", "idx_spiral", "idx_war")
-
-ARMS_REFERENCE_PCT = 10.0
-"""Arms growth per round (percent) that scores idx_arms = 1, whatever the scenario's cap."""
 
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "ladder": 1.0,

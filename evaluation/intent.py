@@ -20,8 +20,15 @@ or a run:
     intent_underestimation share with e < 0
     intent_error           mean of e (signed; > 0 overestimation)
     intent_n               number of scored judgements
+    intent_kappa           Cohen's kappa of the perceived against the actual levels (four
+                           unordered categories): (p_o - p_e) / (1 - p_e), p_o = intent_accuracy,
+                           p_e = sum_k (share of actual k) * (share of perceived k). Guessing
+                           at random scores about 0 whatever the number of levels (accuracy
+                           about 25% over four); perfect reading scores 1. NaN when p_e = 1
+                           (every judgement and every actual intent the same level: agreement
+                           beyond chance is undefined) or with no scored judgement.
 
-With no scored judgement the shares and the mean are NaN. `intent_n` is <NA> (missing, not 0)
+With no scored judgement the shares, the mean and kappa are NaN. `intent_n` is <NA> (missing, not 0)
 for a run whose decisions never state a perceived intent, such as a version-1 record.
 `intent_confusion` counts judgements by (actual, perceived) level for the report.
 """
@@ -43,6 +50,7 @@ MEASURES = (
     "intent_overestimation",
     "intent_underestimation",
     "intent_error",
+    "intent_kappa",
 )
 """Summary columns, in order, for a dyad direction (suffixed _ab / _ba) or a run."""
 
@@ -92,7 +100,33 @@ def _summary(p: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "intent_error": g["_err"].mean(),
         }
     )
+    out["intent_kappa"] = _kappa(p, keys).reindex(out.index)
     return out
+
+
+def _kappa(p: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Cohen's kappa of perceived against actual intent levels per group of `keys`."""
+    scored = p.loc[p["intent_error"].notna(), [*keys, "perceived_intent", "actual_intent"]]
+    n = scored.groupby(keys, sort=False).size().astype("float64")
+    agree = (
+        (scored["perceived_intent"] == scored["actual_intent"])
+        .groupby([scored[k] for k in keys], sort=False)
+        .sum()
+    )
+    actual = scored.groupby([*keys, "actual_intent"], sort=False).size().rename("_na")
+    perceived = scored.groupby([*keys, "perceived_intent"], sort=False).size().rename("_np")
+    both = pd.merge(
+        actual.reset_index().rename(columns={"actual_intent": "_k"}),
+        perceived.reset_index().rename(columns={"perceived_intent": "_k"}),
+        on=[*keys, "_k"],
+        how="inner",
+    )
+    chance = (both["_na"] * both["_np"]).groupby([both[k] for k in keys], sort=False).sum()
+    p_o = agree.astype("float64") / n
+    p_e = chance.reindex(n.index).fillna(0.0).astype("float64") / (n * n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (p_o - p_e) / (1.0 - p_e)
+    return kappa.where(p_e < 1.0 - 1e-12)
 
 
 def run_intent(p: pd.DataFrame) -> pd.DataFrame:
@@ -116,6 +150,18 @@ def add_dyad_intent(dyads: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
         found = per.reindex(idx)
         for col in MEASURES:
             out[f"{col}_{suffix}"] = found[col].to_numpy()
+    return out
+
+
+def add_state_intent(states: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+    """States (columns run_id, state) with intent_n, intent_accuracy and intent_kappa of the
+    state as observer, over its judgements of every other state."""
+    per = _summary(p, ["run_id", "i"])
+    idx = pd.MultiIndex.from_frame(states[["run_id", "state"]].set_axis(["run_id", "i"], axis=1))
+    found = per.reindex(idx)
+    out = states.copy()
+    for col in ("intent_n", "intent_accuracy", "intent_kappa"):
+        out[col] = found[col].to_numpy()
     return out
 
 

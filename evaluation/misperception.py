@@ -8,8 +8,10 @@ Actual hostility of j toward i in round t (from j's answered decision and its re
     A: the rung of j's action if it targets i or has no target (an untargeted move such as a
        military exercise addresses everyone), else 0: de-escalation 0, status quo 0,
        posturing 2.5, non-violent escalation 5, violent escalation 7.5, all-out war 10.
-    R: j's arming: 10 * clip(g(j, t) / cap, 0, 1), g the applied arms change in percent and
-       cap the scenario's arms_cap_pct (arming at the cap is 10; holding or cutting is 0).
+    R: j's arming: 10 * clip(g(j, t) / ARMS_REFERENCE_PCT, 0, 1), g the applied arms change in
+       percent and ARMS_REFERENCE_PCT = 10 the fixed reference of the escalation index (arming
+       10% or more a round is 10; holding or cutting is 0). Never the scenario's cap, so the
+       same behaviour scores the same under any cap.
 
 Capability of j as i could know it when deciding in round t:
 
@@ -31,7 +33,19 @@ Misperception of i toward j in round t:
     M(i->j, t) = T(i->j, t) - W(i<-j, t)
 
 T is i's perceived threat from j (0-10) in its round-t decision; both sides are taken in the
-same round, since moves are simultaneous. M > 0 is overestimation. A calibrated observer of a
+same round, since moves are simultaneous, so W uses j's round-t behaviour, which i could not
+have seen when deciding. Beside it, the threat warranted by what i could have seen:
+
+    H_seen(j->i, t) = ( A(j->i, t-1) + R(j, s) ) / 2
+    W_seen(i<-j, t) = C(i<-j, t) + (10 - C(i<-j, t)) * H_seen(j->i, t) / 10
+    M_seen(i->j, t) = T(i->j, t) - W_seen(i<-j, t)
+
+A(j->i, t-1) is j's previous-round action (public once resolved); R(j, s) is j's arming in the
+round s as of which i's observation showed j's arms (t-1 for an exact view, earlier for an
+intelligence estimate); j's private intent is never seen and is left out. M_seen is NaN in
+round 1 (nothing seen yet), when s < 1, or when j's round t-1 or round-s decision fell back.
+
+M > 0 is overestimation. A calibrated observer of a
 static, transparent, peaceful world of equal forces (H = 0, C = 3) reports 3 and scores 0. M is
 NaN when i's or j's round-t decision is a fallback, or when the record holds no decision-phase
 observation of j by i (what i could know is unknown).
@@ -66,9 +80,13 @@ def action_toward(rung_order: pd.Series, target: pd.Series, other: pd.Series) ->
     return score.where(aimed.fillna(True).astype(bool) | score.isna(), 0.0)
 
 
-def arming(growth_pct: pd.Series, cap_pct: pd.Series) -> pd.Series:
+ARMS_REFERENCE_PCT = 10.0
+"""Arms growth per round (percent) that scores full arming (R = 10, idx_arms = 1), any cap."""
+
+
+def arming(growth_pct: pd.Series) -> pd.Series:
     """R: arming on the 0-10 scale (NaN where growth is NaN, i.e. fallback)."""
-    return (growth_pct / cap_pct.astype("float64")).clip(0.0, 1.0) * THREAT_MAX
+    return (growth_pct.astype("float64") / ARMS_REFERENCE_PCT).clip(0.0, 1.0) * THREAT_MAX
 
 
 def hostility(intent: pd.Series, action: pd.Series, arms: pd.Series) -> pd.Series:
@@ -85,6 +103,11 @@ def capability(seen: pd.Series, own: pd.Series) -> pd.Series:
     s, o = seen.astype("float64"), own.astype("float64")
     share = (s / (s + o)).where(s > 0, 0.0).where(s.notna())
     return share * CAPABILITY_WEIGHT
+
+
+def seen_hostility(action_prev: pd.Series, arming_seen: pd.Series) -> pd.Series:
+    """H_seen: the mean of the other's previous action and its arming as last observed."""
+    return (action_prev + arming_seen) / 2.0
 
 
 def warranted(capability: pd.Series, hostility: pd.Series) -> pd.Series:

@@ -21,22 +21,33 @@ In matrix form the fitted system is z(t) = A z(t-1) + c with z = (x, y) and
 Its spectral radius rho (largest |eigenvalue|) governs the deviations from the system's fixed
 point, which shrink like rho^t when rho < 1 and grow when rho > 1.
 
+War losses: in a round in which a state fought a war, its arms change in the fit is the decided
+change (arms before x applied change / 100); the losses move its levels (a shock) but are not
+fitted as a decision.
+
+Reaction test: not the t-test of a (levels trend, and that test rejects 12-33% of dyads that
+never react), but the Granger-style test in growth rates of dilemma.evaluation.reaction,
+calibrated under the null (about 5% per coefficient for independent random arming and for
+fixed rates with noise).
+
 Verdict, in this order:
-  insufficient_data  either equation cannot be fitted: fewer than MIN_REGRESSION_POINTS answered
-                     rounds, a state whose arms never change, or two series in lockstep (a and m
-                     cannot be told apart);
-  no_reaction        neither reaction coefficient (a, b) differs from zero at the 5% level
-                     (two-sided t-test, n - 3 degrees of freedom): growth that does not respond
-                     to the rival is not an arms race, however fast (two states arming +3% and
-                     +10% a round have rho = 1.10 but are not racing);
-  stable             the whole 95% interval of rho lies below 1;
-  runaway            the whole 95% interval of rho lies above 1;
-  indeterminate      the interval contains 1: the data cannot tell the two apart.
-The point estimate rho is reported beside the verdict in every case. Arms series trend, so the
-reaction t-tests are approximate (regressions on trending levels): in simulations of two states
-growing at fixed rates with 1-5% noise a round, 20-40% of dyads show a spurious reaction; the
-interval rule still never calls such a self-excited system (each side's own coefficient 1 - m > 1,
-which makes rho > 1 whatever the reactions) `stable`.
+  insufficient_data      either equation cannot be fitted or is not identified: fewer than
+                         MIN_REGRESSION_POINTS answered rounds, a state whose arms never change,
+                         level regressors with condition number above COND_MAX (series in
+                         lockstep), or a reaction test whose regressors do not vary (a side
+                         arming at one constant rate, e.g. at the cap every round: reaction and
+                         self-growth cannot be told apart);
+  reaction_not_detected  neither reaction test rejects at the 5% level. Not evidence that there
+                         is no arms race: the test has little power in short runs, and
+                         react_mde gives the smallest reaction it would have detected;
+  stable                 the whole 95% interval of rho lies below 1;
+  runaway                the whole 95% interval of rho lies above 1; runaway_source says why:
+                         self_growth when a side's own coefficient |1 - m| exceeds 1 (its arms
+                         run away with no reaction at all), mutual_reaction when both reaction
+                         tests reject and neither own coefficient exceeds 1, else
+                         one_sided_reaction;
+  indeterminate          the interval contains 1: the data cannot tell the two apart.
+The point estimate rho is reported beside the verdict in every case.
 
 Interval for rho: a 95% parametric-bootstrap percentile interval. (a, -m) and (b, -n) are drawn
 BOOTSTRAP_DRAWS times from multivariate t distributions centred on the estimates with the fits'
@@ -51,15 +62,28 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.reaction import REACTION_COLUMNS, condition_number, reaction_tests
 from dilemma.evaluation.stats import MIN_REGRESSION_POINTS, group_ols2
 from scipy import stats
 
 STABLE = "stable"
 RUNAWAY = "runaway"
 INDETERMINATE = "indeterminate"
-NO_REACTION = "no_reaction"
+NOT_DETECTED = "reaction_not_detected"
 INSUFFICIENT = "insufficient_data"
-VERDICTS = (STABLE, RUNAWAY, INDETERMINATE, NO_REACTION, INSUFFICIENT)
+VERDICTS = (STABLE, RUNAWAY, INDETERMINATE, NOT_DETECTED, INSUFFICIENT)
+
+MUTUAL_REACTION = "mutual_reaction"
+SELF_GROWTH = "self_growth"
+ONE_SIDED = "one_sided_reaction"
+RUNAWAY_SOURCES = (MUTUAL_REACTION, SELF_GROWTH, ONE_SIDED)
+
+COND_MAX = 1000.0
+"""Largest condition number of an equation's two centred, unit-scaled level regressors (the
+rival's and its own arms); 1000 is a correlation of 0.999998 between the two arms series.
+Explosive systems fitted well run at 60-80 after 30 rounds, so the bound only removes series
+in lockstep up to noise; constant growth (a side at the cap every round) is caught by the
+reaction test's own rank check (dilemma.evaluation.reaction)."""
 
 ALPHA = 0.05
 """Level of the reaction tests; intervals are 1 - ALPHA."""
@@ -84,6 +108,8 @@ FIT_COLUMNS = (
     "r2",
     "n_obs",
     "ok",
+    "cond",
+    *REACTION_COLUMNS,
 )
 
 __all__ = [
@@ -91,8 +117,11 @@ __all__ = [
     "INDETERMINATE",
     "INSUFFICIENT",
     "MIN_REGRESSION_POINTS",
-    "NO_REACTION",
+    "MUTUAL_REACTION",
+    "NOT_DETECTED",
+    "ONE_SIDED",
     "RUNAWAY",
+    "SELF_GROWTH",
     "STABLE",
     "VERDICTS",
     "directed_fits",
@@ -135,27 +164,51 @@ def equation_fits(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "r2": fit["r2"].to_numpy(),
             "n_obs": fit["n_obs"].to_numpy(),
             "ok": fit["ok"].to_numpy(),
+            "cond": condition_number(
+                fit["u11"].to_numpy(), fit["u22"].to_numpy(), fit["u12"].to_numpy()
+            ),
         },
         index=fit.index,
     )
 
 
-def directed_fits(p: pd.DataFrame) -> pd.DataFrame:
-    """i's equation against j for every ordered pair of the pair rows (answered rounds of i)."""
-    d = p.loc[
-        ~p["fallback_i"], ["run_id", "i", "j", "arms_before_i", "arms_after_i", "arms_before_j"]
-    ]
+def directed_fits(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """i's equation against j for every ordered pair of the pair rows (answered rounds of i),
+    with the growth-rate reaction test (dilemma.evaluation.reaction) beside it.
+
+    `wars` (run_id, round, initiator, target) marks the rounds in which a state fought: there
+    its arms change is taken as the decided change, arms_before * growth / 100, so war losses
+    move the levels (a shock) but never count as a decision.
+    """
+    cols = ["run_id", "round", "i", "j", "arms_before_i", "arms_after_i", "arms_before_j"]
+    d = p.loc[~p["fallback_i"], [*cols, "growth_pct_i"]]
+    d_own = d["arms_after_i"] - d["arms_before_i"]
+    if wars is not None and not wars.empty:
+        fought = pd.concat(
+            [
+                wars[["run_id", "round", "initiator"]].set_axis(["run_id", "round", "i"], axis=1),
+                wars[["run_id", "round", "target"]].set_axis(["run_id", "round", "i"], axis=1),
+            ]
+        ).dropna()
+        key = pd.MultiIndex.from_frame(d[["run_id", "round", "i"]])
+        at_war = key.isin(pd.MultiIndex.from_frame(fought.astype({"round": "int64"})))
+        decided = d["arms_before_i"] * d["growth_pct_i"] / 100.0
+        d_own = d_own.where(~at_war, decided)
     d = pd.DataFrame(
         {
             "run_id": d["run_id"],
             "i": d["i"],
             "j": d["j"],
-            "d_own": d["arms_after_i"] - d["arms_before_i"],
+            "d_own": d_own,
             "own": d["arms_before_i"],
             "rival": d["arms_before_j"],
         }
     )
-    return equation_fits(d, ["run_id", "i", "j"]).reset_index()
+    keys = ["run_id", "i", "j"]
+    fits = equation_fits(d, keys)
+    tests = reaction_tests(p).reindex(fits.index)
+    tests["react_ok"] = tests["react_ok"].eq(True)
+    return fits.join(tests).reset_index()
 
 
 def spectral_radius(p: np.ndarray, q: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -209,7 +262,7 @@ def dynamics(fx: pd.DataFrame, fy: pd.DataFrame) -> pd.DataFrame:
     """Spectral radius, its interval and the verdict per dyad.
 
     fx and fy are equation_fits rows for a's and b's equations, aligned row by row (same index).
-    Returns rho, rho_lo, rho_hi and verdict with that index.
+    Returns rho, rho_lo, rho_hi, verdict and runaway_source with that index.
     """
     ok = fx["ok"].to_numpy(dtype=bool) & fy["ok"].to_numpy(dtype=bool)
     a, m = fx["reaction"].to_numpy(), fx["fatigue"].to_numpy()
@@ -225,17 +278,72 @@ def dynamics(fx: pd.DataFrame, fy: pd.DataFrame) -> pd.DataFrame:
         by, oy = _draws(fy.iloc[rows], z[1], u[1])
         radius = spectral_radius(1.0 + ox, ax, by, 1.0 + oy)
         lo[rows], hi[rows] = np.percentile(radius, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)], axis=1)
-    reacts = (fx["p_reaction"].to_numpy() < ALPHA) | (fy["p_reaction"].to_numpy() < ALPHA)
+    identified = ok.copy()
+    for f in (fx, fy):
+        identified &= f["cond"].to_numpy(dtype="float64") <= COND_MAX
+        identified &= f["react_ok"].to_numpy(dtype=bool)
+    reacts = (fx["p_react"].to_numpy() < ALPHA) | (fy["p_react"].to_numpy() < ALPHA)
     verdict = np.where(
-        ~ok,
+        ~identified,
         INSUFFICIENT,
         np.where(
             ~reacts,
-            NO_REACTION,
+            NOT_DETECTED,
             np.where(hi < 1.0, STABLE, np.where(lo > 1.0, RUNAWAY, INDETERMINATE)),
         ),
     )
+    own = np.maximum(np.abs(1.0 - m), np.abs(1.0 - n))
+    both = (fx["p_react"].to_numpy() < ALPHA) & (fy["p_react"].to_numpy() < ALPHA)
+    source = pd.Series(
+        np.where(own > 1.0, SELF_GROWTH, np.where(both, MUTUAL_REACTION, ONE_SIDED)),
+        dtype="string",
+    )
     return pd.DataFrame(
-        {"rho": rho, "rho_lo": lo, "rho_hi": hi, "verdict": pd.array(verdict, dtype="string")},
+        {
+            "rho": rho,
+            "rho_lo": lo,
+            "rho_hi": hi,
+            "verdict": pd.array(verdict, dtype="string"),
+            "runaway_source": source.where(verdict == RUNAWAY).to_numpy(),
+        },
         index=fx.index,
     )
+
+
+def array_fits(x: np.ndarray, y: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both equations of many simulated dyads, ready for `dynamics`.
+
+    x and y are arms levels, one row per dyad and one column per round (the start first); every
+    round counts as answered and war-free. Used by the calibration benchmark and tests.
+    """
+    n, cols = x.shape
+    run = np.repeat(np.arange(n), cols - 1).astype(str)
+    rnd = np.tile(np.arange(1, cols), n)
+
+    def growth(z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (np.diff(z, axis=1) / z[:, :-1] * 100.0).ravel()
+        return out
+
+    def one(own: np.ndarray, rival: np.ndarray) -> pd.DataFrame:
+        p = pd.DataFrame(
+            {
+                "run_id": run,
+                "round": rnd,
+                "i": "x",
+                "j": "y",
+                "fallback_i": False,
+                "arms_before_i": own[:, :-1].ravel(),
+                "arms_after_i": own[:, 1:].ravel(),
+                "arms_before_j": rival[:, :-1].ravel(),
+                "growth_pct_i": growth(own),
+                "growth_pct_j": growth(rival),
+            }
+        )
+        fits = directed_fits(p).set_index("run_id").reindex(np.arange(n).astype(str))
+        fits["ok"] = fits["ok"].eq(True)
+        fits["react_ok"] = fits["react_ok"].eq(True)
+        fits["cond"] = fits["cond"].fillna(np.inf)
+        fits["dof"] = fits["dof"].fillna(0).astype("int64")
+        return fits.reset_index(drop=True)
+
+    return one(x, y), one(y, x)

@@ -19,7 +19,12 @@ from dilemma.evaluation.commitments import said_did, treaty_compliance
 from dilemma.evaluation.compliance import add_violations
 from dilemma.evaluation.forecasts import add_forecast_error
 from dilemma.evaluation.index import add_index
-from dilemma.evaluation.intent import add_dyad_intent, add_judgements, add_run_intent
+from dilemma.evaluation.intent import (
+    add_dyad_intent,
+    add_judgements,
+    add_run_intent,
+    add_state_intent,
+)
 from dilemma.evaluation.ladder import add_ladder, ladder_by
 from dilemma.evaluation.load import Tables, load_tables
 from dilemma.evaluation.outcome import run_outcomes
@@ -98,8 +103,8 @@ def score_tables(t: Tables, *, index_weights: Mapping[str, float] | None = None)
     p["spiral"] = spiral_flags(p).astype("boolean").mask(~seen)
     dr = add_dyad_flags(_dyad_rounds(p))
     slopes = group_slope(p, ["run_id", "i", "j"], "round", "threat")["slope"]
-    dyads = add_dyad_intent(_dyads(p, dr, slopes), p)
-    states = _states(t, sr, p)
+    dyads = add_dyad_intent(_dyads(p, dr, slopes, t.wars), p)
+    states = add_state_intent(_states(t, sr, p), p)
     rounds = _rounds(sr, p, dr, t)
     runs = add_run_intent(add_index(_runs(t, sr, p, dr, states, slopes), index_weights), p)
     return Scores(
@@ -118,7 +123,15 @@ def _dyad_rounds(p: pd.DataFrame) -> pd.DataFrame:
     """Unordered dyads (a before b in scenario order), both directions side by side."""
     ab = p[p["pos_i"] < p["pos_j"]]
     ba = p[p["pos_i"] > p["pos_j"]]
-    one = ["threat", "hostility", "misperception", "reacts", "threat_falls", "saturated"]
+    one = [
+        "threat",
+        "hostility",
+        "misperception",
+        "misperception_seen",
+        "reacts",
+        "threat_falls",
+        "saturated",
+    ]
     left = ab[
         [
             "run_id",
@@ -156,7 +169,9 @@ def _dyad_rounds(p: pd.DataFrame) -> pd.DataFrame:
     return dr.sort_values(["run_id", "round", "pos_a", "pos_b"]).reset_index(drop=True)
 
 
-def _dyads(p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series) -> pd.DataFrame:
+def _dyads(
+    p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series, wars: pd.DataFrame
+) -> pd.DataFrame:
     """Per run and dyad: arms ratio, threat means and trends, misperception, spirals, Richardson."""
     keys = ["run_id", "a", "b"]
     g = dr.sort_values("round").groupby(keys, sort=False)
@@ -171,6 +186,8 @@ def _dyads(p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series) -> pd.DataFrame
             "mean_threat_ba": g["threat_ba"].mean(),
             "mean_misperception_ab": g["misperception_ab"].mean(),
             "mean_misperception_ba": g["misperception_ba"].mean(),
+            "mean_misperception_seen_ab": g["misperception_seen_ab"].mean(),
+            "mean_misperception_seen_ba": g["misperception_seen_ba"].mean(),
         }
     )
     out["threat_trend_ab"] = _lookup(slopes, out, "a", "b")
@@ -182,11 +199,15 @@ def _dyads(p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series) -> pd.DataFrame
     out["spiral_longest"] = spirals["longest"].where(known).astype("Int64")
     out["mutual_arming_rounds"] = g["mutual_arming"].sum()
     out["saturated_rounds"] = g["saturated"].sum()
-    fits = directed_fits(p).set_index(["run_id", "i", "j"])
+    fits = directed_fits(p, wars).set_index(["run_id", "i", "j"])
     names = {
         "reaction": ("rich_a", "rich_b"),
         "se_reaction": ("rich_se_a", "rich_se_b"),
-        "p_reaction": ("rich_p_a", "rich_p_b"),
+        "p_react": ("rich_p_a", "rich_p_b"),
+        "react": ("rich_react_a", "rich_react_b"),
+        "se_react": ("rich_se_react_a", "rich_se_react_b"),
+        "react_mde": ("rich_mde_a", "rich_mde_b"),
+        "cond": ("rich_cond_x", "rich_cond_y"),
         "fatigue": ("rich_m", "rich_n"),
         "se_fatigue": ("rich_se_m", "rich_se_n"),
         "grievance": ("rich_g", "rich_h"),
@@ -198,17 +219,25 @@ def _dyads(p: pd.DataFrame, dr: pd.DataFrame, slopes: pd.Series) -> pd.DataFrame
     eq_y = _lookup_rows(fits[list(FIT_COLUMNS)], out, "b", "a")
     for eq in (eq_x, eq_y):
         eq["ok"] = eq["ok"].eq(True)
+        eq["react_ok"] = eq["react_ok"].eq(True)
+        eq["cond"] = eq["cond"].fillna(float("inf"))
         eq["n_obs"] = eq["n_obs"].fillna(0)
         eq["dof"] = eq["dof"].fillna(0).astype("int64")
     for src, (col_x, col_y) in names.items():
-        out[col_x] = eq_x[src].where(eq_x["ok"] | (src == "n_obs"))
-        out[col_y] = eq_y[src].where(eq_y["ok"] | (src == "n_obs"))
+        keep_x = eq_x["react_ok"] if src in _REACTION_FIELDS else eq_x["ok"]
+        keep_y = eq_y["react_ok"] if src in _REACTION_FIELDS else eq_y["ok"]
+        out[col_x] = eq_x[src].where(keep_x | (src in ("n_obs", "cond")))
+        out[col_y] = eq_y[src].where(keep_y | (src in ("n_obs", "cond")))
     dyn = dynamics(eq_x, eq_y)
     out["rich_rho"] = dyn["rho"]
     out["rich_rho_lo"] = dyn["rho_lo"]
     out["rich_rho_hi"] = dyn["rho_hi"]
     out["rich_verdict"] = dyn["verdict"]
+    out["rich_runaway_source"] = dyn["runaway_source"]
     return out.reset_index().sort_values(["run_id", "pos_a", "pos_b"]).reset_index(drop=True)
+
+
+_REACTION_FIELDS = ("p_react", "react", "se_react", "react_mde")
 
 
 def _lookup(values: pd.Series, out: pd.DataFrame, first: str, second: str) -> pd.Series:
@@ -338,6 +367,7 @@ def _runs(
     gp = p.groupby("run_id", sort=False)
     out["mean_threat"] = gp["threat"].mean()
     out["mean_misperception"] = gp["misperception"].mean()
+    out["mean_misperception_seen"] = gp["misperception_seen"].mean()
     out["mean_abs_misperception"] = (
         p.assign(_a=p["misperception"].abs()).groupby("run_id")["_a"].mean()
     )

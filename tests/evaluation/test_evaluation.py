@@ -127,10 +127,16 @@ def test_richardson_recovers_coefficients(tmp_path: Path, name: str, coef: tuple
         assert got == pytest.approx(want, abs=0.015)
     assert d["rich_g"] == pytest.approx(g, rel=0.2)
     assert d["rich_h"] == pytest.approx(h, rel=0.2)
-    assert d["rich_verdict"] == name
+    # a converged stable system leaves the growth-rate reaction test little to see: the
+    # verdict says so instead of calling it stable or no race (the interval still says < 1)
+    assert d["rich_verdict"] == ("reaction_not_detected" if name == "stable" else name)
     assert d["rich_rho_lo"] < d["rich_rho"] < d["rich_rho_hi"]
     assert (d["rich_rho_hi"] < 1) == (name == "stable") == (d["rich_rho_lo"] < 1)
-    assert d["rich_p_a"] < 0.05 and d["rich_p_b"] < 0.05
+    if name == "runaway":
+        assert d["rich_p_a"] < 0.05 or d["rich_p_b"] < 0.05
+        assert d["rich_runaway_source"] == "mutual_reaction"  # own coefficients 0.95 < 1
+    else:
+        assert d["rich_mde_a"] > abs(d["rich_react_a"]) or d["rich_p_a"] >= 0.05
     assert all(d[f"rich_se_{k}"] > 0 for k in ("a", "m", "g", "b", "n", "h"))
     assert d["rich_r2_x"] > 0.99 and d["rich_r2_y"] > 0.99
     assert d["rich_nobs_x"] == d["rich_nobs_y"] == 30

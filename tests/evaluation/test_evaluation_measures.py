@@ -15,12 +15,12 @@ from dilemma.evaluation import score
 from dilemma.evaluation.index import ARMS_REFERENCE_PCT, DEFAULT_WEIGHTS, add_index
 from dilemma.evaluation.richardson import (
     INSUFFICIENT,
-    NO_REACTION,
+    NOT_DETECTED,
     RUNAWAY,
     STABLE,
     VERDICTS,
+    array_fits,
     dynamics,
-    equation_fits,
     spectral_radius,
 )
 from dilemma.evaluation.spirals import MUTUAL_ARMING_MIN_ROUNDS
@@ -68,20 +68,7 @@ def _simulate(
 
 
 def _fits(x: np.ndarray, y: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    run = np.repeat(np.arange(len(x)), x.shape[1] - 1)
-
-    def eq(own: np.ndarray, rival: np.ndarray) -> pd.DataFrame:
-        d = pd.DataFrame(
-            {
-                "run_id": run,
-                "d_own": np.diff(own).ravel(),
-                "own": own[:, :-1].ravel(),
-                "rival": rival[:, :-1].ravel(),
-            }
-        )
-        return equation_fits(d, ["run_id"])
-
-    return eq(x, y), eq(y, x)
+    return array_fits(x, y)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +98,11 @@ def test_richardson_intervals_cover_the_true_system(name: str, coef: tuple[float
     assert (rho < 1) == (name == STABLE)
     inside = (dyn["rho_lo"] <= rho) & (rho <= dyn["rho_hi"])
     assert inside.mean() >= 0.90, inside.mean()
-    assert (dyn["verdict"] == name).mean() >= 0.90
+    # the growth-rate reaction test has little power once a stable system has converged, so
+    # many dyads are reaction_not_detected; a detected reaction gets the right verdict
+    detected = dyn["verdict"] != NOT_DETECTED
+    assert detected.any()
+    assert (dyn.loc[detected, "verdict"] == name).mean() >= 0.90
     opposite = RUNAWAY if name == STABLE else STABLE
     assert not (dyn["verdict"] == opposite).any()
 
@@ -133,17 +124,18 @@ def test_self_excited_growth_without_reaction_is_never_stable(noise: float) -> N
     dyn = dynamics(*_fits(x, y))
     assert not (dyn["verdict"] == STABLE).any()
     if noise == 0.0:  # exact fixed rates: no reaction at all, rho = 1.10
-        assert (dyn["verdict"] == NO_REACTION).all()
+        assert (dyn["verdict"] == INSUFFICIENT).all()  # constant growth: nothing to test
         assert dyn["rho"].to_numpy() == pytest.approx(1.10, abs=1e-6)
 
 
-def test_fixed_percentage_policies_in_records_are_no_reaction(tmp_path: Path) -> None:
+def test_fixed_percentage_policies_in_records_are_insufficient(tmp_path: Path) -> None:
     b = RecordBuilder(["A", "B"], rounds=12, secretive=frozenset({"A", "B"}))
     for _ in range(12):
         b.play({"A": Move(change=10), "B": Move(change=3)})  # a hawk at the cap, a slow armer
     d = score(b.write(tmp_path / "r.jsonl")).dyads.iloc[0]
-    assert d["rich_verdict"] == NO_REACTION
-    assert d["rich_p_a"] > 0.05 and d["rich_p_b"] > 0.05
+    # constant growth on both sides: reaction and self-growth cannot be told apart
+    assert d["rich_verdict"] == INSUFFICIENT
+    assert math.isnan(d["rich_p_a"]) and math.isnan(d["rich_p_b"])
     assert d["rich_m"] == pytest.approx(-0.10, abs=1e-6)  # own growth, not a reaction
     assert d["rich_n"] == pytest.approx(-0.03, abs=1e-6)
     assert d["rich_rho"] == pytest.approx(1.10, abs=1e-6)
@@ -166,9 +158,18 @@ def test_richardson_fit_in_records_matches_statsmodels(tmp_path: Path) -> None:
     assert d["rich_se_a"] == pytest.approx(ref.bse[1], rel=1e-8)
     assert d["rich_se_m"] == pytest.approx(ref.bse[2], rel=1e-8)
     assert d["rich_se_g"] == pytest.approx(ref.bse[0], rel=1e-8)
-    assert d["rich_p_a"] == pytest.approx(ref.pvalues[1], rel=1e-6)
+    growth = sm.OLS(
+        x["growth_pct"].to_numpy()[1:],
+        sm.add_constant(
+            np.column_stack([y["growth_pct"].to_numpy()[:-1], x["growth_pct"].to_numpy()[:-1]])
+        ),
+    ).fit()
+    assert d["rich_react_a"] == pytest.approx(growth.params[1], rel=1e-8)
+    assert d["rich_p_a"] == pytest.approx(growth.pvalues[1], rel=1e-6)
+    assert d["rich_se_react_a"] == pytest.approx(growth.bse[1], rel=1e-8)
+    q = stats.t.ppf(0.975, growth.df_resid) + stats.t.ppf(0.80, growth.df_resid)
+    assert d["rich_mde_a"] == pytest.approx(q * growth.bse[1], rel=1e-8)
     assert d["rich_rho_lo"] < d["rich_rho"] < d["rich_rho_hi"] < 1
-    assert d["rich_verdict"] == STABLE
 
 
 # --- spirals, mutual arming, saturation --------------------------------------------------

@@ -55,16 +55,17 @@ def test_hand_worked_intent_measures(tmp_path: Path) -> None:
 
     dyads = s.dyads.set_index(["a", "b"])
     expected = {
-        ("A", "B", "ab"): (1, 0.0, 1.0, 0.0, 2.0),
-        ("A", "B", "ba"): (1, 1.0, 0.0, 0.0, 0.0),
-        ("A", "C", "ab"): (2, 0.5, 0.0, 0.5, -1.5),
-        ("A", "C", "ba"): (2, 1.0, 0.0, 0.0, 0.0),
-        ("B", "C", "ab"): (1, 0.0, 1.0, 0.0, 2.0),
-        ("B", "C", "ba"): (1, 1.0, 0.0, 0.0, 0.0),
+        # kappa: NaN where every judgement and actual intent share one level (chance = 1)
+        ("A", "B", "ab"): (1, 0.0, 1.0, 0.0, 2.0, 0.0),
+        ("A", "B", "ba"): (1, 1.0, 0.0, 0.0, 0.0, math.nan),
+        ("A", "C", "ab"): (2, 0.5, 0.0, 0.5, -1.5, 0.0),
+        ("A", "C", "ba"): (2, 1.0, 0.0, 0.0, 0.0, math.nan),
+        ("B", "C", "ab"): (1, 0.0, 1.0, 0.0, 2.0, 0.0),
+        ("B", "C", "ba"): (1, 1.0, 0.0, 0.0, 0.0, math.nan),
     }
     for (a, b, side), values in expected.items():
-        got = tuple(dyads.loc[(a, b), f"{m}_{side}"] for m in MEASURES)
-        assert got == pytest.approx(values), (a, b, side, got)
+        got = tuple(float(dyads[f"{m}_{side}"].loc[(a, b)]) for m in MEASURES)
+        assert got == pytest.approx(values, nan_ok=True), (a, b, side, got)
 
     pr = s.pair_rounds.set_index(["round", "i", "j"])
     assert (pr.loc[(1, "A", "B"), "perceived_intent"], pr.loc[(1, "A", "B"), "actual_intent"]) == (
