@@ -123,6 +123,10 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 "spectral_radius": plain(d["rich_rho"]),
                 "spectral_radius_ci": [plain(d["rich_rho_lo"]), plain(d["rich_rho_hi"])],
                 "verdict": d["rich_verdict"],
+                "runaway_source": plain(d["rich_runaway_source"]),
+                **{f"react_{k}": plain(d[f"rich_react_{k}"]) for k in ("a", "b")},
+                **{f"se_react_{k}": plain(d[f"rich_se_react_{k}"]) for k in ("a", "b")},
+                **{f"mde_{k}": plain(d[f"rich_mde_{k}"]) for k in ("a", "b")},
             }
             for d in _records(dyads, rid)
         ]

@@ -72,6 +72,8 @@ def runs_text(scores: Scores) -> str:
                 f" [{display_value(d['rich_rho_lo'], 3)}, {display_value(d['rich_rho_hi'], 3)}]"
                 f" -> {d['rich_verdict']}"
             )
+            if isinstance(d.get("rich_runaway_source"), str):
+                fit += f" ({d['rich_runaway_source']})"
         lines.append(f"  {d['run_id']} {d['a']}-{d['b']}: {fit}")
     bad = scores.state_rounds[scores.state_rounds["rule_violations"] > 0]
     if not bad.empty:
