@@ -29,13 +29,20 @@ Row = dict[str, Any]
 
 
 def holm(p: np.ndarray, alpha: float) -> np.ndarray:
-    """Holm-adjusted p-values (statsmodels). multipletests runs gc.collect() for Holm, which
-    costs a fraction of a second with a large heap; frozen objects make it cheap."""
-    gc.freeze()
+    """Holm-adjusted p-values (statsmodels).
+
+    multipletests runs gc.collect() for Holm, which costs a fraction of a second with a large
+    heap; frozen objects make it cheap. The heap is frozen here only when nothing is frozen yet,
+    and thawed only then: a heap the caller froze stays frozen.
+    """
+    mine = gc.get_freeze_count() == 0
+    if mine:
+        gc.freeze()
     try:
         adjusted: np.ndarray = multipletests(p, alpha=alpha, method="holm")[1]
     finally:
-        gc.unfreeze()
+        if mine:
+            gc.unfreeze()
     return adjusted
 
 
