@@ -45,13 +45,20 @@ from dilemma.evaluation.conditions import (
     with_conditions,
 )
 from dilemma.evaluation.contrast import ALPHA, N_BOOT, N_PERMUTATIONS, Contrast
-from dilemma.evaluation.designs import RunArrays, hedges_g, interaction_contrast, two_levels
+from dilemma.evaluation.designs import (
+    RunArrays,
+    TestSettings,
+    hedges_g,
+    interaction_contrast,
+    two_levels,
+)
 from dilemma.evaluation.measure_sets import (
     DEFAULT_MARGINS,
     DEFAULT_PRIMARY,
     DEFAULT_SECONDARY,
     QUALITY,
 )
+from dilemma.evaluation.selection import LeftOut, runs_note, select_runs, with_level
 from dilemma.evaluation.verdicts import (
     COLUMNS,
     QUALITY_DIFF,
@@ -74,6 +81,7 @@ __all__ = [
     "CompareError",
     "Comparison",
     "Interaction",
+    "LeftOut",
     "Verdict",
     "compare",
     "condition_columns",
@@ -97,6 +105,10 @@ class Interaction:
     contrasts: pd.DataFrame
     verdict: Verdict
     summary: str
+    n_runs: int = 0
+    """Runs in the interaction's contrasts (those with a level of both factors)."""
+    left_out: tuple[LeftOut, ...] = ()
+    """Runs of the main effect's comparison left out of the interaction, and why."""
 
 
 @dataclass(frozen=True)
@@ -114,11 +126,22 @@ class Comparison:
     warnings: tuple[str, ...] = ()
     interaction: Interaction | None = None
     designs: tuple[str, ...] = field(default_factory=tuple)
+    n_runs: int = 0
+    """Runs compared: those with a level of `by` that finished."""
+    left_out: tuple[LeftOut, ...] = ()
+    """Runs left out of the comparison: how many, and why (`dilemma.evaluation.selection`)."""
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Runs per outcome among those with a level of `by` (finished or not)."""
 
     @property
     def changes_behaviour(self) -> bool:
         """True when the verdict is `changes`."""
         return self.verdict == "changes"
+
+    @property
+    def runs_note(self) -> str:
+        """Runs compared, per outcome, and runs left out with the reasons, as one sentence."""
+        return runs_note(self.n_runs, self.left_out, self.outcomes)
 
 
 def resolve_settings(
@@ -156,6 +179,41 @@ def _families(
     return list(families), families
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What every contrast of one comparison shares: measures, margins, level, tests."""
+
+    measures: list[str]
+    families: dict[str, str]
+    margins: dict[str, float]
+    alpha: float
+    tests: TestSettings
+
+
+def _level_means(r: RunArrays, by: str, plan: _Plan) -> pd.DataFrame:
+    """Mean of every measure per level of `by`, with a 95% interval."""
+    level = r.labels[by]
+    out = []
+    for lv in sorted(set(level)):
+        means = inference.mean_intervals(
+            r.values[:, level == lv], plan.tests.rng, plan.tests.n_boot
+        )
+        for measure, (mean, lo, hi, n, how) in zip(plan.measures, means, strict=True):
+            out.append(
+                {
+                    "level": lv,
+                    "measure": measure,
+                    "family": plan.families[measure],
+                    "n": n,
+                    "mean": mean,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "ci_method": how,
+                }
+            )
+    return pd.DataFrame(out)
+
+
 def compare(
     runs: pd.DataFrame,
     by: str,
@@ -176,7 +234,9 @@ def compare(
     (default DEFAULT_SECONDARY); data-quality measures are always reported when present.
     `margins` override DEFAULT_MARGINS. `strata` are the other condition columns (default: every
     column that is not a score, see `condition_columns`). `seed` drives the Monte Carlo
-    permutations and the bootstrap.
+    permutations and the bootstrap. Runs without a level of `by`, and unfinished runs, are left
+    out and counted (`dilemma.evaluation.selection`). The main effect is tested the same way
+    with or without `interaction`: the interaction is an addition, never a change of design.
     """
     if by not in runs.columns:
         raise CompareError(f"no factor {by!r} in these runs; factors: {sorted(runs.columns)}")
@@ -186,39 +246,23 @@ def compare(
         )
     prim, merged = resolve_settings(primary, margins)
     measures, families = _families(runs, prim, secondary)
-    runs = runs[runs[by].notna()]
-    if interaction is not None:
-        runs = runs[runs[interaction].notna()]
-    rng = np.random.default_rng(seed)
+    chosen = select_runs(runs, by)
+    runs = chosen.runs
     if strata is None:
         strata = condition_columns(runs, measures)
-    strata = [s for s in strata if s not in (by, interaction)]
-    r = RunArrays.of(runs, measures, [by, *([interaction] if interaction else []), *strata])
-    level = r.labels[by]
-    levels = sorted(set(level))
-    level_rows = []
-    for lv in levels:
-        means = inference.mean_intervals(r.values[:, level == lv], rng, n_boot)
-        for measure, (mean, lo, hi, n, how) in zip(measures, means, strict=True):
-            level_rows.append(
-                {
-                    "level": lv,
-                    "measure": measure,
-                    "family": families[measure],
-                    "n": n,
-                    "mean": mean,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "ci_method": how,
-                }
-            )
     margin_arr = np.array([merged.get(m, math.nan) for m in measures], dtype="float64")
+    tests = TestSettings(margin_arr, np.random.default_rng(seed), n_perm, n_boot)
+    plan = _Plan(measures, families, merged, alpha, tests)
+    main_strata = [s for s in strata if s != by]
+    r = RunArrays.of(runs, measures, [by, *main_strata])
+    level = r.labels[by]
+    level_frame = _level_means(r, by, plan)
     rows: list[dict[str, Any]] = []
     contrasts: list[Contrast] = []
     cells: list[int] = []
     designs: list[str] = []
-    for a, b in itertools.combinations(levels, 2):
-        found, design = two_levels(r, level, a, b, strata, margin_arr, rng, n_perm, n_boot)
+    for a, b in itertools.combinations(sorted(set(level)), 2):
+        found, design = two_levels(r, level, (a, b), main_strata, tests)
         va, vb = r.values[:, level == a], r.values[:, level == b]
         g = [hedges_g(x[~np.isnan(x)], y[~np.isnan(y)]) for x, y in zip(va, vb, strict=True)]
         new = contrast_rows(found, measures, families, merged, {"level_a": a, "level_b": b})
@@ -228,32 +272,31 @@ def compare(
         contrasts += found
         cells += [design.cells] * len(found)
         designs.append(design.text)
-    level_frame = pd.DataFrame(level_rows)
     nothing = f"{by}: fewer than two levels with data; nothing to compare"
     if not rows:
         return Comparison(
             by, level_frame, pd.DataFrame(columns=COLUMNS), "inconclusive", nothing, prim,
-            merged, alpha,
+            merged, alpha, n_runs=len(runs), left_out=chosen.left_out, outcomes=chosen.outcomes,
         )  # fmt: skip
     finish(rows, contrasts, cells, alpha)
     prim_rows = primary_rows(rows)
     verdict = verdict_of(prim_rows)
     if all(math.isnan(r["p_value"]) for r in prim_rows):
-        text = nothing
+        text = (
+            f"{by}: no primary measure can be tested (too few runs at each level, or in"
+            " strata that hold both levels); nothing to compare"
+        )
     else:
         text = summary(by, verdict, prim_rows, designs, alpha)
     notes = rule_warnings(runs) + quality_warnings(rows, alpha) + mc_warnings(prim_rows, alpha)
-    pairs = pd.DataFrame(rows)[COLUMNS]
-    inter = (
-        _interaction(r, by, interaction, measures, families, merged, strata, alpha, rng,
-                     n_perm, n_boot)
-        if interaction is not None
-        else None
-    )  # fmt: skip
+    inter = None
+    if interaction is not None:
+        inter_strata = [s for s in strata if s not in (by, interaction)]
+        inter = _interaction(runs, by, interaction, inter_strata, plan)
     return Comparison(
         by=by,
         levels=level_frame,
-        pairs=pairs,
+        pairs=pd.DataFrame(rows)[COLUMNS],
         verdict=verdict,
         summary=text,
         primary=prim,
@@ -262,36 +305,28 @@ def compare(
         warnings=tuple(notes),
         interaction=inter,
         designs=tuple(dict.fromkeys(designs)),
+        n_runs=len(runs),
+        left_out=chosen.left_out,
+        outcomes=chosen.outcomes,
     )
 
 
 def _interaction(
-    r: RunArrays,
-    by: str,
-    within: str,
-    measures: Sequence[str],
-    families: Mapping[str, str],
-    margins: Mapping[str, float],
-    strata: Sequence[str],
-    alpha: float,
-    rng: np.random.Generator,
-    n_perm: int,
-    n_boot: int,
+    runs: pd.DataFrame, by: str, within: str, strata: Sequence[str], plan: _Plan
 ) -> Interaction:
-    by_levels = sorted(set(r.labels[by]))
-    w_levels = sorted(set(r.labels[within]))
-    margin_arr = np.array([margins.get(m, math.nan) for m in measures], dtype="float64")
+    """The by x within interaction on the runs that have a level of `within` too."""
+    runs, lacking = with_level(runs, within)
+    left_out = (lacking,) if lacking else ()
+    r = RunArrays.of(runs, plan.measures, [by, within, *strata])
     rows: list[dict[str, Any]] = []
     contrasts: list[Contrast] = []
     cells: list[int] = []
     designs: list[str] = []
-    for a in itertools.combinations(by_levels, 2):
-        for w in itertools.combinations(w_levels, 2):
-            found, design = interaction_contrast(
-                r, by, a, within, w, strata, margin_arr, rng, n_perm, n_boot
-            )
+    for a in itertools.combinations(sorted(set(r.labels[by])), 2):
+        for w in itertools.combinations(sorted(set(r.labels[within])), 2):
+            found, design = interaction_contrast(r, (by, a), (within, w), strata, plan.tests)
             extra = {"level_a": a[0], "level_b": a[1], "within_a": w[0], "within_b": w[1]}
-            rows += contrast_rows(found, measures, families, margins, extra)
+            rows += contrast_rows(found, plan.measures, plan.families, plan.margins, extra)
             contrasts += found
             cells += [design.cells] * len(found)
             designs.append(design.text)
@@ -299,11 +334,12 @@ def _interaction(
     if not rows:
         return Interaction(
             by, within, pd.DataFrame(), "inconclusive",
-            f"{subject}: needs two levels of each factor; nothing to compare",
+            f"{subject}: needs two levels of each factor; nothing to compare", len(runs),
+            left_out,
         )  # fmt: skip
     columns = [*COLUMNS[:4], "within_a", "within_b", *COLUMNS[4:]]
-    finish(rows, contrasts, cells, alpha)
+    finish(rows, contrasts, cells, plan.alpha)
     table = pd.DataFrame(rows)[[c for c in columns if c != "hedges_g"]]
     verdict = verdict_of(primary_rows(rows))
-    text = summary(subject, verdict, primary_rows(rows), designs, alpha, interaction=True)
-    return Interaction(by, within, table, verdict, text)
+    text = summary(subject, verdict, primary_rows(rows), designs, plan.alpha, interaction=True)
+    return Interaction(by, within, table, verdict, text, len(runs), left_out)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from dilemma.evaluation import inference
-from dilemma.evaluation.contrast import Contrast
+from dilemma.evaluation.contrast import Contrast, empty_contrast
 
 
 def hedges_g(a: np.ndarray, b: np.ndarray) -> float:
@@ -107,22 +107,39 @@ def fixed_effects(r: RunArrays, idx: np.ndarray, strata: Sequence[str]) -> tuple
         return np.empty((len(idx), 0)), 1
     keys = r.keys(idx, strata, False)
     ids = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    codes = np.array([ids[k] for k in keys])
+    codes = np.array([ids[k] for k in keys], dtype=np.intp)
     return np.eye(len(ids))[codes][:, 1:], len(ids)
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    """What every test of one comparison shares: margins per measure and resampling."""
+
+    margins: np.ndarray
+    rng: np.random.Generator
+    n_perm: int
+    n_boot: int
+
+    def paired(self, d: np.ndarray) -> list[Contrast]:
+        """Sign-flip permutation test per row of differences."""
+        return inference.paired(d, self.margins, self.rng, n_perm=self.n_perm, n_boot=self.n_boot)
+
+    def independent(self, a: np.ndarray, b: np.ndarray) -> list[Contrast]:
+        """Label-permutation test per row of two samples."""
+        return inference.independent(
+            a, b, self.margins, self.rng, n_perm=self.n_perm, n_boot=self.n_boot
+        )
 
 
 def two_levels(
     r: RunArrays,
     level: np.ndarray,
-    a: str,
-    b: str,
+    pair: tuple[str, str],
     strata: Sequence[str],
-    margins: np.ndarray,
-    rng: np.random.Generator,
-    n_perm: int,
-    n_boot: int,
+    tests: TestSettings,
 ) -> tuple[list[Contrast], Design]:
-    """Contrasts a - b for every measure, with the design the runs allow."""
+    """Contrasts a - b (pair = (a, b)) for every measure, with the design the runs allow."""
+    a, b = pair
     ia, ib = np.flatnonzero(level == a), np.flatnonzero(level == b)
     others = r.varying(np.concatenate([ia, ib]), strata)
     matched = match(r, ia, ib, others)
@@ -131,18 +148,10 @@ def two_levels(
         d = r.values[:, pa] - r.values[:, pb]
         within = f" within {', '.join(others)}" if others else ""
         text = f"paired by seed{within}: sign-flip permutation on {len(pa)} differences"
-        return (
-            inference.paired(d, margins, rng, n_perm=n_perm, n_boot=n_boot),
-            Design("paired", text, cells),
-        )
+        return tests.paired(d), Design("paired", text, cells)
     if not others:
         text = "independent samples (seeds not matched): label-permutation test"
-        return (
-            inference.independent(
-                r.values[:, ia], r.values[:, ib], margins, rng, n_perm=n_perm, n_boot=n_boot
-            ),
-            Design("independent", text, 1),
-        )
+        return tests.independent(r.values[:, ia], r.values[:, ib]), Design("independent", text, 1)
     # strata in which both levels occur; the others carry no within-stratum information
     ka, kb = set(r.keys(ia, others, False)), set(r.keys(ib, others, False))
     both = ka & kb
@@ -151,7 +160,15 @@ def two_levels(
         + [i for i, k in zip(ib, r.keys(ib, others, False), strict=True) if k in both],
         dtype=int,
     )
-    n_a = int(np.sum(level[idx] == a)) if len(idx) else 0
+    if len(idx) == 0:
+        method = "least squares with stratum fixed effects, t test"
+        text = (
+            f"stratified by {', '.join(others)} (seeds not matched): no stratum holds both"
+            " levels, so no within-stratum contrast exists"
+        )
+        empty = empty_contrast("stratified", method, len(ia), len(ib), 0)
+        return [empty] * r.values.shape[0], Design("stratified", text, 1)
+    n_a = int(np.sum(level[idx] == a))
     effects, cells = fixed_effects(r, idx, others)
     design = np.column_stack([np.ones(len(idx)), (level[idx] == a).astype(float), effects])
     text = (
@@ -159,24 +176,21 @@ def two_levels(
         " levels): least squares with stratum fixed effects, t test"
     )
     return (
-        inference.least_squares(r.values[:, idx], design, 1, margins, n_a, len(idx) - n_a),
+        inference.least_squares(r.values[:, idx], design, 1, tests.margins, n_a, len(idx) - n_a),
         Design("stratified", text, max(cells, 1)),
     )
 
 
 def interaction_contrast(
     r: RunArrays,
-    by: str,
-    a: tuple[str, str],
-    within: str,
-    w: tuple[str, str],
+    factor: tuple[str, tuple[str, str]],
+    inner: tuple[str, tuple[str, str]],
     strata: Sequence[str],
-    margins: np.ndarray,
-    rng: np.random.Generator,
-    n_perm: int,
-    n_boot: int,
+    tests: TestSettings,
 ) -> tuple[list[Contrast], Design]:
-    """(a0 - a1 at w0) - (a0 - a1 at w1) for every measure."""
+    """(a0 - a1 at w0) - (a0 - a1 at w1) for every measure, where factor = (by, (a0, a1)) and
+    inner = (within, (w0, w1))."""
+    (by, a), (within, w) = factor, inner
     lv, lw = r.labels[by], r.labels[within]
     cell = {(x, y): np.flatnonzero((lv == x) & (lw == y)) for x in a for y in w}
     others = r.varying(np.concatenate(list(cell.values())), strata)
@@ -191,18 +205,12 @@ def interaction_contrast(
                 f"paired by seed across {by} and {within}: sign-flip permutation on"
                 f" {len(k0)} differences of differences"
             )
-            return (
-                inference.paired(d0 - d1, margins, rng, n_perm=n_perm, n_boot=n_boot),
-                Design("paired", text, m0[2]),
-            )
+            return tests.paired(d0 - d1), Design("paired", text, m0[2])
         text = (
             f"{by} differences paired by seed within each {within} level; two-sample"
             " permutation test between them"
         )
-        return (
-            inference.independent(d0, d1, margins, rng, n_perm=n_perm, n_boot=n_boot),
-            Design("independent", text, max(m0[2], 1)),
-        )
+        return tests.independent(d0, d1), Design("independent", text, max(m0[2], 1))
     idx = np.concatenate(list(cell.values()))
     effects, cells = fixed_effects(r, idx, others)
     x_a = (lv[idx] == a[0]).astype(float)
@@ -211,6 +219,6 @@ def interaction_contrast(
     text = "least squares with the interaction term and stratum fixed effects, t test"
     n_a = int((x_a * x_w).sum())
     return (
-        inference.least_squares(r.values[:, idx], design, 3, margins, n_a, len(idx) - n_a),
+        inference.least_squares(r.values[:, idx], design, 3, tests.margins, n_a, len(idx) - n_a),
         Design("stratified", text, max(cells, 1)),
     )

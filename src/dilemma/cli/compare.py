@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from dilemma.core.safe_text import redactor
 from dilemma.evaluation.comparison import (
     CompareError,
     Comparison,
+    LeftOut,
     compare,
     declared,
     with_conditions,
@@ -96,7 +97,8 @@ class CompareRequest:
 
 def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
     """The comparison, and where its primary measures came from."""
-    runs = select(runs_with_conditions(path), request.where)
+    scores = score(record_paths(path))
+    runs = select(with_conditions(scores.runs), request.where)
     declared_primary, declared_margins = declared(Path(p) for p in runs["path"])
     primary = parse_primary(request.primary)
     source = "--primary" if primary else "experiment file" if declared_primary else "default set"
@@ -109,6 +111,11 @@ def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
         interaction=request.interaction,
         seed=request.seed,
     )
+    if scores.skipped:
+        unread = f"{len(scores.skipped)} file(s) could not be read and are not compared"
+        result = replace(
+            result, warnings=(*result.warnings, f"{unread} (`dilemma score` says why)")
+        )
     return result, source
 
 
@@ -139,6 +146,17 @@ _PAIR_COLS = [
 ]
 
 
+def _runs_json(
+    compared: int, left_out: tuple[LeftOut, ...], outcomes: dict[str, int]
+) -> dict[str, Any]:
+    """Runs compared, runs per outcome and runs left out (with why), for the JSON output."""
+    return {
+        "compared": compared,
+        "outcomes": outcomes,
+        "left_out": [{"why": x.why, "runs": x.runs, "detail": x.detail} for x in left_out],
+    }
+
+
 def comparison_json(result: Comparison, where: list[str], source: str) -> dict[str, Any]:
     """The machine-readable form of a comparison."""
     out: dict[str, Any] = {
@@ -153,6 +171,7 @@ def comparison_json(result: Comparison, where: list[str], source: str) -> dict[s
         "margins": result.margins,
         "designs": list(result.designs),
         "warnings": list(result.warnings),
+        "runs": _runs_json(result.n_runs, result.left_out, result.outcomes),
         "levels": _records(result.levels),
         "pairs": _records(result.pairs),
     }
@@ -163,6 +182,7 @@ def comparison_json(result: Comparison, where: list[str], source: str) -> dict[s
             "within": i.within,
             "verdict": i.verdict,
             "summary": i.summary,
+            "runs": _runs_json(i.n_runs, i.left_out, {}),
             "contrasts": _records(i.contrasts),
         }
     return out
@@ -176,6 +196,7 @@ def comparison_text(result: Comparison, source: str) -> str:
     parts = [
         f"Comparison by {result.by}",
         "Design: " + ("; ".join(result.designs) or "(nothing to compare)"),
+        f"Runs: {result.runs_note}",
         f"Primary measures ({source}), equivalence margins: {margins}",
         "",
         "Means per level, 95% interval (BCa bootstrap; t where BCa is degenerate):",
@@ -213,7 +234,10 @@ def comparison_text(result: Comparison, source: str) -> str:
                     *_PAIR_COLS[3:],
                 ],
             ),
-            f"Interaction verdict: {i.verdict} - {i.summary}",
+            f"Interaction verdict: {i.verdict} - {i.summary}"
+            + (
+                f" (runs left out: {'; '.join(x.detail for x in i.left_out)})" if i.left_out else ""
+            ),
         ]
     return "\n".join(parts)
 
