@@ -1,7 +1,9 @@
 """Power figures: the minimum detectable effect and the runs needed for 80% power.
 
 Both come from statsmodels' power functions (`TTestPower` for paired designs, `TTestIndPower`
-otherwise), evaluated at the per-test level of the strictest Holm step.
+otherwise), evaluated at the per-test level of the strictest Holm step. Roots are found by
+bracketing the power function (scipy's `brentq`) rather than with `solve_power`, whose root
+finder sometimes returns a one-element array or a negative root.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from dilemma.evaluation.contrast import ALPHA, EXACT_MAX, N_FIRST, POWER, Contrast, FloatArray
+from scipy import optimize, stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
 _MAX_NEEDED = 1_000_000
@@ -21,7 +24,7 @@ _GRID = np.unique(np.round(np.geomspace(2, _MAX_NEEDED, 40)))
 
 
 def _smallest_n(
-    analysis: TTestPower | TTestIndPower,
+    paired_design: bool,
     es: FloatArray,
     alpha: FloatArray,
     power: float,
@@ -29,7 +32,7 @@ def _smallest_n(
 ) -> FloatArray:
     """Per effect size: the fewest observations (pairs, or runs per level) reaching `power`.
 
-    statsmodels' power function evaluated on a geometric grid, then on narrower grids inside
+    The power function (`t_power`) evaluated on a geometric grid, then on narrower grids inside
     the bracket it finds until the bracket is one observation wide; infinite beyond
     _MAX_NEEDED. All effect sizes are evaluated together.
     """
@@ -37,14 +40,7 @@ def _smallest_n(
     active = np.arange(len(es))
     grid = np.tile(_GRID, (len(es), 1))
     while active.size:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pw = np.asarray(
-                analysis.power(
-                    es[active, None], grid, alpha[active, None], alternative=alternative
-                ),
-                dtype="float64",
-            )
+        pw = t_power(paired_design, es[active, None], grid, alpha[active, None], alternative)
         hit = np.nan_to_num(pw, nan=0.0) >= power
         first = np.argmax(hit, axis=1)
         rows = np.arange(len(active))
@@ -59,20 +55,106 @@ def _smallest_n(
     return out
 
 
-@functools.lru_cache(maxsize=1024)
-def _detectable(paired_design: bool, n_a: int, ratio: float, alpha: float) -> float:
-    """Standardised effect detected with POWER at `alpha` (statsmodels solve_power)."""
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+_ES_MAX = 1e6
+"""Largest standardised effect searched for a detectable effect; beyond it, not reachable."""
+
+
+def t_power(
+    paired_design: bool,
+    es: FloatArray | float,
+    n: FloatArray | float,
+    alpha: FloatArray | float,
+    alternative: str = "two-sided",
+    ratio: float = 1.0,
+) -> FloatArray:
+    """Power of the t test (statsmodels' `TTestPower` for n pairs, `TTestIndPower` for samples
+    of n and ratio * n), broadcast over the arguments; `alternative` two-sided or larger.
+
+    Where statsmodels gives NaN, the power is computed from scipy's noncentral t with the same
+    degrees of freedom and noncentrality: scipy's lower-tail probability fails (NaN) for large
+    noncentrality (above about 6), where it is below 1e-15, and is then taken as 0.
+    """
+    es_a, n_a, alpha_a = np.broadcast_arrays(
+        np.asarray(es, dtype="float64"),
+        np.asarray(n, dtype="float64"),
+        np.asarray(alpha, dtype="float64"),
+    )
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if paired_design:
+            found = TTestPower().power(es_a, n_a, alpha_a, alternative=alternative)
+        else:
+            found = TTestIndPower().power(es_a, n_a, alpha_a, ratio=ratio, alternative=alternative)
+        out: FloatArray = np.array(np.broadcast_to(found, es_a.shape), dtype="float64")
+        bad = ~np.isfinite(out)
+        if bad.any():
+            e, k, a = es_a[bad], n_a[bad], alpha_a[bad]
             if paired_design:
-                es = TTestPower().solve_power(nobs=n_a, alpha=alpha, power=POWER)
+                df, n_eff = k - 1, k
             else:
-                es = TTestIndPower().solve_power(nobs1=n_a, ratio=ratio, alpha=alpha, power=POWER)
-    except (ValueError, RuntimeError, ZeroDivisionError):
-        return math.inf
-    value = float(es)
-    return value if math.isfinite(value) and value > 0 else math.inf
+                df, n_eff = k * (1 + ratio) - 2, k * ratio / (1 + ratio)
+            two = alternative == "two-sided"
+            crit = stats.t.isf(a / 2 if two else a, df)
+            nc = e * np.sqrt(n_eff)
+            lower = np.nan_to_num(stats.nct.cdf(-crit, df, nc), nan=0.0) if two else 0.0
+            out[bad] = stats.nct.sf(crit, df, nc) + lower
+    return out
+
+
+_STEP = 1.25
+"""Ratio between successive effect sizes tried while bracketing the root."""
+
+
+def _normal_guess(paired_design: bool, n_a: int, ratio: float, alpha: float) -> float:
+    """The detectable effect of the two-sided z test: a start just below the t test's."""
+    n_eff = n_a if paired_design else n_a * ratio / (1 + ratio)
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(POWER))
+    return z / math.sqrt(n_eff)
+
+
+def _bracket(gap: Callable[[float], float], start: float) -> tuple[float, float] | None:
+    """(low, high) with gap(low) < 0 <= gap(high), stepping by _STEP from `start`; points
+    where the power function gives no number are stepped over. None: no bracket below
+    _ES_MAX (or none at all)."""
+    low = start
+    while (g := gap(low)) >= 0 or math.isnan(g):  # step down to a point below the root
+        low /= _STEP
+        if low < 1e-12:
+            return None
+    high = low * _STEP
+    while not (gap(high) >= 0):  # NaN or below the root: keep stepping up
+        if not math.isnan(gap(high)):
+            low = high
+        high *= _STEP
+        if high > _ES_MAX:
+            return None
+    return low, high
+
+
+@functools.lru_cache(maxsize=1024)
+def detectable(paired_design: bool, n_a: int, ratio: float, alpha: float) -> float:
+    """Standardised effect detected with POWER at `alpha` by the two-sided t test.
+
+    The root of statsmodels' power function minus POWER, bracketed from the z test's answer
+    and found with Brent's method (scipy); `solve_power` is not used because its root finder
+    sometimes returns a one-element array or a negative root. Infinite when POWER is not
+    reached below _ES_MAX; NaN when it cannot be computed (fewer than two runs, or a power
+    function that gives no number around the root).
+    """
+    if n_a < 2 or not 0 < alpha < 1 or not ratio > 0:
+        return math.nan
+
+    def gap(es: float) -> float:
+        return float(t_power(paired_design, es, n_a, alpha, ratio=ratio)[()]) - POWER
+
+    found = _bracket(gap, _normal_guess(paired_design, n_a, ratio, alpha))
+    if found is None:
+        return math.inf if gap(_ES_MAX) < 0 else math.nan
+    try:
+        root = float(optimize.brentq(gap, *found, xtol=1e-12, rtol=1e-10))
+    except (ValueError, RuntimeError):
+        return math.nan
+    return root if math.isfinite(root) and root > 0 else math.nan
 
 
 def _min_n_attainable(design: str, alpha_test: float) -> int:
@@ -112,9 +194,9 @@ def power_figures(
         elif c.sd == 0:
             mde = 0.0
         elif paired_like:
-            mde = c.sd * _detectable(True, c.n_pairs, 1.0, alpha_test)
+            mde = c.sd * detectable(True, c.n_pairs, 1.0, alpha_test)
         else:
-            mde = c.sd * _detectable(False, c.n_a, c.n_b / c.n_a, alpha_test)
+            mde = c.sd * detectable(False, c.n_a, c.n_b / c.n_a, alpha_test)
         if not math.isfinite(margin):
             out[i] = (mde, math.nan)
         elif c.sd == 0:
@@ -126,9 +208,10 @@ def power_figures(
             continue
         cols = zip(*items, strict=True)
         index, mdes, es, alpha, floors = (np.array(v, dtype="float64") for v in cols)
-        analysis: TTestPower | TTestIndPower = TTestPower() if paired_like else TTestIndPower()
-        detect = _smallest_n(analysis, es, alpha, POWER, "two-sided")
-        equiv = _smallest_n(analysis, es, np.full_like(alpha, ALPHA), 1 - (1 - POWER) / 2, "larger")
+        detect = _smallest_n(paired_like, es, alpha, POWER, "two-sided")
+        equiv = _smallest_n(
+            paired_like, es, np.full_like(alpha, ALPHA), 1 - (1 - POWER) / 2, "larger"
+        )
         needed = np.maximum(np.maximum(detect, equiv), floors)
         for i, mde, n in zip(index.astype(int), mdes, needed, strict=True):
             out[i] = (float(mde), float(n) if n <= _MAX_NEEDED else math.inf)
