@@ -1,11 +1,11 @@
 """Across runs: does a factor change behaviour? Three verdicts, each one earned by a test.
 
 For each pair of levels of the factor, every measure gets a contrast (level a - level b) from
-`dilemma.evaluation.inference`: paired by seed when every run has a partner at the other level with
-the
-same seed and the same other conditions (sweeps share seeds across levels: common random
+`dilemma.evaluation.inference`: paired by seed when every run has a partner at the other level
+with the same seed and the same other conditions (sweeps share seeds across levels: common random
 numbers), two-sample when nothing else varies, stratified by the other conditions otherwise
-(never pooled over them).
+(never pooled over them). Only finished runs with a level of the factor are compared; the others
+are counted (`dilemma.evaluation.selection`).
 
 Measures come in three families (`dilemma.evaluation.measure_sets`): primary measures decide the
 verdict, with Holm's correction over primary measures x level pairs (statsmodels
@@ -19,7 +19,8 @@ measures are reported uncorrected and raise a warning when they differ between l
   of seeds and the seeds per cell needed for 80% power at the margins. A non-significant test
   alone never says "no change".
 
-`compare(..., interaction=G)` also tests the by x G interaction (difference of differences).
+`compare(..., interaction=G)` also tests the by x G interaction (difference of differences); the
+main effect is tested exactly as without it.
 
 The parts: run conditions from record headers in `dilemma.evaluation.conditions`, the choice of
 design per contrast in `dilemma.evaluation.designs`, the tests in `dilemma.evaluation.inference`,

@@ -48,7 +48,7 @@ def test_the_detectable_effect_has_the_power_it_claims(
 
 def test_t_power_is_statsmodels_where_that_gives_a_number_and_finite_elsewhere() -> None:
     es = np.geomspace(0.01, 50, 120)[:, None]
-    n = np.arange(2, 200)[None, :]
+    n = np.arange(2, 200, dtype="float64")[None, :]
     for paired, analysis in ((True, TTestPower()), (False, TTestIndPower())):
         for alternative in ("two-sided", "larger"):
             with warnings.catch_warnings():
