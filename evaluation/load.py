@@ -1,10 +1,10 @@
 """Load run records into flat, columnar tables (one loop over lines; all scoring is vectorised).
 
 The loader reads records through `dilemma.records.reader` like `read_record` and validates every
-line
-it keeps with the record's own pydantic models, so it cannot drift from the schema. It only skips
-what the evaluator never needs: `llm_call` lines and negotiation-phase observations (recognised
-by the prefix `model_dump_json` writes; any other line is parsed in full). Like `read_record`, it
+line it keeps with the record's own pydantic models, so it cannot drift from the schema. It only
+skips what the evaluator never needs: `llm_call` lines and negotiation-phase observations
+(recognised by the prefix `model_dump_json` writes; any other line is parsed in full; see
+`dilemma.evaluation.record_lines`). Like `read_record`, it
 drops an unparseable last line and flags the record as truncated; an unparseable line elsewhere
 is an error.
 
@@ -19,26 +19,21 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
+from dilemma.evaluation.record_lines import DecisionObservation, read_events
 
 from dilemma.core.decision import Intent
 from dilemma.core.ladder import ACTION_RUNG, RUNG_ORDER, RUNG_WEIGHT
-from dilemma.core.observation import ArmsSource, Phase
-from dilemma.records.reader import LineModel, scan
+from dilemma.core.observation import Phase
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
 from dilemma.records.schema import (
-    EVENT_ADAPTER,
     DecisionEvent,
     Header,
-    LlmCallEvent,
     NegotiationEvent,
-    ObservationEvent,
     RecordError,
     ResolutionEvent,
-    RoundEndEvent,
     RunEndEvent,
 )
 
@@ -53,44 +48,6 @@ INTENT_SCORE: dict[Intent, float] = {
 """Private intent on the 0-10 threat scale, evenly spaced from defensive (0) to aggressive (10)."""
 INTENT_LEVEL: dict[Intent, int] = {intent: n for n, intent in enumerate(Intent)}
 """Intent as a level: defensive 0, deterrent 1, coercive 2, aggressive 3 (evaluation.intent)."""
-
-_SKIP_PREFIXES = (b'{"kind":"llm_call"', b'{"kind":"round_end"')
-_OBSERVATION_PREFIX = b'{"kind":"observation"'
-_DIRECT: dict[bytes, type[BaseModel]] = {
-    f'{{"kind":"{model.model_fields["kind"].default}"'.encode(): model
-    for model in (DecisionEvent, ResolutionEvent, NegotiationEvent, RunEndEvent)
-}
-_NEGOTIATION_PHASE = f'"phase":"{Phase.NEGOTIATION.value}"'.encode()
-
-
-class SeenArms(BaseModel):
-    """The fields of `dilemma.core.observation.OtherView` the evaluator reads (others ignored)."""
-
-    id: str
-    arms: float
-    arms_source: ArmsSource
-    arms_as_of_round: int
-
-
-class SeenOthers(BaseModel):
-    """The part of `dilemma.core.observation.Observation` the evaluator reads."""
-
-    others: list[SeenArms]
-
-
-class DecisionObservation(BaseModel):
-    """A decision-phase `ObservationEvent`, read for what the observer saw of others' arms.
-
-    Validating only these fields is three times faster than the full observation; a test
-    checks that every field named here exists, with the same meaning, in the full schema.
-    """
-
-    kind: Literal["observation"]
-    round: int
-    state: str
-    phase: Phase
-    observation: SeenOthers
-
 
 _DTYPES: dict[str, str] = {
     "run_id": "string",
@@ -276,7 +233,7 @@ class _Loader:
     def load(self, path: Path) -> None:
         """Read one record; unreadable records are skipped and listed."""
         try:
-            header, scenario, events, truncated = _read(path)
+            header, scenario, events, truncated = read_events(path)
         except (OSError, UnicodeDecodeError, RecordError) as exc:
             log.warning("skipped %s: %s", path, exc)
             self.skipped.append((path, str(exc)))
@@ -439,41 +396,6 @@ class _Loader:
             negotiation_fallbacks=self.neg.frame(),
             skipped=list(self.skipped),
         )
-
-
-def _choose(line: bytes) -> LineModel | None:
-    """The model to validate one line with, None for lines the evaluator never reads.
-
-    The kind is judged from the prefix `model_dump_json` writes (`kind` first) and the line is
-    validated with that event's model; a line written in another key order is validated with the
-    full event union (see `_kept`), so the shortcut never changes a result. llm_call, round_end
-    and negotiation-phase observation lines are not read (nor validated).
-    """
-    if line.startswith(_SKIP_PREFIXES):
-        return None
-    if line.startswith(_OBSERVATION_PREFIX):
-        return None if _NEGOTIATION_PHASE in line[:160] else DecisionObservation
-    return _DIRECT.get(line[: line.find(b'",') + 1], EVENT_ADAPTER)
-
-
-def _kept(event: Any) -> Any:
-    """An event as the loader keeps it (None: not needed), for lines in another key order."""
-    if isinstance(event, (LlmCallEvent, RoundEndEvent)):
-        return None
-    if isinstance(event, ObservationEvent):
-        return DecisionObservation.model_validate(event.model_dump())
-    return event
-
-
-def _read(path: Path) -> tuple[Header, ScenarioSnapshot, list[Any], bool]:
-    """Header, scenario, kept events and truncated flag of one record (rules of read_record).
-
-    The scenario is the header's own snapshot, never re-validated against today's scenario
-    schema: a record stays readable however scenario definitions change.
-    """
-    found = scan(path, _choose)
-    events = [kept for event in found.events if (kept := _kept(event)) is not None]
-    return found.header, found.header.scenario, events, found.truncated
 
 
 def load_tables(paths: Iterable[Path]) -> Tables:

@@ -278,3 +278,17 @@ def test_one_run_per_level_is_inconclusive_not_a_crash(matched: bool) -> None:
     result = compare(table, "f", n_boot=FAST_BOOT)
     assert result.verdict == "inconclusive"
     assert result.pairs["p_value"].isna().all()
+
+
+def test_an_interaction_never_changes_how_the_main_effect_is_tested() -> None:
+    # one 2x2 data set, seeds matched within g: the main effect of f is paired within g whether
+    # or not the f x g interaction is asked for, with the same p-values and verdict
+    table = synthetic_runs(np.random.default_rng(16), 10, effect=0.4)
+    alone = compare(table, "f", seed=3, n_boot=FAST_BOOT)
+    both = compare(table, "f", interaction="g", seed=3, n_boot=FAST_BOOT)
+    assert both.interaction is not None
+    assert alone.designs == both.designs
+    assert "paired by seed within g" in alone.designs[0]
+    assert alone.verdict == both.verdict and alone.summary == both.summary
+    pd.testing.assert_frame_equal(alone.pairs, both.pairs)
+    pd.testing.assert_frame_equal(alone.levels, both.levels)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dilemma.evaluation import Scores, by_model, columns, score, threat_matrix
-from dilemma.evaluation.load import DecisionObservation, SeenArms, load_tables
+from dilemma.evaluation.load import load_tables
+from dilemma.evaluation.record_lines import DecisionObservation, SeenArms
 from dilemma.evaluation.richardson import INSUFFICIENT, VERDICTS
 
 from dilemma.cli.score_format import score_json, score_text

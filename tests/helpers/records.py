@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from dilemma.scenarios.schema import Rules, Scenario, StateSpec, TreatySpec
 from pydantic import BaseModel
@@ -42,6 +43,7 @@ from dilemma.records.schema import (
     Breach,
     ChatMessage,
     DecisionEvent,
+    ExperimentInfo,
     Header,
     LlmCallEvent,
     ModelInfo,
@@ -113,8 +115,10 @@ class RecordBuilder:
         war_ends_run: bool = True,
         chatter: bool = False,
         treaties: list[list[str]] | None = None,
+        experiment: ExperimentInfo | None = None,
     ) -> None:
         self.ids = list(states)
+        self.experiment = experiment
         self.secretive = secretive
         self.cap = cap
         self.lag = lag
@@ -389,6 +393,7 @@ class RecordBuilder:
             run_id=self.run_id,
             scenario_source="synthetic",
             scenario=ScenarioSnapshot.of(self.scenario),
+            experiment=self.experiment,
             prompt=PromptInfo(name="baseline", version="1", template_hashes={}),
             models={
                 s: ModelInfo(
@@ -408,8 +413,16 @@ class RecordBuilder:
             started_at=STAMP,
         )
 
-    def write(self, path: Path, *, run_end: bool = True, truncate: bool = False) -> Path:
-        """Write the record; `truncate` cuts the last line in half (a crash mid-write)."""
+    def write(
+        self,
+        path: Path,
+        *,
+        run_end: bool = True,
+        truncate: bool = False,
+        outcome: Literal["failed", "interrupted", "stopped"] | None = None,
+    ) -> Path:
+        """Write the record; `truncate` cuts the last line in half (a crash mid-write);
+        `outcome` ends it as an unfinished run instead of completed or war."""
         events = self.events()
         played = sum(1 for e in events if isinstance(e, RoundEndEvent))
         wars = [w for e in events if isinstance(e, ResolutionEvent) for w in e.wars]
@@ -421,7 +434,7 @@ class RecordBuilder:
             war_stops = bool(wars) and self.scenario.rules.war_ends_run
             writer.write(
                 RunEndEvent(
-                    outcome="war" if war_stops else "completed",
+                    outcome=outcome or ("war" if war_stops else "completed"),
                     rounds_played=played,
                     war_round=next(
                         (e.round for e in events if isinstance(e, ResolutionEvent) and e.wars),

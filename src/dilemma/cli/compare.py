@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from dilemma.api.analysis import compare_settings, compare_with, runs_table
 from dilemma.core.safe_text import redactor
-from dilemma.evaluation.comparison import CompareError, Comparison, with_conditions
+from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut, with_conditions
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 from dilemma.evaluation.run_json import plain
 from dilemma.evaluation.tables import record_paths, score
@@ -82,13 +82,19 @@ ORIGIN = {"given": "--primary"}
 
 def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
     """The comparison (`dilemma.compare`), and where its primary measures came from."""
-    runs = select(runs_table(path), request.where)
+    scores = score(record_paths(path))
+    runs = select(runs_table(scores), request.where)
     primary = parse_primary(request.primary)
     margins = parse_margins(request.margins)
     settings = compare_settings(runs, primary, margins)
     result = compare_with(
         runs, request.by, settings, interaction=request.interaction, seed=request.seed
     )
+    if scores.skipped:
+        unread = f"{len(scores.skipped)} file(s) could not be read and are not compared"
+        result = replace(
+            result, warnings=(*result.warnings, f"{unread} (`dilemma score` says why)")
+        )
     return result, ORIGIN.get(settings.origin, settings.origin)
 
 
@@ -119,6 +125,17 @@ _PAIR_COLS = [
 ]
 
 
+def _runs_json(
+    compared: int, left_out: tuple[LeftOut, ...], outcomes: dict[str, int]
+) -> dict[str, Any]:
+    """Runs compared, runs per outcome and runs left out (with why), for the JSON output."""
+    return {
+        "compared": compared,
+        "outcomes": outcomes,
+        "left_out": [{"why": x.why, "runs": x.runs, "detail": x.detail} for x in left_out],
+    }
+
+
 def comparison_json(result: Comparison, where: list[str], source: str) -> dict[str, Any]:
     """The machine-readable form of a comparison."""
     out: dict[str, Any] = {
@@ -133,6 +150,7 @@ def comparison_json(result: Comparison, where: list[str], source: str) -> dict[s
         "margins": result.margins,
         "designs": list(result.designs),
         "warnings": list(result.warnings),
+        "runs": _runs_json(result.n_runs, result.left_out, result.outcomes),
         "levels": _records(result.levels),
         "pairs": _records(result.pairs),
     }
@@ -143,6 +161,7 @@ def comparison_json(result: Comparison, where: list[str], source: str) -> dict[s
             "within": i.within,
             "verdict": i.verdict,
             "summary": i.summary,
+            "runs": _runs_json(i.n_runs, i.left_out, {}),
             "contrasts": _records(i.contrasts),
         }
     return out
@@ -156,6 +175,7 @@ def comparison_text(result: Comparison, source: str) -> str:
     parts = [
         f"Comparison by {result.by}",
         "Design: " + ("; ".join(result.designs) or "(nothing to compare)"),
+        f"Runs: {result.runs_note}",
         f"Primary measures ({source}), equivalence margins: {margins}",
         "",
         "Means per level, 95% interval (BCa bootstrap; t where BCa is degenerate):",
@@ -193,7 +213,10 @@ def comparison_text(result: Comparison, source: str) -> str:
                     *_PAIR_COLS[3:],
                 ],
             ),
-            f"Interaction verdict: {i.verdict} - {i.summary}",
+            f"Interaction verdict: {i.verdict} - {i.summary}"
+            + (
+                f" (runs left out: {'; '.join(x.detail for x in i.left_out)})" if i.left_out else ""
+            ),
         ]
     return "\n".join(parts)
 

@@ -22,11 +22,13 @@ _VERDICT_CLASS = {"changes": "yes", "equivalent": "no", "inconclusive": ""}
 _P_METHOD = {"paired": "Monte Carlo", "independent": "Monte Carlo", "stratified": "t test"}
 
 
-def _comparison_html(c: Comparison) -> str:
+def comparison_html(c: Comparison) -> str:
+    """One factor's comparison: verdict, runs compared and left out, means and tests."""
     cls = _VERDICT_CLASS[c.verdict]
     out = [
         f"<h3>{esc(c.by)}</h3>",
         f'<p class="verdict {cls}">{esc(c.verdict)}: {esc(c.summary)}</p>',
+        f"<p class=note>Runs: {esc(c.runs_note)}.</p>",
     ]
     out += [f"<p class=note>Warning: {esc(w)}</p>" for w in c.warnings]
     if c.levels.empty:
@@ -122,10 +124,12 @@ def comparisons_section(d: ReportData) -> str:
         " run at the other level under the same other conditions, or, where seeds do not"
         " match, stratified by the other conditions (never pooled over them). Verdict:"
         " changes (a primary measure differs after Holm correction), equivalent (every"
-        " primary measure shown within its margin) or inconclusive. Primary measures: "
+        " primary measure shown within its margin) or inconclusive. Only runs that finished"
+        " (outcome completed or war) and have a level of the factor are compared; the others"
+        " are counted under each factor. Primary measures: "
         + esc(", ".join(f"{m} ({MEASURE_DOCS.get(m, '')})" for m in primary))
         + ".</p>"
     )
     for c in found:
-        out.append(_comparison_html(c))
+        out.append(comparison_html(c))
     return "".join(out)

@@ -2,7 +2,8 @@
 
 `ReportData` reads a record or a folder once: it keeps the latest attempt of each run, scores
 the records (leaving out, and naming, any record the evaluator fails on), joins experiment
-conditions and groups runs into condition cells. It is the one place that calls
+conditions and groups runs into condition cells (a run without a level of a factor is shown
+under "(none)" there, and left out of that factor's comparison). It is the one place that calls
 dilemma.evaluation.comparison (`with_conditions`, `compare`).
 """
 
@@ -115,6 +116,8 @@ class ReportData:
         self.headers = {rid: h for rid, p in self.paths.items() if (h := _read_header(p))}
         self.ends = {rid: e for rid, p in self.paths.items() if (e := _run_end(p))}
         self.runs = with_conditions(runs)
+        self.conditions = self.runs.copy()
+        """Runs with their conditions as recorded (no level where a run has none)."""
         self.factors = list(
             dict.fromkeys(
                 k
@@ -124,7 +127,8 @@ class ReportData:
         )
         for f in self.factors:
             self.runs[f] = self.runs[f].astype("object").fillna(NONE_LEVEL).astype(str)
-        self.varying = [f for f in self.factors if self.runs[f].nunique() > 1]
+        # a factor varies when the runs that have it show two levels or more
+        self.varying = [f for f in self.factors if self.conditions[f].dropna().nunique() > 1]
         if by:
             unknown = [f for f in by if f not in self.runs.columns]
             if unknown:
@@ -151,10 +155,10 @@ class ReportData:
 
     def comparisons(self) -> list[Comparison]:
         """One comparison per compared factor, paired by seed or stratified by the other
-        factors, with the primary measures and margins the experiment declared."""
+        factors, with the primary measures and margins the experiment declared. Runs without a
+        level of the factor, and unfinished runs, are left out of it and counted."""
         try:
             primary, margins = declared(self.paths.values())
         except CompareError as exc:
             raise ReportError(str(exc)) from exc
-        runs = self.runs.drop(columns=GROUP)
-        return [compare(runs, f, primary, margins=margins) for f in self.compared]
+        return [compare(self.conditions, f, primary, margins=margins) for f in self.compared]

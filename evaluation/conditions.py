@@ -1,0 +1,101 @@
+"""Each run's experiment conditions, read from its record's header line.
+
+`with_conditions` joins the factor columns (one per experiment factor, plus `model` and
+`prompt_setup`) to run-level scores; `declared` reads the primary measures and margins the
+experiment declared for `compare`; `condition_columns` names the columns that describe a run's
+conditions rather than a score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dilemma.evaluation.columns import RUNS
+from dilemma.evaluation.measure_sets import check_margins, check_primary
+
+from dilemma.records.reader import read_header
+
+_RUN_COLUMNS = {c.name for c in RUNS}
+
+
+class CompareError(ValueError):
+    """A comparison that cannot be made as asked (unknown factor or measure, bad margins)."""
+
+
+def experiment_info(header: Any) -> dict[str, Any]:
+    """The header's experiment information as a plain dict (empty if the run had none)."""
+    info = header.experiment
+    if info is None:
+        return {}
+    if isinstance(info, Mapping):
+        return dict(info)
+    dumped: dict[str, Any] = info.model_dump()
+    return dumped
+
+
+def conditions(paths: list[Path]) -> pd.DataFrame:
+    """path and one column per experiment condition, read from each record's header line."""
+    rows = []
+    for path in paths:
+        header = read_header(path)
+        conds = experiment_info(header).get("conditions") or {}
+        rows.append(
+            {
+                "path": str(path),
+                "prompt_setup": header.prompt.name,
+                "model": "+".join(sorted({m.spec for m in header.models.values()})),
+                **{k: str(v) for k, v in conds.items()},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def with_conditions(runs: pd.DataFrame) -> pd.DataFrame:
+    """Run-level scores joined, by record path, with each run's experiment conditions."""
+    conds = conditions([Path(p) for p in runs["path"]])
+    extra = [c for c in conds.columns if c not in runs.columns or c == "path"]
+    return runs.astype({"path": "string"}).merge(
+        conds[extra].astype({"path": "string"}), on="path", how="left"
+    )
+
+
+def declared(paths: Iterable[Path]) -> tuple[list[str] | None, dict[str, float]]:
+    """Primary measures and margins declared by the experiment that wrote these records.
+
+    Raises CompareError naming the file when a header's declaration is invalid, or two records
+    declare different ones.
+    """
+    seen: dict[tuple[Any, ...], Path] = {}
+    primary: list[str] | None = None
+    margins: dict[str, float] = {}
+    for path in paths:
+        info = experiment_info(read_header(path))
+        raw_primary, raw_margins = info.get("primary"), info.get("margins") or {}
+        try:
+            primary = check_primary(raw_primary) if raw_primary else None
+        except ValueError as exc:
+            raise CompareError(f"{path}: header experiment.primary: {exc}") from exc
+        try:
+            margins = check_margins({str(k): float(v) for k, v in raw_margins.items()})
+        except (ValueError, TypeError) as exc:
+            raise CompareError(f"{path}: header experiment.margins: {exc}") from exc
+        key = (tuple(primary or ()), tuple(sorted(margins.items())))
+        seen.setdefault(key, path)
+        if len(seen) > 1:
+            first, second = list(seen.values())[:2]
+            raise CompareError(
+                f"{first} and {second} declare different primary measures or margins;"
+                " compare their experiments separately or pass --primary and --margin"
+            )
+    return primary, margins
+
+
+def condition_columns(runs: pd.DataFrame, measures: Iterable[str] = ()) -> list[str]:
+    """Columns that describe a run's conditions (not a score): experiment factors, scenario."""
+    skip = {"path", *measures}
+    return [
+        str(c) for c in runs.columns if (c not in _RUN_COLUMNS or c == "scenario") and c not in skip
+    ]

@@ -1,0 +1,63 @@
+"""One contrast between two conditions, and the settings every comparison test shares.
+
+`Contrast` is what `dilemma.evaluation.inference` returns per measure; the constants are the
+levels, permutation counts and bootstrap sizes used by the tests and power figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ALPHA = 0.05
+POWER = 0.80
+EXACT_MAX = 200_000
+"""Largest number of distinct relabellings enumerated exactly."""
+N_PERMUTATIONS = 100_000
+"""Random relabellings for a p-value near a decision when there are more than EXACT_MAX."""
+N_FIRST = 10_000
+"""Random relabellings for the first Monte Carlo stage (see `resampling.permutation`)."""
+BAND = (ALPHA / 200, 1.5 * ALPHA)
+"""First-stage p-values in this band are recomputed with N_PERMUTATIONS relabellings."""
+N_BOOT = 9_999
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """One measure's contrast between two conditions (a - b)."""
+
+    design: str
+    method: str
+    n_a: int
+    n_b: int
+    n_pairs: int
+    estimate: float
+    ci_low: float
+    ci_high: float
+    ci_method: str
+    p_value: float
+    p_exact: bool
+    p_mc_se: float
+    n_resamples: int
+    min_p: float
+    p_equivalence: float
+    sd: float
+    df: float
+
+    def row(self) -> dict[str, Any]:
+        """The fields as a flat dict (one row of a results table)."""
+        return dict(self.__dict__)
+
+
+def empty_contrast(design: str, method: str, n_a: int, n_b: int, n_pairs: int) -> Contrast:
+    """A contrast with no estimate and no test (too few runs for the design)."""
+    nan = math.nan
+    return Contrast(
+        design, method, n_a, n_b, n_pairs, nan, nan, nan, "none", nan, False, nan, 0, nan, nan,
+        nan, nan,
+    )  # fmt: skip

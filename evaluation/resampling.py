@@ -1,0 +1,169 @@
+"""Resampling machinery behind the tests: scipy's permutation test and BCa bootstrap.
+
+`permutation` runs scipy's permutation test on many measures at once, exactly when the
+relabellings are few and in two Monte Carlo stages otherwise; `bca` gives bootstrap intervals,
+`interval_fallback` a t interval (statsmodels) where BCa is degenerate. `blocks` groups the
+measures by their pattern of missing values so each group is tested in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from dilemma.evaluation.contrast import ALPHA, EXACT_MAX, N_FIRST, FloatArray
+from scipy import stats
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+_BATCH_ELEMENTS = 4_000_000
+
+
+def mean(x: FloatArray, axis: int = -1) -> FloatArray:
+    """Mean along `axis` (the statistic of one sample, vectorised for scipy)."""
+    out: FloatArray = np.mean(x, axis=axis)
+    return out
+
+
+def mean_diff(x: FloatArray, y: FloatArray, axis: int = -1) -> FloatArray:
+    """Difference of means along `axis` (the statistic of two samples)."""
+    out: FloatArray = np.mean(x, axis=axis) - np.mean(y, axis=axis)
+    return out
+
+
+def blocks(*mats: FloatArray) -> Iterator[tuple[np.ndarray, list[FloatArray]]]:
+    """Rows grouped by their pattern of present values: (row indices, matrices cut to it)."""
+    present = np.concatenate([~np.isnan(m) for m in mats], axis=1)
+    patterns: dict[bytes, list[int]] = {}
+    for i, row in enumerate(present):
+        patterns.setdefault(row.tobytes(), []).append(i)
+    for rows_list in patterns.values():
+        rows = np.array(rows_list)
+        cut = []
+        for m in mats:
+            keep = ~np.isnan(m[rows[0]])
+            cut.append(m[np.ix_(rows, keep)])
+        yield rows, cut
+
+
+@dataclass(frozen=True)
+class Perm:
+    """Permutation p-values per row, whether exact, relabellings used and Monte Carlo error."""
+
+    p: FloatArray
+    exact: bool
+    n_resamples: np.ndarray
+    mc_se: FloatArray
+    min_p: float
+
+
+def _scipy_permutation(
+    data: tuple[FloatArray, ...],
+    statistic: Callable[..., FloatArray],
+    kind: str,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> FloatArray:
+    """Two-sided p-values of scipy's permutation test, one per row of `data`."""
+    width = sum(d.shape[-1] for d in data) * data[0].shape[0]
+    res = stats.permutation_test(
+        data,
+        statistic,
+        permutation_type=kind,
+        vectorized=True,
+        n_resamples=n_resamples,
+        batch=max(1, _BATCH_ELEMENTS // max(1, width)),
+        alternative="two-sided",
+        axis=-1,
+        rng=rng,
+    )
+    p: FloatArray = np.atleast_1d(np.asarray(res.pvalue, dtype="float64"))
+    return p
+
+
+def permutation(
+    data: tuple[FloatArray, ...],
+    statistic: Callable[..., FloatArray],
+    kind: str,
+    n_relabellings: int,
+    rng: np.random.Generator,
+    n_perm: int,
+    band: tuple[float, float],
+) -> Perm:
+    """scipy's permutation test on rows of `data`: exact when the relabellings are few.
+
+    Otherwise Monte Carlo in two stages: N_FIRST relabellings for every row, then `n_perm` fresh
+    ones for the rows whose first p-value falls in `band` (where the decision is made); the
+    reported p-value and its standard error come from the last stage alone.
+    """
+    rows = data[0].shape[0]
+    if n_relabellings <= EXACT_MAX:
+        p = _scipy_permutation(data, statistic, kind, n_relabellings, rng)
+        return Perm(
+            p, True, np.full(rows, n_relabellings), np.zeros_like(p), min(1.0, 2 / n_relabellings)
+        )
+    first = min(n_perm, N_FIRST)
+    p = _scipy_permutation(data, statistic, kind, first, rng)
+    used = np.full(rows, first)
+    refine = np.flatnonzero((p >= band[0]) & (p <= band[1]))
+    if n_perm > first and refine.size:
+        p[refine] = _scipy_permutation(tuple(d[refine] for d in data), statistic, kind, n_perm, rng)
+        used[refine] = n_perm
+    se = np.sqrt(np.clip(p * (2 - p), 0, None) / used)
+    return Perm(p, False, used, se, 2 / (first + 1))
+
+
+def interval_fallback(
+    low: float, high: float, fallback: Callable[[], tuple[float, float]]
+) -> tuple[float, float, str]:
+    """(low, high, "BCa") when the BCa interval is usable, else the fallback t interval."""
+    if math.isfinite(low) and math.isfinite(high) and low <= high:
+        return low, high, "BCa"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lo, hi = fallback()
+    return float(lo), float(hi), "t"
+
+
+def bca(
+    data: tuple[FloatArray, ...],
+    statistic: Callable[..., FloatArray],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> tuple[FloatArray, FloatArray]:
+    """95% BCa bootstrap interval per row (scipy); NaN where BCa is degenerate."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap(
+            data,
+            statistic,
+            method="BCa",
+            n_resamples=n_boot,
+            vectorized=True,
+            axis=-1,
+            rng=rng,
+        )
+    low = np.atleast_1d(np.asarray(res.confidence_interval.low, dtype="float64"))
+    high = np.atleast_1d(np.asarray(res.confidence_interval.high, dtype="float64"))
+    return low, high
+
+
+def t_mean(x: FloatArray) -> tuple[float, float]:
+    """95% t interval of a mean (a point for constant data)."""
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    lo, hi = DescrStatsW(x).tconfint_mean(alpha=ALPHA)
+    return float(lo), float(hi)
+
+
+def t_diff(a: FloatArray, b: FloatArray) -> tuple[float, float]:
+    """95% Welch t interval of a difference of means (a point when both are constant)."""
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        d = float(a[0] - b[0])
+        return d, d
+    lo, hi = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(
+        alpha=ALPHA, usevar="unequal"
+    )
+    return float(lo), float(hi)
