@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dilemma._version import __version__
 from dilemma.agents.prompt_setup import PromptSetupError, load_prompt_setup
 from dilemma.core.safe_text import redact, safe_console
 from dilemma.experiments.executors import Executor, RayOptions
@@ -47,6 +48,24 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"dilemma {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate."""
 
 BAD_INPUT = 2
 RUN_FAILED = 1
@@ -358,7 +377,9 @@ def validate(path: Annotated[Path, typer.Argument(help="scenario YAML file")]) -
 
 @app.command()
 def sweep(
-    experiment: Annotated[Path, typer.Argument(help="experiment YAML file")],
+    experiment: Annotated[
+        Path, typer.Argument(help="experiment YAML file or the name of a packaged example")
+    ],
     concurrency: Annotated[
         int, typer.Option(min=1, help="model calls in flight across all runs (1 or more)")
     ] = 8,
@@ -419,7 +440,12 @@ def sweep(
     from dilemma.cli.sweep import dry_run as print_estimate
     from dilemma.cli.sweep import run_sweep
     from dilemma.experiments.shards import Shard, ShardError
-    from dilemma.experiments.spec import ExperimentError, expand, load_experiment
+    from dilemma.experiments.spec import (
+        ExperimentError,
+        expand,
+        find_experiment,
+        load_experiment,
+    )
 
     try:
         part = Shard.parse(shard) if shard is not None else None
@@ -427,6 +453,7 @@ def sweep(
         raise _fail(f"--shard: {exc}") from exc
     try:
         load_prices()
+        experiment = find_experiment(experiment)
         exp = load_experiment(experiment)
         runs = expand(exp, experiment)
         if model is not None:
