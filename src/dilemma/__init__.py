@@ -19,6 +19,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from dilemma._version import __version__ as __version__
+
 if TYPE_CHECKING:
     from dilemma.api.analysis import (
         acompare,
@@ -83,6 +85,7 @@ __all__ = [
     "SweepPlan",
     "SweepResult",
     "SweepStats",
+    "__version__",
     "acompare",
     "aread_record",
     "arun",

@@ -9,7 +9,14 @@ from dilemma.api.loop import run_sync
 from dilemma.experiments.config import SweepConfig, SweepStats
 from dilemma.experiments.executor import Executor
 from dilemma.experiments.shards import Shard
-from dilemma.experiments.spec import Experiment, ExperimentError, RunSpec, expand, load_experiment
+from dilemma.experiments.spec import (
+    Experiment,
+    ExperimentError,
+    RunSpec,
+    expand,
+    find_experiment,
+    load_experiment,
+)
 from dilemma.experiments.sweep import LocalExecutor
 from dilemma.models.spec import HUMAN_SPEC
 from dilemma.records.schema import ExperimentInfo
@@ -61,8 +68,9 @@ def _with_model(experiment: Experiment, model: str) -> Experiment:
 def plan_sweep(
     experiment: ExperimentRef, *, model: str | None = None, shard: Shard | str | None = None
 ) -> SweepPlan:
-    """The runs of `experiment` (a file or an `Experiment`), with `model` overriding every
-    state's model and only shard `shard` (`Shard` or "I/N") of them when given.
+    """The runs of `experiment` (a file, a packaged example's name or an `Experiment`), with
+    `model` overriding every state's model and only shard `shard` (`Shard` or "I/N") of them
+    when given.
 
     Raises ExperimentError naming the file and field (ShardError for a bad shard), also when a
     state has model `human` (a sweep has no one to ask).
@@ -72,7 +80,7 @@ def plan_sweep(
         exp, source = experiment, None
         where = Path(f"<experiment {experiment.name}>")  # relative scenario files: from here
     else:
-        where = source = Path(experiment)
+        where = source = find_experiment(Path(experiment))
         exp = load_experiment(source)
     if model is not None:
         exp = _with_model(exp, model)

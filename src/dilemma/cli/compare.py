@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from dilemma._version import __version__
 from dilemma.api.analysis import compare_settings, compare_with, runs_table
 from dilemma.core.safe_text import redactor
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut, with_conditions
@@ -139,6 +140,7 @@ def _runs_json(
 def comparison_json(result: Comparison, where: list[str], source: str) -> dict[str, Any]:
     """The machine-readable form of a comparison."""
     out: dict[str, Any] = {
+        "dilemma_version": __version__,
         "by": result.by,
         "where": where,
         "verdict": result.verdict,
@@ -241,8 +243,17 @@ def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+EXPORT_INFO = "export.json"
+"""Written beside the tables: the sandbox version and revision that computed them."""
+
+
 def export_tables(path: Path, out: Path) -> list[Path]:
-    """Write runs, rounds and dyad_rounds as CSV and Parquet into `out`."""
+    """Write runs, rounds and dyad_rounds as CSV and Parquet into `out`, and `export.json`.
+
+    The Parquet files carry the sandbox version in their metadata too (pandas reads it back
+    as `DataFrame.attrs["dilemma_version"]`)."""
+    from dilemma.records.provenance import git_state
+
     scores = score(record_paths(path))
     runs = with_conditions(scores.runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,7 +265,17 @@ def export_tables(path: Path, out: Path) -> list[Path]:
     ):
         csv, parquet = out / f"{name}.csv", out / f"{name}.parquet"
         frame = _redacted(frame)
+        frame.attrs = {"dilemma_version": __version__}
         frame.to_csv(csv, index=False)
         frame.to_parquet(parquet, index=False)
         written += [csv, parquet]
+    revision, dirty = git_state()
+    info = {
+        "dilemma_version": __version__,
+        "git_revision": revision,
+        "git_dirty": dirty,
+        "tables": [file.name for file in written],
+    }
+    written.append(out / EXPORT_INFO)
+    written[-1].write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return written

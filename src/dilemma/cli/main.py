@@ -8,8 +8,11 @@ what it runs inside its body, so `dilemma --help` and `dilemma validate` stay qu
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from dilemma._version import __version__
 from dilemma.cli import analysis, scenarios, seat, sweep, viewer
 from dilemma.cli import run as run_command
 
@@ -18,6 +21,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"dilemma {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate."""
+
 
 for command in (
     run_command.run,

@@ -46,7 +46,9 @@ def executor_for(choice: ExecutorChoice, workers: int | None, address: str | Non
 
 
 def sweep(
-    experiment: Annotated[Path, typer.Argument(help="experiment YAML file")],
+    experiment: Annotated[
+        Path, typer.Argument(help="experiment YAML file or the name of a packaged example")
+    ],
     concurrency: Annotated[
         int, typer.Option(min=1, help="model calls in flight across all runs (1 or more)")
     ] = 8,

@@ -218,6 +218,29 @@ def _run_id(spec: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+"""The example experiments shipped with the package, found by name (`dilemma sweep NAME`)."""
+
+
+def example_names() -> list[str]:
+    """Names of the packaged example experiments."""
+    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml"))
+
+
+def find_experiment(name_or_path: Path) -> Path:
+    """A packaged example experiment by name, or an experiment file by path.
+
+    A name that is no example and no file is refused, listing the examples."""
+    if str(name_or_path) in example_names():
+        return EXAMPLES_DIR / f"{name_or_path}.yaml"
+    if not name_or_path.exists():
+        raise ExperimentError(
+            f"{name_or_path}: no such file and no example experiment of that name"
+            f" (examples: {', '.join(example_names())})"
+        )
+    return name_or_path
+
+
 def load_experiment(path: Path) -> Experiment:
     """Read and validate an experiment file."""
     try:

@@ -11,6 +11,10 @@ With `replay=True` the cache is the only source of replies: a miss raises `Cache
 replayed sweep either reproduces its records or stops at the first call it cannot answer.
 LangChain's own caches cannot tell a hit from a miss to the caller, which replay needs.
 
+A cache notes the package versions of each writer (`cache_meta` rows `written_by:...`): the
+reply schema written into prompts depends on pydantic's version, so a replay under other
+versions misses, and its error names the versions that differ.
+
 Cache files carry a format number (`CACHE_FORMAT`). A file of another format (format 1 keyed
 replies by model and messages only, so repeats shared replies) is refused with `CacheFormatError`
 rather than read: its replies cannot reproduce runs keyed by run identity.
@@ -28,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
+
+from dilemma.core.versions import package_versions, version_differences
 
 CACHE_FORMAT = 2
 """Format of cache files written and read by this version."""
@@ -175,6 +181,7 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._writer_noted = False
 
     def get(self, key: str, call: CallIdentity | None = None) -> AIMessage | None:
         """The stored reply, or None (in replay mode a miss raises CacheMiss)."""
@@ -187,6 +194,7 @@ class ResponseCache:
                 raise CacheMiss(
                     f"replay: no cached reply for this call{where} (key {key[:12]}) in"
                     f" {self.path}; the experiment, prompts or models differ from the cached sweep"
+                    f"{self._versions_note()}"
                 )
             return None
         self.hits += 1
@@ -195,11 +203,40 @@ class ResponseCache:
     def put(self, key: str, call: CallIdentity, model: str, reply: AIMessage) -> None:
         """Store a reply (the first stored reply for a key wins)."""
         with self._lock:
+            if not self._writer_noted:
+                versions = json.dumps(package_versions(), sort_keys=True)
+                name = "written_by:" + hashlib.sha256(versions.encode()).hexdigest()[:16]
+                self._db.execute(
+                    "INSERT OR IGNORE INTO cache_meta (name, value) VALUES (?, ?)", (name, versions)
+                )
+                self._writer_noted = True
             self._db.execute(
                 "INSERT OR IGNORE INTO replies (key, run_id, model, reply) VALUES (?, ?, ?, ?)",
                 (key, call.run_id, model, _dump(reply)),
             )
             self._db.commit()
+
+    def _versions_note(self) -> str:
+        """How the running package versions differ from those that wrote the cache."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT value FROM cache_meta WHERE name LIKE 'written_by:%' ORDER BY name"
+            ).fetchall()
+        if not rows:
+            return "; the cache does not record the package versions that wrote it"
+        now = package_versions()
+        differ: list[str] = []
+        for (value,) in rows:
+            for change in version_differences(json.loads(value), now):
+                if change not in differ:
+                    differ.append(change)
+        if not differ:
+            return "; the package versions are those that wrote the cache"
+        return (
+            f"; package versions differ from those that wrote the cache: {', '.join(differ)}"
+            " (pydantic's version changes the reply schema written into prompts; replay under"
+            " the versions that wrote the cache)"
+        )
 
     def close(self) -> None:
         """Close the database."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from dilemma.agents.human_seat import TIMEOUT
 from dilemma.core.agent import Agent, AskResult, CallLog, Log
 from dilemma.core.observation import Observation, Phase
+from dilemma.core.versions import package_versions, version_differences
 from dilemma.records.reader import Record
 from dilemma.records.schema import LlmCallEvent, ObservationEvent
 
@@ -36,6 +37,8 @@ class Replay:
 
     calls: dict[Turn, list[LlmCallEvent]] = field(default_factory=dict)
     observations: dict[Turn, Observation] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    """The package versions that wrote the record (its header's)."""
 
     @classmethod
     def of(cls, record: Record) -> Replay:
@@ -46,7 +49,7 @@ class Replay:
             assert isinstance(call, LlmCallEvent)
             turn = (call.state, call.round, call.phase, call.subturn)
             grouped.setdefault(turn, []).append(call)
-        replay = cls()
+        replay = cls(versions=dict(record.header.package_versions))
         for turn, calls in grouped.items():
             last = calls[-1]
             failed_call = (last.error or "").startswith("call failed")
@@ -112,9 +115,12 @@ class ReplayingAgent:
             return await self.live.ask(obs, schema, log)
         recorded = self.replay.observations.get(turn)
         if recorded is not None and recorded != obs:
+            differ = version_differences(self.replay.versions, package_versions())
+            note = f"; package versions differ from the record's: {', '.join(differ)}"
             raise ReplayMismatch(
                 f"{obs.you.id} round {obs.round} {obs.phase.value}: the resumed run sees another"
                 " observation than its record (other scenario, seed, models or code)"
+                + (note if self.replay.versions and differ else "")
             )
         for call in calls:
             log(_log_of(call))
