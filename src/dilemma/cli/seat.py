@@ -241,6 +241,7 @@ def _serve(
     import uvicorn
 
     from dilemma.cli.main import RUN_FAILED, _fail, _summary, console
+    from dilemma.web.guard import non_loopback_warning
     from dilemma.web.seat.app import SeatRun, create_app, new_tokens
 
     run = SeatRun(queue=SeatQueue(deadline_s=deadline), tokens=new_tokens(humans), play=play)
@@ -261,7 +262,10 @@ def _serve(
     )
     for state, token in run.tokens.items():
         print(f"  {state}: http://{shown_host}:{bound}/seat/{state}?token={token}", flush=True)
-    app = create_app(run)
+    warning = non_loopback_warning(host, "a seat's page with its link (the link is the only key)")
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    app = create_app(run, host=host, port=bound)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 
     async def main() -> None:
