@@ -72,11 +72,21 @@ def test_the_seat_refuses_foreign_hosts_and_cross_origin_posts(tmp_path: Path) -
                        f"https://127.0.0.1:{PORT}"):  # fmt: skip
             posted = c.post(submit, data={"turn": "1"}, headers={"Origin": origin})
             assert posted.status_code == 403, origin
-        same = c.post(submit, data={"turn": "1"}, headers={"Origin": f"http://127.0.0.1:{PORT}"})
-        assert same.status_code == 409  # let through: no turn is open
-        headers = c.get(page).headers
-        assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
-        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        for site in ("cross-site", "same-site"):
+            posted = c.post(submit, data={"turn": "1"}, headers={"Sec-Fetch-Site": site})
+            assert posted.status_code == 403, site
+        # let through (409: no turn is open): this app's own pages, and clients that are not
+        # browsers; a page with referrer policy no-referrer posts its forms with Origin null
+        for headers in (
+            {"Origin": f"http://127.0.0.1:{PORT}", "Sec-Fetch-Site": "same-origin"},
+            {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+            {},
+        ):
+            same = c.post(submit, data={"turn": "1"}, headers=headers)
+            assert same.status_code == 409, headers
+        shown = c.get(page).headers
+        assert shown["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in shown["content-security-policy"]
         assert c.get("/static/seat.js").headers["x-content-type-options"] == "nosniff"
 
 
@@ -110,11 +120,11 @@ async def test_the_seat_redirect_never_carries_the_host(tmp_path: Path) -> None:
 
 
 def test_a_guard_bound_to_every_interface_takes_the_machines_names() -> None:
-    guard = Guard(lambda *a: None, host="0.0.0.0", port=PORT)  # type: ignore[arg-type,return-value]
+    guard = Guard(lambda *a: None, host="0.0.0.0", port=PORT)  # type: ignore[arg-type]
     assert guard.host_allowed(f"{socket.gethostname()}:{PORT}")
     assert guard.host_allowed(f"127.0.0.1:{PORT}")
     assert not guard.host_allowed(f"evil.example:{PORT}")
-    bound = Guard(lambda *a: None, host="10.1.2.3", port=PORT)  # type: ignore[arg-type,return-value]
+    bound = Guard(lambda *a: None, host="10.1.2.3", port=PORT)  # type: ignore[arg-type]
     assert bound.host_allowed(f"10.1.2.3:{PORT}") and not bound.host_allowed(f"10.1.2.4:{PORT}")
 
 

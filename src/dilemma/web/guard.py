@@ -7,7 +7,10 @@
   bound port when it is known. A web page elsewhere cannot read the app through a name of its
   own that resolves to this machine (DNS rebinding);
 - refuses (403) a state-changing request (POST and the like) sent from a page of another
-  origin: its `Origin` header, when there is one, must name an allowed host (`null` does not);
+  origin: `Sec-Fetch-Site`, which a browser sets and no page can forge, must be `same-origin`
+  (or `none`) when present, and `Origin`, when present, must name an allowed host. `Origin:
+  null` passes only with `Sec-Fetch-Site: same-origin`: a browser sends `null` for a form
+  posted from a page whose referrer policy is `no-referrer`, as these pages' is;
 - adds to every response a Content-Security-Policy allowing scripts, styles, images and fetches
   from the app itself only, no framing (`frame-ancestors 'none'`, `X-Frame-Options: DENY`),
   `Referrer-Policy: no-referrer` (a seat's token never leaves in a Referer), and
@@ -148,6 +151,17 @@ class Guard:
             return False
         return parts.scheme == "http" and not parts.path and self.host_allowed(parts.netloc)
 
+    def same_origin(self, headers: dict[str, str]) -> bool:
+        """Whether a state-changing request comes from this app's own pages (or from no page:
+        a client that is not a browser sends neither header)."""
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in ("same-origin", "none"):
+            return False
+        origin = headers.get("origin")
+        if origin is None or self.origin_allowed(origin):
+            return True
+        return origin == "null" and site == "same-origin"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # neither app has one
             await send({"type": "websocket.close", "code": 1008})
@@ -159,9 +173,7 @@ class Guard:
         if not self.host_allowed(headers.get("host", "")):
             await self._refuse(send, 400, "Invalid host header")
             return
-        origin = headers.get("origin")
-        unsafe = scope.get("method") not in SAFE_METHODS
-        if unsafe and origin is not None and not self.origin_allowed(origin):
+        if scope.get("method") not in SAFE_METHODS and not self.same_origin(headers):
             await self._refuse(send, 403, "Cross-origin request refused")
             return
 
