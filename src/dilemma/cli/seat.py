@@ -108,8 +108,11 @@ def play(
     resume: ResumeOption = None,
 ) -> None:
     """Play one state yourself at the terminal; the other states are models."""
+    from rich.markup import escape
+
     from dilemma.cli.main import RUN_FAILED, _fail, _progress, _summary, console
     from dilemma.cli.play import TerminalDesk
+    from dilemma.core.safe_text import safe_console
     from dilemma.models.registry import ModelOptions, ModelSpecError
     from dilemma.simulation.runner import RunConfig, RunFailed, RunSpecError, run_scenario
 
@@ -121,9 +124,9 @@ def play(
         )
     replay, record_path = resume_from(resume, loaded, specs, seed)
     console.print(
-        f"Playing [bold]{loaded.name}[/bold] as {as_state} ({loaded.rules.rounds} rounds,"
-        " seed "
-        f"{seed}); models: " + ", ".join(f"{k}={v}" for k, v in specs.items()),
+        f"Playing [bold]{escape(safe_console(loaded.name))}[/bold] as {as_state}"
+        f" ({loaded.rules.rounds} rounds, seed {seed}); models: "
+        + escape(safe_console(", ".join(f"{k}={v}" for k, v in specs.items()))),
         highlight=False,
     )
     try:
@@ -241,6 +244,7 @@ def _serve(
     import uvicorn
 
     from dilemma.cli.main import RUN_FAILED, _fail, _summary, console
+    from dilemma.core.safe_text import safe_console
     from dilemma.web.guard import non_loopback_warning
     from dilemma.web.seat.app import SeatRun, create_app, new_tokens
 
@@ -256,7 +260,8 @@ def _serve(
     sock.listen(64)
     bound = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
-    console.print("Models: " + ", ".join(f"{k}={v}" for k, v in specs.items()), highlight=False)
+    models = ", ".join(f"{k}={v}" for k, v in specs.items())
+    console.print("Models: " + safe_console(models), highlight=False, markup=False)
     console.print(
         "Private links (one per seat; whoever has a link plays that seat):", highlight=False
     )
