@@ -35,7 +35,7 @@ ATTACKS = [
 HOSTILE = st.lists(
     st.one_of(
         st.sampled_from(ATTACKS),
-        st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
+        st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
     ),
     max_size=6,
 ).map("".join)
