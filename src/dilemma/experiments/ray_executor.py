@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, Literal
 
+from dilemma.experiments import ray_reaper
 from dilemma.experiments.spec import RunSpec
 from dilemma.experiments.sweep import SweepError, SweepStats, plan, play_run
 from dilemma.models.budget import SpendBudget, SpendLimit, SpendLimitReached
@@ -88,15 +89,19 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     running. With `address` (`auto`, `ray://...`, `host:port`) the driver connects to that
     cluster and disconnects at the end. Otherwise a local instance with `workers` CPUs (default:
     the machine's) is started on loopback only, without the dashboard, and shut down at the end,
-    also on Ctrl-C, SIGTERM, SIGHUP or an error (its processes share the driver's fate if the
-    driver is killed).
+    also on Ctrl-C, SIGTERM, SIGHUP or an error. If the driver is killed, most of its processes
+    share its fate, and a watcher (`dilemma.experiments.ray_reaper`) ends the two agents that
+    would otherwise outlive it by a minute.
     """
     if ray.is_initialized():
         yield False
         return
+    watcher = None
     try:  # an interrupted start is shut down too
         if address is None:
             loopback_only(ray)
+            mark = os.environ[ray_reaper.MARK_ENV] = ray_reaper.new_mark()
+            watcher = ray_reaper.watch(mark)  # ends the agents a killed driver leaves
             ray.init(
                 num_cpus=workers or os.cpu_count() or 1,
                 include_dashboard=False,
@@ -107,12 +112,25 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
                 # the priority the local executor's process has
                 _system_config={"worker_niceness": 0},
             )
+            os.environ.pop(ray_reaper.MARK_ENV, None)  # only the instance's processes carry it
+            ray_reaper.tell_session(watcher, session_dir(ray))
         else:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         with _signals_interrupt():
             yield address is None
     finally:
         ray.shutdown()
+        os.environ.pop(ray_reaper.MARK_ENV, None)
+        if watcher is not None:
+            ray_reaper.finish(watcher)
+
+
+def session_dir(ray: ModuleType) -> str:
+    """The session folder of the local instance this process started ("" if Ray hides it)."""
+    try:
+        return str(ray._private.worker.global_worker.node.get_session_dir_path())
+    except AttributeError:
+        return ""
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
