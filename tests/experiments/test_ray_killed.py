@@ -54,7 +54,7 @@ def held_after(free: int, held: threading.Event) -> Any:
 def zombie(proc: psutil.Process) -> bool:
     """Whether a process has ended but not been waited for (or is gone)."""
     try:
-        return proc.status() == psutil.STATUS_ZOMBIE
+        return bool(proc.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

@@ -100,8 +100,7 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     try:  # an interrupted start is shut down too
         if address is None:
             loopback_only(ray)
-            mark = os.environ[ray_reaper.MARK_ENV] = ray_reaper.new_mark()
-            watcher = ray_reaper.watch(mark)  # ends the agents a killed driver leaves
+            watcher = ray_reaper.Watcher()  # ends the agents a killed driver leaves
             ray.init(
                 num_cpus=workers or os.cpu_count() or 1,
                 include_dashboard=False,
@@ -112,25 +111,15 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
                 # the priority the local executor's process has
                 _system_config={"worker_niceness": 0},
             )
-            os.environ.pop(ray_reaper.MARK_ENV, None)  # only the instance's processes carry it
-            ray_reaper.tell_session(watcher, session_dir(ray))
+            watcher.started(ray)
         else:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         with _signals_interrupt():
             yield address is None
     finally:
         ray.shutdown()
-        os.environ.pop(ray_reaper.MARK_ENV, None)
         if watcher is not None:
-            ray_reaper.finish(watcher)
-
-
-def session_dir(ray: ModuleType) -> str:
-    """The session folder of the local instance this process started ("" if Ray hides it)."""
-    try:
-        return str(ray._private.worker.global_worker.node.get_session_dir_path())
-    except AttributeError:
-        return ""
+            watcher.close()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

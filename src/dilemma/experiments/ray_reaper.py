@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 MARK_ENV = "DILEMMA_RAY_INSTANCE"
 """The environment variable marking the processes of one local Ray instance."""
@@ -129,6 +130,35 @@ def finish(watcher: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         watcher.kill()
         watcher.wait()
+
+
+def session_dir(ray: Any) -> str:
+    """The session folder of the local instance this process started ("" if Ray hides it)."""
+    try:
+        return str(ray._private.worker.global_worker.node.get_session_dir_path())
+    except AttributeError:
+        return ""
+
+
+class Watcher:
+    """The watcher of the local instance this process is about to start: create it just before
+    `ray.init` (it sets the mark for Ray's processes to inherit), call `started` right after,
+    and `close` once Ray is shut down."""
+
+    def __init__(self) -> None:
+        self.mark = new_mark()
+        os.environ[MARK_ENV] = self.mark
+        self.process = watch(self.mark)
+
+    def started(self, ray: Any) -> None:
+        """Ray is up: only its processes keep the mark; the watcher learns the session."""
+        os.environ.pop(MARK_ENV, None)
+        tell_session(self.process, session_dir(ray))
+
+    def close(self) -> None:
+        """Ray is shut down: the watcher reaps what is left, and ends."""
+        os.environ.pop(MARK_ENV, None)
+        finish(self.process)
 
 
 def main(argv: list[str]) -> int:
