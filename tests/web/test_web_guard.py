@@ -85,7 +85,7 @@ def test_the_seat_refuses_foreign_hosts_and_cross_origin_posts(tmp_path: Path) -
             same = c.post(submit, data={"turn": "1"}, headers=headers)
             assert same.status_code == 409, headers
         shown = c.get(page).headers
-        assert shown["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
+        assert shown["referrer-policy"] == "no-referrer" and shown["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in shown["content-security-policy"]
         assert c.get("/static/seat.js").headers["x-content-type-options"] == "nosniff"
 
@@ -122,7 +122,7 @@ async def test_the_seat_redirect_never_carries_the_host(tmp_path: Path) -> None:
 def test_a_guard_bound_to_every_interface_takes_the_machines_names() -> None:
     guard = Guard(lambda *a: None, host="0.0.0.0", port=PORT)  # type: ignore[arg-type]
     assert guard.host_allowed(f"{socket.gethostname()}:{PORT}")
-    assert guard.host_allowed(f"127.0.0.1:{PORT}")
+    assert guard.host_allowed(f"127.0.0.1:{PORT}") and guard.host_allowed(f"0.0.0.0:{PORT}")
     assert not guard.host_allowed(f"evil.example:{PORT}")
     bound = Guard(lambda *a: None, host="10.1.2.3", port=PORT)  # type: ignore[arg-type]
     assert bound.host_allowed(f"10.1.2.3:{PORT}") and not bound.host_allowed(f"10.1.2.4:{PORT}")

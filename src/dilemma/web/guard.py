@@ -85,11 +85,10 @@ def allowed_names(host: str) -> frozenset[str]:
     bound to every interface."""
     names = set(LOOPBACK_NAMES)
     bare = host.strip("[]").lower()
-    if bare in WILDCARDS:
+    if bare in WILDCARDS:  # (a browser may also open the printed http://0.0.0.0:PORT/)
         names |= {n.lower() for n in _machine_names()}
-    else:
-        names.add(bare)
-    return frozenset(names)
+    names.add(bare)
+    return frozenset(names - {""})
 
 
 def _split_host(value: str) -> tuple[str, int | None] | None:
