@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dilemma.agents.prompt_setup import PromptSetup, render_system, render_turn
-from dilemma.agents.reply_parsing import error_lines
 from pydantic import BaseModel, ValidationError
 
 from dilemma.core.agent import AskResult, CallLog, Log
@@ -34,6 +34,8 @@ from dilemma.models.types import ResolvedModel, StructuredMode
 
 TIMEOUT = "timeout"
 """How the error of a turn a person did not answer in time begins."""
+TURN_CLOSED = "this turn is closed (answered, timed out, or replaced by a newer one)"
+"""What `SeatQueue.submit` says of an answer to a turn that is no longer open."""
 
 
 _ids = itertools.count(1)
@@ -87,9 +89,44 @@ class Desk(Protocol):
     async def ask(self, request: SeatRequest) -> SeatAnswer | None: ...
 
 
+def _place(loc: tuple[int | str, ...]) -> str:
+    """A field's place in words: `("threat", 0, "level")` is `threat 1, level`."""
+    words: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            words[-1:] = [f"{words[-1] if words else 'item'} {part + 1}"]
+        else:
+            words.append(str(part).replace("_", " "))
+    return ", ".join(words) or "the answer"
+
+
+def _problem(err: Any) -> str:
+    """What is wrong with a field, in plain words."""
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind in ("too_short", "string_too_short"):
+        return f"needs at least {ctx.get('min_length', 1)}"
+    if kind in ("too_long", "string_too_long"):
+        return f"is too long (at most {ctx.get('max_length')})"
+    if kind in ("literal_error", "enum"):
+        expected = str(ctx.get("expected", ""))
+        numbers = [int(n) for n in re.findall(r"-?\d+", expected)]
+        if numbers and re.fullmatch(r"[-\d, or]+", expected):
+            return f"must be a whole number from {min(numbers)} to {max(numbers)}"
+        return f"must be one of {expected}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be yes or no"
+    if kind == "extra_forbidden":
+        return "is not part of this answer"
+    return str(err.get("msg", "is not accepted"))
+
+
 def validation_errors(exc: ValidationError) -> list[str]:
-    """Readable lines of a pydantic error (`field.sub: message`)."""
-    return error_lines(exc, "(answer)")
+    """The errors of an answer in plain words, one a field (`threat 1, level: must be ...`)."""
+    return [f"{_place(tuple(err['loc']))}: {_problem(err)}" for err in exc.errors()]
 
 
 def validate_answer(
@@ -126,16 +163,19 @@ class SeatQueue:
         return entry[0] if entry is not None else None
 
     def submit(self, state: str, request_id: int, data: dict[str, Any]) -> list[str]:
-        """Answer the seat's pending turn: [] when accepted, else the errors to show."""
+        """Answer the seat's pending turn: [] when accepted, [TURN_CLOSED] when the turn is no
+        longer open (answered already, by an earlier submission too, timed out or replaced),
+        else the errors to show. Only the first valid answer of a turn is accepted."""
         entry = self._pending.get(state)
-        if entry is None or entry[0].id != request_id:
-            return ["this turn is closed (answered, timed out, or replaced by a newer one)"]
+        if entry is None or entry[0].id != request_id or entry[1].done():
+            return [TURN_CLOSED]
         request, future = entry
         answer, errors = validate_answer(request.schema, data)
         if answer is None:
             return errors
-        if not future.done():
-            future.set_result(answer)
+        future.set_result(answer)
+        del self._pending[state]  # closed now, not when `ask` next runs
+        self.version += 1
         return []
 
     async def ask(self, request: SeatRequest) -> SeatAnswer | None:

@@ -32,7 +32,7 @@ from dilemma.core.agent import AskResult, CallLog, Log
 from dilemma.core.decision import schema_of, schema_text
 from dilemma.core.observation import Observation
 from dilemma.core.personas import Persona
-from dilemma.models.budget import SpendBudget
+from dilemma.models.budget import SpendBudget, output_ceiling, prompt_token_bound
 from dilemma.models.openai_chat import NotAChatCompletion
 from dilemma.models.pricing import Price, cost_at, price_of
 from dilemma.models.response_cache import CallIdentity, ResponseCache, cache_key
@@ -248,6 +248,12 @@ class StateAgent:
             await asyncio.sleep(body_retry_wait(attempt))
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
+    def _tool_text(self, schema: type[BaseModel]) -> str:
+        """The reply schema's text when the model gets it as a tool (else it is in the prompt)."""
+        if self.model.structured is StructuredMode.FUNCTION_CALLING:
+            return schema_text(schema)
+        return ""
+
     async def _call(self, messages: list[BaseMessage], schema: type[BaseModel]) -> AIMessage:
         """One model call, once a place under the limit on calls in flight is free and the spend
         budget (if any) allows it: SpendLimitReached when it does not, before anything is sent."""
@@ -256,7 +262,12 @@ class StateAgent:
         async with self.limiter:
             budget = self.budget
             estimate = (
-                budget.reserve(provider, model, sum(len(m.text) for m in messages))
+                budget.reserve(
+                    provider,
+                    model,
+                    prompt_token_bound([*(m.text for m in messages), self._tool_text(schema)]),
+                    output_ceiling(self.model.params),
+                )
                 if budget is not None
                 else 0.0
             )

@@ -80,9 +80,10 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _expanded_size(root: yaml.Node, limit: int) -> int:
-    """Nodes of the document with aliases expanded (stops counting past `limit`)."""
-    sizes: dict[int, int] = {}
+def _expanded_size(root: yaml.Node, limit: int, sizes: dict[int, int] | None = None) -> int:
+    """Nodes of the document with aliases expanded (stops counting past `limit`); `sizes`
+    keeps every node's size by id, for `_where_too_large`."""
+    sizes = {} if sizes is None else sizes
 
     def size(node: yaml.Node) -> int:
         known = sizes.get(id(node))
@@ -104,6 +105,44 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
         return sizes[id(node)]
 
     return size(root)
+
+
+def _where_too_large(root: yaml.Node, limit: int, sizes: dict[int, int]) -> str:
+    """Where a document too large lies, as a dotted key path with its line (`states.0.doctrine
+    (line 5)`): the deepest mapping key (through lists of mappings) whose value alone is too
+    large, or else the key at which a mapping's values add up to too much."""
+
+    def opens(node: yaml.Node) -> bool:
+        return isinstance(node, yaml.MappingNode) or (
+            isinstance(node, yaml.SequenceNode)
+            and any(isinstance(v, yaml.MappingNode) for v in node.value)
+        )
+
+    path: list[str] = []
+    line = root.start_mark.line + 1
+    node = root
+    while opens(node):
+        if isinstance(node, yaml.MappingNode):
+            children = [
+                (str(k.value) if isinstance(k, yaml.ScalarNode) else "?", k, v)
+                for k, v in node.value
+            ]
+        else:
+            children = [(str(n), v, v) for n, v in enumerate(node.value)]
+        alone = next((c for c in children if sizes.get(id(c[2]), 0) > limit), None)
+        if alone is None:
+            total = 1
+            for name, key, value in children if isinstance(node, yaml.MappingNode) else []:
+                total += sizes.get(id(key), 0) + sizes.get(id(value), 0)
+                if total > limit:
+                    path.append(name)
+                    line = key.start_mark.line + 1
+                    break
+            break
+        path.append(alone[0])
+        line = alone[1].start_mark.line + 1
+        node = alone[2]
+    return f"{'.'.join(path)} (line {line})" if path else "(top level)"
 
 
 def read_yaml(path: Path) -> Any:
@@ -128,10 +167,12 @@ def read_yaml(path: Path) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if _expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
+        sizes: dict[int, int] = {}
+        if _expanded_size(node, MAX_YAML_NODES, sizes) > MAX_YAML_NODES:
+            where = _where_too_large(node, MAX_YAML_NODES, sizes)
             raise ScenarioError(
-                f"{path}: (top level): the document expands to more than {MAX_YAML_NODES:,}"
-                " values through its aliases (&anchor / *alias); refusing to build it"
+                f"{path}: {where}: expands to more than {MAX_YAML_NODES:,} values through its"
+                " aliases (&anchor / *alias); refusing to build the document"
             )
         return loader.construct_document(node)
     except yaml.YAMLError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -9,6 +11,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    field_validator,
     model_validator,
 )
 
@@ -16,6 +19,27 @@ from dilemma.core.decision import ProposalKind
 from dilemma.core.personas import Disposition, Regime, Transparency
 
 STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
+RESERVED_IDS = ("all", "public")
+"""Words the message protocol gives a meaning (a message to `all` goes to every state; a public
+statement is said to `public`), so no state may be called so, in any case (a person at the
+terminal names states case-insensitively)."""
+MAX_ROUNDS = 200
+MAX_ARMS_CAP_PCT = 50
+MAX_GROWTH_PCT = 20
+GROWTH_BOUND = (1 + MAX_ARMS_CAP_PCT / 100) ** MAX_ROUNDS
+"""How much arms (at most +MAX_ARMS_CAP_PCT% a round) and economy (at most +MAX_GROWTH_PCT% a
+round, and arming only spends it) can grow over the longest run: 1.5^200, about 1.2e35."""
+SAFE_MAGNITUDE = 1e74
+"""Every quantity of a run stays below this, so that what the evaluator computes from it stays
+a finite float (the largest is about 1.8e308): its least-squares fits multiply two sums, over up
+to MAX_ROUNDS rounds, of products of two values, (200 * 1e74**2)**2 = 4e300."""
+MAX_START = 10.0 ** math.floor(math.log10(SAFE_MAGNITUDE / GROWTH_BOUND))
+"""The largest initial arms or economy: 1e38, derived from GROWTH_BOUND and SAFE_MAGNITUDE."""
+_TOO_LARGE = (
+    f"must be at most {MAX_START:g}: {MAX_ROUNDS} rounds of the largest growth (x{GROWTH_BOUND:.1e}"
+    f" at +{MAX_ARMS_CAP_PCT}% a round) must keep every value of a run below {SAFE_MAGNITUDE:g},"
+    " so that no computation overflows"
+)
 
 
 class _Strict(BaseModel):
@@ -52,6 +76,23 @@ class StateSpec(_Strict):
     doctrine: str = Field(default="", max_length=600, description="short doctrine and history")
     model: str | None = Field(default=None, description="model spec for this state only")
 
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.lower() in RESERVED_IDS:
+            raise ValueError(
+                f"{value!r} is reserved by the message protocol (a message to 'all' goes to every"
+                " state; public statements are said to 'public'); choose another id"
+            )
+        return value
+
+    @field_validator("arms", "economy")
+    @classmethod
+    def _bounded(cls, value: float) -> float:
+        if value > MAX_START:
+            raise ValueError(_TOO_LARGE)
+        return value
+
     @property
     def shown_regime(self) -> Regime:
         """The regime the models are told this state has (persona text and observations)."""
@@ -66,12 +107,12 @@ class StateSpec(_Strict):
 class Rules(_Strict):
     """World rules."""
 
-    rounds: StrictInt = Field(default=10, ge=1, le=200)
+    rounds: StrictInt = Field(default=10, ge=1, le=MAX_ROUNDS)
     subturns: StrictInt = Field(
         default=1, ge=0, le=5, description="negotiation sub-turns per round"
     )
     arms_cap_pct: StrictInt = Field(
-        default=10, ge=1, le=50, description="max |arms change| per round, %"
+        default=10, ge=1, le=MAX_ARMS_CAP_PCT, description="max |arms change| per round, %"
     )
     forewarning_threshold_pct: StrictInt = Field(
         default=3, ge=0, le=50, description="democracies: larger rises need an announcement"
@@ -96,7 +137,7 @@ class Rules(_Strict):
     arms_cost: StrictFloat = Field(
         default=1.0, ge=0, description="economy spent per unit of arms bought"
     )
-    economy_growth_pct: StrictFloat = Field(default=2.0, ge=-20, le=20)
+    economy_growth_pct: StrictFloat = Field(default=2.0, ge=-MAX_GROWTH_PCT, le=MAX_GROWTH_PCT)
     history_full_rounds: StrictInt = Field(
         default=2, ge=0, le=10, description="rounds shown in full"
     )
@@ -120,6 +161,17 @@ class TreatySpec(_Strict):
     kind: ProposalKind
     parties: list[str] = Field(min_length=2)
     value: StrictInt = Field(default=0, ge=0, le=50)
+
+    @field_validator("parties")
+    @classmethod
+    def _distinct(cls, parties: list[str]) -> list[str]:
+        for n, party in enumerate(parties):
+            if party in parties[:n]:
+                raise ValueError(
+                    f"{party!r} is named more than once; a treaty binds two or more different"
+                    " states"
+                )
+        return parties
 
 
 class Scenario(_Strict):

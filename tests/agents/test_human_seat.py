@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dilemma.agents.human_seat import HUMAN_SPEC, SeatAnswer, SeatQueue, SeatRequest
+from dilemma.agents.human_seat import (
+    HUMAN_SPEC,
+    TURN_CLOSED,
+    SeatAnswer,
+    SeatQueue,
+    SeatRequest,
+)
 from dilemma.scenarios.library import load_scenario
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,7 +127,9 @@ def test_the_viewer_marks_a_persons_decisions_with_their_time(tmp_path: Path) ->
         for e in read_record(path).events
         if isinstance(e, LlmCallEvent) and e.state == "Aria" and e.phase == Phase.DECISION
     }
-    page = TestClient(create_app(tmp_path)).get("/run", params={"path": path.name})
+    page = TestClient(create_app(tmp_path), base_url="http://127.0.0.1").get(
+        "/run", params={"path": path.name}
+    )
     assert page.status_code == 200
     marks = page.text.count("decided by a person in")
     assert marks == 2  # Aria's two decisions; Borea's (a model's) are not marked
@@ -185,10 +193,13 @@ async def test_queue_returns_errors_for_an_invalid_answer_and_takes_a_valid_one(
     await asyncio.sleep(0)  # let the request be posted
     assert queue.pending("Aria") is request and queue.pending("Borea") is None
     errors = queue.submit("Aria", request.id, decision_data(arms=11))
-    assert errors and any("arms_change" in e for e in errors)
+    assert errors == ["arms change: must be a whole number from -10 to 10"]  # plain words
     assert not task.done()
-    assert queue.submit("Aria", request.id + 1000, decision_data()) != []  # not this turn
+    assert queue.submit("Aria", request.id + 1000, decision_data()) == [TURN_CLOSED]
     assert queue.submit("Aria", request.id, decision_data()) == []
+    # answered: a second answer to the same turn is refused before `ask` even resumes
+    assert queue.pending("Aria") is None
+    assert queue.submit("Aria", request.id, decision_data(arms=-2)) == [TURN_CLOSED]
     answer = await task
     assert isinstance(answer, SeatAnswer) and answer.reply.model_dump()["arms_change"] == 3
     assert queue.pending("Aria") is None

@@ -20,9 +20,12 @@ from typer.testing import CliRunner
 from dilemma.cli.main import app
 from dilemma.experiments.ray_executor import LOOPBACK, import_ray, ray_session, shares
 from dilemma.models.budget import SpendLimit
-from dilemma.records.reader import record_status
+from dilemma.records.reader import read_record, record_status
+from dilemma.records.schema import LlmCallEvent
+from tests.helpers.priced import OUTPUT_TOKENS, priced_everywhere
 from tests.helpers.ray_sweeps import (
     CALLS_PER_RUN,
+    EXPERIMENT,
     experiment,
     noisy,
     records,
@@ -136,6 +139,26 @@ def test_spend_limit_holds_across_workers_and_resume_plays_each_run_once(
     reference = tmp_path / "reference"
     asyncio.run(sweep_locally(runs, reference, concurrency=2))
     assert records(out) == records(reference)
+
+
+def test_max_cost_holds_on_ray_at_concurrency_32(ray_instance: Any, tmp_path: Path) -> None:
+    # 32 runs on 2 workers, replies of 700 output tokens, each worker's calls held until 16 are
+    # in flight: every call reserves its worst case in the shared keeper before it goes out
+    _, runs = experiment(tmp_path, EXPERIMENT.replace("repeats: 3", "repeats: 16"))
+    out = tmp_path / "out"
+    cap = 0.002
+    stats = sweep_on_ray(
+        runs,
+        out,
+        concurrency=32,
+        workers=2,
+        limit=SpendLimit(max_cost_usd=cap),
+        resolver=priced_everywhere,
+    )
+    assert stats.stop_reason is not None and "--max-cost" in stats.stop_reason
+    calls = [c for p in out.rglob("*.jsonl") for c in read_record(p).of_kind(LlmCallEvent)]
+    assert calls and all(c.output_tokens == OUTPUT_TOKENS for c in calls)
+    assert sum(c.cost_usd or 0.0 for c in calls) <= cap
 
 
 def test_cli_sweep_on_ray(ray_instance: Any, tmp_path: Path) -> None:

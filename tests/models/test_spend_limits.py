@@ -7,18 +7,28 @@ from pathlib import Path
 
 import pytest
 from dilemma.evaluation.tables import record_paths, score
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
 from dilemma.experiments.config import SweepStats
 from dilemma.experiments.spec import RunSpec, expand, load_experiment
-from dilemma.models.budget import SpendBudget, SpendLimit, SpendLimitReached
+from dilemma.models.budget import (
+    DEFAULT_OUTPUT_CEILING,
+    SpendBudget,
+    SpendLimit,
+    SpendLimitReached,
+    prompt_token_bound,
+)
 from dilemma.models.fake import FakeChatModel
 from dilemma.models.response_cache import ResponseCache
 from dilemma.models.types import ResolvedModel, StructuredMode
 from dilemma.records.reader import find_records, read_record, record_status
 from dilemma.records.schema import LlmCallEvent
+from tests.helpers.clock import InFlight
 from tests.helpers.fake_openai_server import FakeOpenAIServer
+from tests.helpers.priced import OUTPUT_TOKENS, priced_model
 from tests.helpers.replies import responder
 from tests.helpers.sweeps import sweep_locally
 
@@ -54,14 +64,15 @@ def experiment(tmp_path: Path, text: str = EXPERIMENT) -> tuple[Path, list[RunSp
 
 
 def priced(run: RunSpec) -> dict[str, ResolvedModel]:
-    """A fake model that answers valid replies and reports TOKENS per call, priced PRICE."""
+    """A fake model that answers valid replies and reports TOKENS per call, priced PRICE, with
+    a reply cap of TOKENS[1] output tokens."""
     model = ResolvedModel(
         spec="test:priced",
         provider="test",
         model="priced",
         chat=FakeChatModel(responder=responder(), usage=lambda messages, text: TOKENS),
         structured=StructuredMode.JSON_TEXT,
-        params={},
+        params={"max_tokens": TOKENS[1]},
     )
     return dict.fromkeys(run.models, model)
 
@@ -112,19 +123,45 @@ def test_max_calls_allows_exactly_n_calls() -> None:
     assert budget.calls == 3
 
 
-def test_max_cost_refuses_the_call_that_would_exceed_it(prices: Path) -> None:
+def test_max_cost_reserves_each_calls_worst_case(prices: Path) -> None:
     budget = SpendBudget(SpendLimit(max_cost_usd=3.5 * CALL_USD))
-    first = budget.reserve("test", "priced", 4000)  # before any reply: 1000 input tokens' worth
-    assert first == pytest.approx(1000 * PRICE["input"] / 1_000_000)
-    budget.settle("test", "priced", first, CALL_USD)
-    for _ in range(2):  # now estimated at the cost of the largest call so far
-        assert budget.reserve("test", "priced", 4000) == pytest.approx(CALL_USD)
+    # a call of TOKENS[0] input tokens at most, capped at TOKENS[1] output tokens, could cost
+    # CALL_USD: three such calls in flight leave no room for a fourth, whatever they cost
+    for _ in range(3):
+        assert budget.reserve("test", "priced", *TOKENS) == pytest.approx(CALL_USD)
     assert not budget.spent
-    with pytest.raises(SpendLimitReached, match="--max-cost"):
-        budget.reserve("test", "priced", 4000)  # 3 calls' cost + 1 would exceed 3.5
+    with pytest.raises(SpendLimitReached, match=r"--max-cost .* up to"):
+        budget.reserve("test", "priced", *TOKENS)
     assert budget.spent  # and stays spent: no later call starts, however cheap
+    for _ in range(3):  # the calls in flight come back far cheaper than their worst case
+        budget.settle("test", "priced", CALL_USD, CALL_USD / 10)
     with pytest.raises(SpendLimitReached):
         budget.reserve("scripted", "dove", 10)
+    assert budget.cost_usd == pytest.approx(0.3 * CALL_USD)
+
+
+def test_a_call_without_a_reply_cap_reserves_the_default_ceiling(prices: Path) -> None:
+    budget = SpendBudget(SpendLimit(max_cost_usd=5.0))
+    worst = budget.reserve("test", "priced", 1000)
+    assert worst == pytest.approx(
+        (1000 * PRICE["input"] + DEFAULT_OUTPUT_CEILING * PRICE["output"]) / 1_000_000
+    )
+
+
+def test_a_reply_dearer_than_its_worst_case_stops_the_budget(prices: Path) -> None:
+    budget = SpendBudget(SpendLimit(max_cost_usd=1.0))
+    worst = budget.reserve("test", "priced", *TOKENS)
+    budget.settle("test", "priced", worst, worst)  # exactly the worst case: fine
+    assert not budget.spent
+    worst = budget.reserve("test", "priced", *TOKENS)
+    budget.settle("test", "priced", worst, 2 * worst)  # a server ignoring max_tokens
+    assert budget.stop_reason is not None and "max_tokens" in budget.stop_reason
+
+
+@given(texts=st.lists(st.text(), max_size=4))
+def test_the_prompt_bound_is_never_below_a_byte_level_token_count(texts: list[str]) -> None:
+    # a byte-level tokenizer makes at most one token a UTF-8 byte
+    assert prompt_token_bound(texts) >= sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
 
 
 def test_unknown_cost_stops_a_cost_limit_but_not_a_call_limit(prices: Path) -> None:
@@ -132,7 +169,7 @@ def test_unknown_cost_stops_a_cost_limit_but_not_a_call_limit(prices: Path) -> N
     with pytest.raises(SpendLimitReached, match="no price"):
         by_cost.reserve("test", "unpriced", 10)
     by_cost = SpendBudget(SpendLimit(max_cost_usd=1.0))
-    by_cost.settle("test", "priced", by_cost.reserve("test", "priced", 10), None)
+    by_cost.settle("test", "priced", by_cost.reserve("test", "priced", 10, 100), None)
     assert by_cost.stop_reason is not None and "token counts" in by_cost.stop_reason
     by_calls = SpendBudget(SpendLimit(max_calls=5))
     by_calls.settle("test", "unpriced", by_calls.reserve("test", "unpriced", 10), None)
@@ -160,7 +197,7 @@ async def limited_until_done(
     runs: list[RunSpec],
     out: Path,
     limit: SpendLimit,
-    per_pass: int,
+    per_pass: int | None,
     concurrency: int = 2,
     cache: ResponseCache | None = None,
 ) -> list[tuple[SweepStats, int]]:
@@ -168,7 +205,9 @@ async def limited_until_done(
 
     Without a cache, a run the limit stops is played again from its start by the next pass, so
     a pass must be able to finish the runs it has in flight (`concurrency` runs of
-    CALLS_PER_RUN calls) for the sweep to get anywhere. Returns each pass's stats and calls made.
+    CALLS_PER_RUN calls) for the sweep to get anywhere. A pass stopped by the limit makes
+    exactly `per_pass` calls (None: any number, for a cost limit) and never spends more than the
+    limit. Returns each pass's stats and calls made.
     """
     passes: list[tuple[SweepStats, int]] = []
     while True:
@@ -186,14 +225,16 @@ async def limited_until_done(
             shared_cache=cache,
         )
         passes.append((stats, budget.calls))
+        if limit.max_cost_usd is not None:
+            assert budget.cost_usd <= limit.max_cost_usd
         made = calls_in(all_records(out))
         new_hits = cache.hits - hits if cache is not None else 0
         # every call made is recorded once; calls answered from the cache are not counted
         assert len(made) - before == budget.calls + new_hits
         if stats.stop_reason is None:
-            assert stats.remaining == 0 and budget.calls <= per_pass
+            assert stats.remaining == 0 and budget.calls <= (per_pass or budget.calls)
             return passes
-        assert budget.calls == per_pass, stats  # not one call more, nor fewer
+        assert budget.calls == (per_pass or budget.calls), stats  # not one call more, nor fewer
         assert stats.remaining > 0
         assert len(passes) < 20, "the sweep never finishes"
 
@@ -231,14 +272,12 @@ async def test_max_cost_stops_and_resume_finishes_exactly(tmp_path: Path, prices
     reference = tmp_path / "reference"
     await sweep_locally(runs, reference, concurrency=4, resolver=priced)
     out = tmp_path / "limited"
+    # a call reserves its worst case (its prompt's bytes as input tokens, TOKENS[1] output
+    # tokens), about four times what it costs; one run at a time finishes about two runs a pass
     limit = SpendLimit(max_cost_usd=30.5 * CALL_USD)
-    passes = await limited_until_done(runs, out, limit, 30)
-    assert len(passes) > 1
+    passes = await limited_until_done(runs, out, limit, None, concurrency=1)
+    assert len(passes) > 1  # (each pass spent at most the limit: checked in the loop)
     check_finished_like(out, reference, runs)
-    # no pass spent more than the limit: each pass's calls are the attempts it wrote
-    for record in all_records(out):
-        cost = sum(c.cost_usd or 0.0 for c in read_record(record).of_kind(LlmCallEvent))
-        assert cost <= limit.max_cost_usd  # type: ignore[operator]
 
 
 async def test_with_a_cache_resume_pays_no_call_twice(tmp_path: Path, prices: Path) -> None:
@@ -260,6 +299,35 @@ async def test_with_a_cache_resume_pays_no_call_twice(tmp_path: Path, prices: Pa
         expected = stripped(reference / p.name)
         expected[0].pop("response_cache")
         assert lines == expected
+
+
+HIGH = EXPERIMENT.replace("repeats: 3", "repeats: 16")
+"""32 runs: every run in flight at once at concurrency 32."""
+
+
+@pytest.mark.parametrize("cap", [0.002, 0.005])
+async def test_max_cost_holds_at_concurrency_32_with_realistic_replies(
+    tmp_path: Path, cap: float
+) -> None:
+    # replies of 700 output tokens, calls held until 32 are in flight: each call must reserve
+    # its worst case before it goes out, or the calls in flight together overshoot the cap
+    _, runs = experiment(tmp_path, HIGH)
+    gate = InFlight(wanted=32)
+    budget = SpendBudget(SpendLimit(max_cost_usd=cap))
+    out = tmp_path / "out"
+    stats = await sweep_locally(
+        runs,
+        out,
+        concurrency=32,
+        resolver=lambda run: dict.fromkeys(run.models, priced_model(gate)),
+        budget=budget,
+    )
+    assert stats.stop_reason is not None and "--max-cost" in stats.stop_reason
+    calls = calls_in(all_records(out))
+    assert calls and all(c.output_tokens == OUTPUT_TOKENS for c in calls)
+    spent = sum(c.cost_usd or 0.0 for c in calls)
+    assert spent <= cap
+    assert budget.cost_usd == pytest.approx(spent)
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -344,20 +412,26 @@ def test_bad_limits_exit_2(tmp_path: Path, command: str, option: list[str]) -> N
 def test_run_stops_at_max_cost_on_an_openai_compatible_server(
     tmp_path: Path, prices: Path, openai_server: FakeOpenAIServer
 ) -> None:
-    # the fake server reports 120 input and 40 output tokens per call: 0.00064 USD at PRICE
+    # the fake server reports 120 input and 40 output tokens per call: 0.00064 USD at PRICE;
+    # a call reserves its worst case, 700 output tokens (the default reply cap) and its
+    # prompt's bytes as input tokens, about 0.014 USD
     call_usd = (120 * PRICE["input"] + 40 * PRICE["output"]) / 1_000_000
     out = tmp_path / "out"
     code, output = cli(
         "run", "two-rivals", "--model", "openai:priced", "--base-url", openai_server.base_url,
-        "--rounds", "10", "--max-cost", "0.01", "--out", str(out),
+        "--rounds", "10", "--max-cost", "0.05", "--out", str(out),
     )  # fmt: skip
     assert code == 3, output
-    assert "--max-cost 0.01" in " ".join(output.split())
+    flat = " ".join(output.split())
+    assert "--max-cost 0.05" in flat
+    worst = float(flat.split("could cost up to $")[1].split()[0].rstrip(".,;)"))
     (record,) = find_records(out)
     end = read_record(record).run_end
     assert end is not None and end.outcome == "stopped"
     calls = calls_in([record])
     assert all(c.cost_usd == pytest.approx(call_usd) for c in calls)
-    assert end.totals.cost_usd is not None and end.totals.cost_usd <= 0.01
-    assert 0.01 - end.totals.cost_usd < 2 * call_usd + 1e-12  # stopped near the limit
+    assert end.totals.cost_usd is not None and end.totals.cost_usd <= 0.05
+    # stopped once the room left was less than the next call's worst case with one call of the
+    # other state in flight
+    assert 0.05 - end.totals.cost_usd < 2 * worst
     assert len(openai_server.requests) == len(calls)  # no call went out unrecorded

@@ -7,16 +7,25 @@ file before anything is written to the output folder.
 from __future__ import annotations
 
 import copy
+import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
+from dilemma.evaluation.tables import score
 from dilemma.scenarios.library import LIBRARY_DIR, builtin_names
+from dilemma.scenarios.schema import MAX_ARMS_CAP_PCT, MAX_GROWTH_PCT, MAX_ROUNDS, MAX_START
 from typer.testing import CliRunner, Result
 
 from dilemma.cli.main import app
+from dilemma.records.reader import read_record
+from dilemma.records.schema import ResolutionEvent
+from dilemma.simulation.runner import RunConfig, play_scenario
+from tests.helpers.engine import fake, make_scenario, policy_model
 from tests.helpers.replies import PAIR_STATES
 
 BASE: dict[str, Any] = {
@@ -104,6 +113,38 @@ BAD_SCENARIOS: list[tuple[str, str, list[str]]] = [
     ("top_level_scalar", "just a string\n", ["(top level)", "mapping"]),
     ("empty_file", "", ["(top level)"]),
     ("unknown_prompt_setup", _yaml(_set("prompt_setup", "nope")), ["prompt_setup", "nope"]),
+    # ids the message protocol uses: a message to `all` goes to every state, statements to
+    # `public`; in any case, as a person names states case-insensitively
+    ("state_id_all", _yaml(_set("states.0.id", "all")), ["states.0.id", "reserved", "'all'"]),
+    ("state_id_public", _yaml(_set("states.1.id", "public")), ["states.1.id", "reserved"]),
+    ("state_id_ALL", _yaml(_set("states.1.id", "ALL")), ["states.1.id", "reserved"]),
+    ("state_id_Public", _yaml(_set("states.0.id", "Public")), ["states.0.id", "reserved"]),
+    (
+        "treaty_repeated_party",
+        _yaml(_set("treaties", [{"kind": "verification", "parties": ["A", "A"]}])),
+        ["treaties.0.parties", "'A'", "more than once"],
+    ),
+    (
+        "treaty_party_repeated_among_others",
+        _yaml(_set("treaties", [{"kind": "arms_cap", "parties": ["A", "B", "B"], "value": 3}])),
+        ["treaties.0.parties", "'B'", "more than once"],
+    ),
+    # no reachable run may overflow: 200 rounds at +50% multiply arms by 1.7e35
+    ("arms_1e308", _yaml(_set("states.0.arms", 1.0e308)), ["states.0.arms", "at most 1e+38"]),
+    ("arms_above_bound", _yaml(_set("states.1.arms", 2e38)), ["states.1.arms", "overflow"]),
+    ("economy_1e300", _yaml(_set("states.0.economy", 1e300)), ["states.0.economy", "1e+38"]),
+    (
+        "alias_bomb",
+        "name: x\nbig: &d [" + ",".join(["x"] * 1000) + "]\nfew: [*d, *d]\n"
+        "many: [" + ",".join(["*d"] * 120) + "]\n",
+        ["many (line 4)", "aliases"],
+    ),
+    (
+        "alias_bomb_in_a_state",
+        "name: x\nstates:\n  - id: A\n    doctrine: &d [" + ",".join(["x"] * 400) + "]\n"
+        "    name: [" + ",".join(["*d"] * 400) + "]\n",
+        ["states.0.name (line 5)", "aliases"],
+    ),
     # Rich markup in user input must be shown as text, not interpreted (or crash the CLI).
     ("markup_in_value", _yaml(_set("states.0.regime", "[/bold]")), ["states.0.regime", "[/bold]"]),
 ]
@@ -270,3 +311,42 @@ def test_bad_state_model_spec_is_one_line(tmp_path: Path) -> None:
 def test_unknown_prompt_setup_option(tmp_path: Path) -> None:
     options = ("--model", "scripted:dove", "--prompt-setup", "nope")
     assert "nope" in _refused_run(tmp_path, *options)
+
+
+async def test_the_largest_valid_scenario_plays_and_scores_without_overflow(
+    tmp_path: Path,
+) -> None:
+    # the largest arms and economy allowed, growing as fast as the rules allow for the most
+    # rounds: every value of the record and of its scores stays finite, with no overflow
+    sc = make_scenario(
+        [
+            {"id": "A", "arms": MAX_START, "economy": MAX_START},
+            {"id": "B", "arms": MAX_START, "economy": MAX_START, "transparency": "secretive"},
+        ],
+        rounds=MAX_ROUNDS,
+        subturns=0,
+        arms_cap_pct=MAX_ARMS_CAP_PCT,
+        economy_growth_pct=float(MAX_GROWTH_PCT),
+        arms_cost=0.0,
+        intel_noise=1.0,
+        offense_defense=5.0,
+        war_ends_run=False,
+    )
+
+    def grow(reply: dict[str, Any]) -> None:
+        reply["arms_change"] = MAX_ARMS_CAP_PCT
+        reply["action"] = "status_quo"
+
+    models = {s: fake(policy_model("hawk", edit=grow), f"fake-{s}") for s in sc.ids}
+    path = await play_scenario(sc, models, RunConfig(seed=3, out_dir=tmp_path, argv=["test"]))
+    record = read_record(path)
+    assert record.run_end is not None and record.run_end.outcome == "completed"
+    (last,) = [e for e in record.of_kind(ResolutionEvent) if e.round == MAX_ROUNDS]
+    assert all(o.arms_after > MAX_START * 1e30 for o in last.outcomes)  # it did grow
+    with warnings.catch_warnings(), np.errstate(over="raise"):
+        warnings.simplefilter("error")
+        scores = score([path])
+    numbers = scores.runs.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(numbers).any()
+    for line in path.read_text().splitlines():  # json: no Infinity anywhere
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in the record"))

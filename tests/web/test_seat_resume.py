@@ -87,7 +87,7 @@ def test_a_submitted_decision_survives_a_server_stop(tmp_path: Path) -> None:
         "action": "propose_talks",
         "target": "Borea",
     }
-    with TestClient(create_app(run)) as client:
+    with TestClient(create_app(run), base_url="http://127.0.0.1") as client:
         for arms in ("1", "-2"):
             html = wait_for_turn(client, url, "negotiation")
             client.post(submit, data={"turn": turn_of(html)})
@@ -109,7 +109,7 @@ def test_a_submitted_decision_survives_a_server_stop(tmp_path: Path) -> None:
 
     resumed = seat_run(tmp_path / "second", ["Aria"], rounds=2, replay=Replay.of(first))
     token = resumed.tokens["Aria"]
-    with TestClient(create_app(resumed)) as client:
+    with TestClient(create_app(resumed), base_url="http://127.0.0.1") as client:
         for _ in range(2000):
             status = client.get(f"/seat/Aria/status?token={token}").json()
             assert status["turn"] is None  # the person is asked nothing again

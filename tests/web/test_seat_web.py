@@ -31,7 +31,7 @@ def wait_for_turn(client: TestClient, url: str, kind: str) -> str:
 
 def test_tokens_guard_every_seat(tmp_path: Path) -> None:
     run = seat_run(tmp_path, ["Aria", "Borea"], rounds=1)
-    with TestClient(create_app(run, start=False)) as client:
+    with TestClient(create_app(run, start=False), base_url="http://127.0.0.1") as client:
         aria, borea = run.tokens["Aria"], run.tokens["Borea"]
         assert len(aria) >= 40 and aria != borea
         assert client.get(f"/seat/Aria?token={aria}").status_code == 200
@@ -49,7 +49,7 @@ def test_server_side_validation_refuses_and_keeps_the_answer(tmp_path: Path) -> 
     run = seat_run(tmp_path, ["Aria"], rounds=1)
     token = run.tokens["Aria"]
     url = f"/seat/Aria?token={token}"
-    with TestClient(create_app(run)) as client:
+    with TestClient(create_app(run), base_url="http://127.0.0.1") as client:
         html = wait_for_turn(client, url, "negotiation")
         assert "Borea" in html and "intelligence estimate" in html
         sent = client.post(

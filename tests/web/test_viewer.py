@@ -82,7 +82,7 @@ def client(root: Path) -> Any:
     """A test client of the viewer of `root` (skips without the `web` extra)."""
     pytest.importorskip("starlette")
 
-    return TestClient(create_app(root))
+    return TestClient(create_app(root), base_url="http://127.0.0.1")
 
 
 def test_runs_json_lists_every_record_with_its_columns(folder: Path) -> None:

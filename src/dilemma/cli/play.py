@@ -3,6 +3,9 @@
 `TerminalDesk` answers each turn of the human seat by prompting field by field; every field is
 re-asked until it parses (dilemma.web.seat.input), and the whole answer is validated with the turn's
 reply schema before it is handed to the engine, so an invalid decision is never accepted.
+Everything the prompter prints (observations with other seats' messages, the briefing with the
+scenario's text, errors) goes through `safe_console`, as `dilemma show` does: control
+characters are shown as escapes (`\x1b`), never sent to the terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dilemma.core.decision import (
     ProposalKind,
 )
 from dilemma.core.observation import Phase
+from dilemma.core.safe_text import safe_console
 from dilemma.web.seat.input import (
     InputError,
     parse_choice,
@@ -48,13 +52,13 @@ class Prompter:
         self.out = out or sys.stdout
 
     def say(self, text: str) -> None:
-        """Print a line."""
-        print(text, file=self.out, flush=True)
+        """Print a line (controls escaped, secrets redacted)."""
+        print(safe_console(text), file=self.out, flush=True)
 
     def ask(self, label: str, parse: Callable[[str], T]) -> T:
         """Prompt with `label` until `parse` accepts the line typed."""
         while True:
-            print(f"{label}: ", end="", file=self.out, flush=True)
+            print(f"{safe_console(label)}: ", end="", file=self.out, flush=True)
             line = self._read()
             try:
                 return parse(line)

@@ -119,8 +119,11 @@ def play(
     resume: ResumeOption = None,
 ) -> None:
     """Play one state yourself at the terminal; the other states are models."""
+    from rich.markup import escape
+
     from dilemma.agents.human_seat import HUMAN_SPEC
     from dilemma.cli.play import TerminalDesk
+    from dilemma.core.safe_text import safe_console
     from dilemma.models.registry import ModelOptions, ModelSpecError
     from dilemma.simulation.runner import RunConfig, RunFailed, RunSpecError, run_scenario
 
@@ -132,9 +135,9 @@ def play(
         )
     replay, record_path = resume_from(resume, loaded, specs, seed)
     console.print(
-        f"Playing [bold]{loaded.name}[/bold] as {as_state} ({loaded.rules.rounds} rounds,"
-        " seed "
-        f"{seed}); models: " + ", ".join(f"{k}={v}" for k, v in specs.items()),
+        f"Playing [bold]{escape(safe_console(loaded.name))}[/bold] as {as_state}"
+        f" ({loaded.rules.rounds} rounds, seed {seed}); models: "
+        + escape(safe_console(", ".join(f"{k}={v}" for k, v in specs.items()))),
         highlight=False,
     )
     try:
@@ -250,6 +253,8 @@ def _serve(
     import uvicorn
 
     from dilemma.agents.human_seat import SeatQueue
+    from dilemma.core.safe_text import safe_console
+    from dilemma.web.guard import non_loopback_warning
     from dilemma.web.seat.app import SeatRun, create_app, new_tokens
 
     run = SeatRun(queue=SeatQueue(deadline_s=deadline), tokens=new_tokens(humans), play=play)
@@ -264,13 +269,17 @@ def _serve(
     sock.listen(64)
     bound = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
-    console.print("Models: " + ", ".join(f"{k}={v}" for k, v in specs.items()), highlight=False)
+    models = ", ".join(f"{k}={v}" for k, v in specs.items())
+    console.print("Models: " + safe_console(models), highlight=False, markup=False)
     console.print(
         "Private links (one per seat; whoever has a link plays that seat):", highlight=False
     )
     for state, token in run.tokens.items():
         print(f"  {state}: http://{shown_host}:{bound}/seat/{state}?token={token}", flush=True)
-    app = create_app(run)
+    warning = non_loopback_warning(host, "a seat's page with its link (the link is the only key)")
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    app = create_app(run, host=host, port=bound)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 
     async def main() -> None:

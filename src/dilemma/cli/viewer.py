@@ -7,13 +7,16 @@ are known to be installed.
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from dilemma.web.guard import is_loopback as is_loopback
+from dilemma.web.guard import non_loopback_warning
 
 WEB_MODULES = ("starlette", "jinja2", "uvicorn")
 INSTALL_HINT = "pip install -e '.[web]'"
@@ -26,16 +29,6 @@ class ViewerError(ValueError):
 def missing_web_modules() -> list[str]:
     """The modules of the `web` extra that cannot be imported."""
     return [m for m in WEB_MODULES if importlib.util.find_spec(m) is None]
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check(folder: Path) -> None:
@@ -70,8 +63,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(folder: Path, host: str, port: int, say: Callable[[str], None] = print) -> None:
-    """Serve the viewer of `folder` until interrupted (raises ViewerError on bad input)."""
+def to_stderr(text: str) -> None:
+    """Print a line on stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def serve(
+    folder: Path,
+    host: str,
+    port: int,
+    say: Callable[[str], None] = print,
+    warn: Callable[[str], None] = to_stderr,
+) -> None:
+    """Serve the viewer of `folder` until interrupted (raises ViewerError on bad input); a
+    warning on stderr when other machines can reach it."""
     check(folder)
     sock = bind(host, port)
     import uvicorn
@@ -81,12 +86,13 @@ def serve(folder: Path, host: str, port: int, say: Callable[[str], None] = print
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     say(f"Viewing {folder} at http://{shown}:{bound}/ (Ctrl-C to stop)")
-    if not is_loopback(host):
-        say(
-            f"Warning: listening on {host}, not on loopback: anyone who can reach this machine"
-            " can read these records, including every state's private intent and rationale."
-        )
-    server = uvicorn.Server(uvicorn.Config(create_app(folder), log_level="warning"))
+    warning = non_loopback_warning(
+        host, "these records, including every state's private intent and rationale"
+    )
+    if warning is not None:
+        warn(warning)
+    app = create_app(folder, host=host, port=bound)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:

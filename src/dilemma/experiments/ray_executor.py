@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from dilemma.experiments import ray_reaper
 from dilemma.experiments.config import SweepConfig, SweepStats
 from dilemma.experiments.executor import ReplayMiss, SweepError
 from dilemma.experiments.ray_worker import BudgetKeeper, RunResult, SweepWorker, WorkerJob
@@ -84,15 +85,18 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
     running. With `address` (`auto`, `ray://...`, `host:port`) the driver connects to that
     cluster and disconnects at the end. Otherwise a local instance with `workers` CPUs (default:
     the machine's) is started on loopback only, without the dashboard, and shut down at the end,
-    also on an interruption or an error (its processes share the driver's fate if the driver is
-    killed).
+    also on an interruption or an error. If the driver is killed, most of its processes share its
+    fate, and a watcher (`dilemma.experiments.ray_reaper`) ends the two agents that would
+    otherwise outlive it by a minute.
     """
     if ray.is_initialized():
         yield False
         return
+    watcher = None
     try:  # an interrupted start is shut down too
         if address is None:
             loopback_only(ray)
+            watcher = ray_reaper.Watcher()  # ends the agents a killed driver leaves
             ray.init(
                 num_cpus=workers or os.cpu_count() or 1,
                 include_dashboard=False,
@@ -103,11 +107,14 @@ def ray_session(ray: ModuleType, *, workers: int | None, address: str | None) ->
                 # the priority the local executor's process has
                 _system_config={"worker_niceness": 0},
             )
+            watcher.started(ray)
         else:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         yield address is None
     finally:
         ray.shutdown()
+        if watcher is not None:
+            watcher.close()
 
 
 @contextmanager

@@ -56,10 +56,12 @@ class BudgetKeeper:
     def __init__(self, limit: SpendLimit) -> None:
         self.budget = SpendBudget(limit)
 
-    def reserve(self, provider: str, model: str, prompt_chars: int) -> tuple[float, str | None]:
-        """(estimate, None) for a call that may go out, (0, reason) for one that may not."""
+    def reserve(
+        self, provider: str, model: str, prompt_tokens: int, max_output_tokens: int | None = None
+    ) -> tuple[float, str | None]:
+        """(worst case, None) for a call that may go out, (0, reason) for one that may not."""
         try:
-            return self.budget.reserve(provider, model, prompt_chars), None
+            return self.budget.reserve(provider, model, prompt_tokens, max_output_tokens), None
         except SpendLimitReached as exc:
             return 0.0, exc.reason
 
@@ -89,9 +91,13 @@ class RemoteBudget(SpendBudget):
             self._known_stop = self._ray.get(self._keeper.state.remote())[2]
         return self._known_stop
 
-    def reserve(self, provider: str, model: str, prompt_chars: int) -> float:
+    def reserve(
+        self, provider: str, model: str, prompt_tokens: int, max_output_tokens: int | None = None
+    ) -> float:
         """Reserve a call in the shared budget; SpendLimitReached when it may not go out."""
-        estimate, reason = self._ray.get(self._keeper.reserve.remote(provider, model, prompt_chars))
+        estimate, reason = self._ray.get(
+            self._keeper.reserve.remote(provider, model, prompt_tokens, max_output_tokens)
+        )
         if reason is not None:
             self._known_stop = reason
             raise SpendLimitReached(reason)

@@ -1,38 +1,72 @@
-"""Spend limits (`--max-cost USD`, `--max-calls N`): no model call starts that would exceed them.
+"""Spend limits (`--max-cost USD`, `--max-calls N`): no model call starts that could exceed them.
 
-One `SpendBudget` is shared by every run of a command (one event loop, so no locks). Every model
-call that goes out (not one answered from the response cache) first reserves its place: when
-the call would exceed a limit, `reserve` raises `SpendLimitReached` and the budget is spent for
-good (no later call or run starts, whatever it would cost). The run whose call was refused lets
-its calls in flight finish, then closes its record with outcome `stopped`.
+One `SpendBudget` is shared by every run of a command (one event loop, so no locks; under Ray,
+one actor holds it). Every model call that goes out (not one answered from the response cache)
+first reserves its place: when the call could exceed a limit, `reserve` raises
+`SpendLimitReached` and the budget is spent for good (no later call or run starts, whatever it
+would cost). The run whose call was refused lets its calls in flight finish, then closes its
+record with outcome `stopped`.
 
 Calls: the call that would be number N + 1 under `--max-calls N` is refused, so exactly N calls
-go out. Cost is known only when a reply comes back (from its token counts and the price table,
-`dilemma.models.pricing`), so a call reserves an estimate: the largest cost of a call of the same
-model
-so far in this budget or, before the model's first reply, its prompt's input tokens (about 4
-characters a token) at the input price. A call is refused when the cost settled so far, plus the
-estimates of the calls in flight, plus its own estimate would exceed `--max-cost`. The spend
-can therefore exceed the limit only by what the calls in flight cost beyond their estimates.
-A reply without token counts from a priced model makes the limit unenforceable: the budget is
-spent at once, so the command stops rather than spending blind.
+go out.
+
+Cost: a call reserves its worst case before it goes out, and settles at its real cost when the
+reply comes back (from the reply's token counts and the price table, `dilemma.models.pricing`).
+The worst case is the prompt's input tokens bounded from above (one token per UTF-8 byte of the
+messages and of the reply schema a model gets as a tool, which no byte-level tokenizer exceeds,
+plus `FORMAT_TOKENS` for the chat format) at the input price, plus the call's output ceiling
+(the model's `max_tokens`, or `DEFAULT_OUTPUT_CEILING` when it sets none) at the output price.
+A call is refused when the cost settled so far, plus the worst cases of the calls in flight,
+plus its own worst case would exceed `--max-cost`.
+
+The guarantee: the cost of the calls of a command, as their replies' token counts price them,
+never exceeds `--max-cost`, at any concurrency and on either executor. The price of it is that a
+command stops while the room left is smaller than one call's worst case, which is usually well
+below what a call really costs. Two cases end the promise, and so stop the command at once
+rather than spend blind: a reply without token counts from a priced model (its cost is unknown),
+and a reply that cost more than its worst case (a server that ignores `max_tokens`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from dilemma.models.pricing import price_of
 from dilemma.models.spec import ModelSpec
 
 CHARS_PER_TOKEN = 4
-"""Characters per token assumed for estimates made before a model's first reply."""
+"""Characters per token assumed by estimates (`dilemma sweep --dry-run`); never by the limit."""
+FORMAT_TOKENS = 256
+"""Tokens a call's chat format may add to its text (role markers, the tool's wrapping): an
+allowance far above what providers add (a few tokens a message and a tool preamble)."""
+DEFAULT_OUTPUT_CEILING = 128_000
+"""Output tokens assumed possible for a call whose model sets no `max_tokens` (the largest
+output limit of the models in the built-in price table)."""
+
+
+def prompt_token_bound(texts: Iterable[str]) -> int:
+    """Input tokens a prompt made of `texts` cannot exceed: one a UTF-8 byte, plus the format's.
+
+    A byte-level tokenizer (every OpenAI model's, most others') never makes more tokens than
+    bytes; the chat format adds a few tokens a message, far fewer than FORMAT_TOKENS.
+    """
+    return FORMAT_TOKENS + sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
+
+
+def output_ceiling(params: Mapping[str, Any]) -> int | None:
+    """The most output tokens a call of a model with these parameters asks for (None: no cap)."""
+    for name in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 class SpendLimitReached(Exception):
-    """The next model call would exceed a spend limit; `reason` says which and by how much."""
+    """The next model call could exceed a spend limit; `reason` says which and by how much."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -82,7 +116,6 @@ class SpendBudget:
         self.cost_usd = 0.0
         """Cost of the calls that came back (0 for a call that failed or was cancelled)."""
         self._in_flight_usd = 0.0
-        self._largest: dict[tuple[str, str], float] = {}
         self._stop: str | None = None
 
     @property
@@ -98,7 +131,7 @@ class SpendBudget:
         return self.stop_reason is not None
 
     def _full(self) -> str | None:
-        """A reason when a limit is reached exactly (the next call would exceed it)."""
+        """A reason when a limit is reached exactly (no call fits any more)."""
         limit = self.limit
         if limit.max_calls is not None and self.calls >= limit.max_calls:
             return f"--max-calls {limit.max_calls} reached ({self.calls} model calls)"
@@ -116,15 +149,23 @@ class SpendBudget:
             self._stop = reason
         return SpendLimitReached(self._stop)
 
-    def reserve(self, provider: str, model: str, prompt_chars: int) -> float:
-        """Reserve one call of `provider:model`; return its cost estimate (for `settle`).
+    def reserve(
+        self,
+        provider: str,
+        model: str,
+        prompt_tokens: int,
+        max_output_tokens: int | None = None,
+    ) -> float:
+        """Reserve one call of `provider:model`; return its worst-case cost (for `settle`).
 
-        Raises SpendLimitReached when the call would exceed a limit, or the budget is spent.
+        `prompt_tokens` bounds the call's input tokens from above (`prompt_token_bound`);
+        `max_output_tokens` is its output ceiling (None: DEFAULT_OUTPUT_CEILING). Raises
+        SpendLimitReached when the call could exceed a limit, or the budget is spent.
         """
         if self.spent:
             raise self._refuse(self.stop_reason or "")
         limit = self.limit
-        estimate = 0.0
+        worst = 0.0
         if limit.max_cost_usd is not None:
             price = price_of(provider, model)
             if price is None:
@@ -132,21 +173,20 @@ class SpendBudget:
                     f"--max-cost cannot be enforced: no price for {provider}:{model} (add it"
                     " to a DILEMMA_PRICES file)"
                 )
-            estimate = self._largest.get(
-                (provider, model), prompt_chars / CHARS_PER_TOKEN * price.input / 1_000_000
-            )
-            if self.cost_usd + self._in_flight_usd + estimate > limit.max_cost_usd:
+            output = DEFAULT_OUTPUT_CEILING if max_output_tokens is None else max_output_tokens
+            worst = (prompt_tokens * price.input + output * price.output) / 1_000_000
+            if self.cost_usd + self._in_flight_usd + worst > limit.max_cost_usd:
                 raise self._refuse(
                     f"--max-cost {limit.max_cost_usd:g} USD reached: ${self.cost_usd:.4f} spent"
-                    f" on {self.calls} model calls, the next would cost about ${estimate:.4f}"
+                    f" on {self.calls} model calls, and the next could cost up to ${worst:.4f}"
                 )
         self.calls += 1
-        self._in_flight_usd += estimate
-        return estimate
+        self._in_flight_usd += worst
+        return worst
 
-    def settle(self, provider: str, model: str, estimate: float, cost: float | None) -> None:
+    def settle(self, provider: str, model: str, reserved: float, cost: float | None) -> None:
         """A reserved call came back (or failed) and cost `cost` (None: unknown)."""
-        self._in_flight_usd = max(0.0, self._in_flight_usd - estimate)
+        self._in_flight_usd = max(0.0, self._in_flight_usd - reserved)
         if cost is None:
             if self.limit.max_cost_usd is not None and self._stop is None:
                 self._stop = (
@@ -155,6 +195,10 @@ class SpendBudget:
                 )
             return
         self.cost_usd += cost
-        key = (provider, model)
-        if cost > 0:  # a failed call costs 0 and says nothing about the next one
-            self._largest[key] = max(cost, self._largest.get(key, 0.0))
+        over = cost > reserved * (1 + 1e-9) + 1e-12
+        if self.limit.max_cost_usd is not None and over and self._stop is None:
+            self._stop = (
+                f"--max-cost cannot be enforced: a call of {provider}:{model} cost ${cost:.6f},"
+                f" more than its worst case of ${reserved:.6f} (does the server ignore"
+                " max_tokens?)"
+            )

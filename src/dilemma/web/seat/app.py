@@ -4,7 +4,11 @@ Needs the `web` extra (Starlette, Jinja2); imported only by `dilemma serve` and 
 is a task started with the app (its lifespan) in the server's event loop; its human seats answer
 through a `SeatQueue`. Every page and endpoint takes the seat's token (`?token=`), compared in
 constant time; a wrong or missing token gets 403. Templates autoescape everything, so text
-written by models or people is shown, never interpreted.
+written by models or people is shown, never interpreted. `dilemma.web.guard` refuses foreign
+Host headers and cross-origin posts and sets the security headers; redirects are relative URLs,
+so the Host header (and the token) never travel into a Location built from it. A form is read
+up to MAX_FORM_BYTES and no further (413), and only the first valid answer of a turn is
+accepted: a later submission of the same turn gets 409.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dilemma.agents.human_seat import SeatQueue
+from dilemma.agents.human_seat import TURN_CLOSED, SeatQueue
+from dilemma.web.guard import Guard
 from dilemma.web.seat.form import form_reply, form_spec
 from dilemma.web.seat.view import LADDER, arms_text, pct, phase_title
 
@@ -86,6 +92,7 @@ def _page(
     errors: list[str] | None = None,
     values: dict[str, list[str]] | None = None,
     status: int = 200,
+    close: bool = False,
 ) -> Response:
     pending = run.queue.pending(seat)
     html = _env.get_template("seat/page.html").render(
@@ -98,11 +105,33 @@ def _page(
         values=values or {},
         run=run,
     )
-    return HTMLResponse(html, status_code=status)
+    headers = {"Connection": "close"} if close else None  # the rest of a body is not read
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def create_app(run: SeatRun, start: bool = True) -> Starlette:
-    """The web app of a served run; with `start`, the run starts with the app."""
+async def _read_form(request: Request) -> bytes | None:
+    """The request's body, or None once it is larger than MAX_FORM_BYTES (the rest unread)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return bytes(body)
+
+
+def _closed(run: SeatRun, seat: str) -> Response:
+    return _page(run, seat, ["this turn is closed; here is the current one"], {}, 409)
+
+
+def create_app(
+    run: SeatRun, start: bool = True, *, host: str = "127.0.0.1", port: int | None = None
+) -> Starlette:
+    """The web app of a served run; with `start`, the run starts with the app. `host` and
+    `port` are the address it is served at (Host headers naming another are refused; port
+    None: any port)."""
 
     async def page(request: Request) -> Response:
         seat = _seat(run, request)
@@ -124,21 +153,23 @@ def create_app(run: SeatRun, start: bool = True) -> Starlette:
         seat = _seat(run, request)
         if seat is None:
             return _forbidden()
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return _page(run, seat, ["the form is too large"], {}, 413)
+        body = await _read_form(request)
+        if body is None:
+            too_large = f"the form is larger than {MAX_FORM_BYTES:,} bytes"
+            return _page(run, seat, [too_large], {}, 413, close=True)
         values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         pending = run.queue.pending(seat)
         turn_id = (values.get("turn") or [""])[0]
         if pending is None or turn_id != str(pending.id):
-            return _page(run, seat, ["this turn is closed; here is the current one"], {}, 409)
+            return _closed(run, seat)
         reply, errors = form_reply(pending, values)
         if not errors:
             errors = run.queue.submit(seat, pending.id, reply)
+            if errors == [TURN_CLOSED]:
+                return _closed(run, seat)
         if errors:
             return _page(run, seat, errors, values, 422)
-        url = request.url_for("page", seat=seat).include_query_params(token=run.tokens[seat])
-        return RedirectResponse(str(url), status_code=303)
+        return RedirectResponse(f"/seat/{seat}?token={run.tokens[seat]}", status_code=303)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -157,5 +188,6 @@ def create_app(run: SeatRun, start: bool = True) -> Starlette:
             Route("/seat/{seat}/submit", submit, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
+        middleware=[Middleware(Guard, host=host, port=port)],
         lifespan=lifespan,
     )

@@ -1,11 +1,22 @@
-"""Parsers of what a person types at the terminal seat; each raises InputError with a reason.
+"""Parsers of what a person types in a seat, the terminal's (`dilemma play`) and the web's
+(`dilemma serve`) alike; each raises InputError with a reason in plain words.
 
-Pure functions, so the terminal prompts can re-ask on any error and tests can check them alone.
+Pure functions, so the terminal prompts can re-ask on any error, the web form can list every
+error at once, and tests can check that both seats accept and refuse exactly the same text:
+numbers are ASCII digits with an optional sign (no `٥`, `５` or `1_0`), and free text holds no
+control character (no NUL, no Escape: nothing that could act on a terminal or hide in a record).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+"""Characters free text may not hold: C0 controls but tab and newline, DEL, C1 controls, line
+and paragraph separators, bidirectional overrides and isolates, and lone surrogates."""
 
 
 class InputError(ValueError):
@@ -72,8 +83,15 @@ def parse_states(text: str, options: Sequence[str]) -> list[str]:
 
 
 def parse_text(text: str, max_length: int, required: bool = False) -> str:
-    """Free text up to `max_length` characters, stripped; empty allowed unless required."""
-    value = text.strip()
+    """Free text up to `max_length` characters, stripped; empty allowed unless required; no
+    control characters (tab and line breaks aside)."""
+    value = text.replace("\r\n", "\n").strip()
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise InputError(
+            f"the text holds an invisible control character (code {ord(bad.group()):#06x},"
+            " such as Escape or NUL): type plain text"
+        )
     if required and not value:
         raise InputError("type some text")
     if len(value) > max_length:

@@ -11,8 +11,11 @@ Routes:
     /static/viewer.*   the page's script and style sheet
 
 Every page is rendered by Jinja2 with autoescaping, and no model or human text is ever marked
-safe; the script inserts JSON values with textContent only. A Content-Security-Policy allows
-scripts from this server's own files only, so even an escaping mistake could not run a script.
+safe; the script inserts JSON values with textContent only. `dilemma.web.guard` refuses Host
+headers that do not name this server (DNS rebinding) and sets a Content-Security-Policy that
+allows scripts from this server's own files only, so even an escaping mistake could not run a
+script. Only records inside the folder are served (a symlink leading outside is not), and
+reasons shown for unreadable files name paths relative to the folder.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from dilemma.evaluation.run_json import display_value
 from dilemma.records.schema import RecordError
+from dilemma.web.guard import Guard
 from dilemma.web.viewer.data import NONE_LEVEL, Filters, Listing, RunIndex
 from dilemma.web.viewer.run import clean, run_view
 
@@ -35,16 +40,6 @@ HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 POLL_MS = 2000
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
-        " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 def _pct(value: float | int | None) -> str:
@@ -70,11 +65,11 @@ def environment() -> Environment:
 
 def _page(env: Environment, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = env.get_template(f"viewer/{name}").render(**context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
+    return JSONResponse(data, status_code=status)
 
 
 def listing_json(listing: Listing, filters: Filters) -> dict[str, Any]:
@@ -91,8 +86,10 @@ def listing_json(listing: Listing, filters: Filters) -> dict[str, Any]:
     }
 
 
-def create_app(root: Path) -> Starlette:
-    """The viewer of the records in `root` (a folder, searched recursively, or one record)."""
+def create_app(root: Path, *, host: str = "127.0.0.1", port: int | None = None) -> Starlette:
+    """The viewer of the records in `root` (a folder, searched recursively, or one record),
+    served at `host`:`port` (Host headers naming another address are refused; port None: any
+    port)."""
     index = RunIndex(root)
     env = environment()
 
@@ -132,7 +129,8 @@ def create_app(root: Path) -> Starlette:
         try:
             view = run_view(path)
         except (RecordError, OSError) as exc:
-            return _page(env, "missing.html", 404, root=str(root), reason=str(exc))
+            reason = index.shown(str(exc), path)
+            return _page(env, "missing.html", 404, root=str(root), reason=reason)
         key = request.query_params["path"]
         row = next((r for r in index.scan().rows if r.key == key), None)
         return _page(env, "run.html", view=view, row=row, key=key, poll_ms=POLL_MS)
@@ -160,5 +158,6 @@ def create_app(root: Path) -> Starlette:
             Route("/run", run),
             Route("/api/run", api_run),
             Route("/static/{name}", static),
-        ]
+        ],
+        middleware=[Middleware(Guard, host=host, port=port)],
     )

@@ -202,9 +202,28 @@ class RunIndex:
 
     def _paths(self) -> list[Path]:
         try:
-            return find_records(self.root)
+            found = find_records(self.root)
         except NoRecordsError:
             return []  # the folder went away while being viewed: nothing to list
+        return [p for p in found if self.inside(p)]
+
+    def inside(self, path: Path) -> bool:
+        """Whether `path`, symlinks resolved, is the viewed record or a file inside the viewed
+        folder (a symlink leading elsewhere is not)."""
+        try:
+            real, root = path.resolve(strict=True), self.root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return False
+        return real == root if not root.is_dir() else real.is_relative_to(root)
+
+    def shown(self, text: str, path: Path) -> str:
+        """`text` (an error message) with the record's path written relative to the folder."""
+        key = self._key(path)
+        for form in {str(path), str(path.absolute()), str(path.resolve())}:
+            text = text.replace(form, key)
+        for base in {str(self.root), str(self.root.absolute()), str(self.root.resolve())}:
+            text = text.replace(base.rstrip("/") + "/", "")
+        return text
 
     def scan(self) -> Listing:
         """Stat every record; read and score only those that are new or changed."""
@@ -228,11 +247,12 @@ class RunIndex:
             return self._listing(stamps)
 
     def path_of(self, key: str) -> Path | None:
-        """The record a listed key names (None for anything not listed: no path tricks)."""
+        """The record a listed key names (None for anything not listed: no path tricks, and
+        None for a file that now leads outside the folder)."""
         with self._lock:
             for path, entry in self._cache.items():
                 if entry.row is not None and entry.row.key == key:
-                    return path
+                    return path if self.inside(path) else None
         return None
 
     def _key(self, path: Path) -> str:
@@ -244,14 +264,18 @@ class RunIndex:
             try:
                 headers[path] = read_header(path)
             except (RecordError, OSError) as exc:
-                self._cache[path] = _Entry(stamps[path], None, str(exc))
+                self._cache[path] = _Entry(stamps[path], None, self.shown(str(exc), path))
         scored = self._score(list(headers))
         now = self._clock()
         for path, header in headers.items():
             self.reads += 1
             run, neg_fallbacks, error = scored.get(path, ({}, 0, "not scored"))
             mtime = stamps[path][0] / 1e9
-            flags = flags_of(run, neg_fallbacks) if run else [f"not scored: {error}"]
+            flags = (
+                flags_of(run, neg_fallbacks)
+                if run
+                else [f"not scored: {self.shown(str(error), path)}"]
+            )
             outcome = _outcome(str(run.get("outcome", INCOMPLETE)), mtime, now)
             exp = header.experiment
             self._cache[path] = _Entry(
