@@ -12,6 +12,28 @@ from tests.helpers.fake_openai_server import FakeOpenAIServer
 from tests.helpers.hostile import play_hostile
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--fast`: the developer loop, whose marker expression is `fast_markers` in pyproject."""
+    parser.addini("fast_markers", "marker expression of the tests `--fast` keeps", default="")
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="developer loop: also deselect what the ini option fast_markers excludes"
+        " (slow, local_model, browser and ray tests)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With `--fast`, AND the `fast_markers` expression into any -m given (addopts' included)."""
+    if not config.getoption("fast"):
+        return
+    fast = str(config.getini("fast_markers")).strip()
+    if not fast:
+        raise pytest.UsageError("--fast needs fast_markers in [tool.pytest.ini_options]")
+    given = config.option.markexpr
+    config.option.markexpr = f"({given}) and ({fast})" if given else fast
+
+
 @pytest.fixture
 def openai_server() -> Iterator[FakeOpenAIServer]:
     """A started fake OpenAI-compatible server; set `responder` or script it per test."""

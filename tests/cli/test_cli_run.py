@@ -1,4 +1,5 @@
-"""`dilemma run` as a researcher uses it."""
+"""`dilemma run` as a researcher uses it: in this process through typer's CliRunner, and once
+through the real console script in a subprocess."""
 
 from __future__ import annotations
 
@@ -9,18 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import invoke
 from tests.helpers.engine import EVENT_KINDS
 
-DILEMMA = [sys.executable, "-m", "dilemma.cli.main"]
-
-
-def dilemma(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DILEMMA, *args], capture_output=True, text=True, timeout=300)
+CONSOLE_SCRIPT = Path(sys.executable).with_name("dilemma")
+"""The `dilemma` command the install put beside this interpreter."""
 
 
 def test_run_hawks_writes_one_complete_record(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = dilemma(
+    result = invoke(
         "run",
         "two-rivals",
         "--model",
@@ -32,7 +31,7 @@ def test_run_hawks_writes_one_complete_record(tmp_path: Path) -> None:
         "--out",
         str(out),
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0 and result.exception is None, result.stderr
     (record,) = out.glob("*.jsonl")
     kinds = {json.loads(line)["kind"] for line in record.read_text().splitlines()}
     assert kinds == {"header", *EVENT_KINDS}
@@ -40,7 +39,7 @@ def test_run_hawks_writes_one_complete_record(tmp_path: Path) -> None:
 
 
 def test_run_mixes_models_per_state(tmp_path: Path) -> None:
-    result = dilemma(
+    result = invoke(
         "run",
         "two-rivals",
         "--state-model",
@@ -52,7 +51,7 @@ def test_run_mixes_models_per_state(tmp_path: Path) -> None:
         "--out",
         str(tmp_path),
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0 and result.exception is None, result.stderr
     (record,) = tmp_path.glob("*.jsonl")
     header = json.loads(record.read_text().splitlines()[0])
     assert {k: v["spec"] for k, v in header["models"].items()} == {
@@ -64,10 +63,16 @@ def test_run_mixes_models_per_state(tmp_path: Path) -> None:
 def test_missing_api_key_is_one_line_before_anything_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The one test that starts the real console script: exit code and stderr end to end."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("DILEMMA_BASE_URL", raising=False)
-    result = dilemma("run", "two-rivals", "--model", "openai:gpt-4o-mini", "--out", str(tmp_path))
-    assert result.returncode == 2
+    result = subprocess.run(
+        [CONSOLE_SCRIPT, "run", "two-rivals", "--model", "openai:gpt-4o-mini", "--out", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error:") and "OPENAI_API_KEY" in line
     assert not list(tmp_path.iterdir())
@@ -80,8 +85,9 @@ def test_bad_price_file_is_bad_input_before_anything_runs(
     prices.write_text("bad: [\n")
     monkeypatch.setenv("DILEMMA_PRICES", str(prices))
     out = tmp_path / "runs"
-    result = dilemma("run", "two-rivals", "--model", "scripted:dove", "--out", str(out))
-    assert result.returncode == 2 and "DILEMMA_PRICES" in result.stderr
+    result = invoke("run", "two-rivals", "--model", "scripted:dove", "--out", str(out))
+    assert result.code == 2 and result.exception is None, result.stderr
+    assert "DILEMMA_PRICES" in result.unwrapped_stderr and "prices.yaml" in result.unwrapped_stderr
     assert not out.exists()
 
 

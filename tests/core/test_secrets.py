@@ -14,7 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers.fake_openai_server import Behaviour, FakeOpenAIServer, Status, policy_responder
+
+pytestmark = pytest.mark.slow  # six CLI processes, each with the SDK's debug logging
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL = f"sk-sentinel-{uuid.uuid4().hex}"

@@ -28,6 +28,7 @@ def verdicts(tables: list[pd.DataFrame]) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # 100-200 simulated null experiments: a statistical calibration
 def test_calibration_under_the_null() -> None:
     # 200 experiments with no effect, 2 cells x 5 seeds per level, matched seeds
     rng = np.random.default_rng(20240601)
@@ -37,6 +38,7 @@ def test_calibration_under_the_null() -> None:
     assert set(found) <= {"changes", "equivalent", "inconclusive"}
 
 
+@pytest.mark.slow  # 100-200 simulated null experiments: a statistical calibration
 def test_calibration_under_the_null_without_matching() -> None:
     # unmatched seeds across two cells: stratified least squares instead of pairing
     rng = np.random.default_rng(7)
@@ -159,6 +161,7 @@ def test_exact_p_values_match_brute_force_with_ties(
     assert row.loc[0, "p_value"] == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.slow  # ten Monte Carlo comparisons of one table: a statistical calibration
 def test_monte_carlo_verdict_is_stable_across_seeds() -> None:
     # 2 cells x 15 seeds = 30 pairs: 2^30 relabellings, so p-values are Monte Carlo; here one
     # Holm p lands near 0.03, where the decision is made

@@ -16,6 +16,7 @@ from dilemma.experiments.executor import ReplayMiss, SweepError
 from dilemma.experiments.spec import ExperimentError, expand, load_experiment
 from dilemma.models.response_cache import CacheMiss, ResponseCache
 from dilemma.records.reader import record_status
+from tests.helpers.cli import invoke
 from tests.helpers.held_sweep import HELD
 from tests.helpers.signals import interruptible
 from tests.helpers.sweeps import sweep_locally
@@ -97,13 +98,9 @@ def test_bad_experiment_files_name_file_and_field(tmp_path: Path, text: str, fie
         expand(load_experiment(path), path)
     assert str(path) in str(info.value) and field in str(info.value)
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "dilemma.cli.main", "sweep", str(path), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2 and field in result.stderr
+    result = invoke("sweep", str(path), "--out", str(out))
+    assert result.code == 2 and result.exception is None, result.stderr
+    assert field in result.unwrapped_stderr and path.name in result.unwrapped_stderr
     assert not out.exists()
 
 
@@ -151,6 +148,7 @@ def held_sweep(args: list[str]) -> subprocess.Popen[str]:
     pytest.fail(f"the sweep ended (exit {proc.returncode}) before {HELD_AFTER} model calls")
 
 
+@pytest.mark.slow  # kill and resume: two CLI processes, 30-round runs
 def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
     path, out, args = long_sweep(tmp_path)
     proc = held_sweep(args)
@@ -229,6 +227,7 @@ def compare_json(out: Path, *args: str) -> dict[str, Any]:
     return parsed
 
 
+@pytest.mark.slow  # a 40-run sweep and three compare passes: a statistical calibration
 def test_example_2x2_detects_transparency(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
@@ -291,6 +290,7 @@ repeats: 5
 """
 
 
+@pytest.mark.slow  # a placebo sweep and its equivalence tests: a statistical calibration
 def test_identical_levels_are_equivalent(tmp_path: Path) -> None:
     # scripted policies ignore the prompt text: a prompt_setup factor is a placebo
     path = write(tmp_path, PLACEBO)
@@ -313,20 +313,12 @@ def test_identical_levels_are_equivalent(tmp_path: Path) -> None:
     # --primary overrides the experiment file; a measure with no margin is refused (exit 2)
     override = compare_json(out, "--by", "prompt_setup", "--primary", "mean_threat,war")
     assert override["primary"] == ["mean_threat", "war"] and override["verdict"] == "equivalent"
-    refused = subprocess.run(
-        [*DILEMMA, "compare", str(out), "--by", "prompt_setup", "--primary", "spiral_rounds"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert refused.returncode == 2 and "--margin" in refused.stderr
-    bad = subprocess.run(
-        [*DILEMMA, "compare", str(out), "--by", "prompt_setup", "--margin", "mean_threat"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert bad.returncode == 2 and "MEASURE=VALUE" in bad.stderr
+    refused = invoke("compare", str(out), "--by", "prompt_setup", "--primary", "spiral_rounds")
+    assert refused.code == 2 and refused.exception is None, refused.stderr
+    assert "--margin" in refused.unwrapped_stderr
+    bad = invoke("compare", str(out), "--by", "prompt_setup", "--margin", "mean_threat")
+    assert bad.code == 2 and bad.exception is None, bad.stderr
+    assert "MEASURE=VALUE" in bad.unwrapped_stderr
 
 
 def test_prompt_setup_example_expands(tmp_path: Path) -> None:
@@ -336,6 +328,7 @@ def test_prompt_setup_example_expands(tmp_path: Path) -> None:
     assert {r.conditions["prompt_setup"] for r in runs} == {"baseline", "realist"}
 
 
+@pytest.mark.slow  # Ctrl-C and resume: two CLI processes, 30-round runs
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
     _, out, args = long_sweep(tmp_path)
     proc = held_sweep(args)
@@ -359,19 +352,11 @@ def test_export_writes_csv_and_parquet(tmp_path: Path) -> None:
 
     path = write(tmp_path, SMALL.replace("repeats: 3", "repeats: 1"))
     out = tmp_path / "out"
-    subprocess.run(
-        [sys.executable, "-m", "dilemma.cli.main", "sweep", str(path), "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    swept = invoke("sweep", str(path), "--out", str(out))
+    assert swept.code == 0 and swept.exception is None, swept.stderr
     tables = tmp_path / "tables"
-    subprocess.run(
-        [sys.executable, "-m", "dilemma.cli.main", "export", str(out), "-o", str(tables)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    exported = invoke("export", str(out), "-o", str(tables))
+    assert exported.code == 0 and exported.exception is None, exported.stderr
     for name in ("runs", "rounds", "dyad_rounds"):
         csv = pd.read_csv(tables / f"{name}.csv")
         parquet = pd.read_parquet(tables / f"{name}.parquet")

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,6 +58,8 @@ def test_every_ray_service_listens_on_loopback_only(ray_instance: Any) -> None:
     assert entry["NodeManagerAddress"] == LOOPBACK and entry["NodeName"] == LOOPBACK
     # every TCP port a process of the instance listens on (raylet, GCS, object manager, agents,
     # workers) is bound to 127.0.0.1
+    import psutil  # the `ray` extra's; imported here so that `-m 'not ray'` runs without it
+
     ours = psutil.Process().children(recursive=True)
     pids = {p.pid for p in ours}
     listening = [

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from dilemma.records.reader import record_status
@@ -72,6 +71,8 @@ def test_killed_ray_sweep_leaves_no_ray_process_and_resumes_without_duplicates(
 ) -> None:
     # SIGKILL: Ray's processes die with the driver and the runs in flight stay without an end;
     # SIGTERM: the driver cancels them (records closed as interrupted) and shuts Ray down
+    import psutil  # the `ray` extra's; imported here so that `-m 'not ray'` runs without it
+
     path, runs = experiment(tmp_path, EXPERIMENT.replace("scripted:reactive", "openai:fake"))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

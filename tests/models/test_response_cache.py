@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from dilemma.models.response_cache import (
     cache_key,
 )
 from dilemma.models.types import ResolvedModel
+from tests.helpers.cli import invoke
 from tests.helpers.engine import fake, policy_model
 from tests.helpers.sweeps import sweep_locally
 
@@ -245,13 +244,8 @@ def test_sweep_with_an_old_cache_exits_2(tmp_path: Path) -> None:
     exp.write_text(REPEATS.replace("model: fake:noisy", "model: scripted:reactive"))
     path = old_cache(tmp_path / "old.sqlite")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "dilemma.cli.main", "sweep", str(exp), "--out", str(out)]
-    result = subprocess.run(
-        [*cmd, "--cache", str(path), "--replay"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    assert "format 1" in result.stderr and "old.sqlite" in result.stderr
+    result = invoke("sweep", str(exp), "--out", str(out), "--cache", str(path), "--replay")
+    assert result.code == 2 and result.exception is None, result.stderr
+    message = result.unwrapped_stderr  # the message wraps at 80 columns, the path with it
+    assert "format 1" in message and "old.sqlite" in message
     assert not list(out.glob("*.jsonl"))

@@ -199,6 +199,7 @@ repeats: 10
 ESCALATION = ("mean_growth_pct", "mean_threat", "escalation_index", "cum_arms_change_pct")
 
 
+@pytest.mark.slow  # a 20-run sweep and its comparison: a statistical calibration
 async def test_offense_advantage_raises_escalation(tmp_path: Path) -> None:
     spec = tmp_path / "od.yaml"
     spec.write_text(SWEEP)
