@@ -46,6 +46,7 @@ from dilemma.records.schema import (
     LlmCallEvent,
     ModelInfo,
     ObservationEvent,
+    PersonaText,
     PromptInfo,
     ResolutionEvent,
     RoundEndEvent,
@@ -389,6 +390,10 @@ class RecordBuilder:
             run_id=self.run_id,
             scenario_source="synthetic",
             scenario=ScenarioSnapshot.of(self.scenario),
+            persona_text={
+                s.id: PersonaText(name=s.shown_name, doctrine=s.shown_doctrine)
+                for s in self.scenario.states
+            },
             prompt=PromptInfo(name="baseline", version="1", template_hashes={}),
             models={
                 s: ModelInfo(
