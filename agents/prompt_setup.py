@@ -128,6 +128,8 @@ _REGIME_NOTE = {
     ),
     Regime.AUTOCRACY: "Your leadership decides alone; no parliament constrains your choices.",
 }
+_A_REGIME = {Regime.DEMOCRACY: "a democracy", Regime.AUTOCRACY: "an autocracy"}
+"""`$a_regime`: the regime with its article."""
 _TRANSPARENCY_NOTE = {
     Transparency.TRANSPARENT: "Other states see your exact arms and your announcements.",
     Transparency.SECRETIVE: (
@@ -241,6 +243,7 @@ def _system_text(
             name=persona.name,
             id=persona.state_id,
             regime=persona.regime.value,
+            a_regime=_A_REGIME[persona.regime],
             transparency=persona.transparency.value,
             regime_note=_REGIME_NOTE[persona.regime],
             transparency_note=_TRANSPARENCY_NOTE[persona.transparency],

@@ -12,11 +12,13 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
-from dilemma.core.personas import Disposition, Regime, Transparency
+from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
 
 STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
 RESERVED_IDS = ("all", "public")
@@ -48,6 +50,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class RegimeText(_Strict):
+    """A doctrine fragment for each regime; the state is shown the one for its regime.
+
+    An empty fragment says the neutral doctrine needs nothing added at that level."""
+
+    democracy: str = Field(max_length=400)
+    autocracy: str = Field(max_length=400)
+
+
+class TransparencyText(_Strict):
+    """A doctrine fragment for each transparency; the state is shown the one for its level."""
+
+    transparent: str = Field(max_length=400)
+    secretive: str = Field(max_length=400)
+
+
+class RegimeName(_Strict):
+    """The state's name under each regime (e.g. "Republic of Aria" / "Arian State")."""
+
+    democracy: str = Field(min_length=1, max_length=60)
+    autocracy: str = Field(min_length=1, max_length=60)
+
+
+LEVEL_TEXT_FIELDS = ("name_by_regime", "doctrine_by_regime", "doctrine_by_transparency")
+"""Optional per-level text of a state; left out of its serialized form when not given, so a
+scenario without them dumps (and hashes into run ids) exactly as before they existed."""
+
+
 class StateSpec(_Strict):
     """One state of the world.
 
@@ -75,6 +105,43 @@ class StateSpec(_Strict):
     disposition: Disposition = Disposition.SECURITY_SEEKER
     doctrine: str = Field(default="", max_length=600, description="short doctrine and history")
     model: str | None = Field(default=None, description="model spec for this state only")
+    name_by_regime: RegimeName | None = Field(
+        default=None, description="the name shown under each regime (default: `name`)"
+    )
+    doctrine_by_regime: RegimeText | None = Field(
+        default=None, description="doctrine fragment added for the shown regime"
+    )
+    doctrine_by_transparency: TransparencyText | None = Field(
+        default=None, description="doctrine fragment added for the shown transparency"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_level_text(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        for key in LEVEL_TEXT_FIELDS:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
+
+    @property
+    def shown_name(self) -> str:
+        """The name the models are told (per the shown regime when `name_by_regime` is given)."""
+        if self.name_by_regime is None:
+            return self.name
+        return str(getattr(self.name_by_regime, self.shown_regime.value))
+
+    @property
+    def shown_doctrine(self) -> str:
+        """The doctrine the models are told: neutral text plus the fragments for the shown
+        regime and transparency (exactly `doctrine` when no fragments are given)."""
+        by_regime, by_transparency = self.doctrine_by_regime, self.doctrine_by_transparency
+        return join_doctrine(
+            self.doctrine,
+            None if by_regime is None else getattr(by_regime, self.shown_regime.value),
+            None
+            if by_transparency is None
+            else getattr(by_transparency, self.shown_transparency.value),
+        )
 
     @field_validator("id")
     @classmethod

@@ -48,6 +48,7 @@ from dilemma.records.schema import (
     LlmCallEvent,
     ModelInfo,
     ObservationEvent,
+    PersonaText,
     PromptInfo,
     ResolutionEvent,
     RoundEndEvent,
@@ -394,6 +395,10 @@ class RecordBuilder:
             scenario_source="synthetic",
             scenario=ScenarioSnapshot.of(self.scenario),
             experiment=self.experiment,
+            persona_text={
+                s.id: PersonaText(name=s.shown_name, doctrine=s.shown_doctrine)
+                for s in self.scenario.states
+            },
             prompt=PromptInfo(name="baseline", version="1", template_hashes={}),
             models={
                 s: ModelInfo(

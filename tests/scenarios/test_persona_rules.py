@@ -198,7 +198,8 @@ def test_system_prompt_names_the_persona_and_states_the_rules_in_force(regime: R
     persona = Persona("A", "A", regime, Transparency.SECRETIVE, Disposition.SECURITY_SEEKER, "none")
     text = render_system(load_prompt_setup("baseline"), persona, obs)
     other = ({Regime.DEMOCRACY, Regime.AUTOCRACY} - {regime}).pop()
-    assert f"a {regime.value} and secretive state" in text
+    article = "an" if regime is Regime.AUTOCRACY else "a"
+    assert f"{article} {regime.value} and secretive state" in text
     assert other.value not in text and "transparent" not in text
     assert "arms increase above 3% is only allowed if you announced it" in text
 
@@ -213,7 +214,7 @@ async def test_the_world_applies_the_rules_while_the_model_reads_the_persona(
         RunConfig(seed=0, out_dir=tmp_path),
     )
     system = a.calls[0][0].text
-    assert "a autocracy and secretive state" in system
+    assert "an autocracy and secretive state" in system
     for prompt in prompts_of(a):
         you = extract_observation(prompt).you
         assert (you.regime, you.transparency) == (Regime.AUTOCRACY, Transparency.SECRETIVE)

@@ -28,6 +28,16 @@ class Disposition(FastStrEnum):
     REVISIONIST = "revisionist"
 
 
+def join_doctrine(neutral: str, *fragments: str | None) -> str:
+    """The doctrine a state is shown: its neutral text, then the fragment for each of its levels
+    (None: the scenario gives no fragments for that dimension). Non-empty parts are joined by one
+    space; with no fragments at all the neutral text is returned unchanged."""
+    given = [f for f in fragments if f is not None]
+    if not given:
+        return neutral
+    return " ".join(p.strip() for p in (neutral, *given) if p.strip())
+
+
 @dataclass(frozen=True)
 class Persona:
     """Everything a prompt needs to know about who the state is."""

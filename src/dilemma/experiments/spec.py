@@ -46,7 +46,7 @@ from dilemma.scenarios.library import (
     parse_scenario,
     read_yaml,
 )
-from dilemma.scenarios.schema import Rules
+from dilemma.scenarios.schema import Rules, Scenario
 
 FACTOR_PREFIXES = ("model.", "rules.")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -213,6 +213,34 @@ def _apply(
     return None
 
 
+_TOLD_TEXT = {"regime": "doctrine_by_regime", "transparency": "doctrine_by_transparency"}
+"""Dimension -> the state field that must give its per-level doctrine for a factor to tell a
+state a level its scenario text was not written for."""
+
+
+def _check_level_text(base: Scenario, scenario: Scenario, names: list[str], where: str) -> None:
+    """Refuse a factor that tells a state a regime or transparency other than its scenario's
+    when the state's doctrine has no fragments for that dimension: its text was written for one
+    level and would contradict the other (e.g. a "parliamentary republic" told it is an
+    autocracy). `.rules` factors change no text and need none."""
+    for dimension, field in _TOLD_TEXT.items():
+        factors = [n for n in names if n in (dimension, f"{dimension}.persona")]
+        if not factors:
+            continue
+        for before, after in zip(base.states, scenario.states, strict=True):
+            shown = f"shown_{dimension}"
+            if getattr(before, shown) == getattr(after, shown) or getattr(after, field):
+                continue
+            raise ExperimentError(
+                f"{where}: factors.{factors[0]} tells state {after.id} it is"
+                f" {getattr(after, shown).value}, but its scenario text was written for"
+                f" {getattr(before, shown).value}: state {after.id} has no {field}. Give the"
+                f" state a neutral doctrine plus {field} (one fragment per level; an empty"
+                " fragment when nothing needs saying), and name_by_regime if its name implies a"
+                " regime"
+            )
+
+
 def _run_id(spec: dict[str, Any]) -> str:
     blob = json.dumps(spec, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
@@ -321,6 +349,7 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                 scenario = parse_scenario(data, where)
             except ScenarioError as exc:
                 raise ExperimentError(str(exc)) from exc
+            _check_level_text(base, scenario, names, where)
             if setup not in hashes:
                 try:
                     hashes[setup] = load_prompt_setup(setup).template_hashes()

@@ -76,8 +76,29 @@ def _v1_event(raw: RawLine, header: RawLine) -> RawLine:
     return raw
 
 
+def _v2_header(raw: RawLine) -> RawLine:
+    """Version 3 records the name and doctrine each state was shown (`persona_text`). Before,
+    a state's text was its scenario's `name` and `doctrine`, whatever the factors set."""
+    raw["schema_version"] = 3
+    scenario = raw.get("scenario")
+    states = scenario.get("states") if isinstance(scenario, dict) else None
+    if "persona_text" not in raw and isinstance(states, list):
+        raw["persona_text"] = {
+            str(s.get("id")): {"name": s.get("name"), "doctrine": s.get("doctrine", "")}
+            for s in states
+            if isinstance(s, dict)
+        }
+    return raw
+
+
+def _unchanged(raw: RawLine, header: RawLine) -> RawLine:
+    """An event whose shape did not change."""
+    return raw
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(header=_v1_header, event=_v1_event),
+    2: Migration(header=_v2_header, event=_unchanged),
 }
 """Version n -> the step to version n + 1. Every version below SCHEMA_VERSION has one."""
 

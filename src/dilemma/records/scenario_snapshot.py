@@ -12,11 +12,25 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from dilemma.core.decision import ProposalKind
-from dilemma.core.personas import Disposition, Regime, Transparency
+from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
 
 
 class _Snapshot(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegimeTextSnapshot(_Snapshot):
+    """Text per regime (a doctrine fragment or a name)."""
+
+    democracy: str
+    autocracy: str
+
+
+class TransparencyTextSnapshot(_Snapshot):
+    """A doctrine fragment per transparency."""
+
+    transparent: str
+    secretive: str
 
 
 class StateSnapshot(_Snapshot):
@@ -37,6 +51,12 @@ class StateSnapshot(_Snapshot):
     disposition: Disposition
     doctrine: str
     model: str | None
+    name_by_regime: RegimeTextSnapshot | None = None
+    """The name under each regime, when the scenario gave one (None: always `name`)."""
+    doctrine_by_regime: RegimeTextSnapshot | None = None
+    """Doctrine fragment added for the shown regime (None: none)."""
+    doctrine_by_transparency: TransparencyTextSnapshot | None = None
+    """Doctrine fragment added for the shown transparency (None: none)."""
 
     @property
     def shown_regime(self) -> Regime:
@@ -47,6 +67,25 @@ class StateSnapshot(_Snapshot):
     def shown_transparency(self) -> Transparency:
         """The transparency the models were told this state has."""
         return self.persona_transparency or self.transparency
+
+    @property
+    def shown_name(self) -> str:
+        """The name the models were told."""
+        if self.name_by_regime is None:
+            return self.name
+        return str(getattr(self.name_by_regime, self.shown_regime.value))
+
+    @property
+    def shown_doctrine(self) -> str:
+        """The doctrine the models were told: neutral text plus the shown levels' fragments."""
+        by_regime, by_transparency = self.doctrine_by_regime, self.doctrine_by_transparency
+        return join_doctrine(
+            self.doctrine,
+            None if by_regime is None else getattr(by_regime, self.shown_regime.value),
+            None
+            if by_transparency is None
+            else getattr(by_transparency, self.shown_transparency.value),
+        )
 
 
 class RulesSnapshot(_Snapshot):

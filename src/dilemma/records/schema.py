@@ -16,7 +16,7 @@ from dilemma.core.observation import ArmsSource, Observation, Phase
 from dilemma.core.structured_mode import StructuredMode
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the record format written by this code; `migrations` upgrades older ones."""
 
 
@@ -65,6 +65,14 @@ class ExperimentInfo(_Event):
     """Equivalence margins the experiment declares, by measure."""
 
 
+class PersonaText(_Event):
+    """The name and doctrine one state was shown as its own, as rendered (the system prompt's
+    `$name` and `$doctrine`, the observation's `you`); other states see the same name."""
+
+    name: str
+    doctrine: str
+
+
 class Header(_Event):
     """First line of a record: everything needed to know what was run."""
 
@@ -73,6 +81,9 @@ class Header(_Event):
     run_id: str
     scenario_source: str
     scenario: ScenarioSnapshot
+    persona_text: dict[str, PersonaText]
+    """State id -> the name and doctrine it was shown (per-level text resolved); records before
+    version 3 get the scenario's `name` and `doctrine`, the only text there was."""
     experiment: ExperimentInfo | None = None
     prompt: PromptInfo
     models: dict[str, ModelInfo]

@@ -37,6 +37,7 @@ from dilemma.records.schema import (
     ExperimentInfo,
     Header,
     ModelInfo,
+    PersonaText,
     PromptInfo,
     RunEndEvent,
     Totals,
@@ -120,7 +121,9 @@ def _record_path(out_dir: Path, scenario: Scenario, seed: int, run_id: str) -> P
 def persona_of(scenario: Scenario, state_id: str) -> Persona:
     """Who the model is told it is: the persona regime and transparency, not the rules'."""
     s = scenario.state(state_id)
-    return Persona(s.id, s.name, s.shown_regime, s.shown_transparency, s.disposition, s.doctrine)
+    return Persona(
+        s.id, s.shown_name, s.shown_regime, s.shown_transparency, s.disposition, s.shown_doctrine
+    )
 
 
 def resolve_models(
@@ -242,6 +245,9 @@ def _header(
         run_id=run_id,
         scenario_source=config.scenario_source or scenario.name,
         scenario=ScenarioSnapshot.of(scenario),
+        persona_text={
+            s.id: PersonaText(name=s.shown_name, doctrine=s.shown_doctrine) for s in scenario.states
+        },
         experiment=config.experiment,
         prompt=PromptInfo(
             name=setup.name, version=setup.version, template_hashes=setup.template_hashes()

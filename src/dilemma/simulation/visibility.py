@@ -50,7 +50,7 @@ def _other_view(world: World, observer: str, other: Nation, summit: bool) -> Oth
     open_plans = spec.transparency is Transparency.TRANSPARENT or summit
     return OtherView(
         id=spec.id,
-        name=spec.name,
+        name=spec.shown_name,
         regime=spec.shown_regime,
         transparency=spec.shown_transparency,
         arms=round(arms, 3),
@@ -139,11 +139,11 @@ def _standing(world: World, observer: str) -> dict[str, Any]:
     return {
         "you": SelfView(
             id=observer,
-            name=me.spec.name,
+            name=me.spec.shown_name,
             regime=me.spec.shown_regime,
             transparency=me.spec.shown_transparency,
             disposition=me.spec.disposition,
-            doctrine=me.spec.doctrine,
+            doctrine=me.spec.shown_doctrine,
             arms=round(me.arms, 3),
             economy=round(me.economy, 3),
             last_arms_change=me.last_change,
