@@ -50,8 +50,10 @@ def held_after(free: int, held: threading.Event) -> Any:
     return respond
 
 
-def zombie(proc: psutil.Process) -> bool:
-    """Whether a process has ended but not been waited for (or is gone)."""
+def zombie(proc: Any) -> bool:
+    """Whether a psutil process has ended but not been waited for (or is gone)."""
+    import psutil
+
     try:
         return bool(proc.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
