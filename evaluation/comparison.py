@@ -215,6 +215,17 @@ def _level_means(r: RunArrays, by: str, plan: _Plan) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+@dataclass(frozen=True)
+class Resampling:
+    """The test level and the Monte Carlo sizes of a comparison."""
+
+    alpha: float = ALPHA
+    n_boot: int = N_BOOT
+    """Bootstrap samples of each interval."""
+    n_perm: int = N_PERMUTATIONS
+    """Permutations of a Monte Carlo test (exact tests enumerate instead)."""
+
+
 def compare(
     runs: pd.DataFrame,
     by: str,
@@ -223,21 +234,19 @@ def compare(
     secondary: Sequence[str] | None = None,
     margins: Mapping[str, float] | None = None,
     interaction: str | None = None,
-    strata: Sequence[str] | None = None,
-    alpha: float = ALPHA,
-    n_boot: int = N_BOOT,
-    n_perm: int = N_PERMUTATIONS,
+    resampling: Resampling | None = None,
     seed: int = 0,
 ) -> Comparison:
     """Compare run-level measures across the levels of column `by`.
 
     `primary` measures decide the verdict (default DEFAULT_PRIMARY); `secondary` are reported
     (default DEFAULT_SECONDARY); data-quality measures are always reported when present.
-    `margins` override DEFAULT_MARGINS. `strata` are the other condition columns (default: every
-    column that is not a score, see `condition_columns`). `seed` drives the Monte Carlo
-    permutations and the bootstrap. Runs without a level of `by`, and unfinished runs, are left
-    out and counted (`dilemma.evaluation.selection`). The main effect is tested the same way
-    with or without `interaction`: the interaction is an addition, never a change of design.
+    `margins` override DEFAULT_MARGINS. The other condition columns (every column that is not a
+    score, see `condition_columns`) are the strata. `resampling` sets alpha and the numbers of
+    permutations and bootstrap samples; `seed` drives them. Runs without a level of `by`, and
+    unfinished runs, are left out and counted (`dilemma.evaluation.selection`). The main effect
+    is tested the same way with or without `interaction`: the interaction is an addition, never
+    a change of design.
     """
     if by not in runs.columns:
         raise CompareError(f"no factor {by!r} in these runs; factors: {sorted(runs.columns)}")
@@ -249,8 +258,9 @@ def compare(
     measures, families = _families(runs, prim, secondary)
     chosen = select_runs(runs, by)
     runs = chosen.runs
-    if strata is None:
-        strata = condition_columns(runs, measures)
+    strata = condition_columns(runs, measures)
+    settings = resampling or Resampling()
+    alpha, n_boot, n_perm = settings.alpha, settings.n_boot, settings.n_perm
     margin_arr = np.array([merged.get(m, math.nan) for m in measures], dtype="float64")
     tests = TestSettings(margin_arr, np.random.default_rng(seed), n_perm, n_boot)
     plan = _Plan(measures, families, merged, alpha, tests)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from dilemma.evaluation.comparison import compare
+from dilemma.evaluation.comparison import Resampling, compare
 
 from tests.helpers.run_tables import synthetic_runs
 
@@ -29,11 +29,11 @@ def test_a_heap_frozen_by_the_caller_stays_frozen() -> None:
     keep = [object() for _ in range(1000)]  # alive throughout, so the count cannot drop below
     gc.freeze()
     frozen = gc.get_freeze_count()
-    compare(table, "f", n_boot=99)
+    compare(table, "f", resampling=Resampling(n_boot=99))
     assert frozen >= len(keep) and gc.get_freeze_count() >= len(keep)
 
 
 def test_nothing_stays_frozen_when_nothing_was() -> None:
     table = synthetic_runs(np.random.default_rng(2), 3)
-    compare(table, "f", n_boot=99)
+    compare(table, "f", resampling=Resampling(n_boot=99))
     assert gc.get_freeze_count() == 0

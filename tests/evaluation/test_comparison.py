@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from dilemma.evaluation.comparison import CompareError, compare, hedges_g
+from dilemma.evaluation.comparison import CompareError, Resampling, compare, hedges_g
 from dilemma.evaluation.inference import N_PERMUTATIONS, mean_intervals
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +23,13 @@ FAST_BOOT = 199  # the verdict does not use intervals; keep the loops quick
 def verdicts(tables: list[pd.DataFrame]) -> list[str]:
     """The verdict on each table (primary measures only), each with its own seed."""
     return [
-        compare(t, "f", secondary=[], seed=i, n_boot=FAST_BOOT).verdict
+        compare(
+            t,
+            "f",
+            secondary=[],
+            seed=i,
+            resampling=Resampling(n_boot=FAST_BOOT),
+        ).verdict
         for i, t in enumerate(tables)
     ]
 
@@ -43,7 +49,12 @@ def test_calibration_under_the_null_without_matching() -> None:
     # unmatched seeds across two cells: stratified least squares instead of pairing
     rng = np.random.default_rng(7)
     tables = [synthetic_runs(rng, 4, matched=False) for _ in range(100)]
-    assert compare(tables[0], "f", n_boot=FAST_BOOT).pairs["design"].eq("stratified").all()
+    assert (
+        compare(tables[0], "f", resampling=Resampling(n_boot=FAST_BOOT))
+        .pairs["design"]
+        .eq("stratified")
+        .all()
+    )
     found = verdicts(tables)
     assert found.count("changes") <= 8
 
@@ -52,7 +63,10 @@ def test_a_large_effect_at_five_seeds_is_never_equivalent() -> None:
     rng = np.random.default_rng(3)
     for i in range(20):
         result = compare(
-            synthetic_runs(rng, 5, effect=2.0, cells=("g1",)), "f", seed=i, n_boot=FAST_BOOT
+            synthetic_runs(rng, 5, effect=2.0, cells=("g1",)),
+            "f",
+            seed=i,
+            resampling=Resampling(n_boot=FAST_BOOT),
         )
         assert result.verdict in ("changes", "inconclusive")
         primary = result.pairs[result.pairs["family"] == "primary"]
@@ -68,7 +82,10 @@ def test_a_large_effect_at_twenty_seeds_changes() -> None:
     rng = np.random.default_rng(4)
     for i in range(5):
         result = compare(
-            synthetic_runs(rng, 20, effect=2.0, cells=("g1",)), "f", seed=i, n_boot=FAST_BOOT
+            synthetic_runs(rng, 20, effect=2.0, cells=("g1",)),
+            "f",
+            seed=i,
+            resampling=Resampling(n_boot=FAST_BOOT),
         )
         assert result.verdict == "changes", result.summary
         assert "changes behaviour" in result.summary
@@ -76,7 +93,11 @@ def test_a_large_effect_at_twenty_seeds_changes() -> None:
 
 def test_a_moderate_effect_reports_a_finite_mde_and_seeds_needed() -> None:
     rng = np.random.default_rng(5)
-    result = compare(synthetic_runs(rng, 6, effect=0.3), "f", n_boot=FAST_BOOT)
+    result = compare(
+        synthetic_runs(rng, 6, effect=0.3),
+        "f",
+        resampling=Resampling(n_boot=FAST_BOOT),
+    )
     primary = result.pairs[result.pairs["family"] == "primary"]
     assert (primary["design"] == "paired").all() and (primary["n_pairs"] == 12).all()
     if result.verdict == "inconclusive":
@@ -90,7 +111,7 @@ def test_identical_levels_are_equivalent() -> None:
     table = synthetic_runs(rng, 5)
     b = table[table["f"] == "b"]
     twin = pd.concat([b.assign(f="a"), b])  # level a is level b run for run
-    result = compare(twin, "f", n_boot=FAST_BOOT)
+    result = compare(twin, "f", resampling=Resampling(n_boot=FAST_BOOT))
     assert result.verdict == "equivalent", result.summary
     pairs = result.pairs
     assert (pairs["diff"] == 0).all() and (pairs["p_value"] == 1).all()
@@ -166,7 +187,16 @@ def test_monte_carlo_verdict_is_stable_across_seeds() -> None:
     # 2 cells x 15 seeds = 30 pairs: 2^30 relabellings, so p-values are Monte Carlo; here one
     # Holm p lands near 0.03, where the decision is made
     table = synthetic_runs(np.random.default_rng(11), 15, effect=0.35)
-    results = [compare(table, "f", secondary=[], seed=s, n_boot=FAST_BOOT) for s in range(10)]
+    results = [
+        compare(
+            table,
+            "f",
+            secondary=[],
+            seed=s,
+            resampling=Resampling(n_boot=FAST_BOOT),
+        )
+        for s in range(10)
+    ]
     assert {r.verdict for r in results} == {"changes"}
     first = results[0].pairs.set_index("measure")
     assert not first["p_exact"].any() and (first["p_mc_se"] > 0).all()
@@ -179,7 +209,7 @@ def test_monte_carlo_verdict_is_stable_across_seeds() -> None:
 def test_holm_family_is_the_primary_measures_only() -> None:
     rng = np.random.default_rng(12)
     table = synthetic_runs(rng, 10, secondary_effect=3.0, quality_gap=0.2)
-    result = compare(table, "f", n_boot=FAST_BOOT)
+    result = compare(table, "f", resampling=Resampling(n_boot=FAST_BOOT))
     pairs = result.pairs
     primary = pairs[pairs["family"] == "primary"]
     expected = multipletests(primary["p_value"], method="holm")[1]
@@ -202,20 +232,32 @@ def test_unmatched_runs_are_stratified_not_pooled() -> None:
                 value = offset + (1.0 if level == "a" else 0.0) + rng.normal(0, 0.3)
                 rows.append({"f": level, "g": cell, "seed": 1000 * (level == "b") + i, "x": value})
     table = pd.DataFrame(rows)
-    result = compare(table, "f", ["x"], margins={"x": 0.5}, n_boot=FAST_BOOT)
+    result = compare(
+        table,
+        "f",
+        ["x"],
+        margins={"x": 0.5},
+        resampling=Resampling(n_boot=FAST_BOOT),
+    )
     row = result.pairs.iloc[0]
     assert row["design"] == "stratified" and not row["p_exact"]
     assert row["diff"] == pytest.approx(1.0, abs=0.3)
     pooled = table[table.f == "a"]["x"].mean() - table[table.f == "b"]["x"].mean()
     assert pooled > 4  # what pooling would have reported
     # the other factor can be pinned with --where instead: then nothing else varies
-    only_g2 = compare(table[table.g == "g2"], "f", ["x"], margins={"x": 0.5}, n_boot=FAST_BOOT)
+    only_g2 = compare(
+        table[table.g == "g2"],
+        "f",
+        ["x"],
+        margins={"x": 0.5},
+        resampling=Resampling(n_boot=FAST_BOOT),
+    )
     assert only_g2.pairs.iloc[0]["design"] == "independent"
 
 
 def test_matched_seeds_are_paired_within_the_other_factor() -> None:
     rng = np.random.default_rng(14)
-    result = compare(synthetic_runs(rng, 4), "f", n_boot=FAST_BOOT)
+    result = compare(synthetic_runs(rng, 4), "f", resampling=Resampling(n_boot=FAST_BOOT))
     assert (result.pairs["design"] == "paired").all()
     assert (result.pairs["n_pairs"] == 8).all()
     assert "paired by seed within g" in result.summary
@@ -224,7 +266,7 @@ def test_matched_seeds_are_paired_within_the_other_factor() -> None:
 def test_interaction_is_a_difference_of_differences() -> None:
     rng = np.random.default_rng(15)
     table = synthetic_runs(rng, 12, interaction=2.5)  # level a shifted in cell g1 only
-    result = compare(table, "f", interaction="g", n_boot=FAST_BOOT)
+    result = compare(table, "f", interaction="g", resampling=Resampling(n_boot=FAST_BOOT))
     assert result.interaction is not None
     inter = result.interaction.contrasts.set_index("measure")
     assert inter.loc["mean_threat", "design"] == "paired"
@@ -235,7 +277,12 @@ def test_interaction_is_a_difference_of_differences() -> None:
     means = table.groupby(["g", "f"])["escalation_index"].mean()
     by_hand = (means["g1", "a"] - means["g1", "b"]) - (means["g2", "a"] - means["g2", "b"])
     assert inter.loc["escalation_index", "diff"] == pytest.approx(by_hand)
-    no_inter = compare(synthetic_runs(rng, 12, effect=1.0), "f", interaction="g", n_boot=FAST_BOOT)
+    no_inter = compare(
+        synthetic_runs(rng, 12, effect=1.0),
+        "f",
+        interaction="g",
+        resampling=Resampling(n_boot=FAST_BOOT),
+    )
     assert no_inter.interaction is not None and no_inter.interaction.verdict != "changes"
 
 
@@ -269,7 +316,7 @@ def test_bad_requests_are_clear_errors() -> None:
 
 def test_one_level_is_nothing_to_compare() -> None:
     table = synthetic_runs(np.random.default_rng(2), 3)
-    result = compare(table[table.f == "a"], "f", n_boot=FAST_BOOT)
+    result = compare(table[table.f == "a"], "f", resampling=Resampling(n_boot=FAST_BOOT))
     assert result.verdict == "inconclusive" and "fewer than two levels" in result.summary
     assert math.isnan(result.levels["mean"].iloc[0]) is False
 
@@ -278,7 +325,7 @@ def test_one_level_is_nothing_to_compare() -> None:
 def test_one_run_per_level_is_inconclusive_not_a_crash(matched: bool) -> None:
     # a sweep where every other run failed leaves one scored run per level: no test exists
     table = synthetic_runs(np.random.default_rng(4), 1, effect=3.0, cells=("g1",), matched=matched)
-    result = compare(table, "f", n_boot=FAST_BOOT)
+    result = compare(table, "f", resampling=Resampling(n_boot=FAST_BOOT))
     assert result.verdict == "inconclusive"
     assert result.pairs["p_value"].isna().all()
 
@@ -287,8 +334,14 @@ def test_an_interaction_never_changes_how_the_main_effect_is_tested() -> None:
     # one 2x2 data set, seeds matched within g: the main effect of f is paired within g whether
     # or not the f x g interaction is asked for, with the same p-values and verdict
     table = synthetic_runs(np.random.default_rng(16), 10, effect=0.4)
-    alone = compare(table, "f", seed=3, n_boot=FAST_BOOT)
-    both = compare(table, "f", interaction="g", seed=3, n_boot=FAST_BOOT)
+    alone = compare(table, "f", seed=3, resampling=Resampling(n_boot=FAST_BOOT))
+    both = compare(
+        table,
+        "f",
+        interaction="g",
+        seed=3,
+        resampling=Resampling(n_boot=FAST_BOOT),
+    )
     assert both.interaction is not None
     assert alone.designs == both.designs
     assert "paired by seed within g" in alone.designs[0]

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from dilemma.evaluation.comparison import compare
+from dilemma.evaluation.comparison import Resampling, compare
 from dilemma.evaluation.power import detectable, t_power
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,7 +66,7 @@ def test_t_power_is_statsmodels_where_that_gives_a_number_and_finite_elsewhere()
 def _compare_everywhere(n: int, matched: bool) -> None:
     """compare, its terminal and JSON forms and the report's section, at n runs per level."""
     table = synthetic_runs(np.random.default_rng(n), n, cells=("g1",), matched=matched)
-    result = compare(table, "f", n_boot=99, n_perm=2_000)
+    result = compare(table, "f", resampling=Resampling(n_boot=99, n_perm=2_000))
     design = "paired" if matched else "independent"
     assert (result.pairs["design"] == design).all()
     primary = result.pairs[result.pairs["family"] == "primary"]

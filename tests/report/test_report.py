@@ -173,7 +173,7 @@ async def test_report_survives_a_record_without_rounds(
 
 
 def test_report_and_compare_flag_runs_that_break_their_rules(tmp_path: Path) -> None:
-    from dilemma.evaluation.comparison import compare
+    from dilemma.evaluation.comparison import Resampling, compare
 
     from tests.helpers.records import Move, RecordBuilder
 
@@ -192,6 +192,6 @@ def test_report_and_compare_flag_runs_that_break_their_rules(tmp_path: Path) -> 
     from dilemma.evaluation import score
 
     runs = score(folder).runs.assign(f=["a", "b"])
-    warned = compare(runs, "f", n_boot=199).warnings
+    warned = compare(runs, "f", resampling=Resampling(n_boot=199)).warnings
     assert any("1 of 2 compared runs break their own scenario rules" in w for w in warned)
     assert not any("scenario rules" in w for w in compare(runs.iloc[1:], "f").warnings)

@@ -24,6 +24,7 @@ import hashlib
 import json
 import random as random_module
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -110,39 +111,45 @@ def _others(obs: Observation) -> list[str]:
     return [o.id for o in obs.others]
 
 
-def _reply(
-    obs: Observation,
-    threat: dict[str, int],
-    arms_change: int,
-    action: Action,
-    target: str,
-    intent: dict[str, str],
-    perceived: dict[str, str],
-    forecast: dict[str, int],
-    statement: str,
-    announce: int | None,
-    accept: Callable[[str], bool],
-    proposals: list[dict[str, Any]],
-    rationale: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Move:
+    """What a policy decided this turn, before it is written as a reply."""
+
+    threat: dict[str, int]
+    arms_change: int
+    action: Action
+    target: str
+    intent: dict[str, str]
+    perceived: dict[str, str]
+    forecast: dict[str, int]
+    statement: str
+    announce: int | None
+    accept: Callable[[str], bool]
+    proposals: list[dict[str, Any]]
+    rationale: str
+
+
+def _reply(obs: Observation, move: _Move) -> dict[str, Any]:
+    """The reply JSON of `move` for observation `obs` (responses only to others' offers)."""
+    threat, intent, perceived, forecast = move.threat, move.intent, move.perceived, move.forecast
     reply: dict[str, Any] = {
         "threat": [
             {"state": s, "level": threat[s], "reason": f"threat assessed from observed arms of {s}"}
             for s in _others(obs)
         ],
-        "arms_change": arms_change,
-        "action": action.value,
-        "target": target,
-        "proposals": proposals,
-        "public_statement": statement,
-        "announced_next_arms_change": announce,
-        "private_rationale": rationale,
+        "arms_change": move.arms_change,
+        "action": move.action.value,
+        "target": move.target,
+        "proposals": move.proposals,
+        "public_statement": move.statement,
+        "announced_next_arms_change": move.announce,
+        "private_rationale": move.rationale,
         "private_intent": [{"state": s, "intent": intent[s]} for s in _others(obs)],
         "perceived_intent": [{"state": s, "intent": perceived[s]} for s in _others(obs)],
         "forecast": [{"state": s, "arms_change": forecast[s]} for s in _others(obs)],
     }
     responses = [
-        {"proposal": p.id, "accept": accept(p.id)}
+        {"proposal": p.id, "accept": move.accept(p.id)}
         for p in obs.open_proposals
         if p.proposer != obs.you.id
     ]
@@ -172,18 +179,20 @@ def _hawk(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     )
     return _reply(
         obs,
-        threat,
-        cap,
-        action,
-        rival,
-        {s: "coercive" for s in _others(obs)},
-        {s: "aggressive" for s in _others(obs)},
-        {s: cap for s in _others(obs)},
-        "We will defend our interests with strength.",
-        cap,
-        lambda _p: False,
-        [],
-        "Strength deters; arm at the limit.",
+        _Move(
+            threat,
+            cap,
+            action,
+            rival,
+            {s: "coercive" for s in _others(obs)},
+            {s: "aggressive" for s in _others(obs)},
+            {s: cap for s in _others(obs)},
+            "We will defend our interests with strength.",
+            cap,
+            lambda _p: False,
+            [],
+            "Strength deters; arm at the limit.",
+        ),
     )
 
 
@@ -199,18 +208,20 @@ def _dove(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         ]
     return _reply(
         obs,
-        threat,
-        change,
-        Action.PROPOSE_TALKS,
-        _others(obs)[0],
-        {s: "defensive" for s in _others(obs)},
-        {s: "defensive" for s in _others(obs)},
-        _forecast(obs, cap),
-        "We reduce our forces and invite everyone to talks.",
-        change,
-        lambda _p: True,
-        proposals,
-        "Reassurance breaks the spiral.",
+        _Move(
+            threat,
+            change,
+            Action.PROPOSE_TALKS,
+            _others(obs)[0],
+            {s: "defensive" for s in _others(obs)},
+            {s: "defensive" for s in _others(obs)},
+            _forecast(obs, cap),
+            "We reduce our forces and invite everyone to talks.",
+            change,
+            lambda _p: True,
+            proposals,
+            "Reassurance breaks the spiral.",
+        ),
     )
 
 
@@ -230,18 +241,20 @@ def _tit_for_tat(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
         action, target = Action.STATUS_QUO, max(obs.others, key=lambda o: threat[o.id]).id
     return _reply(
         obs,
-        threat,
-        change,
-        action,
-        target,
-        {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
-        {o.id: intent_from_action(obs, o).value for o in obs.others},
-        _forecast(obs, cap),
-        "We will answer restraint with restraint, and force with force.",
-        None,
-        lambda _p: True,
-        [],
-        "Mirror the others' last move.",
+        _Move(
+            threat,
+            change,
+            action,
+            target,
+            {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
+            {o.id: intent_from_action(obs, o).value for o in obs.others},
+            _forecast(obs, cap),
+            "We will answer restraint with restraint, and force with force.",
+            None,
+            lambda _p: True,
+            [],
+            "Mirror the others' last move.",
+        ),
     )
 
 
@@ -269,18 +282,20 @@ def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     verification = {p.id for p in obs.open_proposals if p.kind == ProposalKind.VERIFICATION.value}
     return _reply(
         obs,
-        threat,
-        change,
-        action,
-        rival,
-        {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
-        perceived,
-        _forecast(obs, cap),
-        "We keep our defences matched to what others field.",
-        None,
-        lambda p: p in verification,
-        [],
-        "Match the strongest rival, assuming the worst.",
+        _Move(
+            threat,
+            change,
+            action,
+            rival,
+            {s: ("deterrent" if threat[s] >= 5 else "defensive") for s in _others(obs)},
+            perceived,
+            _forecast(obs, cap),
+            "We keep our defences matched to what others field.",
+            None,
+            lambda p: p in verification,
+            [],
+            "Match the strongest rival, assuming the worst.",
+        ),
     )
 
 
@@ -292,18 +307,20 @@ def _random(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     )
     return _reply(
         obs,
-        {s: rng.randint(0, 10) for s in others},
-        rng.randint(-cap, cap),
-        action,
-        rng.choice(others),
-        {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
-        {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
-        {s: rng.randint(-cap, cap) for s in others},
-        "Random policy statement.",
-        rng.choice([None, rng.randint(-cap, cap)]),
-        lambda _p: rng.random() < 0.5,
-        [],
-        "Random choice.",
+        _Move(
+            {s: rng.randint(0, 10) for s in others},
+            rng.randint(-cap, cap),
+            action,
+            rng.choice(others),
+            {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
+            {s: rng.choice(["defensive", "deterrent", "coercive", "aggressive"]) for s in others},
+            {s: rng.randint(-cap, cap) for s in others},
+            "Random policy statement.",
+            rng.choice([None, rng.randint(-cap, cap)]),
+            lambda _p: rng.random() < 0.5,
+            [],
+            "Random choice.",
+        ),
     )
 
 
