@@ -132,6 +132,7 @@ def run(
             highlight=False,
             markup=False,
             emoji=False,
+            soft_wrap=True,
         )
         raise typer.Exit(SPEND_LIMIT) from None
     except KeyboardInterrupt:

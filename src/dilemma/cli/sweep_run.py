@@ -53,7 +53,7 @@ def exit_code(exc: Exception) -> int:
 
 def _error(err: Console, exc: Exception) -> int:
     """Print the error; its exit code."""
-    err.print(f"error: {safe_console(str(exc))}", highlight=False, markup=False)
+    err.print(f"error: {safe_console(str(exc))}", highlight=False, markup=False, soft_wrap=True)
     return exit_code(exc)
 
 
@@ -115,7 +115,11 @@ def play_sweep(
     except STOPPING as exc:
         return _error(err, exc)
     except KeyboardInterrupt:
-        err.print(f"interrupted; finished records in {out} are intact; rerun with --resume")
+        err.print(
+            f"interrupted; finished records in {out} are intact; rerun with --resume",
+            markup=False,
+            soft_wrap=True,
+        )
         return INTERRUPTED
     return _summary(result.stats, out, console=console, err=err)
 
@@ -138,6 +142,7 @@ def _summary(stats: SweepStats, out: Path, *, console: Console, err: Console) ->
             highlight=False,
             markup=False,
             emoji=False,
+            soft_wrap=True,
         )
         return SPEND_LIMIT
     return RUN_FAILED if stats.failed else 0
