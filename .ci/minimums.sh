@@ -70,7 +70,7 @@ with FakeOpenAIServer() as server:
     assert server.chat_requests(), "no request reached the fake server"
 (record,) = (work / "api").glob("*.jsonl")
 assert json.loads(record.read_text().splitlines()[-1])["kind"] == "run_end"
-client = TestClient(create_app(work / "runs"))
+client = TestClient(create_app(work / "runs"), base_url="http://127.0.0.1")
 key = runs[0].relative_to(work / "runs").as_posix()
 for page, params in (("/", {}), ("/api/runs", {}), ("/run", {"path": key})):
     response = client.get(page, params=params)
