@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dilemma.core.ladder import Action
 from dilemma.experiments.spec import expand, load_experiment
 from dilemma.simulation.runner import RunConfig, play_scenario
 from tests.helpers.engine import fake, make_scenario, policy_model
+from tests.helpers.records import Move, RecordBuilder
 from tests.helpers.sweeps import sweep_locally
 
 SWEEP = """
@@ -114,3 +116,38 @@ def write_in_two_steps(source: Path, target: Path, run_id: str) -> Iterator[None
     yield
     with target.open("ab") as fh:
         fh.write(whole[len(first) :])
+
+
+def write_run(
+    path: Path,
+    run_id: str,
+    conditions: dict[str, str] | None = None,
+    *,
+    war: bool = False,
+    fallback: bool = False,
+    run_end: bool = True,
+    truncate: bool = False,
+) -> Path:
+    """A 3-round synthetic record of states A and B, in an experiment's `conditions`."""
+    b = RecordBuilder(["A", "B"], rounds=3, run_id=run_id, models={"A": "m:a", "B": "m:b"})
+    b_move = Move(fallback=True) if fallback else Move(change=2, threat=3)
+    b.play({"A": Move(change=3, threat=4), "B": b_move})
+    b.play({"A": Move(change=3, threat=6), "B": Move(change=2, threat=5)})
+    if war:
+        b.play({"A": Move(action=Action.FULL_SCALE_WAR, target="B", threat=9)})
+    else:
+        b.play({})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    b.write(path, run_end=run_end, truncate=truncate)
+    if conditions is not None:
+        lines = path.read_text(encoding="utf-8").split("\n")
+        header = json.loads(lines[0])
+        header["experiment"] = {
+            "name": "exp",
+            "source": None,
+            "runs": None,
+            "conditions": conditions,
+        }
+        lines[0] = json.dumps(header, separators=(",", ":"))
+        path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -15,8 +15,8 @@ from dilemma.core.versions import package_versions, version_differences
 from dilemma.experiments.executor import SweepError
 from dilemma.models import response_cache
 from dilemma.models.response_cache import CacheMiss, CallIdentity, ResponseCache
+from tests.helpers.cache_runs import noisy_model, resolver_for, runs_of, silent_model
 from tests.helpers.sweeps import sweep_locally
-from tests.models.test_response_cache import noisy_model, resolver_for, runs_of, silent_model
 
 OLD = {"security-dilemma-sandbox": "0.2.0", "pydantic": "2.9.2", "openai": "3.63.0"}
 NEW = {"security-dilemma-sandbox": "0.2.0", "pydantic": "2.14.4", "openai": "3.63.0"}

@@ -21,8 +21,8 @@ from dilemma.simulation.replay import Replay
 from dilemma.simulation.runner import RunConfig, RunFailed, play_scenario
 from dilemma.web.seat.app import create_app
 from tests.helpers.engine import fake, policy_model
+from tests.helpers.seat_pages import turn_of, wait_for_turn
 from tests.helpers.seats import seat_run
-from tests.web.test_seat_web import turn_of, wait_for_turn
 
 TIMING = {"started_at", "ended_at", "latency_s"}
 

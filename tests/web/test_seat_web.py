@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -10,23 +9,8 @@ from starlette.testclient import TestClient
 from dilemma.records.reader import read_record
 from dilemma.records.schema import DecisionEvent
 from dilemma.web.seat.app import create_app
+from tests.helpers.seat_pages import turn_of, wait_for_turn
 from tests.helpers.seats import seat_run
-
-
-def turn_of(html: str) -> str:
-    match = re.search(r'name="turn" value="(\d+)"', html)
-    assert match, html[:2000]
-    return match.group(1)
-
-
-def wait_for_turn(client: TestClient, url: str, kind: str) -> str:
-    """The page once a turn of `kind` ("decision" or "negotiation") is open (polls, no sleep:
-    the scripted seat answers as soon as it is asked)."""
-    for _ in range(2000):
-        html = client.get(url).text
-        if 'name="turn"' in html and (kind == "decision") == ("Your decision" in html):
-            return html
-    raise AssertionError(f"no {kind} turn opened")
 
 
 def test_tokens_guard_every_seat(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ the per-file cache, escaping of model text, and `dilemma view` refusing bad inpu
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -16,54 +15,13 @@ from dilemma.cli import viewer as viewer_cli
 from dilemma.cli.main import app as cli
 from dilemma.web.viewer.data import INCOMPLETE, RUNNING, STALE_S, RunIndex
 from tests.helpers.hostile import INJECTED, STATEMENT
-from tests.helpers.records import Move, RecordBuilder
+from tests.helpers.viewer_runs import write_run
 
 pytest.importorskip("starlette")
 
 from starlette.testclient import TestClient
 
 from dilemma.web.viewer.app import create_app
-
-
-def write_run(
-    path: Path,
-    run_id: str,
-    conditions: dict[str, str] | None = None,
-    *,
-    war: bool = False,
-    fallback: bool = False,
-    run_end: bool = True,
-    truncate: bool = False,
-) -> Path:
-    """A 3-round synthetic record of states A and B, in an experiment's `conditions`."""
-    b = RecordBuilder(["A", "B"], rounds=3, run_id=run_id, models={"A": "m:a", "B": "m:b"})
-    b_move = Move(fallback=True) if fallback else Move(change=2, threat=3)
-    b.play({"A": Move(change=3, threat=4), "B": b_move})
-    b.play({"A": Move(change=3, threat=6), "B": Move(change=2, threat=5)})
-    if war:
-        b.play({"A": Move(action=b_war(), target="B", threat=9)})
-    else:
-        b.play({})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    b.write(path, run_end=run_end, truncate=truncate)
-    if conditions is not None:
-        lines = path.read_text(encoding="utf-8").split("\n")
-        header = json.loads(lines[0])
-        header["experiment"] = {
-            "name": "exp",
-            "source": None,
-            "runs": None,
-            "conditions": conditions,
-        }
-        lines[0] = json.dumps(header, separators=(",", ":"))
-        path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def b_war() -> Any:
-    from dilemma.core.ladder import Action
-
-    return Action.FULL_SCALE_WAR
 
 
 @pytest.fixture

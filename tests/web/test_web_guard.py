@@ -22,7 +22,7 @@ from dilemma.web.guard import Guard
 from dilemma.web.seat.app import create_app as seat_app
 from dilemma.web.viewer.app import create_app as viewer_app
 from tests.helpers.seats import seat_run
-from tests.web.test_viewer import write_run
+from tests.helpers.viewer_runs import write_run
 
 PORT = 8123
 FOREIGN = ["evil.example", "evil.example:8123", "127.0.0.1.evil.example", "localhost:9999", ""]
