@@ -91,6 +91,12 @@ def _v2_header(raw: RawLine) -> RawLine:
     return raw
 
 
+def _v3_header(raw: RawLine) -> RawLine:
+    """Version 4 (release 0.3.0) only adds fields whose defaults describe older runs."""
+    raw["schema_version"] = 4
+    return raw
+
+
 def _unchanged(raw: RawLine, header: RawLine) -> RawLine:
     """An event whose shape did not change."""
     return raw
@@ -99,6 +105,7 @@ def _unchanged(raw: RawLine, header: RawLine) -> RawLine:
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(header=_v1_header, event=_v1_event),
     2: Migration(header=_v2_header, event=_unchanged),
+    3: Migration(header=_v3_header, event=_unchanged),
 }
 """Version n -> the step to version n + 1. Every version below SCHEMA_VERSION has one."""
 

@@ -16,7 +16,7 @@ from dilemma.core.observation import ArmsSource, Observation, Phase
 from dilemma.core.structured_mode import StructuredMode
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the record format written by this code; `migrations` upgrades older ones."""
 
 
