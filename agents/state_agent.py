@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import openai
+from dilemma.agents.direct_call import cache_configured, direct_path, generate_directly
 from dilemma.agents.prompt_setup import PromptSetup, render_retry, render_system, render_turn
 from dilemma.agents.reply_parsing import ParseFailure, parse_reply
 from langchain_core.language_models import BaseChatModel
@@ -196,9 +197,9 @@ class StateAgent:
         self.cache.put(key, call, self.model.spec, reply)
         return reply
 
-    def _runnable(self, schema: type[BaseModel]) -> tuple[Any, dict[str, Any]]:
-        """The model and the call arguments binding it to this reply schema (built once per
-        schema).
+    def _runnable(self, schema: type[BaseModel]) -> tuple[Any, dict[str, Any], bool]:
+        """The model, the call arguments binding it to this reply schema, and whether it may be
+        called directly (`direct_call.direct_path`); built once per schema.
 
         A tool binding is unwrapped into its model and arguments: `RunnableBinding.ainvoke`
         would only add them (its config is empty), at the cost of another config merge.
@@ -220,7 +221,8 @@ class StateAgent:
                     chat, kwargs = bound.bound, dict(bound.kwargs)
                 else:
                     chat = bound
-            runnable = (chat, kwargs)
+            direct = isinstance(chat, BaseChatModel) and direct_path(chat, kwargs)
+            runnable = (chat, kwargs, direct)
             self._runnables[schema] = runnable
         return runnable
 
@@ -234,10 +236,14 @@ class StateAgent:
         A chat model is called through `agenerate`, the public entry point its `ainvoke` wraps:
         the same callbacks, tracing, rate limiter and generation, without `ainvoke`'s config
         merge and input conversion (we pass no config, and the messages are already messages).
+        When that wrapper would do nothing (no callbacks, tracing, rate limiter, cache or
+        streaming), the model's own `_agenerate` is called directly (agents/direct_call.py).
         """
-        chat, kwargs = self._runnable(schema)
+        chat, kwargs, direct = self._runnable(schema)
         for attempt in range(1, BODY_RETRIES + 2):
             try:
+                if direct and not cache_configured(chat):
+                    return await generate_directly(chat, messages, kwargs)
                 if isinstance(chat, BaseChatModel):
                     generation = (await chat.agenerate([messages], **kwargs)).generations[0][0]
                     return generation.message if isinstance(generation, ChatGeneration) else None
