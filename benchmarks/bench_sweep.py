@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -232,12 +233,75 @@ def bench_memory(small: int, large: int) -> None:
     )
 
 
+def _worker_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of each Ray worker process playing runs, by pid (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"SweepWorker" not in (entry / "cmdline").read_bytes():
+                continue
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return float(sum(values) - idle), float(sum(values))
+
+
+class Usage:
+    """CPU use between `start()` and `stop()`: each Ray worker's, this process's, the machine's.
+
+    Workers are sampled every 0.1 s from a thread, since a worker process may have exited by the
+    time the sweep returns; the last sample of each is kept (at most 0.1 s of its CPU is missed).
+    """
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self.workers0 = _worker_cpu()
+        self.last = dict(self.workers0)
+        self.own0 = time.process_time()
+        self.machine0 = _machine_busy()
+        self.done = threading.Event()
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+        self.sampler.start()
+
+    def _sample(self) -> None:
+        while not self.done.wait(0.1):
+            self.last.update(_worker_cpu())
+
+    def stop(self) -> str:
+        self.done.set()
+        self.sampler.join()
+        self.last.update(_worker_cpu())
+        wall = time.perf_counter() - self.t0
+        own = time.process_time() - self.own0
+        busy, total = (b - a for a, b in zip(self.machine0, _machine_busy(), strict=True))
+        used = {pid: cpu - self.workers0.get(pid, 0.0) for pid, cpu in sorted(self.last.items())}
+        per_worker = [f"{cpu:.1f} s ({cpu / wall:.0%})" for cpu in used.values() if cpu > 0]
+        cpus = os.cpu_count() or 1
+        return (
+            f"wall {wall:.1f} s; worker CPU {', '.join(per_worker) or 'not found'};"
+            f" driver {own:.1f} s ({own / wall:.0%}); machine busy {busy / total:.0%} of {cpus}"
+            f" CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
+
+
 def ray_throughput(runs: int, rounds: int) -> None:
     """[4]: calls per second of the local executor and of Ray with 1 and 2 workers."""
     from dilemma.experiments.ray_executor import RayExecutor, import_ray, ray_session
 
     ray = import_ray()
     figures: dict[str, float] = {}
+    usages: dict[int, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         specs = runs_for(runs, rounds, Path(tmp))
         # warm up this process as the Ray workers are warm when their clock starts
@@ -251,22 +315,33 @@ def ray_throughput(runs: int, rounds: int) -> None:
         figures["local"] = stats.calls / (time.perf_counter() - start)
         for workers in (1, 2):
             ready: list[float] = []  # workers start (and import the package) before the clock
+            usage = Usage()
+
+            def on_ready(ready: list[float] = ready, usage: Usage = usage) -> None:
+                ready.append(time.perf_counter())
+                usage.start()
+
             with ray_session(ray, workers=workers, address=None):
-                executor = RayExecutor(
-                    workers=workers,
-                    on_ready=lambda ready=ready: ready.append(time.perf_counter()),
-                )
+                executor = RayExecutor(workers=workers, on_ready=on_ready)
                 config = SweepConfig(
                     Path(tmp) / f"ray{workers}", concurrency=8, resolver=fake_resolver(0.0)
                 )
                 stats = asyncio.run(executor.run(specs, config))
                 figures[f"ray{workers}"] = stats.calls / (time.perf_counter() - ready[0])
+                usages[workers] = usage.stop()
     print(
         f"[4] zero-latency throughput, {runs} runs x {rounds} rounds ({stats.calls} calls):"
         f" local {figures['local']:.0f} calls/s, Ray 1 worker {figures['ray1']:.0f} calls/s,"
         f" Ray 2 workers {figures['ray2']:.0f} calls/s; 2 workers / 1 worker"
         f" {figures['ray2'] / figures['ray1']:.2f} (target >= 1.6), Ray 2 workers / local"
         f" {figures['ray2'] / figures['local']:.2f}"
+    )
+    for workers, line in usages.items():
+        print(f"    Ray {workers} worker{'s' if workers > 1 else ''}: {line}")
+    print(
+        "    (a low ratio with the workers near 100% each: the CPUs are the limit; with the"
+        " workers below 100% and the machine near 100% busy: other work on the machine is;"
+        " with both well below 100%: the executor or the driver is)"
     )
 
 
