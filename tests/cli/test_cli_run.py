@@ -34,7 +34,7 @@ def test_run_hawks_writes_one_complete_record(tmp_path: Path) -> None:
     assert result.code == 0 and result.exception is None, result.stderr
     (record,) = out.glob("*.jsonl")
     kinds = {json.loads(line)["kind"] for line in record.read_text().splitlines()}
-    assert kinds == {"header", *EVENT_KINDS}
+    assert kinds == {"header", "text", *EVENT_KINDS}  # text: long prompt texts, stored once
     assert "Round 5" in result.stdout and str(record) in result.stdout.replace("\n", "")
 
 

@@ -12,6 +12,7 @@ flagged truncated; an unparseable line elsewhere is an error naming the file and
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from dilemma.records.compact import Expander, observation_key
 from dilemma.records.migrations import RawLine, Upgrade, upgrade_for
 from dilemma.records.schema import (
     EVENT_ADAPTER,
     Header,
+    ObservationEvent,
     RecordError,
     RunEndEvent,
 )
@@ -87,9 +90,17 @@ def parse_header(line: str | bytes, path: Path) -> Header:
     return _open(line, path)[0]
 
 
-def _event(line: bytes, upgrade: Upgrade | None) -> BaseModel:
-    """One event line as today's model (raises ValidationError or ValueError if unreadable)."""
+_TEXT_PREFIX = b'{"kind":"text"'
+_CALL_PREFIX = b'{"kind":"llm_call"'
+_OBSERVATION_PREFIX = b'{"kind":"observation"'
+
+
+def _event(line: bytes, upgrade: Upgrade | None, expander: Expander | None = None) -> BaseModel:
+    """One event line as today's model (raises ValidationError or ValueError if unreadable);
+    an `llm_call` stored as parts is joined by `expander`."""
     if upgrade is None:
+        if expander is not None and _stored(line):
+            return EVENT_ADAPTER.validate_python(expander.llm_call(json.loads(line)))
         return EVENT_ADAPTER.validate_json(line)
     raw = json.loads(line)
     if not isinstance(raw, dict):
@@ -130,9 +141,18 @@ def read_record(path: Path) -> Record:
     lines = _lines(path)
     header, upgrade = _open(lines[0], path)
     record = Record(path=path, header=header)
+    expander = Expander(path)
     for n, line in enumerate(lines[1:], start=2):
         try:
-            record.events.append(_event(line, upgrade))
+            if _is_kind(line, _TEXT_PREFIX, "text"):
+                expander.text(line)
+                continue
+            event = _event(line, upgrade, expander)
+            if isinstance(event, ObservationEvent):
+                expander.observed(
+                    event.state, (event.round, event.state, event.phase.value, event.subturn), event
+                )
+            record.events.append(event)
         except (ValidationError, ValueError) as exc:
             if n == len(lines):
                 record.truncated = True
@@ -192,14 +212,28 @@ def scan(path: Path, choose: Callable[[bytes], LineModel | None]) -> Scan:
     """
     header, lines = raw_lines(path)
     events: list[Any] = []
+    expander = Expander(path)
     for n, line, last in lines:
+        try:
+            if _note(line, expander):
+                continue
+        except (ValidationError, ValueError) as exc:
+            if last:
+                return Scan(header, events, truncated=True)
+            raise RecordError(f"{path}: line {n}: {exc}") from exc
         model = choose(line)
         if model is None:
             if last and not is_json_line(line):
                 return Scan(header, events, truncated=True)
             continue
         try:
-            if isinstance(model, TypeAdapter):
+            if _stored(line):
+                data = expander.llm_call(json.loads(line))
+                if isinstance(model, TypeAdapter):
+                    events.append(model.validate_python(data))
+                else:
+                    events.append(model.model_validate(data))
+            elif isinstance(model, TypeAdapter):
                 events.append(model.validate_json(line))
             else:
                 events.append(model.model_validate_json(line))
@@ -216,17 +250,51 @@ def iter_events(path: Path, kinds: Collection[str] | None = None) -> Iterator[Ba
     A truncated last line ends the iteration; a bad line elsewhere raises RecordError.
     """
     _, lines = raw_lines(path)
+    expander = Expander(path)
     for n, line, last in lines:
-        if kinds is not None and _kind(line) not in kinds:
-            if last and not is_json_line(line):
-                return
-            continue
         try:
-            yield EVENT_ADAPTER.validate_json(line)
+            if _note(line, expander):
+                continue
+            if kinds is not None and _kind(line) not in kinds:
+                if last and not is_json_line(line):
+                    return
+                continue
+            yield _event(line, None, expander)
         except (ValidationError, ValueError) as exc:
             if last:
                 return
             raise RecordError(f"{path}: line {n}: {exc}") from exc
+
+
+_PARSED_AS_RAW = re.compile(rb'"parsed"\s*:\s*"raw"')
+
+
+def _is_kind(line: bytes, prefix: bytes, kind: str) -> bool:
+    """Whether a line is of `kind`: from the writer's compact prefix, else parsed (a line
+    rewritten by another tool)."""
+    if line.startswith(prefix):
+        return True
+    return not line.startswith(b'{"kind":"') and _kind(line) == kind
+
+
+def _stored(line: bytes) -> bool:
+    """Whether an event line is an `llm_call` in stored form (message parts, parsed as "raw")."""
+    if not (b'"parts"' in line or _PARSED_AS_RAW.search(line)):
+        return False
+    return line.startswith(_CALL_PREFIX) or _kind(line) == "llm_call"
+
+
+def _note(line: bytes, expander: Expander) -> bool:
+    """Keep what later `llm_call` lines may refer to: a `text` line's text (True: the line is
+    not an event) or an observation line (False: it is one, for the caller to pick or skip)."""
+    if _is_kind(line, _TEXT_PREFIX, "text"):
+        expander.text(line)
+        return True
+    if _is_kind(line, _OBSERVATION_PREFIX, "observation"):
+        found = observation_key(line)
+        if found is not None:
+            expander.observed(found[0], found[1], line)
+    return False
 
 
 def _kind(line: bytes) -> str | None:

@@ -136,6 +136,44 @@ class LlmCallEvent(_Event):
     started_at: AwareDatetime
 
 
+class TextEvent(_Event):
+    """A long text stored once per record (a system prompt, a turn's instructions and reply
+    schema); the messages of `llm_call` lines refer to it by `hash` (version 4)."""
+
+    kind: Literal["text"] = "text"
+    hash: str
+    text: str
+
+
+class TextRef(_Event):
+    """A part of a stored message: the text of the record's `text` line with this hash."""
+
+    text: str
+
+
+class ObservationRef(_Event):
+    """A part of a stored message: the JSON of the call's observation (the `observation` line of
+    the same state, round, phase and sub-turn, written just before the call)."""
+
+    observation: Literal[True]
+
+
+class StoredMessage(_Event):
+    """A message as version 4 stores it: its content is the concatenation of `parts`."""
+
+    role: str
+    parts: list[str | TextRef | ObservationRef]
+
+
+class StoredLlmCallEvent(LlmCallEvent):
+    """An `llm_call` line as written: messages in full, or as parts that refer to `text` and
+    `observation` lines (readers return `LlmCallEvent`, with every message in full)."""
+
+    messages: list[ChatMessage | StoredMessage]  # type: ignore[assignment]
+    parsed: dict[str, Any] | Literal["raw"] | None  # type: ignore[assignment]
+    """`"raw"`: the parsed reply is exactly `raw` read as JSON, so it is not written twice."""
+
+
 class Delivered(_Event):
     """A negotiation message as delivered."""
 
@@ -309,9 +347,21 @@ Event = Annotated[
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-Line = Annotated[Header | Event, Field(discriminator="kind")]
-"""Any line of a record (the header first, then events); its JSON Schema is the format's."""
-LINE_ADAPTER: TypeAdapter[Header | Event] = TypeAdapter(Line)
+Line = Annotated[
+    Header
+    | TextEvent
+    | ObservationEvent
+    | StoredLlmCallEvent
+    | NegotiationEvent
+    | DecisionEvent
+    | ResolutionEvent
+    | RoundEndEvent
+    | RunEndEvent,
+    Field(discriminator="kind"),
+]
+"""Any line of a record as written (the header first, then events and `text` lines); its JSON
+Schema is the format's. Readers return `Event`s: `text` lines and message parts resolved."""
+LINE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Line)
 
 
 class RecordError(ValueError):

@@ -1,7 +1,9 @@
 """The only writer of records: append-only JSONL, one flushed line per event.
 
 Every line is valid UTF-8 JSON with secrets redacted (`dilemma.core.safe_text`): a lone surrogate in
-model or server text becomes U+FFFD rather than failing the write.
+model or server text becomes U+FFFD rather than failing the write. The messages of `llm_call`
+events are stored as parts (`dilemma.records.compact`): long texts once per record in `text`
+lines, the observation by reference to its own line.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
 from dilemma.core.safe_text import redact, scrub_tree
-from dilemma.records.schema import Header, ObservationEvent
+from dilemma.records.compact import Compactor
+from dilemma.records.schema import Header, LlmCallEvent, ObservationEvent
 
 # Characters that str.splitlines() treats as line breaks but JSON leaves raw inside strings.
 _UNICODE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
@@ -40,6 +43,40 @@ def _observation_json(event: ObservationEvent) -> str:
     return f'{head[:-1]},"observation":{event.observation.json_text()}}}'
 
 
+_MESSAGES_ONLY = {"messages"}
+_MESSAGES_AND_PARSED = {"messages", "parsed"}
+
+
+def _parsed_is_raw(event: LlmCallEvent) -> bool:
+    """Whether the parsed reply is exactly the raw reply read as JSON (then stored as "raw")."""
+    if event.parsed is None or not event.raw.startswith("{"):
+        return False
+    try:
+        return bool(json.loads(event.raw) == event.parsed)
+    except ValueError:
+        return False
+
+
+def _call_json(event: LlmCallEvent, messages: list[dict[str, object]]) -> str:
+    """The call's JSON with `messages` (written last) in their stored form, and `parsed` as
+    "raw" when it is the raw reply read as JSON."""
+    same = _parsed_is_raw(event)
+    exclude = _MESSAGES_AND_PARSED if same else _MESSAGES_ONLY
+    try:
+        head = event.model_dump_json(exclude=exclude)
+    except PydanticSerializationError:  # a lone surrogate: as `_json` does for other events
+        data = scrub_tree(event.model_dump(mode="json", exclude=exclude))
+        head = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if same:
+        head = f'{head[:-1]},"parsed":"raw"}}'
+    text = json.dumps(messages, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = json.dumps(scrub_tree(messages), ensure_ascii=False, separators=(",", ":"))
+    return f'{head[:-1]},"messages":{text}}}'
+
+
 def _json(model: BaseModel) -> str:
     """The model's JSON; text that cannot be UTF-8 (a lone surrogate) is scrubbed first."""
     try:
@@ -57,6 +94,7 @@ class RecordWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fh: FileIO | None = None
+        self._compactor = Compactor()
 
     def open(self, header: Header) -> None:
         """Create the file (it must not exist) and write the header."""
@@ -65,13 +103,22 @@ class RecordWriter:
         self._write(header)
 
     def write(self, event: BaseModel) -> None:
-        """Append one event and flush it."""
+        """Append one event and flush it (an `llm_call` after the `text` lines it needs)."""
+        if isinstance(event, LlmCallEvent):
+            texts, messages = self._compactor.messages(event)
+            for text in texts:
+                self._write(text)
+            self._write(event, _call_json(event, messages))
+            return
+        if isinstance(event, ObservationEvent):
+            self._compactor.observed(event)
         self._write(event)
 
-    def _write(self, model: BaseModel) -> None:
+    def _write(self, model: BaseModel, text: str | None = None) -> None:
         if self._fh is None:
             raise RuntimeError("record is not open")
-        line = memoryview((one_line(redact(_json(model))) + "\n").encode())
+        text = _json(model) if text is None else text
+        line = memoryview((one_line(redact(text)) + "\n").encode())
         while line:  # an unbuffered write may take part of the line: write the rest
             line = line[self._fh.write(line) :]
 
