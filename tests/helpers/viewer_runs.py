@@ -2,6 +2,7 @@
 
 make_sweep(folder)          4 runs of two-rivals (transparency x model), scripted, 3 rounds
 play_injected(folder)       a two-state war whose model writes markup into every free text
+play_reasking(folder)       a two-state run with a re-ask (markup in the bad reply) and a fallback
 write_in_two_steps(src, dst)   a record appearing as a run being written, then finished
 """
 
@@ -94,6 +95,41 @@ def play_injected(folder: Path) -> Path:
             scenario,
             {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
             RunConfig(seed=1, out_dir=folder, max_retries=0, argv=["test"]),
+        )
+    )
+
+
+BAD_ACTION = f"bogus {SCRIPT}"
+"""The action of A's first decision reply: invalid, so A is asked again."""
+
+
+def _reasking_editor(bad_calls: set[int]) -> Any:
+    """Decision replies number `bad_calls` (1-based) get an invalid action with markup."""
+    decisions = 0
+
+    def edit(reply: dict[str, Any]) -> None:
+        nonlocal decisions
+        if "messages" in reply:
+            return
+        decisions += 1
+        if decisions in bad_calls:
+            reply["action"] = BAD_ACTION
+
+    return edit
+
+
+def play_reasking(folder: Path) -> Path:
+    """States A and B, 2 rounds, one re-ask allowed: A's first decision reply is invalid (its
+    raw reply holds SCRIPT) and the re-ask succeeds; B's round-2 decision fails twice (a
+    fallback). Returns the record."""
+    scenario = make_scenario([{"id": "A"}, {"id": "B"}], rounds=2, subturns=1)
+    a = policy_model("hawk", edit=_reasking_editor({1}))
+    b = policy_model("dove", edit=_reasking_editor({2, 3}))
+    return _run(
+        lambda: play_scenario(
+            scenario,
+            {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
+            RunConfig(seed=7, out_dir=folder, max_retries=1, argv=["test"]),
         )
     )
 

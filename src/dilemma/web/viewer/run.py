@@ -161,6 +161,31 @@ class RoundView:
 
 
 @dataclass
+class CallTotals:
+    """The run's model calls summed: count, re-asks, tokens, cost and latency (None where no
+    call reports the figure)."""
+
+    calls: int = 0
+    reasks: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+
+    def add(self, call: LlmCallEvent) -> None:
+        """Count one call."""
+        self.calls += 1
+        self.reasks += call.attempt > 1
+        self.latency_s += call.latency_s
+        if call.input_tokens is not None:
+            self.input_tokens = (self.input_tokens or 0) + call.input_tokens
+        if call.output_tokens is not None:
+            self.output_tokens = (self.output_tokens or 0) + call.output_tokens
+        if call.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + call.cost_usd
+
+
+@dataclass
 class RunView:
     """One run: header, timeline, curves, measures."""
 
@@ -173,9 +198,10 @@ class RunView:
     measures: dict[str, Any] | None
     measures_error: str | None
     headline: list[tuple[str, str, Any]]
+    calls: CallTotals = field(default_factory=CallTotals)
 
 
-def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
+def _timeline(path: Path, totals: CallTotals) -> tuple[list[RoundView], RunEndEvent | None]:
     rounds: dict[int, RoundView] = {}
     end: RunEndEvent | None = None
 
@@ -184,6 +210,8 @@ def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
 
     human: dict[tuple[int, str], float] = {}
     for call in iter_events(path, ("llm_call",)):
+        if isinstance(call, LlmCallEvent):
+            totals.add(call)
         if (
             isinstance(call, LlmCallEvent)
             and call.model == HUMAN_SPEC  # a person's answer: its latency is the time taken
@@ -245,7 +273,8 @@ def run_view(path: Path) -> RunView:
     """Everything the run page shows (raises dilemma.records.schema.RecordError if unreadable)."""
     header = read_header(path)
     states = [s.id for s in header.scenario.states]
-    rounds, end = _timeline(path)
+    totals = CallTotals()
+    rounds, end = _timeline(path, totals)
     end = end or read_run_end(path)
     arms_chart, threat_chart = _charts(header, states, rounds)
     measures, error = _measures(path)
@@ -264,4 +293,5 @@ def run_view(path: Path) -> RunView:
         measures=measures,
         measures_error=error,
         headline=headline,
+        calls=totals,
     )
