@@ -1,6 +1,7 @@
 """Folders of records for the viewer tests: a small scripted sweep, a hostile run, a late run.
 
-make_sweep(folder)          4 runs of two-rivals (transparency x model), scripted, 3 rounds
+make_sweep(folder)          4 runs of two-rivals (transparency x model), scripted, 3 rounds;
+                            `repeats=2` for 8
 play_injected(folder)       a two-state war whose model writes markup into every free text
 play_reasking(folder)       a two-state run with a re-ask (markup in the bad reply) and a fallback
 write_in_two_steps(src, dst)   a record appearing as a run being written, then finished
@@ -31,7 +32,7 @@ model: scripted:reactive
 factors:
   transparency: [[transparent, transparent], [secretive, secretive]]
   model: [scripted:reactive, scripted:hawk]
-repeats: 1
+repeats: {repeats}
 """
 
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -55,11 +56,12 @@ def _run(play: Callable[[], Awaitable[_T]]) -> _T:
         return pool.submit(asyncio.run, main()).result()
 
 
-def make_sweep(folder: Path) -> list[Path]:
-    """Run the 4-run sweep SWEEP into `folder` (through experiments.sweep, as `dilemma sweep`)."""
+def make_sweep(folder: Path, repeats: int = 1) -> list[Path]:
+    """Run the sweep SWEEP (4 conditions x `repeats`) into `folder` (through
+    experiments.sweep, as `dilemma sweep`)."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder.parent / f"{folder.name}-experiment.yaml"
-    spec.write_text(SWEEP, encoding="utf-8")
+    spec.write_text(SWEEP.format(repeats=repeats), encoding="utf-8")
     runs = expand(load_experiment(spec), spec)
     _run(lambda: sweep_locally(runs, folder, concurrency=4))
     return sorted(folder.glob("*.jsonl"))

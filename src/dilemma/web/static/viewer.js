@@ -84,7 +84,9 @@
     tr.appendChild(valued("td", run.seed === null ? "n/a" : run.seed, run.seed, "num seed"));
     const specs = Object.keys(run.models).map(function (s) { return run.models[s]; });
     const models = valued("td", undefined, specs.join(" "));
-    lines(models, Object.keys(run.models).map(function (s) { return s + ": " + run.models[s]; }));
+    const distinct = specs.filter(function (v, i) { return specs.indexOf(v) === i; });
+    lines(models, distinct.length === 1 && specs.length > 1 ? ["all: " + distinct[0]]
+      : Object.keys(run.models).map(function (s) { return s + ": " + run.models[s]; }));
     tr.appendChild(models);
     tr.appendChild(valued("td", run.outcome, run.outcome, "outcome outcome-" + run.outcome));
     tr.appendChild(valued("td", run.rounds + "/" + run.rounds_planned, run.rounds, "num"));
@@ -101,16 +103,17 @@
   }
 
   function aggregateCell(a, m) {
+    const digits = m === "escalation_index" ? 1 : 2;
     const cell = valued("td", undefined, a.mean, "num agg");
     cell.dataset.measure = m;
     if (a.mean === null) {
       cell.textContent = "n/a";
       return cell;
     }
-    cell.appendChild(document.createTextNode(fmt(a.mean, 2)));
+    cell.appendChild(document.createTextNode(fmt(a.mean, digits)));
     if (a.low !== null && a.high !== null) {
       cell.appendChild(document.createTextNode(" "));
-      cell.appendChild(el("span", "[" + fmt(a.low, 2) + ", " + fmt(a.high, 2) + "]", "ci"));
+      cell.appendChild(el("span", "[" + fmt(a.low, digits) + ", " + fmt(a.high, digits) + "]", "ci"));
     }
     return cell;
   }
@@ -358,7 +361,8 @@
       d.className = "msg msg-" + m.role;
       sent.appendChild(d);
     });
-    node.appendChild(box("sent: " + call.messages.length + " message(s)", sent));
+    node.appendChild(el("p", "sent " + call.messages.length + " message(s):", "note"));
+    node.appendChild(sent);
     const raw = box("raw reply", pre(call.raw, "raw"), true);
     raw.className = "raw";
     node.appendChild(raw);

@@ -87,9 +87,14 @@ class Group:
 
     @property
     def label(self) -> str:
-        """The condition as text: scenario, then `factor = level` for each factor."""
+        """The condition as text: the scenario (unless a factor names it), then
+        `factor = level` for each factor."""
         parts = [f"{f} = {level}" for f, level in self.conditions.items()]
-        return " · ".join([self.scenario, *parts]) if parts else f"{self.scenario} · no conditions"
+        if not parts:
+            return f"{self.scenario} · no conditions"
+        if self.conditions.get("scenario") == self.scenario:  # already named by a factor
+            return " · ".join(parts)
+        return " · ".join([self.scenario, *parts])
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (inserted as text by the page's script)."""
