@@ -71,7 +71,9 @@ def test_a_turn_without_a_valid_reply_is_a_fallback(reasking: Path) -> None:
     data = c.get("/api/calls", params={"path": _key(reasking)}).json()
     assert data["round"] is None
     assert {t["round"] for t in data["turns"]} == {1, 2}
-    (b,) = [t for t in data["turns"] if (t["round"], t["phase"], t["state"]) == (2, "decision", "B")]
+    (b,) = [
+        t for t in data["turns"] if (t["round"], t["phase"], t["state"]) == (2, "decision", "B")
+    ]
     assert b["fallback"] is True and len(b["calls"]) == 2
     assert all(call["error"] for call in b["calls"])
     assert data["totals"]["fallbacks"] == 1 and data["totals"]["reasks"] == 2

@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("playwright")
 
+from dilemma.evaluation.tables import score
 from playwright.sync_api import expect
 
-from dilemma.evaluation.tables import score
 from dilemma.web.viewer.app import create_app
 from tests.helpers.browser import screenshot, serve_asgi
 from tests.helpers.viewer_runs import (
@@ -138,7 +138,7 @@ def test_search_lists_hits_with_run_round_and_state(page: Any, folder: Path) -> 
 
 def _column(page: Any, measure: str) -> list[list[float]]:
     """Per group (in page order), the values of `measure` in its run rows."""
-    return page.evaluate(
+    found: list[list[float]] = page.evaluate(
         """m => Array.from(document.querySelectorAll('#runs tbody.group')).map(b =>
              Array.from(b.querySelectorAll('tr.run')).map(tr => {
                const c = tr.querySelector('td[data-measure="' + m + '"]') ||
@@ -147,6 +147,7 @@ def _column(page: Any, measure: str) -> list[list[float]]:
              }))""",
         measure,
     )
+    return found
 
 
 def test_sorting_by_columns_within_and_across_groups(page: Any, folder: Path) -> None:
