@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -225,3 +226,24 @@ def test_a_match_is_cut_where_it_is(text: str, at: int, size: int) -> None:
     assert found is not None
     start, length = found
     assert text[start : start + length].casefold() == needle.casefold()
+
+
+def _declare(path: Path, primary: list[str]) -> None:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = json.loads(lines[0])
+    header["experiment"]["primary"] = primary
+    lines[0] = json.dumps(header, separators=(",", ":"))
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def test_primary_measures_follow_the_experiment(folder: Path) -> None:
+    for path in folder.glob("*.jsonl"):
+        _declare(path, ["mean_threat", "ladder_score_total"])
+    data = client(folder).get("/api/runs").json()
+    assert data["primary"] == ["mean_threat", "ladder_score_total"]
+    assert data["measures"]["ladder_score_total"]["boolean"] is False
+    r1 = next(r for r in data["runs"] if r["key"] == "r1.jsonl")
+    assert r1["measures"]["ladder_score_total"] is not None
+    _declare(folder / "r1.jsonl", ["war"])  # runs disagree: the defaults
+    data = client(folder).get("/api/runs").json()
+    assert data["primary"] == ["escalation_index", "mean_threat", "mean_growth_pct", "war"]

@@ -155,6 +155,8 @@ class RoundView:
     messages: list[tuple[int, Delivered]] = field(default_factory=list)
     """(sub-turn, message) in delivery order."""
     negotiation_flagged: list[str] = field(default_factory=list)
+    negotiated: bool = False
+    """Whether the round had a negotiation (its model calls can be opened)."""
     decisions: dict[str, StateTurn] = field(default_factory=dict)
     resolution: ResolutionEvent | None = None
     end: RoundEndEvent | None = None
@@ -222,6 +224,7 @@ def _timeline(path: Path, totals: CallTotals) -> tuple[list[RoundView], RunEndEv
     for event in iter_events(path, KINDS):
         if isinstance(event, NegotiationEvent):
             r = at(event.round)
+            r.negotiated = True
             r.messages += [(event.subturn, m) for m in event.delivered]
             r.negotiation_flagged += [s for s in event.flagged if s not in r.negotiation_flagged]
         elif isinstance(event, DecisionEvent):
