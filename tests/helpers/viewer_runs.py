@@ -1,7 +1,9 @@
 """Folders of records for the viewer tests: a small scripted sweep, a hostile run, a late run.
 
-make_sweep(folder)          4 runs of two-rivals (transparency x model), scripted, 3 rounds
+make_sweep(folder)          4 runs of two-rivals (transparency x model), scripted, 3 rounds;
+                            `repeats=2` for 8
 play_injected(folder)       a two-state war whose model writes markup into every free text
+play_reasking(folder)       a two-state run with a re-ask (markup in the bad reply) and a fallback
 write_in_two_steps(src, dst)   a record appearing as a run being written, then finished
 """
 
@@ -30,7 +32,7 @@ model: scripted:reactive
 factors:
   transparency: [[transparent, transparent], [secretive, secretive]]
   model: [scripted:reactive, scripted:hawk]
-repeats: 1
+repeats: {repeats}
 """
 
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -54,11 +56,12 @@ def _run(play: Callable[[], Awaitable[_T]]) -> _T:
         return pool.submit(asyncio.run, main()).result()
 
 
-def make_sweep(folder: Path) -> list[Path]:
-    """Run the 4-run sweep SWEEP into `folder` (through experiments.sweep, as `dilemma sweep`)."""
+def make_sweep(folder: Path, repeats: int = 1) -> list[Path]:
+    """Run the sweep SWEEP (4 conditions x `repeats`) into `folder` (through
+    experiments.sweep, as `dilemma sweep`)."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder.parent / f"{folder.name}-experiment.yaml"
-    spec.write_text(SWEEP, encoding="utf-8")
+    spec.write_text(SWEEP.format(repeats=repeats), encoding="utf-8")
     runs = expand(load_experiment(spec), spec)
     _run(lambda: sweep_locally(runs, folder, concurrency=4))
     return sorted(folder.glob("*.jsonl"))
@@ -94,6 +97,41 @@ def play_injected(folder: Path) -> Path:
             scenario,
             {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
             RunConfig(seed=1, out_dir=folder, max_retries=0, argv=["test"]),
+        )
+    )
+
+
+BAD_ACTION = f"bogus {SCRIPT}"
+"""The action of A's first decision reply: invalid, so A is asked again."""
+
+
+def _reasking_editor(bad_calls: set[int]) -> Any:
+    """Decision replies number `bad_calls` (1-based) get an invalid action with markup."""
+    decisions = 0
+
+    def edit(reply: dict[str, Any]) -> None:
+        nonlocal decisions
+        if "messages" in reply:
+            return
+        decisions += 1
+        if decisions in bad_calls:
+            reply["action"] = BAD_ACTION
+
+    return edit
+
+
+def play_reasking(folder: Path) -> Path:
+    """States A and B, 2 rounds, one re-ask allowed: A's first decision reply is invalid (its
+    raw reply holds SCRIPT) and the re-ask succeeds; B's round-2 decision fails twice (a
+    fallback). Returns the record."""
+    scenario = make_scenario([{"id": "A"}, {"id": "B"}], rounds=2, subturns=1)
+    a = policy_model("hawk", edit=_reasking_editor({1}))
+    b = policy_model("dove", edit=_reasking_editor({2, 3}))
+    return _run(
+        lambda: play_scenario(
+            scenario,
+            {"A": fake(a, "fake-a"), "B": fake(b, "fake-b")},
+            RunConfig(seed=7, out_dir=folder, max_retries=1, argv=["test"]),
         )
     )
 

@@ -45,7 +45,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def rows(page: Any) -> Any:
-    return page.locator("#runs tbody tr")
+    return page.locator("#runs tbody tr.run")
 
 
 def test_lists_a_sweep_and_shows_a_run_written_while_open(
@@ -61,7 +61,7 @@ def test_lists_a_sweep_and_shows_a_run_written_while_open(
         expect(table).to_contain_text("two-rivals")
         expect(table).to_contain_text("transparency = secretive/secretive")
         expect(table).to_contain_text("model = scripted:hawk")
-        expect(table).to_contain_text("Aria: scripted:reactive")
+        expect(table).to_contain_text("all: scripted:reactive")
         expect(page.locator("tr[data-outcome=war]")).to_have_count(1)
         expect(page.locator("tr[data-outcome=completed]")).to_have_count(4)
         screenshot(page, "viewer-list")
@@ -95,12 +95,12 @@ def test_filters_by_outcome_and_condition(page: Any, folder: Path) -> None:
         with page.expect_navigation():
             page.select_option('select[name="c.transparency"]', "secretive/secretive")
         expect(rows(page)).to_have_count(2)
-        for text in rows(page).all_inner_texts():
+        for text in page.locator("#runs tr.group-head").all_inner_texts():
             assert "transparency = secretive/secretive" in text
         with page.expect_navigation():
             page.select_option('select[name="c.model"]', "scripted:hawk")
         expect(rows(page)).to_have_count(1)
-        expect(rows(page)).to_contain_text("Borea: scripted:hawk")
+        expect(rows(page)).to_contain_text("all: scripted:hawk")
         screenshot(page, "viewer-filter-condition")
         page.click("text=clear filters")
         expect(rows(page)).to_have_count(5)
@@ -110,7 +110,7 @@ def test_a_run_shows_its_timeline_and_measures(page: Any, folder: Path) -> None:
     with serve_asgi(create_app(folder)) as url:
         page.goto(url + "/?c.model=scripted%3Ahawk&c.transparency=transparent%2Ftransparent")
         expect(rows(page)).to_have_count(1)
-        page.locator("#runs tbody tr a").click()
+        page.locator("#runs tbody tr.run a").click()
         expect(page.locator("h1")).to_contain_text("Run ")
         for n in (1, 2, 3):
             round_ = page.locator(f"#round-{n}")

@@ -59,37 +59,134 @@
     entries.forEach(function (text) { cell.appendChild(el("div", text)); });
   }
 
-  function row(run) {
-    const tr = el("tr");
+  function valued(tag, text, value, className) {
+    const cell = el(tag, text, className);
+    cell.dataset.value = value === null || value === undefined ? "" : String(value);
+    return cell;
+  }
+
+  function measureText(info, value, name) {
+    if (value === null || value === undefined) return "n/a";
+    if (info && info.boolean) return value ? "yes" : "no";
+    return fmt(value, name === "escalation_index" ? 1 : 2);
+  }
+
+  function row(run, data) {
+    const tr = el("tr", undefined, "run");
     tr.dataset.key = run.key;
     tr.dataset.outcome = run.outcome;
-    const first = el("td");
+    const first = valued("td", undefined, run.run_id);
     const link = el("a", run.run_id);
     link.href = "/run?" + new URLSearchParams({ path: run.key }).toString();
     first.appendChild(link);
     first.appendChild(el("div", run.key, "key"));
     tr.appendChild(first);
-    tr.appendChild(el("td", run.scenario));
-    const conds = el("td");
-    lines(conds, Object.keys(run.conditions).map(function (f) {
-      return f + " = " + run.conditions[f];
-    }));
-    tr.appendChild(conds);
-    const models = el("td");
-    lines(models, Object.keys(run.models).map(function (s) { return s + ": " + run.models[s]; }));
+    tr.appendChild(valued("td", run.seed === null ? "n/a" : run.seed, run.seed, "num seed"));
+    const specs = Object.keys(run.models).map(function (s) { return run.models[s]; });
+    const models = valued("td", undefined, specs.join(" "));
+    const distinct = specs.filter(function (v, i) { return specs.indexOf(v) === i; });
+    lines(models, distinct.length === 1 && specs.length > 1 ? ["all: " + distinct[0]]
+      : Object.keys(run.models).map(function (s) { return s + ": " + run.models[s]; }));
     tr.appendChild(models);
-    tr.appendChild(el("td", run.outcome, "outcome outcome-" + run.outcome));
-    tr.appendChild(el("td", run.rounds + "/" + run.rounds_planned));
-    tr.appendChild(el("td", fmt(run.escalation_index, 1), "num"));
-    const flags = el("td");
+    tr.appendChild(valued("td", run.outcome, run.outcome, "outcome outcome-" + run.outcome));
+    tr.appendChild(valued("td", run.rounds + "/" + run.rounds_planned, run.rounds, "num"));
+    data.primary.forEach(function (m) {
+      const value = run.measures[m];
+      const cell = valued("td", measureText(data.measures[m], value, m), value, "num");
+      cell.dataset.measure = m;
+      tr.appendChild(cell);
+    });
+    const flags = valued("td", undefined, run.flags.join(" "));
     run.flags.forEach(function (flag) { flags.appendChild(el("span", flag, "flag")); });
     tr.appendChild(flags);
     return tr;
   }
 
+  function aggregateCell(a, m) {
+    const digits = m === "escalation_index" ? 1 : 2;
+    const cell = valued("td", undefined, a.mean, "num agg");
+    cell.dataset.measure = m;
+    if (a.mean === null) {
+      cell.textContent = "n/a";
+      return cell;
+    }
+    cell.appendChild(document.createTextNode(fmt(a.mean, digits)));
+    if (a.low !== null && a.high !== null) {
+      cell.appendChild(document.createTextNode(" "));
+      cell.appendChild(el("span", "[" + fmt(a.low, digits) + ", " + fmt(a.high, digits) + "]", "ci"));
+    }
+    return cell;
+  }
+
+  function groupBody(group, runs, data) {
+    const body = el("tbody", undefined, "group");
+    body.dataset.group = group.key;
+    const head = el("tr", undefined, "group-head");
+    const th = el("th", group.label + " ");
+    th.colSpan = 6 + data.primary.length;
+    th.scope = "rowgroup";
+    th.appendChild(el("span", group.runs.length + " run(s), " + group.finished + " finished", "note"));
+    head.appendChild(th);
+    body.appendChild(head);
+    const agg = el("tr", undefined, "aggregate");
+    const label = el("td", "mean [95% interval], " + group.finished + " finished run(s)");
+    label.colSpan = 5;
+    agg.appendChild(label);
+    data.primary.forEach(function (m) { agg.appendChild(aggregateCell(group.aggregates[m], m)); });
+    agg.appendChild(el("td"));
+    body.appendChild(agg);
+    group.runs.forEach(function (key) { body.appendChild(row(runs[key], data)); });
+    return body;
+  }
+
+  function header(data) {
+    const tr = el("tr");
+    function add(key, type, text, title) {
+      const th = el("th");
+      th.dataset.sort = key;
+      th.dataset.type = type;
+      if (title) th.title = title;
+      const button = el("button", text);
+      button.type = "button";
+      th.appendChild(button);
+      tr.appendChild(th);
+    }
+    add("run", "text", "run");
+    add("seed", "num", "seed");
+    add("models", "text", "models");
+    add("outcome", "text", "outcome");
+    add("rounds", "num", "rounds");
+    data.primary.forEach(function (m) {
+      add("m." + m, "num", data.measures[m].label, data.measures[m].doc);
+    });
+    add("flags", "text", "flags");
+    return tr;
+  }
+
+  function renderCommands(commands) {
+    const list = document.getElementById("commands");
+    list.replaceChildren.apply(list, commands.map(function (c) {
+      const li = el("li");
+      li.appendChild(el("span", c.what, "what"));
+      li.appendChild(document.createTextNode(": "));
+      li.appendChild(el("code", c.command, "command"));
+      li.appendChild(document.createTextNode(" "));
+      const button = el("button", "copy", "copy");
+      button.type = "button";
+      button.dataset.command = c.command;
+      li.appendChild(button);
+      return li;
+    }));
+  }
+
   function render(data) {
-    document.querySelector("#runs tbody").replaceChildren.apply(
-      document.querySelector("#runs tbody"), data.runs.map(row));
+    const table = document.getElementById("runs");
+    const runs = {};
+    data.runs.forEach(function (r) { runs[r.key] = r; });
+    table.querySelector("thead").replaceChildren(header(data));
+    Array.from(table.tBodies).forEach(function (b) { b.remove(); });
+    data.groups.forEach(function (g) { table.appendChild(groupBody(g, runs, data)); });
+    applySort(table);
     document.getElementById("shown").textContent = String(data.shown);
     document.getElementById("total").textContent = String(data.total);
     document.getElementById("empty").hidden = data.runs.length > 0;
@@ -98,7 +195,94 @@
       return el("li", u.key + ": " + u.reason);
     }));
     document.getElementById("unreadable-section").hidden = data.unreadable.length === 0;
+    renderCommands(data.commands);
     syncFilters(data);
+  }
+
+  // Sorting: `sort` is a column key ("seed", "m.escalation_index"), "-" in front for descending.
+  // Runs are sorted within their condition group; groups follow their aggregate for a measure
+  // column, else their first run.
+  function sortParam() {
+    return new URLSearchParams(location.search).get("sort") || "";
+  }
+
+  function compareValues(a, b, numeric) {
+    if (numeric) {
+      const x = a === "" ? NaN : Number(a);
+      const y = b === "" ? NaN : Number(b);
+      if (isNaN(x) || isNaN(y)) return (isNaN(x) ? 1 : 0) - (isNaN(y) ? 1 : 0);
+      return x - y;
+    }
+    return a.localeCompare(b, undefined, { numeric: true });
+  }
+
+  function applySort(table) {
+    const param = sortParam();
+    const desc = param.charAt(0) === "-";
+    const key = desc ? param.slice(1) : param;
+    const ths = Array.from(table.querySelectorAll("thead th"));
+    ths.forEach(function (th) { th.removeAttribute("aria-sort"); });
+    const index = ths.findIndex(function (th) { return th.dataset.sort === key; });
+    if (index < 0) return;
+    const th = ths[index];
+    th.setAttribute("aria-sort", desc ? "descending" : "ascending");
+    const numeric = th.dataset.type === "num";
+    const sign = desc ? -1 : 1;
+    function value(tr) {
+      const cell = tr.cells[index];
+      return cell ? cell.dataset.value || "" : "";
+    }
+    function missing(v) { return numeric && (v === "" || isNaN(Number(v))); }
+    function order(a, b) {
+      const x = value(a);
+      const y = value(b);
+      if (missing(x) || missing(y)) return compareValues(x, y, numeric);  // missing last
+      return sign * compareValues(x, y, numeric);
+    }
+    const bodies = Array.from(table.tBodies);
+    bodies.forEach(function (body) {
+      const runs = Array.from(body.querySelectorAll("tr.run"));
+      runs.sort(order).forEach(function (tr) { body.appendChild(tr); });
+    });
+    const measure = key.indexOf("m.") === 0 ? key.slice(2) : null;
+    function groupValue(body) {
+      if (measure) {
+        const agg = body.querySelector("tr.aggregate td[data-measure=\"" + CSS.escape(measure) + "\"]");
+        return agg ? agg.dataset.value || "" : "";
+      }
+      const firstRun = body.querySelector("tr.run");
+      return firstRun ? value(firstRun) : "";
+    }
+    bodies.sort(function (a, b) {
+      const x = groupValue(a);
+      const y = groupValue(b);
+      if (missing(x) || missing(y)) return compareValues(x, y, numeric);
+      return sign * compareValues(x, y, numeric);
+    }).forEach(function (body) { table.appendChild(body); });
+  }
+
+  function setSort(table, key) {
+    const current = sortParam();
+    const next = current === key ? "-" + key : key;
+    const params = new URLSearchParams(location.search);
+    params.set("sort", next);
+    history.replaceState(null, "", "?" + params.toString());
+    const hidden = document.getElementById("sort-param");
+    if (hidden) hidden.value = next;
+    applySort(table);
+  }
+
+  function copyCommand(button) {
+    const text = button.dataset.command || "";
+    function done(word) { button.textContent = word; }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(function () { done("copied"); },
+        function () { done("select and copy"); });
+    } else {
+      done("select and copy");
+    }
+    const code = button.parentElement.querySelector("code");
+    if (code) window.getSelection().selectAllChildren(code);
   }
 
   function poll(url, every, handle) {
@@ -118,6 +302,15 @@
   function listPage(table) {
     const form = document.getElementById("filters");
     form.addEventListener("change", function () { form.submit(); });
+    table.addEventListener("click", function (event) {
+      const th = event.target.closest("thead th");
+      if (th && th.dataset.sort) setSort(table, th.dataset.sort);
+    });
+    document.getElementById("commands").addEventListener("click", function (event) {
+      const button = event.target.closest("button.copy");
+      if (button) copyCommand(button);
+    });
+    applySort(table);
     poll(function () {
       const params = new URLSearchParams(location.search);
       params.set("v", table.dataset.version);
@@ -129,7 +322,109 @@
     });
   }
 
+  // The drill-down: a round's model calls are fetched when one of its "model calls" boxes is
+  // first opened, and every text goes in with textContent.
+  function pre(text, className) {
+    return el("pre", text, "text " + (className || ""));
+  }
+
+  function box(summary, body, open) {
+    const details = el("details");
+    details.appendChild(el("summary", summary));
+    details.appendChild(body);
+    details.open = Boolean(open);
+    return details;
+  }
+
+  function callMeta(call) {
+    const parts = ["attempt " + call.attempt + (call.attempt > 1 ? " (re-ask)" : ""), call.model,
+      fmt(call.latency_s, 2) + " s",
+      "tokens in " + (call.input_tokens === null ? "n/a" : call.input_tokens) +
+        ", out " + (call.output_tokens === null ? "n/a" : call.output_tokens),
+      "cost " + (call.cost_usd === null ? "n/a" : fmt(call.cost_usd, 6) + " USD")];
+    return parts.join(" · ");
+  }
+
+  function callView(call) {
+    const node = el("div", undefined, "call");
+    node.dataset.attempt = String(call.attempt);
+    const meta = el("p", callMeta(call), "call-meta");
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(el("span", call.error === null ? "valid" : "invalid",
+      call.error === null ? "valid" : "flag"));
+    node.appendChild(meta);
+    if (call.error !== null) node.appendChild(el("p", "validation error: " + call.error, "error call-error"));
+    const sent = el("div", undefined, "sent");
+    call.messages.forEach(function (m, i) {
+      const d = box(m.role + " message " + (i + 1) + " (" + m.content.length + " characters)",
+        pre(m.content, "message"));
+      d.className = "msg msg-" + m.role;
+      sent.appendChild(d);
+    });
+    node.appendChild(el("p", "sent " + call.messages.length + " message(s):", "note"));
+    node.appendChild(sent);
+    const raw = box("raw reply", pre(call.raw, "raw"), true);
+    raw.className = "raw";
+    node.appendChild(raw);
+    if (call.parsed !== null) {
+      const parsed = box("parsed result", pre(call.parsed, "parsed"));
+      parsed.className = "parsed";
+      node.appendChild(parsed);
+    }
+    return node;
+  }
+
+  function turnView(turn) {
+    const node = el("div", undefined, "turn");
+    node.dataset.state = turn.state;
+    node.dataset.phase = turn.phase;
+    const head = el("p", (turn.phase === "negotiation" ? turn.state + ", sub-turn " + turn.subturn + ": " : "") +
+      turn.calls.length + " call(s), " + turn.reasks + " re-ask(s)", "turn-head");
+    if (turn.fallback) {
+      head.appendChild(document.createTextNode(" "));
+      head.appendChild(el("span", "FALLBACK: no valid reply", "flag fallback"));
+    }
+    node.appendChild(head);
+    if (turn.error) node.appendChild(el("p", turn.error, "error"));
+    turn.calls.forEach(function (call) { node.appendChild(callView(call)); });
+    return node;
+  }
+
+  function callsPage(main) {
+    const rounds = {};
+    function load(round) {
+      if (!rounds[round]) {
+        const query = new URLSearchParams({ path: main.dataset.key, round: round }).toString();
+        rounds[round] = fetch("/api/calls?" + query, { cache: "no-store" }).then(function (resp) {
+          if (!resp.ok) throw new Error("HTTP " + resp.status);
+          return resp.json();
+        });
+        rounds[round].catch(function () { delete rounds[round]; });
+      }
+      return rounds[round];
+    }
+    main.addEventListener("toggle", function (event) {
+      const details = event.target;
+      if (!details.classList || !details.classList.contains("calls") || !details.open) return;
+      if (details.dataset.loaded) return;
+      const body = details.querySelector(".calls-body");
+      body.replaceChildren(el("p", "loading ...", "note"));
+      load(details.dataset.round).then(function (data) {
+        const turns = data.turns.filter(function (t) {
+          return t.phase === details.dataset.phase &&
+            (!details.dataset.state || t.state === details.dataset.state);
+        });
+        body.replaceChildren.apply(body, turns.length ? turns.map(turnView)
+          : [el("p", "No model call is recorded for this turn.", "note")]);
+        details.dataset.loaded = "1";
+      }).catch(function (err) {
+        body.replaceChildren(el("p", "Cannot load the calls (" + err.message + ").", "error"));
+      });
+    }, true);
+  }
+
   function runPage(main) {
+    callsPage(main);
     if (main.dataset.outcome !== "running") return;
     poll(function () {
       return "/api/run?" + new URLSearchParams({ path: main.dataset.key }).toString();

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from dilemma.evaluation.measure_sets import DEFAULT_PRIMARY
 from dilemma.evaluation.tables import Scores, score
 from dilemma.records.reader import NoRecordsError, find_records, read_header
 from dilemma.records.schema import Header, RecordError
@@ -59,6 +60,11 @@ class RunRow:
     escalation_index: float | None
     flags: list[str] = field(default_factory=list)
     mtime: float = 0.0
+    seed: int | None = None
+    measures: dict[str, float | None] = field(default_factory=dict)
+    """Primary measures (DEFAULT_PRIMARY and any the experiment declares); `war` as 0 or 1."""
+    primary: tuple[str, ...] | None = None
+    """Primary measures the run's experiment declares (None: the defaults)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the poller inserts every string with textContent)."""
@@ -73,6 +79,8 @@ class RunRow:
             "rounds_planned": self.rounds_planned,
             "escalation_index": self.escalation_index,
             "flags": self.flags,
+            "seed": self.seed,
+            "measures": self.measures,
         }
 
 
@@ -101,6 +109,16 @@ class Listing:
         """The outcomes present, in OUTCOMES order (others after)."""
         present = {r.outcome for r in self.rows}
         return [o for o in OUTCOMES if o in present] + sorted(present - set(OUTCOMES))
+
+    def primary(self) -> list[str]:
+        """The primary measures: those the runs' experiment declares when every run declares
+        the same ones, else DEFAULT_PRIMARY (as `dilemma compare` would use them)."""
+        declared = {r.primary for r in self.rows}
+        if len(declared) == 1:
+            only = next(iter(declared))
+            if only:
+                return list(only)
+        return list(DEFAULT_PRIMARY)
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,12 @@ def _number(value: Any) -> float | None:
 def _count(value: Any) -> int:
     number = _number(value)
     return 0 if number is None else int(number)
+
+
+def _measures(run: Mapping[str, Any], declared: list[str] | None) -> dict[str, float | None]:
+    """The run's primary measures (defaults and declared) as numbers; None where missing."""
+    names = list(dict.fromkeys([*DEFAULT_PRIMARY, *(declared or [])]))
+    return {name: _number(run.get(name)) for name in names}
 
 
 def _plural(n: int, what: str) -> str:
@@ -246,6 +270,16 @@ class RunIndex:
                 self._update(changed, stamps)
             return self._listing(stamps)
 
+    def records(self) -> list[tuple[str, Path, Stamp]]:
+        """(key, path, stamp) of every readable record found by the last scan, by key."""
+        with self._lock:
+            found = [
+                (e.row.key, p, e.stamp)
+                for p, e in self._cache.items()
+                if e.row is not None and self.inside(p)
+            ]
+        return sorted(found, key=lambda item: item[0])
+
     def path_of(self, key: str) -> Path | None:
         """The record a listed key names (None for anything not listed: no path tricks, and
         None for a file that now leads outside the folder)."""
@@ -295,6 +329,9 @@ class RunIndex:
                     escalation_index=_number(run.get("escalation_index")),
                     flags=flags,
                     mtime=mtime,
+                    seed=header.seed,
+                    measures=_measures(run, exp.primary if exp else None),
+                    primary=tuple(exp.primary) if exp and exp.primary else None,
                 ),
             )
 

@@ -155,9 +155,36 @@ class RoundView:
     messages: list[tuple[int, Delivered]] = field(default_factory=list)
     """(sub-turn, message) in delivery order."""
     negotiation_flagged: list[str] = field(default_factory=list)
+    negotiated: bool = False
+    """Whether the round had a negotiation (its model calls can be opened)."""
     decisions: dict[str, StateTurn] = field(default_factory=dict)
     resolution: ResolutionEvent | None = None
     end: RoundEndEvent | None = None
+
+
+@dataclass
+class CallTotals:
+    """The run's model calls summed: count, re-asks, tokens, cost and latency (None where no
+    call reports the figure)."""
+
+    calls: int = 0
+    reasks: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+
+    def add(self, call: LlmCallEvent) -> None:
+        """Count one call."""
+        self.calls += 1
+        self.reasks += call.attempt > 1
+        self.latency_s += call.latency_s
+        if call.input_tokens is not None:
+            self.input_tokens = (self.input_tokens or 0) + call.input_tokens
+        if call.output_tokens is not None:
+            self.output_tokens = (self.output_tokens or 0) + call.output_tokens
+        if call.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + call.cost_usd
 
 
 @dataclass
@@ -173,9 +200,10 @@ class RunView:
     measures: dict[str, Any] | None
     measures_error: str | None
     headline: list[tuple[str, str, Any]]
+    calls: CallTotals = field(default_factory=CallTotals)
 
 
-def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
+def _timeline(path: Path, totals: CallTotals) -> tuple[list[RoundView], RunEndEvent | None]:
     rounds: dict[int, RoundView] = {}
     end: RunEndEvent | None = None
 
@@ -184,6 +212,8 @@ def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
 
     human: dict[tuple[int, str], float] = {}
     for call in iter_events(path, ("llm_call",)):
+        if isinstance(call, LlmCallEvent):
+            totals.add(call)
         if (
             isinstance(call, LlmCallEvent)
             and call.model == HUMAN_SPEC  # a person's answer: its latency is the time taken
@@ -194,6 +224,7 @@ def _timeline(path: Path) -> tuple[list[RoundView], RunEndEvent | None]:
     for event in iter_events(path, KINDS):
         if isinstance(event, NegotiationEvent):
             r = at(event.round)
+            r.negotiated = True
             r.messages += [(event.subturn, m) for m in event.delivered]
             r.negotiation_flagged += [s for s in event.flagged if s not in r.negotiation_flagged]
         elif isinstance(event, DecisionEvent):
@@ -245,7 +276,8 @@ def run_view(path: Path) -> RunView:
     """Everything the run page shows (raises dilemma.records.schema.RecordError if unreadable)."""
     header = read_header(path)
     states = [s.id for s in header.scenario.states]
-    rounds, end = _timeline(path)
+    totals = CallTotals()
+    rounds, end = _timeline(path, totals)
     end = end or read_run_end(path)
     arms_chart, threat_chart = _charts(header, states, rounds)
     measures, error = _measures(path)
@@ -264,4 +296,5 @@ def run_view(path: Path) -> RunView:
         measures=measures,
         measures_error=error,
         headline=headline,
+        calls=totals,
     )
