@@ -79,8 +79,8 @@ def export(
     path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
     out: Annotated[Path, typer.Option("-o", "--out", help="folder for the tables")],
 ) -> None:
-    """Export the run, round and dyad-round tables to CSV and Parquet."""
-    from dilemma.cli.compare import export_tables
+    """Export runs, rounds, dyads, states, pairs, texts and calls (CSV, Parquet, dictionary)."""
+    from dilemma.cli.export import export_tables
     from dilemma.records.schema import RecordError
 
     try:
