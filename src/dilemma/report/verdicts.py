@@ -37,9 +37,9 @@ def largest_effect(pairs: pd.DataFrame) -> str:
     prim = pairs[(pairs["family"] == "primary") & pairs["diff"].notna()]
     if prim.empty:
         return ""
-    prim = prim.assign(
-        _p=prim["p_holm"].fillna(math.inf), _d=-prim["diff"].abs()
-    ).sort_values(["_p", "_d"])
+    prim = prim.assign(_p=prim["p_holm"].fillna(math.inf), _d=-prim["diff"].abs()).sort_values(
+        ["_p", "_d"]
+    )
     r = prim.iloc[0]
     ci = "" if pd.isna(r["ci_low"]) else f" [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
     holm = "" if pd.isna(r["p_holm"]) else f", Holm p {fmt(r['p_holm'])}"
