@@ -4,14 +4,22 @@ shows each run's model calls (escaped) when the report is small."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from dilemma.evaluation.tables import score
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from dilemma.core.observation import Phase
+from dilemma.core.safe_text import escape_controls
+from dilemma.records.schema import ChatMessage, LlmCallEvent
 from dilemma.report import plots
 from dilemma.report.build import write_report
+from dilemma.report.calls import call_html
 from dilemma.report.data import GROUP
 from tests.helpers.call_runs import MESSAGE, SCRIPT, STATEMENT, play_calls
 from tests.helpers.report_sweeps import two_factor_sweep
@@ -104,3 +112,43 @@ def test_large_reports_leave_calls_out_and_say_how_to_see_them(
     )
     assert '<details class="call"' not in html
     assert "at most 0 runs" in html and f"dilemma report {calls_record}" in html
+
+
+PAGE_TAGS = {"pre", "details", "summary", "span", "h5", "p", "b"}
+"""The elements a call's HTML is built of."""
+
+
+@example(raw="<a", error="<pre>x</pre>", content="</pre><script>alert(1)</script>")
+@given(raw=st.text(max_size=200), error=st.text(max_size=80), content=st.text(max_size=200))
+@settings(max_examples=60, deadline=None)
+def test_any_model_text_stays_text_in_a_call(raw: str, error: str, content: str) -> None:
+    call = LlmCallEvent(
+        round=1, state="A", phase=Phase.DECISION, subturn=0, attempt=2, model="m",
+        messages=[ChatMessage(role="user", content=content)], raw=raw, parsed=None,
+        error=error, input_tokens=None, output_tokens=None, latency_s=0.1,
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    texts: list[str] = []
+    foreign: list[str] = []
+
+    class Pre(HTMLParser):
+        depth = 0
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in PAGE_TAGS:
+                foreign.append(tag)  # an element the model's text would have made
+            if tag == "pre":
+                self.depth += 1
+                texts.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "pre":
+                self.depth -= 1
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                texts[-1] += data
+
+    Pre(convert_charrefs=True).feed(call_html(call, fallback=True))
+    assert foreign == []
+    assert texts == [escape_controls(content), escape_controls(raw), escape_controls(error)]
