@@ -338,6 +338,68 @@ FRAMES: dict[str, tuple[Column, ...]] = {
 }
 
 
+TEXTS = _cols(
+    _RUN,
+    _ROUND,
+    ("phase", "string", "negotiation (a message) or decision (statement, rationale, reason)"),
+    ("subturn", "Int64", "negotiation sub-turn, from 1 (NA: decision texts)"),
+    ("state", "string", "state that wrote the text"),
+    (
+        "kind",
+        "string",
+        "message / public_statement / private_rationale / threat_reason (why this threat level)",
+    ),
+    (
+        "recipients",
+        "string",
+        "a message's addressees as delivered, comma-separated ('all': every other state);"
+        " 'public' for a public statement (NA: private text)",
+    ),
+    ("target", "string", "the state a threat reason is about (NA: other kinds)"),
+    ("private", "bool", "never shown to another state (rationales and threat reasons)"),
+    ("text", "string", "the text as the model wrote it (secrets redacted on export)"),
+)
+"""Model-written text of records, one row per text (dilemma.evaluation.texts)."""
+
+CALLS = _cols(
+    _RUN,
+    _ROUND,
+    ("state", "string", "state the call decided for"),
+    ("phase", "string", "negotiation or decision"),
+    ("subturn", "int64", "negotiation sub-turn of the call, from 1 (decision calls: 0)"),
+    ("attempt", "int64", "attempt number within the step, from 1; 2 and up are re-asks"),
+    ("model", "string", "model spec that answered"),
+    ("input_tokens", "Int64", "prompt tokens (NA: the provider did not report them)"),
+    ("output_tokens", "Int64", "completion tokens (NA: the provider did not report them)"),
+    ("latency_s", "float64", "seconds from request to reply"),
+    ("cost_usd", "float64", "cost of the call in USD (NaN: no price known)"),
+    ("reask", "bool", "a re-ask: attempt > 1, sent after an invalid reply"),
+    ("valid", "bool", "the reply parsed and validated"),
+    ("error", "string", "why the reply was refused (validation or parse error; NA: valid)"),
+    (
+        "fallback",
+        "bool",
+        "the step ended without a valid reply, so a fallback was used (true on all its calls)",
+    ),
+    ("started_at", "string", "when the call started, ISO 8601 UTC"),
+)
+"""One row per model call of records' `llm_call` lines (dilemma.evaluation.calls)."""
+
+RECORD_FRAMES: dict[str, tuple[Column, ...]] = {"texts": TEXTS, "calls": CALLS}
+"""Frames read from records apart from scoring (model text and calls)."""
+
+CONDITION_DOCS: dict[str, str] = {
+    "model": "model spec(s) of the run's states, distinct, joined by '+'",
+    "prompt_setup": "name of the prompt setup the run used",
+}
+"""Condition columns `with_conditions` joins to runs; any other is an experiment factor."""
+
+
+def condition_doc(name: str) -> str:
+    """The meaning of a condition column joined to runs (an experiment factor by default)."""
+    return CONDITION_DOCS.get(name, f"experiment factor {name}: the run's level (record header)")
+
+
 def conform(df: pd.DataFrame, spec: tuple[Column, ...]) -> pd.DataFrame:
     """The columns of `spec`, in order, cast to their dtypes; a missing column raises KeyError."""
     out = df[[c.name for c in spec]].copy()

@@ -17,7 +17,7 @@ from dilemma.records.provenance import git_state
 from dilemma.records.reader import find_records, read_header
 
 SWEEP = Path(__file__).resolve().parents[1] / "fixtures" / "records_v1" / "sweep"
-TABLES = ("runs", "rounds", "dyad_rounds")
+TABLES = ("runs", "rounds", "dyad_rounds", "state_rounds", "pair_rounds", "texts", "calls")
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -47,7 +47,8 @@ def test_export_writes_the_version_beside_and_into_the_tables(tmp_path: Path) ->
         "dilemma_version": dilemma.__version__,
         "git_revision": revision,
         "git_dirty": dirty,
-        "tables": [f"{table}.{ext}" for table in TABLES for ext in ("csv", "parquet")],
+        "tables": [f"{table}.{ext}" for table in TABLES for ext in ("csv", "parquet")]
+        + ["data_dictionary.csv", "data_dictionary.md"],
     }
     for table in TABLES:
         frame = pd.read_parquet(tmp_path / f"{table}.parquet")

@@ -89,9 +89,9 @@ def test_report_embeds_png_plots(sweep_html: str) -> None:
 
 def test_report_compares_only_the_varying_factor(sweep_html: str) -> None:
     comparison = sweep_html.split('<h2 id="comparison">', 1)[1].split('<h2 id="transcripts">')[0]
-    assert "<h3>transparency</h3>" in comparison
-    assert "<h3>rules.intel_noise</h3>" not in comparison  # one level: does not vary
-    assert "<h3>scenario</h3>" not in comparison
+    assert '<h3 id="cmp-transparency">transparency</h3>' in comparison
+    assert ">rules.intel_noise</h3>" not in comparison  # one level: does not vary
+    assert ">scenario</h3>" not in comparison
     verdict = re.search(r'class="verdict[^"]*">(changes|equivalent|inconclusive): ', comparison)
     assert verdict is not None
     assert "paired by seed" in comparison  # levels share seeds: paired, not pooled
@@ -129,7 +129,7 @@ def test_report_by_named_factor_with_few_transcripts(sweep_dir: Path, tmp_path: 
     # the set-aside attempt is not a result: only the 6 finished runs are reported
     assert "6 run(s) from" in html and "earlier attempt" not in html
     comparison = html.split('<h2 id="comparison">', 1)[1].split('<h2 id="transcripts">')[0]
-    assert "<h3>rules.intel_noise</h3>" in comparison and "<h3>transparency</h3>" not in comparison
+    assert ">rules.intel_noise</h3>" in comparison and ">transparency</h3>" not in comparison
     assert "fewer than two levels" in comparison
     transcripts = html.split('<h2 id="transcripts">', 1)[1]
     assert transcripts.count('<details id="run-') == 2

@@ -79,8 +79,8 @@ def export(
     path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
     out: Annotated[Path, typer.Option("-o", "--out", help="folder for the tables")],
 ) -> None:
-    """Export the run, round and dyad-round tables to CSV and Parquet."""
-    from dilemma.cli.compare import export_tables
+    """Export runs, rounds, dyads, states, pairs, texts and calls (CSV, Parquet, dictionary)."""
+    from dilemma.cli.export import export_tables
     from dilemma.records.schema import RecordError
 
     try:
@@ -99,13 +99,21 @@ def report(
     by: Annotated[
         list[str] | None, typer.Option(help="factor to compare; repeatable (default: all)")
     ] = None,
+    calls: Annotated[
+        int,
+        typer.Option(
+            "--calls",
+            min=0,
+            help="include each run's model calls when the report has at most this many runs",
+        ),
+    ] = 10,
 ) -> None:
-    """Write one self-contained HTML report: provenance, curves, heatmaps, stats, transcripts."""
+    """Write one self-contained HTML report: verdicts, stats, plots, transcripts, model calls."""
     from dilemma.records.schema import RecordError
     from dilemma.report.build import ReportError, write_report
 
     try:
-        written = write_report(path, output, by=by or None)
+        written = write_report(path, output, by=by or None, max_call_runs=calls)
     except (ReportError, RecordError, OSError) as exc:
         raise fail(str(exc)) from exc
     console.print(f"report: {written}", highlight=False)

@@ -1,4 +1,4 @@
-"""Terminal output of `dilemma compare` and the table export of `dilemma export`."""
+"""Terminal output of `dilemma compare` (the table export of `dilemma export`: cli.export)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pandas as pd
 
 from dilemma._version import __version__
 from dilemma.api.analysis import compare_settings, compare_with, runs_table
-from dilemma.core.safe_text import redactor
-from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut, with_conditions
+from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 from dilemma.evaluation.run_json import plain
 from dilemma.evaluation.tables import record_paths, score
@@ -229,53 +228,3 @@ def compare_output(path: Path, request: CompareRequest, *, as_json: bool) -> str
     if as_json:
         return json.dumps(comparison_json(result, request.where, source), indent=2)
     return comparison_text(result, source)
-
-
-def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table with secrets redacted from its text cells (an error may quote a key)."""
-    frame = frame.copy()
-    clean = redactor()
-    for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            continue
-        frame[column] = values.map(lambda v: clean(v) if isinstance(v, str) else v)
-    return frame
-
-
-EXPORT_INFO = "export.json"
-"""Written beside the tables: the sandbox version and revision that computed them."""
-
-
-def export_tables(path: Path, out: Path) -> list[Path]:
-    """Write runs, rounds and dyad_rounds as CSV and Parquet into `out`, and `export.json`.
-
-    The Parquet files carry the sandbox version in their metadata too (pandas reads it back
-    as `DataFrame.attrs["dilemma_version"]`)."""
-    from dilemma.records.provenance import git_state
-
-    scores = score(record_paths(path))
-    runs = with_conditions(scores.runs)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, frame in (
-        ("runs", runs),
-        ("rounds", scores.rounds),
-        ("dyad_rounds", scores.dyad_rounds),
-    ):
-        csv, parquet = out / f"{name}.csv", out / f"{name}.parquet"
-        frame = _redacted(frame)
-        frame.attrs = {"dilemma_version": __version__}
-        frame.to_csv(csv, index=False)
-        frame.to_parquet(parquet, index=False)
-        written += [csv, parquet]
-    revision, dirty = git_state()
-    info = {
-        "dilemma_version": __version__,
-        "git_revision": revision,
-        "git_dirty": dirty,
-        "tables": [file.name for file in written],
-    }
-    written.append(out / EXPORT_INFO)
-    written[-1].write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return written

@@ -14,6 +14,7 @@ from dilemma.evaluation.columns import RUNS
 from dilemma.evaluation.comparison import Comparison
 from dilemma.report.data import ReportData
 from dilemma.report.html import esc, fmt, table
+from dilemma.report.verdicts import anchor, interactions_section
 
 MEASURE_DOCS = {c.name: c.doc for c in RUNS}
 
@@ -26,7 +27,7 @@ def comparison_html(c: Comparison) -> str:
     """One factor's comparison: verdict, runs compared and left out, means and tests."""
     cls = _VERDICT_CLASS[c.verdict]
     out = [
-        f"<h3>{esc(c.by)}</h3>",
+        f'<h3 id="{esc(anchor(c.by))}">{esc(c.by)}</h3>',
         f'<p class="verdict {cls}">{esc(c.verdict)}: {esc(c.summary)}</p>',
         f"<p class=note>Runs: {esc(c.runs_note)}.</p>",
     ]
@@ -132,4 +133,5 @@ def comparisons_section(d: ReportData) -> str:
     )
     for c in found:
         out.append(comparison_html(c))
+    out.append(interactions_section(d, found))
     return "".join(out)

@@ -9,11 +9,13 @@ dilemma.evaluation.comparison (`with_conditions`, `compare`).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from dilemma.evaluation.comparison import (
     CompareError,
     Comparison,
+    Interaction,
     compare,
     declared,
     with_conditions,
@@ -29,6 +31,10 @@ ALL_RUNS = "all runs"
 
 
 NONE_LEVEL = "(none)"
+
+
+MAX_INTERACTIONS = 6
+"""Two-factor interactions a report tests at most (the first pairs of compared factors)."""
 
 
 class ReportError(ValueError):
@@ -145,6 +151,7 @@ class ReportData:
         else:
             self.runs[GROUP] = ALL_RUNS
         self.cell_factors = cell_factors
+        self._comparisons: list[Comparison] | None = None
         group_of = self.runs.set_index("run_id")[GROUP]
         self.rounds = self.scores.rounds.assign(
             **{GROUP: self.scores.rounds["run_id"].map(group_of)}
@@ -156,9 +163,39 @@ class ReportData:
     def comparisons(self) -> list[Comparison]:
         """One comparison per compared factor, paired by seed or stratified by the other
         factors, with the primary measures and margins the experiment declared. Runs without a
-        level of the factor, and unfinished runs, are left out of it and counted."""
+        level of the factor, and unfinished runs, are left out of it and counted.
+
+        With two or more factors, each comparison of a factor carries its interaction with the
+        next compared factor (f1 x f2, f2 x f3, ...; the main effect is tested the same way
+        with or without it); `interactions` gives the pairs that leaves out. Computed once."""
+        if self._comparisons is None:
+            primary, margins = self._declared()
+            found = []
+            for n, f in enumerate(self.compared):
+                partner = self.compared[n + 1] if n + 1 < len(self.compared) else None
+                found.append(
+                    compare(self.conditions, f, primary, margins=margins, interaction=partner)
+                )
+            self._comparisons = found
+        return self._comparisons
+
+    def interactions(self) -> list[Interaction]:
+        """Every two-factor interaction of the compared factors, up to MAX_INTERACTIONS pairs:
+        those the comparisons carry, then the other pairs, each computed on its own."""
+        found = [c.interaction for c in self.comparisons() if c.interaction is not None]
+        done = {(i.by, i.within) for i in found}
+        primary, margins = self._declared()
+        for a, b in itertools.combinations(self.compared, 2):
+            if len(found) >= MAX_INTERACTIONS:
+                break
+            if (a, b) not in done:
+                extra = compare(self.conditions, a, primary, margins=margins, interaction=b)
+                if extra.interaction is not None:
+                    found.append(extra.interaction)
+        return found[:MAX_INTERACTIONS]
+
+    def _declared(self) -> tuple[list[str] | None, dict[str, float]]:
         try:
-            primary, margins = declared(self.paths.values())
+            return declared(self.paths.values())
         except CompareError as exc:
             raise ReportError(str(exc)) from exc
-        return [compare(self.conditions, f, primary, margins=margins) for f in self.compared]

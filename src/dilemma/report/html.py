@@ -16,18 +16,26 @@ import pandas as pd
 from dilemma.report.transcript import Line
 
 CSS = """
+*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
-max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
+max-width:1200px;padding:0 1em;color:#222;line-height:1.4;overflow-wrap:anywhere}
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 h3{margin-top:1.4em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.86em}
-th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto;max-width:100%;margin:.6em 0}
+table{border-collapse:collapse;margin:0;font-size:.86em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;
+overflow-wrap:normal}
+table.kv td{overflow-wrap:anywhere;min-width:12em}
+th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums;
+white-space:nowrap}
 tr.sig td{background:#fff3cd}
 .verdict{font-weight:600;padding:.5em .7em;border-left:4px solid #888;background:#f7f7f7}
 .verdict.yes{border-color:#c0392b}.verdict.no{border-color:#27ae60}
+.verdict.maybe{border-color:#b9770e}
+ul.verdicts{list-style:none;padding:0}ul.verdicts li{margin:.4em 0;font-weight:400}
 .note{color:#555;font-size:.9em}
 img{max-width:100%;height:auto;border:1px solid #eee}
+.fig{overflow-x:auto;max-width:100%;margin:1em 0}
 details{border:1px solid #ddd;border-radius:4px;margin:.4em 0;padding:.3em .6em}
 summary{cursor:pointer;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em}
 .tr{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82em;white-space:pre-wrap;
@@ -38,7 +46,9 @@ word-break:break-word}
 .t-statement{color:#1a5276}.t-private{color:#7d3c98}
 .t-flag{color:#b9770e;font-weight:700}.t-war{color:#c0392b;font-weight:700}
 .t-treaty{color:#117a65}.t-end{color:#444}.t-outcome{font-weight:600}.t-note{color:#888}
-nav ul{columns:2}code{font-size:.9em}
+nav ul{columns:2}code{font-size:.9em;overflow-wrap:anywhere}
+@media (max-width:600px){body{margin:1em auto;padding:0 .6em}nav ul{columns:1}
+h1{font-size:1.3em}details{padding:.2em .3em}}
 """
 
 
@@ -85,11 +95,21 @@ def table(
             cells.append(f"<td{cls}>{esc(fmt(v))}</td>")
         cls = f' class="{row_class[n]}"' if n < len(row_class) and row_class[n] else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
-def img(uri: str, alt: str) -> str:
-    return f'<p><img src="{uri}" alt="{esc(alt)}"></p>'
+def img(uri: str, alt: str, min_width: int | None = None) -> str:
+    """A plot. With `min_width` (CSS px) it is never drawn narrower: on a small screen it
+    scrolls sideways inside its own box, so its numbers stay readable."""
+    if min_width is None:
+        return f'<p><img src="{uri}" alt="{esc(alt)}"></p>'
+    return (
+        f'<div class="fig"><img src="{uri}" alt="{esc(alt)}"'
+        f' style="min-width:{int(min_width)}px"></div>'
+    )
 
 
 def or_unknown(value: object) -> object:

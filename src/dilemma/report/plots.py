@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -60,6 +61,29 @@ def curve_table(rounds: pd.DataFrame, group: str, measure: str) -> pd.DataFrame:
 
 def escalation_curves(rounds: pd.DataFrame, group: str, title: str) -> str:
     """A 2x2 panel of per-round curves (mean over runs, 95% t band), one line per group."""
+    return data_uri(escalation_figure(rounds, group, title))
+
+
+def round_axis(ax: Axes, rounds: pd.Series) -> None:
+    """Integer round ticks over the rounds played, half a round of margin each side (so one
+    round is not drawn from 0.945 to 1.05)."""
+    lo, hi = int(rounds.min()), int(rounds.max())
+    ax.set_xlim(lo - 0.5, hi + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
+def value_axis(ax: Axes, values: pd.Series) -> None:
+    """A sane y range when every value is the same: one unit either side, not a 1e-16 span."""
+    finite = values.dropna()
+    if finite.empty:
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < 1e-9:
+        ax.set_ylim(lo - 1.0, hi + 1.0)
+
+
+def escalation_figure(rounds: pd.DataFrame, group: str, title: str) -> Figure:
+    """The figure of `escalation_curves`."""
     fig = Figure(figsize=(11, 7.5))
     axes = fig.subplots(2, 2, sharex=True)
     groups = sorted(rounds[group].dropna().unique(), key=str)
@@ -83,7 +107,8 @@ def escalation_curves(rounds: pd.DataFrame, group: str, title: str) -> str:
             )
             ax.fill_between(t["round"], t["low"], t["high"], color=color, alpha=0.18, lw=0)
         ax.set_title(label, fontsize=10)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        round_axis(ax, rounds["round"])
+        value_axis(ax, pd.concat([table["mean"], table["low"], table["high"]]))
         ax.grid(alpha=0.3)
         if measure == "mean_misperception":
             ax.axhline(0, color="grey", lw=0.8)
@@ -102,7 +127,7 @@ def escalation_curves(rounds: pd.DataFrame, group: str, title: str) -> str:
         hspace=0.22,
         wspace=0.15,
     )
-    return data_uri(fig)
+    return fig
 
 
 def index_by_group(runs: pd.DataFrame, group: str) -> str:
@@ -139,12 +164,22 @@ def dyad_matrix(pairs: pd.DataFrame, states: list[str], value: str) -> np.ndarra
     return out
 
 
+def _heatmap_size(n_groups: int, n_states: int) -> tuple[float, float]:
+    """Width and height in inches of the heatmaps of `n_groups` groups of `n_states` states."""
+    size = 1.0 + 0.55 * n_states
+    return max(4.5, size * max(1, n_groups) + 1.5), 2 * size + 1.3
+
+
+def heatmap_width_px(n_groups: int, n_states: int) -> int:
+    """The drawn width of `heatmaps` in pixels (CSS pixels at 1x)."""
+    return round(_heatmap_size(n_groups, n_states)[0] * DPI)
+
+
 def heatmaps(pairs: pd.DataFrame, states: list[str], group: str, title: str) -> str:
     """Threat (top row) and misperception (bottom row) i -> j, one column per group."""
     groups = sorted(pairs[group].dropna().unique(), key=str)
     n = max(1, len(groups))
-    size = 1.0 + 0.55 * len(states)
-    width, height = max(4.5, size * n + 1.5), 2 * size + 1.3
+    width, height = _heatmap_size(len(groups), len(states))
     fig = Figure(figsize=(width, height))
     axes = np.array(fig.subplots(2, n, squeeze=False))
     fig.subplots_adjust(

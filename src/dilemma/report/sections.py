@@ -16,6 +16,7 @@ import pandas as pd
 from dilemma.records.reader import read_record
 from dilemma.records.schema import RecordError
 from dilemma.report import plots
+from dilemma.report.calls import call_history
 from dilemma.report.data import ALL_RUNS, GROUP, ReportData
 from dilemma.report.html import (
     counted,
@@ -119,7 +120,10 @@ def provenance_section(d: ReportData, source: Path) -> str:
     rows.append(("tokens in / out; cost", f"{tokens_in} / {tokens_out}; {cost}"))
     rows.append(("command", counted([" ".join(h.argv) for h in hs], 3)))
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    return f'<h2 id="provenance">Experiment and provenance</h2><table>{body}</table>'
+    return (
+        '<h2 id="provenance">Experiment and provenance</h2>'
+        f'<div class="scroll"><table class="kv">{body}</table></div>'
+    )
 
 
 RUN_COLUMNS = (
@@ -279,7 +283,8 @@ def heatmaps_section(d: ReportData) -> str:
                 sub = sub.assign(**{col: ALL_RUNS})
                 label = f"scenario {sname}, all runs ({groups} conditions pooled)"
             out.append(f"<h3>{esc(label)}</h3>")
-            out.append(img(plots.heatmaps(sub, states, col, label), label))
+            width = plots.heatmap_width_px(sub[col].nunique(), len(states))
+            out.append(img(plots.heatmaps(sub, states, col, label), label, int(0.8 * width)))
     return "".join(out)
 
 
@@ -349,8 +354,10 @@ def pick_transcripts(runs: pd.DataFrame, cap: int) -> list[str]:
     return picked
 
 
-def transcripts_section(d: ReportData, picked: list[str], cap: int) -> str:
-    out = ['<h2 id="transcripts">Transcripts</h2>']
+def transcripts_section(d: ReportData, picked: list[str], cap: int, max_call_runs: int) -> str:
+    """Transcripts of the picked runs; each with its call history when the report has at
+    most `max_call_runs` runs (otherwise a note says how to see one)."""
+    out = ['<h2 id="transcripts">Transcripts and model calls</h2>']
     total = len(d.runs)
     if len(picked) < total:
         out.append(
@@ -362,6 +369,23 @@ def transcripts_section(d: ReportData, picked: list[str], cap: int) -> str:
         " <span class=t-private>[private]</span> lines were never shown to other states;"
         " <span class=t-flag>FLAGGED</span> marks fallbacks after invalid replies.</p>"
     )
+    with_calls = total <= max_call_runs
+    if with_calls:
+        out.append(
+            "<p class=note>Under each transcript, <b>Model calls</b> lists every call: the"
+            " messages sent, the raw reply, the parsed result, refused replies with their"
+            " validation error and the re-ask that followed, tokens, latency, cost, and"
+            " whether the step ended in a fallback.</p>"
+        )
+    else:
+        example = next(iter(d.paths.values()), Path("RECORD.jsonl"))
+        out.append(
+            f"<p class=note>Call histories (messages sent, raw replies, re-asks, tokens,"
+            f" latency, cost) are included when a report has at most {max_call_runs} runs;"
+            f" this one has {total}. For one run: <code>dilemma report"
+            f" {esc(example)} -o run.html</code> (any record), or raise the limit with"
+            f" <code>--calls {total}</code>.</p>"
+        )
     info = d.runs.set_index("run_id")
     for rid in picked:
         row = info.loc[rid]
@@ -370,12 +394,20 @@ def transcripts_section(d: ReportData, picked: list[str], cap: int) -> str:
             f"{rid} | {row[GROUP]} | seed {row['seed']} | {row['outcome']}"
             f" | {row['rounds']} rounds" + ("" if pd.isna(idx) else f" | index {float(idx):.1f}")
         )
+        calls = ""
         try:
-            body = lines_html(transcript_lines(read_record(d.paths[rid])))
+            record = read_record(d.paths[rid])
+            body = lines_html(transcript_lines(record))
+            if with_calls:
+                calls = (
+                    f'<details class="calls" id="calls-{esc(rid)}"><summary>Model calls of'
+                    f" {esc(rid)}</summary>{call_history(record)}</details>"
+                )
         except (OSError, RecordError) as exc:
             body = f"<div class=t-flag>{esc(exc)}</div>"
+        opened = " open" if total == 1 else ""
         out.append(
-            f'<details id="run-{esc(rid)}"><summary>{esc(summary)}</summary>'
-            f'<div class="tr">{body}</div></details>'
+            f'<details id="run-{esc(rid)}"{opened}><summary>{esc(summary)}</summary>'
+            f'<div class="tr">{body}</div>{calls}</details>'
         )
     return "".join(out)
