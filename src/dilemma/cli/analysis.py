@@ -34,6 +34,9 @@ def compare(
     path: Annotated[Path, typer.Argument(help="a folder of records (e.g. a sweep's)")],
     by: Annotated[str, typer.Option(help="factor to compare (an experiment condition)")],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="add the full tables (wider than 100 columns)")
+    ] = False,
     seed: Annotated[int, typer.Option(help="seed of the bootstrap and permutations")] = 0,
     where: Annotated[
         list[str] | None,
@@ -70,7 +73,7 @@ def compare(
         seed=seed,
     )
     try:
-        print(compare_output(path, request, as_json=as_json))
+        print(compare_output(path, request, as_json=as_json, wide=wide))
     except (RecordError, CompareError, OSError) as exc:
         raise fail(str(exc)) from exc
 

@@ -13,6 +13,7 @@ from dilemma._version import __version__
 from dilemma.api.analysis import compare_settings, compare_with, runs_table
 from dilemma.core.safe_text import redactor
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut, with_conditions
+from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 from dilemma.evaluation.run_json import plain
 from dilemma.evaluation.tables import record_paths, score
@@ -26,14 +27,17 @@ def select(runs: pd.DataFrame, where: list[str]) -> pd.DataFrame:
     """Runs whose columns match every `FACTOR=LEVEL` filter."""
     for item in where:
         factor, sep, level = item.partition("=")
-        if not sep or factor not in runs.columns:
+        if not sep:
             raise CompareError(
                 f"--where {item!r}: expected FACTOR=LEVEL with a factor among"
-                f" {sorted(c for c in runs.columns if runs[c].dtype == object)}"
+                f" {', '.join(factors_of(runs))}"
             )
-        runs = runs[runs[factor].astype(str) == level]
-        if runs.empty:
-            raise CompareError(f"--where {item!r}: no run has {factor} = {level}")
+        if factor not in factors_of(runs):
+            raise unknown_factor(runs, factor, "--where")
+        kept = runs[runs[factor].astype(str) == level]
+        if kept.empty:
+            raise unknown_level(runs, factor, level, "--where")
+        runs = kept
     return runs
 
 
@@ -223,12 +227,22 @@ def comparison_text(result: Comparison, source: str) -> str:
     return "\n".join(parts)
 
 
-def compare_output(path: Path, request: CompareRequest, *, as_json: bool) -> str:
-    """The comparison of `by`'s levels (within the runs `where` selects), as text or JSON."""
+def compare_output(
+    path: Path, request: CompareRequest, *, as_json: bool, wide: bool = False
+) -> str:
+    """The comparison of `by`'s levels (within the runs `where` selects), as JSON, as text
+    for people (verdict first, 100 columns) or, `wide`, with the full tables too."""
+    from dilemma.cli.compare_text import comparison_for_people, folder_of, people_text
+
     result, source = run_compare(path, request)
     if as_json:
         return json.dumps(comparison_json(result, request.where, source), indent=2)
-    return comparison_text(result, source)
+    folder = folder_of(path, record_paths(path))
+    if wide:
+        return "\n".join(
+            [*people_text(result, source, folder), "", comparison_text(result, source)]
+        )
+    return comparison_for_people(result, source, folder)
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
