@@ -182,3 +182,20 @@ def test_level_table_fits_any_level_names(names: list[str], value: float) -> Non
         ]
     )
     assert max(len(line) for line in level_table(levels)) <= WIDTH
+
+
+def test_across_adds_the_mixed_model_to_text_and_json(sweep: Path) -> None:
+    text = invoke("compare", str(sweep), "--by", "transparency", "--across", "model")
+    assert text.code == 0, text.stderr
+    assert "Across model:" in text.stdout
+    # one model in these records: nothing to fit, and the output says so
+    assert "the mixed model cannot be fitted" in text.stdout
+    assert max(len(line) for line in text.stdout.splitlines()) <= WIDTH
+    out = invoke("compare", str(sweep), "--by", "transparency", "--across", "model", "--json")
+    mixed = json.loads(out.stdout)["mixed"]
+    assert mixed["across"] == "model" and mixed["groups"] == 1
+    assert {"estimate", "ci_low", "ci_high", "p_value", "group_var", "pooled_estimate"} <= set(
+        mixed["effects"][0]
+    )
+    bad = invoke("compare", str(sweep), "--by", "transparency", "--across", "modle")
+    assert bad.code == 2 and "did you mean model?" in bad.unwrapped_stderr

@@ -19,10 +19,12 @@ from dilemma.evaluation.comparison import (
     Comparison,
     conditions,
     declared,
+    resolve_settings,
     with_conditions,
 )
 from dilemma.evaluation.comparison import compare as compare_runs
 from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
+from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.tables import Scores
 from dilemma.evaluation.tables import score as score_records
 from dilemma.records.reader import Record
@@ -159,6 +161,25 @@ def compare(
     table = select(runs_table(runs), where or {})
     settings = compare_settings(table, primary, margins)
     return compare_with(table, by, settings, interaction=interaction, seed=seed)
+
+
+def compare_across(
+    runs: Runs,
+    by: str,
+    across: str,
+    *,
+    where: Mapping[str, str] | None = None,
+    primary: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+) -> MixedComparison:
+    """The effect of `by` across the groups of `across` (several models or prompt
+    paraphrases): a linear mixed model with random intercepts by `across`
+    (`dilemma.evaluation.mixed`), with the pooled estimate beside it. `where`, `primary` and
+    `margins` as for `compare`."""
+    table = select(runs_table(runs), where or {})
+    settings = compare_settings(table, primary, margins)
+    prim, merged = resolve_settings(settings.primary, settings.margins)
+    return mixed_compare(table, by, across, prim, merged)
 
 
 async def acompare(

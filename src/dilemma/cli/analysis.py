@@ -58,6 +58,13 @@ def compare(
         str | None,
         typer.Option(help="a second factor: report the BY x INTERACTION interaction"),
     ] = None,
+    across: Annotated[
+        str | None,
+        typer.Option(
+            help="a grouping such as model or prompt_setup: also estimate BY's effect with a"
+            " mixed model, random intercepts by ACROSS (MixedLM)"
+        ),
+    ] = None,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
@@ -71,6 +78,7 @@ def compare(
         margins=margin or [],
         interaction=interaction,
         seed=seed,
+        across=across,
     )
     try:
         print(compare_output(path, request, as_json=as_json, wide=wide))

@@ -15,6 +15,7 @@ from dilemma.core.safe_text import redactor
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut, with_conditions
 from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
 from dilemma.evaluation.measure_sets import check_margins, check_primary
+from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.run_json import plain
 from dilemma.evaluation.tables import record_paths, score
 
@@ -79,6 +80,8 @@ class CompareRequest:
     margins: list[str] = field(default_factory=list)
     interaction: str | None = None
     seed: int = 0
+    across: str | None = None
+    """A grouping (model, prompt_setup, ...) for the mixed model (`dilemma.evaluation.mixed`)."""
 
 
 ORIGIN = {"given": "--primary"}
@@ -235,14 +238,40 @@ def compare_output(
     from dilemma.cli.compare_text import comparison_for_people, folder_of, people_text
 
     result, source = run_compare(path, request)
+    mixed = run_mixed(path, request, result) if request.across else None
     if as_json:
-        return json.dumps(comparison_json(result, request.where, source), indent=2)
+        out = comparison_json(result, request.where, source)
+        if mixed is not None:
+            out["mixed"] = mixed_json(mixed)
+        return json.dumps(out, indent=2)
     folder = folder_of(path, record_paths(path))
     if wide:
-        return "\n".join(
-            [*people_text(result, source, folder), "", comparison_text(result, source)]
-        )
-    return comparison_for_people(result, source, folder)
+        head = people_text(result, source, folder, mixed)
+        return "\n".join([*head, "", comparison_text(result, source)])
+    return comparison_for_people(result, source, folder, mixed)
+
+
+def run_mixed(path: Path, request: CompareRequest, result: Comparison) -> MixedComparison:
+    """The mixed model of `by` across `request.across`, on the runs `run_compare` compared,
+    with its primary measures, margins and alpha."""
+    runs = select(runs_table(score(record_paths(path))), request.where)
+    return mixed_compare(
+        runs, request.by, str(request.across), result.primary, result.margins, result.alpha
+    )
+
+
+def mixed_json(m: MixedComparison) -> dict[str, Any]:
+    """The machine-readable form of the mixed model's estimates."""
+    return {
+        "by": m.by,
+        "across": m.across,
+        "verdict": m.verdict,
+        "summary": m.summary,
+        "groups": m.groups,
+        "runs": m.n_runs,
+        "warnings": list(m.warnings),
+        "effects": _records(m.effects),
+    }
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from dilemma.evaluation.comparison import Comparison, Interaction
 from dilemma.evaluation.conditions import experiment_info
+from dilemma.evaluation.mixed import MixedComparison
 from dilemma.records.reader import read_header
 
 WIDTH = 100
@@ -304,12 +305,20 @@ def interaction_lines(i: Interaction) -> list[str]:
     return lines
 
 
-def people_text(result: Comparison, source: str, folder: Folder | None) -> list[str]:
-    """The head of the output: verdict, effect sentences and the next command."""
+def people_text(
+    result: Comparison,
+    source: str,
+    folder: Folder | None,
+    mixed: MixedComparison | None = None,
+) -> list[str]:
+    """The head of the output: verdict, effect sentences, the mixed model's estimates (when
+    asked for) and the next command."""
     lines = wrap(f"Verdict: {result.verdict} - {result.summary}", "  ")
     if not result.pairs.empty:
         lines += ["", "Primary measures (difference a - b; Holm over the primary tests):"]
         lines += sentences(result.pairs)
+    if mixed is not None:
+        lines += ["", *mixed_lines(mixed)]
     if folder is not None:
         advice = next_step(result, folder)
         if advice:
@@ -346,7 +355,41 @@ def body_text(result: Comparison, source: str) -> list[str]:
     return lines
 
 
-def comparison_for_people(result: Comparison, source: str, folder: Folder | None = None) -> str:
-    """The default terminal form of a comparison: verdict first, fits WIDTH columns (a command
-    or path longer than a line is the only exception)."""
-    return "\n".join([*people_text(result, source, folder), *body_text(result, source)])
+def comparison_for_people(
+    result: Comparison,
+    source: str,
+    folder: Folder | None = None,
+    mixed: MixedComparison | None = None,
+) -> str:
+    """The default terminal form of a comparison: verdict first, fits WIDTH columns (a word
+    longer than a line, such as a long path, is the only exception)."""
+    head = people_text(result, source, folder, mixed)
+    return "\n".join([*head, *body_text(result, source)])
+
+
+def mixed_lines(m: MixedComparison) -> list[str]:
+    """The mixed model's verdict, one sentence per measure (with the pooled estimate beside
+    it) and its warnings."""
+    lines = wrap(f"Across {m.across}: {m.verdict} - {m.summary}", "  ")
+    for _, r in m.effects.iterrows():
+        if math.isnan(float(r["estimate"])):
+            lines += wrap(f"{r['measure']}: the mixed model cannot be fitted", "    ", "  ")
+            continue
+        diff = float(r["estimate"])
+        a, b = r["level_a"], r["level_b"]
+        what = (
+            f"{a} is {num(abs(diff))} {'higher' if diff > 0 else 'lower'} than {b}"
+            if diff != 0
+            else f"{a} and {b} do not differ"
+        )
+        text = (
+            f"{r['measure']}: {what} (95% CI {num(r['ci_low'])} to {num(r['ci_high'])},"
+            f" p = {num(r['p_value'])}, Holm p = {num(r['p_holm'])}, {int(r['n'])} runs in"
+            f" {m.groups} {m.across} groups; {m.across} variance {num(r['group_var'])},"
+            f" residual {num(r['resid_var'])}; pooled over {m.across}: {num(r['pooled_estimate'])}"
+            f" [{num(r['pooled_ci_low'])}, {num(r['pooled_ci_high'])}])"
+        )
+        lines += wrap(text, "    ", "  ")
+    for w in m.warnings:
+        lines += wrap(w, "    ", "warning: ")
+    return lines
