@@ -199,3 +199,13 @@ def test_across_adds_the_mixed_model_to_text_and_json(sweep: Path) -> None:
     )
     bad = invoke("compare", str(sweep), "--by", "transparency", "--across", "modle")
     assert bad.code == 2 and "did you mean model?" in bad.unwrapped_stderr
+
+
+def test_interaction_verdict_comes_before_the_tables() -> None:
+    table = synthetic_runs(np.random.default_rng(4), 6, interaction=2.0)
+    result = compare(table, "f", interaction="g", resampling=Resampling(n_boot=99))
+    lines = comparison_for_people(result, "default set").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Interaction f x g: "))
+    assert at < next(i for i, line in enumerate(lines) if line.startswith("Design: "))
+    assert any(line.strip().startswith("escalation_index: (a - b) at g1 is") for line in lines[at:])
+    assert max(len(line) for line in lines) <= WIDTH

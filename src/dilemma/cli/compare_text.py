@@ -311,12 +311,14 @@ def people_text(
     folder: Folder | None,
     mixed: MixedComparison | None = None,
 ) -> list[str]:
-    """The head of the output: verdict, effect sentences, the mixed model's estimates (when
-    asked for) and the next command."""
+    """The head of the output: verdict, effect sentences, the interaction and the mixed
+    model's estimates (when asked for) and the next command."""
     lines = wrap(f"Verdict: {result.verdict} - {result.summary}", "  ")
     if not result.pairs.empty:
         lines += ["", "Primary measures (difference a - b; Holm over the primary tests):"]
         lines += sentences(result.pairs)
+    if result.interaction is not None:
+        lines += ["", *interaction_lines(result.interaction)]
     if mixed is not None:
         lines += ["", *mixed_lines(mixed)]
     if folder is not None:
@@ -349,8 +351,6 @@ def body_text(result: Comparison, source: str) -> list[str]:
             "Data quality (never in the verdict; p uncorrected):",
             *quality_table(result.pairs),
         ]
-    if result.interaction is not None:
-        lines += ["", *interaction_lines(result.interaction)]
     lines += ["", "Methods of every test and all columns: --wide or --json"]
     return lines
 
