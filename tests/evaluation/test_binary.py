@@ -105,3 +105,24 @@ def test_no_war_at_twenty_seeds_is_not_equivalence() -> None:
         compare(many, "f", ["war"], secondary=[], resampling=Resampling(n_boot=199)).verdict
         == "equivalent"
     )
+
+
+@pytest.mark.slow  # 1,000 simulated null designs: a statistical calibration
+def test_exact_tests_hold_their_level_under_the_null() -> None:
+    rng = np.random.default_rng(0)
+    rejections = covered = 0
+    for _ in range(1000):
+        # 20 pairs sharing a latent seed effect (common random numbers), no level effect
+        z = rng.normal(size=20)
+        a, b = (z + rng.normal(size=20)) > 0.8, (z + rng.normal(size=20)) > 0.8
+        rejections += mcnemar_p(int(np.sum(a & ~b)), int(np.sum(~a & b))) < 0.05
+        lo, hi = newcombe(int(a.sum()), 20, int(b.sum()), 20)
+        covered += lo <= 0 <= hi
+    assert rejections <= 60  # at most 6% (exact McNemar is conservative: about 1.5%)
+    assert covered >= 930  # marginal interval on correlated pairs: conservative
+    # equivalence at a true difference equal to the margin: at most 5% claim equivalence
+    claims = sum(
+        tost(int(rng.binomial(60, 0.2)), 60, int(rng.binomial(60, 0.1)), 60, 0.1) < 0.05
+        for _ in range(1000)
+    )
+    assert claims <= 60
