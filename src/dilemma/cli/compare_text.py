@@ -142,7 +142,7 @@ def seeds_to_plan(result: Comparison) -> int | None:
 
 def next_step(result: Comparison, folder: Folder) -> list[str]:
     """The exact commands that add the seeds an inconclusive verdict needs (empty otherwise)."""
-    if result.verdict != "inconclusive":
+    if result.verdict != "inconclusive" or result.pairs.empty:
         return []
     needed = seeds_to_plan(result)
     if needed is None:
