@@ -106,13 +106,14 @@ class Folder:
     sources: tuple[str, ...]
     """Experiment files named by the records' headers."""
     seeds: int
-    """Seeds per cell so far (the largest seed + 1 in the records)."""
+    """Seeds per cell so far (distinct seeds in the records: a sweep gives every cell the same
+    `repeats` seeds)."""
 
 
 def folder_of(path: Path, records: Sequence[Path]) -> Folder:
     """The experiment files and seeds of the records in `path`."""
     sources: dict[str, None] = {}
-    seeds = 0
+    seeds: set[int] = set()
     for record in records:
         try:
             header = read_header(record)
@@ -122,8 +123,8 @@ def folder_of(path: Path, records: Sequence[Path]) -> Folder:
         if source:
             sources[str(source)] = None
         if header.seed is not None:
-            seeds = max(seeds, int(header.seed) + 1)
-    return Folder(path if path.is_dir() else path.parent, tuple(sources), seeds)
+            seeds.add(int(header.seed))
+    return Folder(path if path.is_dir() else path.parent, tuple(sources), len(seeds))
 
 
 def _packaged(source: str) -> bool:
