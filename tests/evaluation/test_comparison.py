@@ -308,7 +308,7 @@ def test_hedges_g_matches_hand_computation() -> None:
 
 def test_bad_requests_are_clear_errors() -> None:
     table = synthetic_runs(np.random.default_rng(1), 3)
-    with pytest.raises(CompareError, match="no factor 'colour'"):
+    with pytest.raises(CompareError, match="'colour': not a factor of these runs; factors: f, g"):
         compare(table, "colour")
     with pytest.raises(CompareError, match="no equivalence margin for primary measure"):
         compare(table, "f", ["spiral_rounds"])
