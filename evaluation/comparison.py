@@ -4,8 +4,9 @@ For each pair of levels of the factor, every measure gets a contrast (level a - 
 `dilemma.evaluation.inference`: paired by seed when every run has a partner at the other level
 with the same seed and the same other conditions (sweeps share seeds across levels: common random
 numbers), two-sample when nothing else varies, stratified by the other conditions otherwise
-(never pooled over them). Only finished runs with a level of the factor are compared; the others
-are counted (`dilemma.evaluation.selection`).
+(never pooled over them). Binary measures (war) get exact tests, exact intervals and an
+equivalence test for proportions instead (`dilemma.evaluation.binary`). Only finished runs
+with a level of the factor are compared; the others are counted (`dilemma.evaluation.selection`).
 
 Measures come in three families (`dilemma.evaluation.measure_sets`): primary measures decide the
 verdict, with Holm's correction over primary measures x level pairs (statsmodels
@@ -37,12 +38,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from dilemma.evaluation import inference
+from dilemma.evaluation import binary, inference
 from dilemma.evaluation.conditions import (
     CompareError,
     condition_columns,
     conditions,
     declared,
+    factors_of,
+    unknown_factor,
     with_conditions,
 )
 from dilemma.evaluation.contrast import ALPHA, N_BOOT, N_PERMUTATIONS, Contrast
@@ -248,12 +251,12 @@ def compare(
     is tested the same way with or without `interaction`: the interaction is an addition, never
     a change of design.
     """
-    if by not in runs.columns:
-        raise CompareError(f"no factor {by!r} in these runs; factors: {sorted(runs.columns)}")
-    if interaction is not None and (interaction not in runs.columns or interaction == by):
-        raise CompareError(
-            f"--interaction {interaction!r}: not a factor of these runs other than {by!r}"
-        )
+    if by not in factors_of(runs):
+        raise unknown_factor(runs, by, "--by")
+    if interaction is not None and interaction not in factors_of(runs):
+        raise unknown_factor(runs, interaction, "--interaction")
+    if interaction == by:
+        raise CompareError(f"--interaction {interaction!r}: the same factor as --by")
     prim, merged = resolve_settings(primary, margins)
     measures, families = _families(runs, prim, secondary)
     chosen = select_runs(runs, by)
@@ -267,13 +270,18 @@ def compare(
     main_strata = [s for s in strata if s != by]
     r = RunArrays.of(runs, measures, [by, *main_strata])
     level = r.labels[by]
-    level_frame = _level_means(r, by, plan)
+    flags = binary.binary_measures(runs, measures)
+    level_frame = binary.level_intervals(
+        _level_means(r, by, plan), [m for m, f in zip(measures, flags, strict=True) if f]
+    )
     rows: list[dict[str, Any]] = []
     contrasts: list[Contrast] = []
     cells: list[int] = []
     designs: list[str] = []
     for a, b in itertools.combinations(sorted(set(level)), 2):
         found, design = two_levels(r, level, (a, b), main_strata, tests)
+        sides = (np.flatnonzero(level == a), np.flatnonzero(level == b))
+        found = binary.exact_contrasts(found, design, r, sides, main_strata, flags, margin_arr)
         va, vb = r.values[:, level == a], r.values[:, level == b]
         g = [hedges_g(x[~np.isnan(x)], y[~np.isnan(y)]) for x, y in zip(va, vb, strict=True)]
         new = contrast_rows(found, measures, families, merged, {"level_a": a, "level_b": b})
@@ -290,6 +298,7 @@ def compare(
             merged, alpha, n_runs=len(runs), left_out=chosen.left_out, outcomes=chosen.outcomes,
         )  # fmt: skip
     finish(rows, contrasts, cells, alpha)
+    binary.power_rows(rows, cells, level_frame, alpha)
     prim_rows = primary_rows(rows)
     verdict = verdict_of(prim_rows)
     if all(math.isnan(r["p_value"]) for r in prim_rows):

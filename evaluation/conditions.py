@@ -8,6 +8,7 @@ conditions rather than a score.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,30 @@ def condition_columns(runs: pd.DataFrame, measures: Iterable[str] = ()) -> list[
     return [
         str(c) for c in runs.columns if (c not in _RUN_COLUMNS or c == "scenario") and c not in skip
     ]
+
+
+def factors_of(runs: pd.DataFrame) -> list[str]:
+    """The condition columns with at least one level in `runs` (experiment factors, `model`,
+    `prompt_setup`, `scenario`): what `--by`, `--where` and `--interaction` may name."""
+    return [c for c in condition_columns(runs) if c != "run_id" and runs[c].notna().any()]
+
+
+def unknown_factor(runs: pd.DataFrame, name: str, option: str) -> CompareError:
+    """The error for a factor name that is not a condition of `runs`: the factors it could be,
+    and the closest one."""
+    factors = factors_of(runs)
+    close = difflib.get_close_matches(name, factors, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    listed = ", ".join(factors) if factors else "none (these runs have no experiment conditions)"
+    return CompareError(f"{option} {name!r}: not a factor of these runs{hint}; factors: {listed}")
+
+
+def unknown_level(runs: pd.DataFrame, factor: str, level: str, option: str) -> CompareError:
+    """The error for a level no run has: the levels of `factor` that the runs do have."""
+    levels = sorted({str(v) for v in runs[factor].dropna()})
+    close = difflib.get_close_matches(level, levels, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return CompareError(
+        f"{option} {factor}={level}: no run has {factor} = {level}{hint}; levels of {factor}:"
+        f" {', '.join(levels) or 'none'}"
+    )

@@ -284,12 +284,19 @@ async def test_persona_is_a_placebo_for_scripted_policies(tmp_path: Path) -> Non
         for r in runs
     }
     assert told == {"democracy/democracy": {"democracy"}, "autocracy/autocracy": {"autocracy"}}
-    # compare takes the dotted factor name and calls the placebo equivalent
-    result = json.loads(
-        compare_output(tmp_path / "out", CompareRequest(by="regime.persona"), as_json=True)
-    )
+    # compare takes the dotted factor name and calls the placebo equivalent on the continuous
+    # primary measures; war is binary, and no war in a few runs per level cannot show war
+    # rates within 0.1 of each other (exact score equivalence test)
+    continuous = ["escalation_index", "mean_threat", "mean_growth_pct"]
+    request = CompareRequest(by="regime.persona", primary=continuous)
+    result = json.loads(compare_output(tmp_path / "out", request, as_json=True))
     assert result["by"] == "regime.persona"
     assert result["verdict"] == "equivalent", result["summary"]
+    with_war = json.loads(
+        compare_output(tmp_path / "out", CompareRequest(by="regime.persona"), as_json=True)
+    )
+    war = next(p for p in with_war["pairs"] if p["measure"] == "war")
+    assert war["p_equivalence"] > 0.05 and with_war["verdict"] == "inconclusive"
 
 
 async def test_rules_change_what_scripted_policies_do(tmp_path: Path) -> None:

@@ -16,13 +16,15 @@ from typing import Literal
 import pandas as pd
 
 from dilemma.evaluation.comparison import (
-    CompareError,
     Comparison,
     conditions,
     declared,
+    resolve_settings,
     with_conditions,
 )
 from dilemma.evaluation.comparison import compare as compare_runs
+from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
+from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.tables import Scores
 from dilemma.evaluation.tables import score as score_records
 from dilemma.records.reader import Record
@@ -81,14 +83,12 @@ def runs_table(runs: Runs) -> pd.DataFrame:
 def select(runs: pd.DataFrame, where: Mapping[str, str]) -> pd.DataFrame:
     """The runs whose column `factor` is `level` for every item of `where` (levels as text)."""
     for factor, level in where.items():
-        if factor not in runs.columns:
-            raise CompareError(
-                f"where: no factor {factor!r} in these runs; factors:"
-                f" {sorted(c for c in runs.columns if runs[c].dtype == object)}"
-            )
-        runs = runs[runs[factor].astype(str) == str(level)]
-        if runs.empty:
-            raise CompareError(f"where: no run has {factor} = {level}")
+        if factor not in factors_of(runs):
+            raise unknown_factor(runs, factor, "where")
+        kept = runs[runs[factor].astype(str) == str(level)]
+        if kept.empty:
+            raise unknown_level(runs, factor, str(level), "where")
+        runs = kept
     return runs
 
 
@@ -161,6 +161,25 @@ def compare(
     table = select(runs_table(runs), where or {})
     settings = compare_settings(table, primary, margins)
     return compare_with(table, by, settings, interaction=interaction, seed=seed)
+
+
+def compare_across(
+    runs: Runs,
+    by: str,
+    across: str,
+    *,
+    where: Mapping[str, str] | None = None,
+    primary: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+) -> MixedComparison:
+    """The effect of `by` across the groups of `across` (several models or prompt
+    paraphrases): a linear mixed model with random intercepts by `across`
+    (`dilemma.evaluation.mixed`), with the pooled estimate beside it. `where`, `primary` and
+    `margins` as for `compare`."""
+    table = select(runs_table(runs), where or {})
+    settings = compare_settings(table, primary, margins)
+    prim, merged = resolve_settings(settings.primary, settings.margins)
+    return mixed_compare(table, by, across, prim, merged)
 
 
 async def acompare(

@@ -34,6 +34,9 @@ def compare(
     path: Annotated[Path, typer.Argument(help="a folder of records (e.g. a sweep's)")],
     by: Annotated[str, typer.Option(help="factor to compare (an experiment condition)")],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="add the full tables (wider than 100 columns)")
+    ] = False,
     seed: Annotated[int, typer.Option(help="seed of the bootstrap and permutations")] = 0,
     where: Annotated[
         list[str] | None,
@@ -55,6 +58,13 @@ def compare(
         str | None,
         typer.Option(help="a second factor: report the BY x INTERACTION interaction"),
     ] = None,
+    across: Annotated[
+        str | None,
+        typer.Option(
+            help="a grouping such as model or prompt_setup: also estimate BY's effect with a"
+            " mixed model, random intercepts by ACROSS (MixedLM)"
+        ),
+    ] = None,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
@@ -68,9 +78,10 @@ def compare(
         margins=margin or [],
         interaction=interaction,
         seed=seed,
+        across=across,
     )
     try:
-        print(compare_output(path, request, as_json=as_json))
+        print(compare_output(path, request, as_json=as_json, wide=wide))
     except (RecordError, CompareError, OSError) as exc:
         raise fail(str(exc)) from exc
 

@@ -12,7 +12,9 @@ import pandas as pd
 from dilemma._version import __version__
 from dilemma.api.analysis import compare_settings, compare_with, runs_table
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut
+from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
 from dilemma.evaluation.measure_sets import check_margins, check_primary
+from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.run_json import plain
 from dilemma.evaluation.tables import record_paths, score
 
@@ -25,14 +27,17 @@ def select(runs: pd.DataFrame, where: list[str]) -> pd.DataFrame:
     """Runs whose columns match every `FACTOR=LEVEL` filter."""
     for item in where:
         factor, sep, level = item.partition("=")
-        if not sep or factor not in runs.columns:
+        if not sep:
             raise CompareError(
                 f"--where {item!r}: expected FACTOR=LEVEL with a factor among"
-                f" {sorted(c for c in runs.columns if runs[c].dtype == object)}"
+                f" {', '.join(factors_of(runs))}"
             )
-        runs = runs[runs[factor].astype(str) == level]
-        if runs.empty:
-            raise CompareError(f"--where {item!r}: no run has {factor} = {level}")
+        if factor not in factors_of(runs):
+            raise unknown_factor(runs, factor, "--where")
+        kept = runs[runs[factor].astype(str) == level]
+        if kept.empty:
+            raise unknown_level(runs, factor, level, "--where")
+        runs = kept
     return runs
 
 
@@ -74,6 +79,8 @@ class CompareRequest:
     margins: list[str] = field(default_factory=list)
     interaction: str | None = None
     seed: int = 0
+    across: str | None = None
+    """A grouping (model, prompt_setup, ...) for the mixed model (`dilemma.evaluation.mixed`)."""
 
 
 ORIGIN = {"given": "--primary"}
@@ -222,9 +229,45 @@ def comparison_text(result: Comparison, source: str) -> str:
     return "\n".join(parts)
 
 
-def compare_output(path: Path, request: CompareRequest, *, as_json: bool) -> str:
-    """The comparison of `by`'s levels (within the runs `where` selects), as text or JSON."""
+def compare_output(
+    path: Path, request: CompareRequest, *, as_json: bool, wide: bool = False
+) -> str:
+    """The comparison of `by`'s levels (within the runs `where` selects), as JSON, as text
+    for people (verdict first, 100 columns) or, `wide`, with the full tables too."""
+    from dilemma.cli.compare_text import comparison_for_people, folder_of, people_text
+
     result, source = run_compare(path, request)
+    mixed = run_mixed(path, request, result) if request.across else None
     if as_json:
-        return json.dumps(comparison_json(result, request.where, source), indent=2)
-    return comparison_text(result, source)
+        out = comparison_json(result, request.where, source)
+        if mixed is not None:
+            out["mixed"] = mixed_json(mixed)
+        return json.dumps(out, indent=2)
+    folder = folder_of(path, record_paths(path))
+    if wide:
+        head = people_text(result, source, folder, mixed)
+        return "\n".join([*head, "", comparison_text(result, source)])
+    return comparison_for_people(result, source, folder, mixed)
+
+
+def run_mixed(path: Path, request: CompareRequest, result: Comparison) -> MixedComparison:
+    """The mixed model of `by` across `request.across`, on the runs `run_compare` compared,
+    with its primary measures, margins and alpha."""
+    runs = select(runs_table(score(record_paths(path))), request.where)
+    return mixed_compare(
+        runs, request.by, str(request.across), result.primary, result.margins, result.alpha
+    )
+
+
+def mixed_json(m: MixedComparison) -> dict[str, Any]:
+    """The machine-readable form of the mixed model's estimates."""
+    return {
+        "by": m.by,
+        "across": m.across,
+        "verdict": m.verdict,
+        "summary": m.summary,
+        "groups": m.groups,
+        "runs": m.n_runs,
+        "warnings": list(m.warnings),
+        "effects": _records(m.effects),
+    }
