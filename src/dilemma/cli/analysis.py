@@ -55,6 +55,13 @@ def compare(
         str | None,
         typer.Option(help="a second factor: report the BY x INTERACTION interaction"),
     ] = None,
+    reaction: Annotated[
+        bool,
+        typer.Option(
+            "--reaction",
+            help="also test the pooled Richardson reaction coefficient k between the levels",
+        ),
+    ] = False,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
@@ -68,6 +75,7 @@ def compare(
         margins=margin or [],
         interaction=interaction,
         seed=seed,
+        reaction=reaction,
     )
     try:
         print(compare_output(path, request, as_json=as_json))

@@ -10,12 +10,12 @@ from typing import Any
 import pandas as pd
 
 from dilemma._version import __version__
-from dilemma.api.analysis import compare_settings, compare_with, runs_table
+from dilemma.api.analysis import compare_settings, compare_with, reaction_comparison, runs_table
 from dilemma.core.safe_text import redactor
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut, with_conditions
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 from dilemma.evaluation.run_json import plain
-from dilemma.evaluation.tables import record_paths, score
+from dilemma.evaluation.tables import Scores, record_paths, score
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -75,15 +75,19 @@ class CompareRequest:
     margins: list[str] = field(default_factory=list)
     interaction: str | None = None
     seed: int = 0
+    reaction: bool = False
+    """Also test the pooled Richardson reaction coefficient k between the levels."""
 
 
 ORIGIN = {"given": "--primary"}
 """How `dilemma compare` names where its primary measures came from (else as the API does)."""
 
 
-def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
+def run_compare(
+    path: Path, request: CompareRequest, scores: Scores | None = None
+) -> tuple[Comparison, str]:
     """The comparison (`dilemma.compare`), and where its primary measures came from."""
-    scores = score(record_paths(path))
+    scores = scores or score(record_paths(path))
     runs = select(runs_table(scores), request.where)
     primary = parse_primary(request.primary)
     margins = parse_margins(request.margins)
@@ -223,12 +227,44 @@ def comparison_text(result: Comparison, source: str) -> str:
     return "\n".join(parts)
 
 
+_REACTION_CELL_COLS = [
+    "k", "ci_low", "ci_high", "p_k", "k_mde", "fatigue", "n_runs", "n_obs", "verdict",
+]  # fmt: skip
+_REACTION_PAIR_COLS = ["level_a", "level_b", "diff", "ci_low", "ci_high", "p_value", "strata"]
+
+
+def reaction_text(cells: pd.DataFrame, pairs: pd.DataFrame, by: str) -> str:
+    """The terminal form of the pooled reaction comparison (`compare --reaction`)."""
+    keys = [str(c) for c in cells.columns[: cells.columns.get_loc("k")]]
+    return "\n".join(
+        [
+            "",
+            f"Pooled reaction k per {by} (and other condition), run and round effects, 95%"
+            " interval and p from the cluster jackknife by run (not in the verdict):",
+            _table(cells, [*keys, *_REACTION_CELL_COLS]),
+            f"Difference of k between levels of {by} (Wald test, stacked model, same strata):",
+            _table(pairs, _REACTION_PAIR_COLS),
+        ]
+    )
+
+
 def compare_output(path: Path, request: CompareRequest, *, as_json: bool) -> str:
     """The comparison of `by`'s levels (within the runs `where` selects), as text or JSON."""
-    result, source = run_compare(path, request)
+    scores = score(record_paths(path))
+    result, source = run_compare(path, request, scores)
+    reaction = None
+    if request.reaction:
+        runs = select(runs_table(scores), request.where)
+        reaction = reaction_comparison(scores, runs, request.by)
     if as_json:
-        return json.dumps(comparison_json(result, request.where, source), indent=2)
-    return comparison_text(result, source)
+        out = comparison_json(result, request.where, source)
+        if reaction is not None:
+            out["reaction"] = {"cells": _records(reaction[0]), "pairs": _records(reaction[1])}
+        return json.dumps(out, indent=2)
+    text = comparison_text(result, source)
+    if reaction is not None:
+        text += "\n" + reaction_text(*reaction, request.by)
+    return text
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
