@@ -171,7 +171,9 @@ def _jackknife(x: np.ndarray, y: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     return out
 
 
-def _empty(n_runs: int, n_equations: int, n_obs: int, cond: float, cond_growth: float) -> dict:
+def _empty(
+    n_runs: int, n_equations: int, n_obs: int, cond: float, cond_growth: float
+) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(POOLED_COLUMNS, float("nan"))
     row.update(
         n_runs=n_runs,
