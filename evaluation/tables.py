@@ -120,7 +120,7 @@ def score_tables(t: Tables, *, index_weights: Mapping[str, float] | None = None)
         state_rounds=columns.conform(sr, columns.STATE_ROUNDS),
         pair_rounds=columns.conform(p, columns.PAIR_ROUNDS),
         skipped=t.skipped,
-        reaction_rows=reaction_rows(p, t.wars),
+        reaction_rows=columns.conform(reaction_rows(p, t.wars), columns.REACTION_ROWS),
     )
 
 
