@@ -327,6 +327,18 @@ PAIR_ROUNDS = _cols(
     ("saturated", "bool", "i's threat toward j is 10 and its arms change at the cap"),
 )
 
+REACTION_ROWS = _cols(
+    _RUN,
+    _ROUND,
+    ("i", "string", "the state whose equation this is"),
+    ("j", "string", "its rival"),
+    ("d_own", "float64", "i's arms change this round (in a war round the decided change)"),
+    ("own", "float64", "i's arms before the round"),
+    ("rival", "float64", "j's arms before the round"),
+    ("growth_own", "float64", "i's applied arms change, % (NaN on fallback)"),
+    ("growth_rival", "float64", "j's applied arms change, % (NaN on fallback)"),
+)
+
 FRAMES: dict[str, tuple[Column, ...]] = {
     "runs": RUNS,
     "rounds": ROUNDS,
@@ -335,6 +347,7 @@ FRAMES: dict[str, tuple[Column, ...]] = {
     "states": STATES,
     "state_rounds": STATE_ROUNDS,
     "pair_rounds": PAIR_ROUNDS,
+    "reaction_rows": REACTION_ROWS,
 }
 
 

@@ -127,6 +127,7 @@ __all__ = [
     "directed_fits",
     "dynamics",
     "equation_fits",
+    "equation_rows",
     "spectral_radius",
 ]
 
@@ -172,10 +173,10 @@ def equation_fits(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     )
 
 
-def directed_fits(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
-    """i's equation against j for every ordered pair of the pair rows (answered rounds of i),
-    with the growth-rate reaction test (dilemma.evaluation.reaction) beside it.
+def equation_rows(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The data of i's equation against j, one row per ordered pair and round i answered.
 
+    Columns run_id, round, i, j, d_own (i's arms change), own and rival (the levels before it).
     `wars` (run_id, round, initiator, target) marks the rounds in which a state fought: there
     its arms change is taken as the decided change, arms_before * growth / 100, so war losses
     move the levels (a shock) but never count as a decision.
@@ -194,9 +195,10 @@ def directed_fits(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataF
         at_war = key.isin(pd.MultiIndex.from_frame(fought.astype({"round": "int64"})))
         decided = d["arms_before_i"] * d["growth_pct_i"] / 100.0
         d_own = d_own.where(~at_war, decided)
-    d = pd.DataFrame(
+    return pd.DataFrame(
         {
             "run_id": d["run_id"],
+            "round": d["round"],
             "i": d["i"],
             "j": d["j"],
             "d_own": d_own,
@@ -204,8 +206,16 @@ def directed_fits(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataF
             "rival": d["arms_before_j"],
         }
     )
+
+
+def directed_fits(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """i's equation against j for every ordered pair of the pair rows (answered rounds of i),
+    with the growth-rate reaction test (dilemma.evaluation.reaction) beside it.
+
+    The equation's data are `equation_rows(p, wars)`: war losses are shocks, not decisions.
+    """
     keys = ["run_id", "i", "j"]
-    fits = equation_fits(d, keys)
+    fits = equation_fits(equation_rows(p, wars), keys)
     tests = reaction_tests(p).reindex(fits.index)
     tests["react_ok"] = tests["react_ok"].eq(True)
     return fits.join(tests).reset_index()

@@ -10,7 +10,7 @@ Every frame has the typed, documented columns listed in `dilemma.evaluation.colu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +30,7 @@ from dilemma.evaluation.load import Tables, load_tables
 from dilemma.evaluation.outcome import run_outcomes
 from dilemma.evaluation.pairs import pair_rounds
 from dilemma.evaluation.quality import rates, state_quality
+from dilemma.evaluation.reaction_pooled import reaction_rows
 from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
 from dilemma.evaluation.spirals import add_dyad_flags, add_reactions, spiral_flags
 from dilemma.evaluation.stats import group_slope, streaks
@@ -51,6 +52,9 @@ class Scores:
     state_rounds: pd.DataFrame
     pair_rounds: pd.DataFrame
     skipped: list[tuple[Path, str]]
+    reaction_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The data of every directed Richardson equation, one row per run, round and ordered pair
+    (`dilemma.evaluation.reaction_pooled.reaction_rows`): input of the pooled reaction fits."""
 
 
 def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
@@ -116,6 +120,7 @@ def score_tables(t: Tables, *, index_weights: Mapping[str, float] | None = None)
         state_rounds=columns.conform(sr, columns.STATE_ROUNDS),
         pair_rounds=columns.conform(p, columns.PAIR_ROUNDS),
         skipped=t.skipped,
+        reaction_rows=columns.conform(reaction_rows(p, t.wars), columns.REACTION_ROWS),
     )
 
 

@@ -16,7 +16,9 @@ from typing import Literal
 import pandas as pd
 
 from dilemma.evaluation.comparison import (
+    CompareError,
     Comparison,
+    condition_columns,
     conditions,
     declared,
     resolve_settings,
@@ -25,6 +27,9 @@ from dilemma.evaluation.comparison import (
 from dilemma.evaluation.comparison import compare as compare_runs
 from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
 from dilemma.evaluation.mixed import MixedComparison, mixed_compare
+from dilemma.evaluation.reaction_pooled import compare_reaction
+from dilemma.evaluation.reaction_pooled import pooled_reactions as pooled_fits
+from dilemma.evaluation.selection import select_runs
 from dilemma.evaluation.tables import Scores
 from dilemma.evaluation.tables import score as score_records
 from dilemma.records.reader import Record
@@ -204,6 +209,32 @@ async def acompare(
             seed=seed,
         )
     )
+
+
+def pooled_reactions(source: Source | Scores, by: str | Sequence[str]) -> pd.DataFrame:
+    """The pooled Richardson reaction of each condition (the runs with the same values of the
+    `by` factors): k with its cluster-robust interval and test, fatigue, identification and
+    verdict (`dilemma.evaluation.reaction_pooled`, columns POOLED_COLUMNS)."""
+    scores = source if isinstance(source, Scores) else score_records(source)
+    runs = runs_table(scores)
+    factors = [by] if isinstance(by, str) else list(by)
+    missing = [f for f in factors if f not in runs.columns]
+    if missing:
+        raise CompareError(f"no factor {', '.join(missing)} in these runs")
+    return pooled_fits(scores.reaction_rows, runs, factors)
+
+
+def reaction_comparison(
+    scores: Scores, runs: pd.DataFrame, by: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pooled reaction per cell and the Wald tests of its difference between the levels of
+    `by`, over the runs `compare` compares (finished, with a level of `by`), stratified by the
+    other conditions as `compare` is (`dilemma.evaluation.reaction_pooled.compare_reaction`)."""
+    if by not in runs.columns:
+        raise CompareError(f"no factor {by!r} in these runs; factors: {sorted(runs.columns)}")
+    chosen = select_runs(runs, by).runs
+    strata = [c for c in condition_columns(chosen) if c != by and chosen[c].notna().any()]
+    return compare_reaction(scores.reaction_rows, chosen, by, strata)
 
 
 def read_record(path: Path | str) -> Record:

@@ -65,6 +65,13 @@ def compare(
             " mixed model, random intercepts by ACROSS (MixedLM)"
         ),
     ] = None,
+    reaction: Annotated[
+        bool,
+        typer.Option(
+            "--reaction",
+            help="also test the pooled Richardson reaction coefficient k between the levels",
+        ),
+    ] = False,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
@@ -79,6 +86,7 @@ def compare(
         interaction=interaction,
         seed=seed,
         across=across,
+        reaction=reaction,
     )
     try:
         print(compare_output(path, request, as_json=as_json, wide=wide))

@@ -10,13 +10,13 @@ from typing import Any
 import pandas as pd
 
 from dilemma._version import __version__
-from dilemma.api.analysis import compare_settings, compare_with, runs_table
+from dilemma.api.analysis import compare_settings, compare_with, reaction_comparison, runs_table
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut
 from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.run_json import plain
-from dilemma.evaluation.tables import record_paths, score
+from dilemma.evaluation.tables import Scores, record_paths, score
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -81,15 +81,19 @@ class CompareRequest:
     seed: int = 0
     across: str | None = None
     """A grouping (model, prompt_setup, ...) for the mixed model (`dilemma.evaluation.mixed`)."""
+    reaction: bool = False
+    """Also test the pooled Richardson reaction coefficient k between the levels."""
 
 
 ORIGIN = {"given": "--primary"}
 """How `dilemma compare` names where its primary measures came from (else as the API does)."""
 
 
-def run_compare(path: Path, request: CompareRequest) -> tuple[Comparison, str]:
+def run_compare(
+    path: Path, request: CompareRequest, scores: Scores | None = None
+) -> tuple[Comparison, str]:
     """The comparison (`dilemma.compare`), and where its primary measures came from."""
-    scores = score(record_paths(path))
+    scores = scores or score(record_paths(path))
     runs = select(runs_table(scores), request.where)
     primary = parse_primary(request.primary)
     margins = parse_margins(request.margins)
@@ -229,6 +233,27 @@ def comparison_text(result: Comparison, source: str) -> str:
     return "\n".join(parts)
 
 
+_REACTION_CELL_COLS = [
+    "k", "ci_low", "ci_high", "p_k", "k_mde", "fatigue", "n_runs", "n_obs", "verdict",
+]  # fmt: skip
+_REACTION_PAIR_COLS = ["level_a", "level_b", "diff", "ci_low", "ci_high", "p_value", "strata"]
+
+
+def reaction_text(cells: pd.DataFrame, pairs: pd.DataFrame, by: str) -> str:
+    """The terminal form of the pooled reaction comparison (`compare --reaction`)."""
+    keys = [str(c) for c in cells.columns[: cells.columns.get_loc("k")]]
+    return "\n".join(
+        [
+            "",
+            f"Pooled reaction k per {by} (and other condition), run and round effects, 95%"
+            " interval and p from the cluster jackknife by run (not in the verdict):",
+            _table(cells, [*keys, *_REACTION_CELL_COLS]),
+            f"Difference of k between levels of {by} (Wald test, stacked model, same strata):",
+            _table(pairs, _REACTION_PAIR_COLS),
+        ]
+    )
+
+
 def compare_output(
     path: Path, request: CompareRequest, *, as_json: bool, wide: bool = False
 ) -> str:
@@ -236,24 +261,35 @@ def compare_output(
     for people (verdict first, 100 columns) or, `wide`, with the full tables too."""
     from dilemma.cli.compare_text import comparison_for_people, folder_of, people_text
 
-    result, source = run_compare(path, request)
-    mixed = run_mixed(path, request, result) if request.across else None
+    scores = score(record_paths(path))
+    result, source = run_compare(path, request, scores)
+    mixed = run_mixed(request, result, scores) if request.across else None
+    reaction = None
+    if request.reaction:
+        runs = select(runs_table(scores), request.where)
+        reaction = reaction_comparison(scores, runs, request.by)
     if as_json:
         out = comparison_json(result, request.where, source)
         if mixed is not None:
             out["mixed"] = mixed_json(mixed)
+        if reaction is not None:
+            out["reaction"] = {"cells": _records(reaction[0]), "pairs": _records(reaction[1])}
         return json.dumps(out, indent=2)
     folder = folder_of(path, record_paths(path))
     if wide:
         head = people_text(result, source, folder, mixed)
-        return "\n".join([*head, "", comparison_text(result, source)])
-    return comparison_for_people(result, source, folder, mixed)
+        text = "\n".join([*head, "", comparison_text(result, source)])
+    else:
+        text = comparison_for_people(result, source, folder, mixed)
+    if reaction is not None:
+        text += "\n" + reaction_text(*reaction, request.by)
+    return text
 
 
-def run_mixed(path: Path, request: CompareRequest, result: Comparison) -> MixedComparison:
+def run_mixed(request: CompareRequest, result: Comparison, scores: Scores) -> MixedComparison:
     """The mixed model of `by` across `request.across`, on the runs `run_compare` compared,
     with its primary measures, margins and alpha."""
-    runs = select(runs_table(score(record_paths(path))), request.where)
+    runs = select(runs_table(scores), request.where)
     return mixed_compare(
         runs, request.by, str(request.across), result.primary, result.margins, result.alpha
     )

@@ -1,0 +1,56 @@
+"""`dilemma compare --reaction`: the pooled reaction coefficient per level and its contrast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dilemma.cli.main import app
+
+PLACEBO = """
+name: placebo-reaction
+scenarios: [two-rivals]
+rounds: 8
+model: scripted:random
+factors:
+  prompt_setup: [baseline, realist]
+repeats: 4
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reaction")
+    (root / "exp.yaml").write_text(PLACEBO, encoding="utf-8")
+    done = CliRunner().invoke(app, ["sweep", str(root / "exp.yaml"), "--out", str(root / "out")])
+    assert done.exit_code == 0, done.output
+    return root / "out"
+
+
+def test_compare_reaction_json(sweep: Path) -> None:
+    """Scripted policies ignore the prompt: runs of one seed are the same at both levels, so
+    the pooled k is the same and the Wald test of the difference gives 0 with p 1."""
+    out = CliRunner().invoke(
+        app, ["compare", str(sweep), "--by", "prompt_setup", "--reaction", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    reaction = json.loads(out.stdout)["reaction"]
+    cells = {c["prompt_setup"]: c for c in reaction["cells"]}
+    assert set(cells) == {"baseline", "realist"}
+    assert all(c["n_runs"] == 4 for c in cells.values())
+    assert cells["baseline"]["k"] == pytest.approx(cells["realist"]["k"])
+    (pair,) = reaction["pairs"]
+    assert (pair["level_a"], pair["level_b"]) == ("baseline", "realist")
+    assert pair["diff"] == pytest.approx(0.0, abs=1e-12)
+    assert pair["p_value"] == pytest.approx(1.0)
+
+
+def test_compare_without_reaction_has_no_reaction_part(sweep: Path) -> None:
+    out = CliRunner().invoke(app, ["compare", str(sweep), "--by", "prompt_setup", "--json"])
+    assert out.exit_code == 0, out.output
+    assert "reaction" not in json.loads(out.stdout)
+    text = CliRunner().invoke(app, ["compare", str(sweep), "--by", "prompt_setup", "--reaction"])
+    assert "Difference of k between levels of prompt_setup" in text.stdout
