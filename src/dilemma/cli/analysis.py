@@ -55,6 +55,14 @@ def compare(
         str | None,
         typer.Option(help="a second factor: report the BY x INTERACTION interaction"),
     ] = None,
+    permutations: Annotated[
+        int | None,
+        typer.Option(
+            min=1000,
+            help="most random relabellings of a Monte Carlo p-value (default 2,000,000;"
+            " fewer are drawn once the verdict cannot move)",
+        ),
+    ] = None,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
@@ -68,6 +76,7 @@ def compare(
         margins=margin or [],
         interaction=interaction,
         seed=seed,
+        permutations=permutations,
     )
     try:
         print(compare_output(path, request, as_json=as_json))
