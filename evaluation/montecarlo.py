@@ -25,7 +25,7 @@ import numpy as np
 from dilemma.evaluation.contrast import N_FIRST, FloatArray
 from scipy import stats
 
-MC_CONFIDENCE = 0.9999
+MC_CONFIDENCE = 0.999
 """Confidence of the Clopper-Pearson interval that decides whether a row needs more relabellings."""
 _BATCH_ELEMENTS = 4_000_000
 """Relabelled values drawn at once (memory bound of one batch)."""
