@@ -15,8 +15,9 @@ Three designs, chosen from how the runs were made, never from the data's outcome
 
 Permutation p-values are two-sided (twice the smaller one-sided p). They are exact (every
 distinct relabelling enumerated) when there are at most EXACT_MAX relabellings, which covers 17
-pairs or 10 runs per level; otherwise they come from N_PERMUTATIONS random relabellings and carry
-a Monte Carlo standard error (`dilemma.evaluation.resampling`). Intervals are bias-corrected and
+pairs or 10 runs per level; otherwise they are sequential Monte Carlo, refined until their error
+cannot move the verdict or N_PERMUTATIONS relabellings are drawn, with a Monte Carlo standard
+error (`dilemma.evaluation.montecarlo`). Intervals are bias-corrected and
 accelerated bootstrap (BCa, `scipy.stats.bootstrap`); where BCa is degenerate (constant data,
 for instance) they fall back to a t interval (statsmodels). Equivalence is two one-sided t tests
 (statsmodels `ttost_paired` / `ttost_ind`). Power figures come from `statsmodels.stats.power`
