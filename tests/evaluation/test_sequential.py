@@ -20,8 +20,8 @@ def test_spending_functions_known_answers() -> None:
     assert spent("obrien_fleming", 0.25, 0.05) == pytest.approx(2 * stats.norm.sf(z / 0.5))
     assert spent("pocock", 0.5, 0.05) == pytest.approx(0.05 * math.log(1 + (math.e - 1) / 2))
     for name in ("obrien_fleming", "pocock"):
-        assert spent(name, 1.0, 0.05) == pytest.approx(0.05)  # type: ignore[arg-type]
-        assert nominal_levels((1.0,), 0.05, name) == pytest.approx([0.05])  # type: ignore[arg-type]
+        assert spent(name, 1.0, 0.05) == pytest.approx(0.05)
+        assert nominal_levels((1.0,), 0.05, name) == pytest.approx([0.05])
 
 
 def test_first_look_spends_exactly_its_share() -> None:
@@ -37,7 +37,7 @@ def test_boundaries_keep_the_overall_level(spending: str) -> None:
     rng = np.random.default_rng(0)
     steps = rng.normal(0.0, 1.0, (400_000, 3)) * np.sqrt(np.diff(np.r_[0.0, t]))
     z = steps.cumsum(axis=1) / np.sqrt(t)
-    bounds = stats.norm.isf(np.array(nominal_levels(tuple(t), 0.05, spending)) / 2)  # type: ignore[arg-type]
+    bounds = stats.norm.isf(np.array(nominal_levels(tuple(t), 0.05, spending)) / 2)
     crossed = (np.abs(z) >= bounds).any(axis=1).mean()
     assert crossed == pytest.approx(0.05, abs=0.0015)
     first = (np.abs(z[:, 0]) >= bounds[0]).mean()
