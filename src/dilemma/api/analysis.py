@@ -172,7 +172,7 @@ def compare_with(
         resampling=Resampling(plan=settings.sequential, n_perm=permutations or N_PERMUTATIONS),
         seed=seed,
     )
-    if result.verdict == "inconclusive" and result.n_runs:
+    if result.verdict == "inconclusive" and not result.pairs.empty:
         result = replace(result, summary=result.summary + _next_step(result, settings))
     return result
 
