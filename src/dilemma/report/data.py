@@ -14,10 +14,12 @@ from pathlib import Path
 from dilemma.evaluation.comparison import (
     CompareError,
     Comparison,
+    Resampling,
     compare,
     declared,
     with_conditions,
 )
+from dilemma.evaluation.conditions import declared_plan
 from dilemma.evaluation.tables import Scores, record_paths, score
 from dilemma.records.reader import SET_ASIDE, NoRecordsError, read_header, read_run_end
 from dilemma.records.schema import Header, RecordError, RunEndEvent
@@ -156,9 +158,15 @@ class ReportData:
     def comparisons(self) -> list[Comparison]:
         """One comparison per compared factor, paired by seed or stratified by the other
         factors, with the primary measures and margins the experiment declared. Runs without a
-        level of the factor, and unfinished runs, are left out of it and counted."""
+        level of the factor, and unfinished runs, are left out of it and counted. A declared
+        sequential plan sets the level of the current look, as in `dilemma compare`."""
         try:
             primary, margins = declared(self.paths.values())
+            plan, _ = declared_plan(self.paths.values())
         except CompareError as exc:
             raise ReportError(str(exc)) from exc
-        return [compare(self.conditions, f, primary, margins=margins) for f in self.compared]
+        settings = Resampling(plan=plan)
+        return [
+            compare(self.conditions, f, primary, margins=margins, resampling=settings)
+            for f in self.compared
+        ]
