@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,8 @@ from dilemma.evaluation.measure_sets import (
     QUALITY,
 )
 from dilemma.evaluation.selection import LeftOut, runs_note, select_runs, with_level
+from dilemma.evaluation.sequential import Look, current_look
+from dilemma.evaluation.sequential import seeds_per_cell as count_seeds
 from dilemma.evaluation.verdicts import (
     COLUMNS,
     QUALITY_DIFF,
@@ -77,6 +79,8 @@ from dilemma.evaluation.verdicts import (
     summary,
     verdict_of,
 )
+
+from dilemma.records.schema import SequentialPlan
 
 __all__ = [
     "DEFAULT_MEASURES",
@@ -136,6 +140,10 @@ class Comparison:
     """Runs left out of the comparison: how many, and why (`dilemma.evaluation.selection`)."""
     outcomes: dict[str, int] = field(default_factory=dict)
     """Runs per outcome among those with a level of `by` (finished or not)."""
+    look: Look | None = None
+    """Where this comparison stands in the experiment's sequential plan; None: no plan."""
+    seeds_per_cell: int = 0
+    """The most distinct seeds in any cell (level of `by` x other conditions) compared."""
 
     @property
     def changes_behaviour(self) -> bool:
@@ -225,8 +233,29 @@ class Resampling:
     alpha: float = ALPHA
     n_boot: int = N_BOOT
     """Bootstrap samples of each interval."""
+    plan: SequentialPlan | None = None
+    """The experiment's planned looks: the verdict uses the nominal level of the current look
+    (from the seeds per cell) instead of alpha (`dilemma.evaluation.sequential`)."""
     n_perm: int = N_PERMUTATIONS
-    """Permutations of a Monte Carlo test (exact tests enumerate instead)."""
+    """Most relabellings of one Monte Carlo test: fewer are drawn once the p-value is settled
+    against its thresholds (`dilemma.evaluation.montecarlo`); exact tests enumerate instead."""
+
+
+def holm_steps(
+    measures: Sequence[str], families: Mapping[str, str], tests_per_measure: int, alpha: float
+) -> np.ndarray:
+    """Per measure, the levels its p-value can be compared with: alpha / j for j up to the size
+    of its Holm family (`tests_per_measure` level pairs per measure; quality: alpha alone),
+    NaN-padded to one matrix."""
+    sizes = {
+        name: sum(f == name for f in families.values()) * tests_per_measure
+        for name in ("primary", "secondary")
+    }
+    counts = [max(1, sizes.get(families[m], 1)) for m in measures]
+    out = np.full((len(measures), max(counts, default=1)), np.nan)
+    for i, k in enumerate(counts):
+        out[i, :k] = alpha / np.arange(1, k + 1)
+    return out
 
 
 def compare(
@@ -262,14 +291,25 @@ def compare(
     chosen = select_runs(runs, by)
     runs = chosen.runs
     strata = condition_columns(runs, measures)
+    seeds = count_seeds(runs, strata)
     settings = resampling or Resampling()
     alpha, n_boot, n_perm = settings.alpha, settings.n_boot, settings.n_perm
+    look = None if settings.plan is None else current_look(settings.plan, seeds, alpha)
+    if look is not None:
+        alpha = look.nominal_alpha
     margin_arr = np.array([merged.get(m, math.nan) for m in measures], dtype="float64")
-    tests = TestSettings(margin_arr, np.random.default_rng(seed), n_perm, n_boot)
-    plan = _Plan(measures, families, merged, alpha, tests)
     main_strata = [s for s in strata if s != by]
     r = RunArrays.of(runs, measures, [by, *main_strata])
     level = r.labels[by]
+    n_pairs = math.comb(len(set(level)), 2)
+    tests = TestSettings(
+        margin_arr,
+        np.random.default_rng(seed),
+        n_perm,
+        n_boot,
+        holm_steps(measures, families, max(n_pairs, 1), alpha),
+    )
+    plan = _Plan(measures, families, merged, alpha, tests)
     flags = binary.binary_measures(runs, measures)
     level_frame = binary.level_intervals(
         _level_means(r, by, plan), [m for m, f in zip(measures, flags, strict=True) if f]
@@ -296,6 +336,7 @@ def compare(
         return Comparison(
             by, level_frame, pd.DataFrame(columns=COLUMNS), "inconclusive", nothing, prim,
             merged, alpha, n_runs=len(runs), left_out=chosen.left_out, outcomes=chosen.outcomes,
+            look=look, seeds_per_cell=seeds,
         )  # fmt: skip
     finish(rows, contrasts, cells, alpha)
     binary.power_rows(rows, cells, level_frame, alpha)
@@ -308,7 +349,9 @@ def compare(
         )
     else:
         text = summary(by, verdict, prim_rows, designs, alpha)
-    notes = rule_warnings(runs) + quality_warnings(rows, alpha) + mc_warnings(prim_rows, alpha)
+    if look is not None:
+        text += f" ({look.note()})"
+    notes = rule_warnings(runs) + quality_warnings(rows, alpha) + mc_warnings(prim_rows)
     inter = None
     if interaction is not None:
         inter_strata = [s for s in strata if s not in (by, interaction)]
@@ -328,6 +371,8 @@ def compare(
         n_runs=len(runs),
         left_out=chosen.left_out,
         outcomes=chosen.outcomes,
+        look=look,
+        seeds_per_cell=seeds,
     )
 
 
@@ -338,6 +383,9 @@ def _interaction(
     runs, lacking = with_level(runs, within)
     left_out = (lacking,) if lacking else ()
     r = RunArrays.of(runs, plan.measures, [by, within, *strata])
+    per_measure = math.comb(len(set(r.labels[by])), 2) * math.comb(len(set(r.labels[within])), 2)
+    steps = holm_steps(plan.measures, plan.families, max(per_measure, 1), plan.alpha)
+    plan = replace(plan, tests=replace(plan.tests, thresholds=steps))
     rows: list[dict[str, Any]] = []
     contrasts: list[Contrast] = []
     cells: list[int] = []

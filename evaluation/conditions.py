@@ -18,6 +18,7 @@ from dilemma.evaluation.columns import RUNS
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 
 from dilemma.records.reader import read_header
+from dilemma.records.schema import SequentialPlan
 
 _RUN_COLUMNS = {c.name for c in RUNS}
 
@@ -92,6 +93,32 @@ def declared(paths: Iterable[Path]) -> tuple[list[str] | None, dict[str, float]]
                 " compare their experiments separately or pass --primary and --margin"
             )
     return primary, margins
+
+
+def declared_plan(paths: Iterable[Path]) -> tuple[SequentialPlan | None, str | None]:
+    """The sequential plan the experiment declared for these records, and its file (None when
+    none was declared or the sweep was started from code). Raises CompareError when records
+    declare different plans, or when some declare one and others none."""
+    plans: dict[str, tuple[SequentialPlan | None, str | None, Path]] = {}
+    for path in paths:
+        info = experiment_info(read_header(path))
+        raw = info.get("sequential")
+        try:
+            plan = None if raw is None else SequentialPlan.model_validate(raw)
+        except ValueError as exc:
+            raise CompareError(f"{path}: header experiment.sequential: {exc}") from exc
+        key = "none" if plan is None else plan.model_dump_json()
+        plans.setdefault(key, (plan, info.get("source"), path))
+        if len(plans) > 1:
+            (_, _, first), (_, _, second) = list(plans.values())[:2]
+            raise CompareError(
+                f"{first} and {second} declare different sequential plans (experiment"
+                " `sequential:`); compare their experiments separately"
+            )
+    if not plans:
+        return None, None
+    plan, source, _ = next(iter(plans.values()))
+    return plan, source
 
 
 def condition_columns(runs: pd.DataFrame, measures: Iterable[str] = ()) -> list[str]:

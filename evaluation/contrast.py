@@ -16,12 +16,12 @@ ALPHA = 0.05
 POWER = 0.80
 EXACT_MAX = 200_000
 """Largest number of distinct relabellings enumerated exactly."""
-N_PERMUTATIONS = 100_000
-"""Random relabellings for a p-value near a decision when there are more than EXACT_MAX."""
+N_PERMUTATIONS = 2_000_000
+"""Most random relabellings of one Monte Carlo p-value (`dilemma compare --permutations`): the
+sequential Monte Carlo of `dilemma.evaluation.montecarlo` stops earlier once the verdict cannot
+move."""
 N_FIRST = 10_000
-"""Random relabellings for the first Monte Carlo stage (see `resampling.permutation`)."""
-BAND = (ALPHA / 200, 1.5 * ALPHA)
-"""First-stage p-values in this band are recomputed with N_PERMUTATIONS relabellings."""
+"""Random relabellings of the first Monte Carlo batch (every p-value gets them)."""
 N_BOOT = 9_999
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -48,6 +48,8 @@ class Contrast:
     p_equivalence: float
     sd: float
     df: float
+    p_mc_settled: bool = True
+    """False when a Monte Carlo p-value is still within its error of a threshold at the cap."""
 
     def row(self) -> dict[str, Any]:
         """The fields as a flat dict (one row of a results table)."""

@@ -113,21 +113,36 @@ def fixed_effects(r: RunArrays, idx: np.ndarray, strata: Sequence[str]) -> tuple
 
 @dataclass(frozen=True)
 class TestSettings:
-    """What every test of one comparison shares: margins per measure and resampling."""
+    """What every test of one comparison shares: margins per measure, resampling, and the
+    levels each measure's p-value is judged against (its family's Holm steps; NaN-padded)."""
 
     margins: np.ndarray
     rng: np.random.Generator
     n_perm: int
     n_boot: int
+    thresholds: np.ndarray | None = None
 
     def paired(self, d: np.ndarray) -> list[Contrast]:
         """Sign-flip permutation test per row of differences."""
-        return inference.paired(d, self.margins, self.rng, n_perm=self.n_perm, n_boot=self.n_boot)
+        return inference.paired(
+            d,
+            self.margins,
+            self.rng,
+            n_perm=self.n_perm,
+            n_boot=self.n_boot,
+            thresholds=self.thresholds,
+        )
 
     def independent(self, a: np.ndarray, b: np.ndarray) -> list[Contrast]:
         """Label-permutation test per row of two samples."""
         return inference.independent(
-            a, b, self.margins, self.rng, n_perm=self.n_perm, n_boot=self.n_boot
+            a,
+            b,
+            self.margins,
+            self.rng,
+            n_perm=self.n_perm,
+            n_boot=self.n_boot,
+            thresholds=self.thresholds,
         )
 
 

@@ -15,8 +15,9 @@ Three designs, chosen from how the runs were made, never from the data's outcome
 
 Permutation p-values are two-sided (twice the smaller one-sided p). They are exact (every
 distinct relabelling enumerated) when there are at most EXACT_MAX relabellings, which covers 17
-pairs or 10 runs per level; otherwise they come from N_PERMUTATIONS random relabellings and carry
-a Monte Carlo standard error (`dilemma.evaluation.resampling`). Intervals are bias-corrected and
+pairs or 10 runs per level; otherwise they are sequential Monte Carlo, refined until their error
+cannot move the verdict or N_PERMUTATIONS relabellings are drawn, with a Monte Carlo standard
+error (`dilemma.evaluation.montecarlo`). Intervals are bias-corrected and
 accelerated bootstrap (BCa, `scipy.stats.bootstrap`); where BCa is degenerate (constant data,
 for instance) they fall back to a t interval (statsmodels). Equivalence is two one-sided t tests
 (statsmodels `ttost_paired` / `ttost_ind`). Power figures come from `statsmodels.stats.power`
@@ -37,7 +38,6 @@ import numpy as np
 import statsmodels.api as sm
 from dilemma.evaluation.contrast import (
     ALPHA,
-    BAND,
     EXACT_MAX,
     N_BOOT,
     N_FIRST,
@@ -63,7 +63,6 @@ from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 __all__ = [
     "ALPHA",
-    "BAND",
     "EXACT_MAX",
     "N_BOOT",
     "N_FIRST",
@@ -104,6 +103,13 @@ def mean_intervals(
     return out
 
 
+def _thresholds(thresholds: FloatArray | None, rows: int) -> FloatArray:
+    """The thresholds per row: as given, or alpha for every row."""
+    if thresholds is None:
+        return np.full((rows, 1), ALPHA)
+    return np.asarray(thresholds, dtype="float64").reshape(rows, -1)
+
+
 def _tost_paired(d: FloatArray, margin: float) -> float:
     if not math.isfinite(margin) or len(d) < 2:
         return math.nan
@@ -131,9 +137,13 @@ def paired(
     *,
     n_perm: int = N_PERMUTATIONS,
     n_boot: int = N_BOOT,
-    band: tuple[float, float] = BAND,
+    thresholds: FloatArray | None = None,
 ) -> list[Contrast]:
-    """Per row of differences (a - b, one column per matched pair): sign-flip permutation test."""
+    """Per row of differences (a - b, one column per matched pair): sign-flip permutation test.
+
+    `thresholds` (one NaN-padded row per measure, default alpha) are the levels each Monte
+    Carlo p-value is refined against (`dilemma.evaluation.montecarlo`)."""
+    limits = _thresholds(thresholds, d.shape[0])
     method = "paired sign-flip permutation test"
     out = [empty_contrast("paired", method, 0, 0, 0)] * d.shape[0]
     for rows, (v,) in blocks(d):
@@ -142,7 +152,7 @@ def paired(
             for r in rows:
                 out[r] = empty_contrast("paired", method, n, n, n)
             continue
-        perm = permutation((v,), mean, "samples", 2**n, rng, n_perm, band)
+        perm = permutation((v,), 2**n, rng, n_perm, limits[rows])
         if n >= 2:
             low, high = bca((v,), mean, rng, n_boot)
         else:
@@ -173,6 +183,7 @@ def paired(
                 p_equivalence=_tost_paired(x, float(margins[r])),
                 sd=float(x.std(ddof=1)) if n >= 2 else math.nan,
                 df=float(n - 1),
+                p_mc_settled=bool(perm.settled[i]),
             )
     return out
 
@@ -185,9 +196,10 @@ def independent(
     *,
     n_perm: int = N_PERMUTATIONS,
     n_boot: int = N_BOOT,
-    band: tuple[float, float] = BAND,
+    thresholds: FloatArray | None = None,
 ) -> list[Contrast]:
-    """Per row: difference of means a - b, label-permutation test."""
+    """Per row: difference of means a - b, label-permutation test (`thresholds` as `paired`)."""
+    limits = _thresholds(thresholds, a.shape[0])
     method = "two-sample permutation test"
     out = [empty_contrast("independent", method, 0, 0, 0)] * a.shape[0]
     for rows, (va, vb) in blocks(a, b):
@@ -196,9 +208,7 @@ def independent(
             for r in rows:
                 out[r] = empty_contrast("independent", method, na, nb, 0)
             continue
-        perm = permutation(
-            (va, vb), mean_diff, "independent", math.comb(na + nb, na), rng, n_perm, band
-        )
+        perm = permutation((va, vb), math.comb(na + nb, na), rng, n_perm, limits[rows])
         if na >= 2 and nb >= 2:
             low, high = bca((va, vb), mean_diff, rng, n_boot)
         else:
@@ -231,6 +241,7 @@ def independent(
                 p_equivalence=_tost_ind(x, y, float(margins[r])),
                 sd=sd,
                 df=float(na + nb - 2),
+                p_mc_settled=bool(perm.settled[i]),
             )
     return out
 

@@ -1,9 +1,10 @@
 """Resampling machinery behind the tests: scipy's permutation test and BCa bootstrap.
 
-`permutation` runs scipy's permutation test on many measures at once, exactly when the
-relabellings are few and in two Monte Carlo stages otherwise; `bca` gives bootstrap intervals,
-`interval_fallback` a t interval (statsmodels) where BCa is degenerate. `blocks` groups the
-measures by their pattern of missing values so each group is tested in one vectorised call.
+`permutation` runs scipy's permutation test on many measures at once when the relabellings are
+few enough to enumerate, and sequential Monte Carlo otherwise (`dilemma.evaluation.montecarlo`);
+`bca` gives bootstrap intervals, `interval_fallback` a t interval (statsmodels) where BCa is
+degenerate. `blocks` groups the measures by their pattern of missing values so each group is
+tested in one vectorised call.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from dilemma.evaluation.contrast import ALPHA, EXACT_MAX, N_FIRST, FloatArray
+from dilemma.evaluation.contrast import ALPHA, EXACT_MAX, FloatArray
+from dilemma.evaluation.montecarlo import sequential
 from scipy import stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
@@ -50,13 +52,15 @@ def blocks(*mats: FloatArray) -> Iterator[tuple[np.ndarray, list[FloatArray]]]:
 
 @dataclass(frozen=True)
 class Perm:
-    """Permutation p-values per row, whether exact, relabellings used and Monte Carlo error."""
+    """Permutation p-values per row, whether exact, relabellings used, Monte Carlo error, and
+    whether each Monte Carlo p-value is settled (its interval clears every threshold)."""
 
     p: FloatArray
     exact: bool
     n_resamples: np.ndarray
     mc_se: FloatArray
     min_p: float
+    settled: np.ndarray
 
 
 def _scipy_permutation(
@@ -85,34 +89,32 @@ def _scipy_permutation(
 
 def permutation(
     data: tuple[FloatArray, ...],
-    statistic: Callable[..., FloatArray],
-    kind: str,
     n_relabellings: int,
     rng: np.random.Generator,
     n_perm: int,
-    band: tuple[float, float],
+    thresholds: FloatArray,
 ) -> Perm:
-    """scipy's permutation test on rows of `data`: exact when the relabellings are few.
-
-    Otherwise Monte Carlo in two stages: N_FIRST relabellings for every row, then `n_perm` fresh
-    ones for the rows whose first p-value falls in `band` (where the decision is made); the
-    reported p-value and its standard error come from the last stage alone.
+    """Permutation test on rows of `data`: sign flips of (differences,), or relabellings of
+    (a, b). Exact (scipy's `permutation_test`, every relabelling) when there are at most
+    EXACT_MAX relabellings; otherwise sequential Monte Carlo (`dilemma.evaluation.montecarlo`):
+    relabellings are added until each row's p-value is settled against its `thresholds` (one
+    NaN-padded row of levels per data row), at most `n_perm` of them.
     """
     rows = data[0].shape[0]
     if n_relabellings <= EXACT_MAX:
+        statistic = mean if len(data) == 1 else mean_diff
+        kind = "samples" if len(data) == 1 else "independent"
         p = _scipy_permutation(data, statistic, kind, n_relabellings, rng)
         return Perm(
-            p, True, np.full(rows, n_relabellings), np.zeros_like(p), min(1.0, 2 / n_relabellings)
+            p,
+            True,
+            np.full(rows, n_relabellings),
+            np.zeros_like(p),
+            min(1.0, 2 / n_relabellings),
+            np.ones(rows, dtype=bool),
         )
-    first = min(n_perm, N_FIRST)
-    p = _scipy_permutation(data, statistic, kind, first, rng)
-    used = np.full(rows, first)
-    refine = np.flatnonzero((p >= band[0]) & (p <= band[1]))
-    if n_perm > first and refine.size:
-        p[refine] = _scipy_permutation(tuple(d[refine] for d in data), statistic, kind, n_perm, rng)
-        used[refine] = n_perm
-    se = np.sqrt(np.clip(p * (2 - p), 0, None) / used)
-    return Perm(p, False, used, se, 2 / (first + 1))
+    mc = sequential(data, rng, n_perm, thresholds)
+    return Perm(mc.p, False, mc.n_resamples, mc.mc_se, mc.min_p, mc.settled)
 
 
 def interval_fallback(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dilemma.evaluation.comparison import CompareError, Resampling, compare, hedges_g
-from dilemma.evaluation.inference import N_PERMUTATIONS, mean_intervals
+from dilemma.evaluation.inference import N_FIRST, N_PERMUTATIONS, mean_intervals
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
@@ -204,7 +204,9 @@ def test_monte_carlo_verdict_is_stable_across_seeds() -> None:
     first = results[0].pairs.set_index("measure")
     continuous = first.drop(index="war")  # war is binary: an exact McNemar test
     assert not continuous["p_exact"].any() and (continuous["p_mc_se"] > 0).all()
-    assert (first["n_resamples"] == N_PERMUTATIONS).any()  # refined near the threshold
+    # refined where a Holm step is near: more than the first batch, far below the cap
+    assert (continuous["n_resamples"] > N_FIRST).any()
+    assert (continuous["n_resamples"] < N_PERMUTATIONS).all()
     for r in results[1:]:
         p = r.pairs.set_index("measure")["p_value"]
         assert (abs(p - first["p_value"]) <= 5 * first["p_mc_se"] + 1e-3).all()

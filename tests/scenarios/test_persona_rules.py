@@ -155,7 +155,9 @@ def test_the_shipped_example_crosses_model_with_persona_under_fixed_rules() -> N
     per_cell: dict[tuple[str, str], int] = defaultdict(int)
     for r in runs:
         per_cell[(r.conditions["model"], r.conditions["regime.persona"])] += 1
-    assert set(per_cell.values()) == {10}
+    assert set(per_cell.values()) == {20}
+    plan = load_experiment(path).sequential
+    assert plan is not None and plan.looks == [20, 40, 60]
 
 
 # --- what models are told vs what the world does --------------------------------------------

@@ -18,6 +18,7 @@ import pandas as pd
 from dilemma.evaluation.comparison import (
     CompareError,
     Comparison,
+    Resampling,
     condition_columns,
     conditions,
     declared,
@@ -25,7 +26,8 @@ from dilemma.evaluation.comparison import (
     with_conditions,
 )
 from dilemma.evaluation.comparison import compare as compare_runs
-from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
+from dilemma.evaluation.conditions import declared_plan, factors_of, unknown_factor, unknown_level
+from dilemma.evaluation.contrast import N_PERMUTATIONS
 from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.reaction_pooled import compare_reaction
 from dilemma.evaluation.reaction_pooled import pooled_reactions as pooled_fits
@@ -34,6 +36,7 @@ from dilemma.evaluation.tables import Scores
 from dilemma.evaluation.tables import score as score_records
 from dilemma.records.reader import Record
 from dilemma.records.reader import read_record as read_one
+from dilemma.records.schema import SequentialPlan
 
 Source = Path | str | Iterable[Path | str]
 """A record, a folder of records (searched recursively), or several of them."""
@@ -105,6 +108,10 @@ class CompareSettings:
     """None: the default set."""
     margins: dict[str, float]
     origin: Literal["given", "experiment file", "default set"]
+    sequential: SequentialPlan | None = None
+    """The looks the experiment planned (None: no plan)."""
+    source: str | None = None
+    """The experiment file that declared the plan, when known."""
 
 
 def compare_settings(
@@ -115,7 +122,9 @@ def compare_settings(
     """`primary` if given, else those the runs' experiment declared (in each header), else the
     default set; `margins` over the declared ones over the defaults. Raises CompareError when
     the records declare different ones."""
-    declared_primary, declared_margins = declared(Path(p) for p in runs["path"])
+    paths = [Path(p) for p in runs["path"]]
+    declared_primary, declared_margins = declared(paths)
+    plan, source = declared_plan(paths)
     origin: Literal["given", "experiment file", "default set"] = (
         "given" if primary else "experiment file" if declared_primary else "default set"
     )
@@ -123,6 +132,28 @@ def compare_settings(
         primary=list(primary) if primary else declared_primary,
         margins={**declared_margins, **(margins or {})},
         origin=origin,
+        sequential=plan,
+        source=source,
+    )
+
+
+def _next_step(result: Comparison, settings: CompareSettings) -> str:
+    """What to do after an inconclusive verdict: the next planned look, or (with no plan) why
+    adding seeds and comparing again needs one."""
+    look = result.look
+    if look is None:
+        return (
+            " Adding seeds and comparing again is a second look that this verdict's level does"
+            " not account for (optional stopping): declare `sequential:` looks in the"
+            " experiment file before adding any (docs/experiments.md)."
+        )
+    if look.next_look is None:
+        return " This is the plan's last look: its alpha is spent, so the verdict stands."
+    file = settings.source or "the experiment file"
+    return (
+        f" Next planned look: {look.next_look} seeds per cell: set `repeats: {look.next_look}`"
+        f" in {file}, then `dilemma sweep {settings.source or 'FILE'} --resume`, and compare"
+        " again."
     )
 
 
@@ -133,16 +164,21 @@ def compare_with(
     *,
     interaction: str | None = None,
     seed: int = 0,
+    permutations: int | None = None,
 ) -> Comparison:
     """`compare` of a runs table with settings already resolved (see `compare_settings`)."""
-    return compare_runs(
+    result = compare_runs(
         runs,
         by,
         settings.primary,
         margins=settings.margins,
         interaction=interaction,
+        resampling=Resampling(plan=settings.sequential, n_perm=permutations or N_PERMUTATIONS),
         seed=seed,
     )
+    if result.verdict == "inconclusive" and not result.pairs.empty:
+        result = replace(result, summary=result.summary + _next_step(result, settings))
+    return result
 
 
 def compare(
@@ -154,18 +190,23 @@ def compare(
     margins: Mapping[str, float] | None = None,
     interaction: str | None = None,
     seed: int = 0,
+    permutations: int | None = None,
 ) -> Comparison:
     """Does factor `by` change behaviour? Verdict `changes`, `equivalent` or `inconclusive`,
     with per-level means, pairwise tests and (with `interaction`) the by x interaction test.
 
     `runs`: records, their scores or a runs table; `where` keeps only the runs with these factor
     levels; `primary` and `margins` override the experiment file's (see `compare_settings`);
-    `seed` drives the bootstrap and the permutations. Raises CompareError when the comparison
-    cannot be made as asked.
+    `seed` drives the bootstrap and the permutations; `permutations` caps the random
+    relabellings of a Monte Carlo p-value (default 2,000,000; fewer are drawn once the verdict
+    cannot move). A sequential plan declared by the experiment (`sequential:`) sets the level
+    of the current look. Raises CompareError when the comparison cannot be made as asked.
     """
     table = select(runs_table(runs), where or {})
     settings = compare_settings(table, primary, margins)
-    return compare_with(table, by, settings, interaction=interaction, seed=seed)
+    return compare_with(
+        table, by, settings, interaction=interaction, seed=seed, permutations=permutations
+    )
 
 
 def compare_across(
@@ -196,6 +237,7 @@ async def acompare(
     margins: Mapping[str, float] | None = None,
     interaction: str | None = None,
     seed: int = 0,
+    permutations: int | None = None,
 ) -> Comparison:
     """`compare` in a worker thread, leaving the event loop free."""
     return await asyncio.to_thread(
@@ -207,6 +249,7 @@ async def acompare(
             margins=margins,
             interaction=interaction,
             seed=seed,
+            permutations=permutations,
         )
     )
 

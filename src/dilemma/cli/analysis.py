@@ -72,6 +72,14 @@ def compare(
             help="also test the pooled Richardson reaction coefficient k between the levels",
         ),
     ] = False,
+    permutations: Annotated[
+        int | None,
+        typer.Option(
+            min=1000,
+            help="most random relabellings of a Monte Carlo p-value (default 2,000,000;"
+            " fewer are drawn once the verdict cannot move)",
+        ),
+    ] = None,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
@@ -87,6 +95,7 @@ def compare(
         seed=seed,
         across=across,
         reaction=reaction,
+        permutations=permutations,
     )
     try:
         print(compare_output(path, request, as_json=as_json, wide=wide))

@@ -13,6 +13,7 @@ from dilemma._version import __version__
 from dilemma.api.analysis import compare_settings, compare_with, reaction_comparison, runs_table
 from dilemma.evaluation.comparison import CompareError, Comparison, LeftOut
 from dilemma.evaluation.conditions import factors_of, unknown_factor, unknown_level
+from dilemma.evaluation.looks import entry_now, record_look
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.run_json import plain
@@ -83,10 +84,25 @@ class CompareRequest:
     """A grouping (model, prompt_setup, ...) for the mixed model (`dilemma.evaluation.mixed`)."""
     reaction: bool = False
     """Also test the pooled Richardson reaction coefficient k between the levels."""
+    permutations: int | None = None
 
 
 ORIGIN = {"given": "--primary"}
 """How `dilemma compare` names where its primary measures came from (else as the API does)."""
+
+
+def log_look(path: Path, request: CompareRequest, result: Comparison) -> list[str]:
+    """Log this comparison in the folder's looks log; warnings on optional stopping."""
+    entry = entry_now(
+        request.by,
+        request.where,
+        result.seeds_per_cell,
+        result.n_runs,
+        result.verdict,
+        result.primary,
+        planned=result.look is not None,
+    )
+    return record_look(path, entry)
 
 
 def run_compare(
@@ -99,8 +115,14 @@ def run_compare(
     margins = parse_margins(request.margins)
     settings = compare_settings(runs, primary, margins)
     result = compare_with(
-        runs, request.by, settings, interaction=request.interaction, seed=request.seed
+        runs,
+        request.by,
+        settings,
+        interaction=request.interaction,
+        seed=request.seed,
+        permutations=request.permutations,
     )
+    result = replace(result, warnings=(*result.warnings, *log_look(path, request, result)))
     if scores.skipped:
         unread = f"{len(scores.skipped)} file(s) could not be read and are not compared"
         result = replace(
@@ -162,6 +184,18 @@ def comparison_json(result: Comparison, where: list[str], source: str) -> dict[s
         "margins": result.margins,
         "designs": list(result.designs),
         "warnings": list(result.warnings),
+        "seeds_per_cell": result.seeds_per_cell,
+        "look": None
+        if result.look is None
+        else {
+            "number": result.look.number,
+            "seeds": result.look.seeds,
+            "looks": list(result.look.plan.looks),
+            "spending": result.look.plan.spending,
+            "planned": result.look.planned,
+            "nominal_alpha": result.look.nominal_alpha,
+            "next_look": result.look.next_look,
+        },
         "runs": _runs_json(result.n_runs, result.left_out, result.outcomes),
         "levels": _records(result.levels),
         "pairs": _records(result.pairs),

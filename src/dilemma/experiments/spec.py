@@ -39,6 +39,7 @@ from dilemma.agents.prompt_setup import PromptSetupError, load_prompt_setup
 from dilemma.evaluation.measure_sets import check_margins, check_primary, missing_margins
 from dilemma.models.registry import check_spec
 from dilemma.models.spec import DEFAULT_SPEC, ModelSpecError
+from dilemma.records.schema import SequentialPlan
 from dilemma.scenarios.library import (
     ScenarioError,
     field_path,
@@ -97,6 +98,10 @@ class Experiment(BaseModel):
     margins: dict[str, float] = Field(
         default_factory=dict, description="equivalence margin per measure, in its own units"
     )
+    sequential: SequentialPlan | None = Field(
+        default=None,
+        description="planned looks (seeds per cell) and alpha spending for `dilemma compare`",
+    )
 
     @field_validator("primary")
     @classmethod
@@ -118,6 +123,18 @@ class Experiment(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _repeats_is_a_look(self) -> Experiment:
+        plan = self.sequential
+        if plan is not None and self.repeats not in plan.looks:
+            raise ValueError(
+                f"sequential.looks: repeats ({self.repeats}) is not one of the planned looks"
+                f" {plan.looks}; repeats is the look the sweep runs to: set it to the first"
+                f" look ({plan.looks[0]}), compare, then raise it to the next look and"
+                " `dilemma sweep FILE --resume` (the last look is the most seeds per cell)"
+            )
+        return self
+
     def compare_settings(self) -> dict[str, object]:
         """What `dilemma compare` reads back from each record's header (only what is set)."""
         out: dict[str, object] = {}
@@ -125,6 +142,8 @@ class Experiment(BaseModel):
             out["primary"] = list(self.primary)
         if self.margins:
             out["margins"] = dict(self.margins)
+        if self.sequential is not None:
+            out["sequential"] = self.sequential.model_dump()
         return out
 
     @field_validator("factors")

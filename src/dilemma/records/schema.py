@@ -6,9 +6,18 @@ reads them back.
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    field_validator,
+)
 
 from dilemma.core.decision import Decision, NegotiationReply, ProposalKind
 from dilemma.core.ladder import Action
@@ -48,6 +57,28 @@ class PromptInfo(_Event):
     template_hashes: dict[str, str]
 
 
+Spending = Literal["obrien_fleming", "pocock"]
+"""Alpha-spending functions of a sequential plan (Lan-DeMets O'Brien-Fleming and Pocock types)."""
+
+
+class SequentialPlan(_Event):
+    """Looks an experiment plans in advance: seeds per cell at each look, and how alpha is spent
+    across them (`dilemma.evaluation.sequential`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    looks: list[Annotated[StrictInt, Field(ge=2)]] = Field(min_length=1, max_length=20)
+    """Seeds per cell at each look, increasing; the last is the most the study will run."""
+    spending: Spending = "obrien_fleming"
+
+    @field_validator("looks")
+    @classmethod
+    def _increasing(cls, looks: list[int]) -> list[int]:
+        if any(b <= a for a, b in itertools.pairwise(looks)):
+            raise ValueError(f"looks must increase strictly (got {looks})")
+        return looks
+
+
 class ExperimentInfo(_Event):
     """The experiment a run belongs to, and the run's condition (level) of each factor."""
 
@@ -63,6 +94,8 @@ class ExperimentInfo(_Event):
     """Primary measures the experiment declares for `dilemma compare`; None: the default set."""
     margins: dict[str, float] = Field(default_factory=dict)
     """Equivalence margins the experiment declares, by measure."""
+    sequential: SequentialPlan | None = None
+    """The looks the experiment planned (`sequential:`); None: no plan, or an older record."""
 
 
 class PersonaText(_Event):

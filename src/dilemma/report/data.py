@@ -16,10 +16,12 @@ from dilemma.evaluation.comparison import (
     CompareError,
     Comparison,
     Interaction,
+    Resampling,
     compare,
     declared,
     with_conditions,
 )
+from dilemma.evaluation.conditions import declared_plan
 from dilemma.evaluation.tables import Scores, record_paths, score
 from dilemma.records.reader import SET_ASIDE, NoRecordsError, read_header, read_run_end
 from dilemma.records.schema import Header, RecordError, RunEndEvent
@@ -167,14 +169,24 @@ class ReportData:
 
         With two or more factors, each comparison of a factor carries its interaction with the
         next compared factor (f1 x f2, f2 x f3, ...; the main effect is tested the same way
-        with or without it); `interactions` gives the pairs that leaves out. Computed once."""
+        with or without it); `interactions` gives the pairs that leaves out. A declared
+        sequential plan sets the level of the current look, as in `dilemma compare`. Computed
+        once."""
         if self._comparisons is None:
             primary, margins = self._declared()
+            settings = self._resampling()
             found = []
             for n, f in enumerate(self.compared):
                 partner = self.compared[n + 1] if n + 1 < len(self.compared) else None
                 found.append(
-                    compare(self.conditions, f, primary, margins=margins, interaction=partner)
+                    compare(
+                        self.conditions,
+                        f,
+                        primary,
+                        margins=margins,
+                        interaction=partner,
+                        resampling=settings,
+                    )
                 )
             self._comparisons = found
         return self._comparisons
@@ -189,7 +201,14 @@ class ReportData:
             if len(found) >= MAX_INTERACTIONS:
                 break
             if (a, b) not in done:
-                extra = compare(self.conditions, a, primary, margins=margins, interaction=b)
+                extra = compare(
+                    self.conditions,
+                    a,
+                    primary,
+                    margins=margins,
+                    interaction=b,
+                    resampling=self._resampling(),
+                )
                 if extra.interaction is not None:
                     found.append(extra.interaction)
         return found[:MAX_INTERACTIONS]
@@ -199,3 +218,11 @@ class ReportData:
             return declared(self.paths.values())
         except CompareError as exc:
             raise ReportError(str(exc)) from exc
+
+    def _resampling(self) -> Resampling:
+        """The experiment's sequential plan, if it declared one (`sequential:`)."""
+        try:
+            plan, _ = declared_plan(self.paths.values())
+        except CompareError as exc:
+            raise ReportError(str(exc)) from exc
+        return Resampling(plan=plan)
