@@ -8,15 +8,23 @@ from typing import Annotated
 import typer
 
 from dilemma.cli.common import console, fail
+from dilemma.cli.common import out as results
 from dilemma.core.safe_text import redact, safe_console
 
 
 def score(
     path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per run")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="every column and estimate (default: fit the terminal, e.g. 80 columns)"
+        ),
+    ] = False,
 ) -> None:
     """Score records: escalation, spirals, misperception, Richardson fits, data quality."""
     import json
+    import shutil
 
     from dilemma.cli.score_format import score_json, score_text
     from dilemma.records.schema import RecordError
@@ -25,7 +33,8 @@ def score(
         if as_json:
             print(redact(json.dumps(score_json(path), indent=2)))
         else:
-            print(safe_console(score_text(path)))
+            width = None if wide else shutil.get_terminal_size((80, 24)).columns
+            print(safe_console(score_text(path, width)))
     except (RecordError, OSError) as exc:
         raise fail(str(exc)) from exc
 
@@ -111,13 +120,25 @@ def report(
     console.print(f"report: {written}", highlight=False)
 
 
-def show(record: Annotated[Path, typer.Argument(help="a record (.jsonl)")]) -> None:
-    """Print a readable transcript of one run."""
+def show(
+    record: Annotated[
+        Path, typer.Argument(help="a record (.jsonl), or a folder: lists its records")
+    ],
+) -> None:
+    """Print a readable transcript of one run (a folder: list its records, or show its only one)."""
     from dilemma.records.schema import RecordError
     from dilemma.report.transcript import transcript
 
     try:
+        if record.is_dir():
+            from dilemma.cli.record_list import folder_listing
+
+            text, only = folder_listing(record)
+            if only is None:
+                results.print(safe_console(text), markup=False, highlight=False, soft_wrap=True)
+                return
+            record = only
         text = transcript(record)
     except (RecordError, OSError) as exc:
         raise fail(str(exc)) from exc
-    console.print(safe_console(text), markup=False, highlight=False)
+    results.print(safe_console(text), markup=False, highlight=False)

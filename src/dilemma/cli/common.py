@@ -25,7 +25,36 @@ if TYPE_CHECKING:
     from dilemma.simulation.engine import RoundReport
 
 console = Console()
+"""Progress, notes and tables: silenced by `--quiet`."""
+out = Console()
+"""Results that `--quiet` keeps (where a record was written, a sweep's summary)."""
 err = Console(stderr=True)
+
+
+class Verbosity:
+    """How much the commands print: `--quiet` (-1), normal (0) or `--verbose` (1)."""
+
+    level = 0
+
+    @classmethod
+    def set(cls, quiet: bool, verbose: bool) -> None:
+        """Apply the global options (refusing both at once) for this command."""
+        if quiet and verbose:
+            raise typer.BadParameter("--quiet and --verbose exclude each other")
+        cls.level = -1 if quiet else 1 if verbose else 0
+        console.quiet = quiet
+        if verbose:
+            import logging
+
+            logging.basicConfig(
+                level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
+            )
+
+    @classmethod
+    def verbose(cls) -> bool:
+        """Whether `--verbose` was given (print every model call)."""
+        return cls.level > 0
+
 
 RUN_FAILED = 1
 BAD_INPUT = 2
@@ -185,7 +214,7 @@ def summary(path: Path) -> None:
     record = read_record(path)
     end = record.run_end
     if end is None:
-        console.print(f"record: {path} (incomplete)")
+        out.print(f"record: {path} (incomplete)", highlight=False)
         return
     flagged = sum(1 for d in record.of_kind(DecisionEvent) if d.flagged)
     decisions = len(record.of_kind(DecisionEvent))
@@ -201,4 +230,4 @@ def summary(path: Path) -> None:
         f" {end.totals.input_tokens}/{end.totals.output_tokens}.",
         highlight=False,
     )
-    console.print(f"record: {path}", highlight=False)
+    out.print(f"record: {path}", highlight=False, soft_wrap=True)
