@@ -93,6 +93,30 @@ def declared(paths: Iterable[Path]) -> tuple[list[str] | None, dict[str, float]]
     return primary, margins
 
 
+def pilot_note(paths: Iterable[Path]) -> str | None:
+    """A warning when some of these runs belong to a pilot (`dilemma sweep --repeats/--rounds`):
+    a pilot is not the declared design, and a folder mixing both compares unlike runs. None
+    when no run is a pilot's."""
+    pilots: dict[str, int] = {}
+    full = 0
+    for path in paths:
+        overrides = experiment_info(read_header(path)).get("overrides") or {}
+        if overrides:
+            key = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+            pilots[key] = pilots.get(key, 0) + 1
+        else:
+            full += 1
+    if not pilots:
+        return None
+    kinds = "; ".join(f"{n} with {key}" for key, n in pilots.items())
+    if full:
+        return (
+            f"warning: this folder mixes {sum(pilots.values())} pilot runs ({kinds}) with"
+            f" {full} runs of the full design; compare them separately"
+        )
+    return f"warning: these are pilot runs ({kinds}), not the experiment's full design"
+
+
 def condition_columns(runs: pd.DataFrame, measures: Iterable[str] = ()) -> list[str]:
     """Columns that describe a run's conditions (not a score): experiment factors, scenario."""
     skip = {"path", *measures}

@@ -113,7 +113,8 @@ def plan_sweep(
         exp = load_experiment(source)
     if model is not None:
         exp = _with_model(exp, model)
-    changed = dict(overrides or {})
+    # a value the file already has changes nothing: not a pilot
+    changed = {k: v for k, v in (overrides or {}).items() if getattr(exp, k, None) != v}
     if changed:
         exp = _with_overrides(exp, changed, where)
     runs = expand(exp, where)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dilemma.cli.common import console, fail
+from dilemma.cli.common import console, err, fail
 from dilemma.cli.common import out as results
 from dilemma.core.safe_text import redact, safe_console
 
@@ -68,6 +68,8 @@ def compare(
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
     from dilemma.evaluation.comparison import CompareError
+    from dilemma.evaluation.conditions import pilot_note
+    from dilemma.evaluation.tables import record_paths
     from dilemma.records.schema import RecordError
 
     request = CompareRequest(
@@ -79,6 +81,9 @@ def compare(
         seed=seed,
     )
     try:
+        note = pilot_note(record_paths(path))
+        if note is not None:
+            err.print(note, style="yellow", highlight=False, markup=False, soft_wrap=True)
         print(compare_output(path, request, as_json=as_json))
     except (RecordError, CompareError, OSError) as exc:
         raise fail(str(exc)) from exc

@@ -153,7 +153,9 @@ def sweep(
     limit = spend_limit(max_cost, max_calls, (m for r in plan.runs for m in r.models.values()))
     folder = out or plan.default_out_dir
     if dry_run:
-        raise typer.Exit(print_estimate(plan, folder, resume=resume, console=console))
+        raise typer.Exit(
+            print_estimate(plan, folder, resume=resume, console=console, concurrency=concurrency)
+        )
     config = SweepConfig(
         out_dir=folder,
         concurrency=concurrency,

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from dilemma.api.sweeps import SweepPlan, asweep
-from dilemma.cli.call_progress import CallTracker, TrackerColumn, call_line
+from dilemma.cli.call_progress import CallTracker, TrackerColumn, call_line, duration
 from dilemma.cli.common import BAD_INPUT, INTERRUPTED, RUN_FAILED, SPEND_LIMIT
 from dilemma.core.safe_text import safe_console
 from dilemma.experiments.config import SweepConfig, SweepStats
@@ -28,8 +28,10 @@ from dilemma.experiments.estimate import EXPECTED_REASKS, MAX_TOKENS, estimate
 from dilemma.experiments.executor import Executor, ReplayMiss, SweepError
 from dilemma.experiments.ray_executor import RayUnavailable
 from dilemma.experiments.sweep import COMPLETE
+from dilemma.models.latency import latency_of
 from dilemma.models.registry import ModelSpecError
 from dilemma.models.response_cache import CacheFormatError, CacheMiss, ResponseCache
+from dilemma.models.spec import ModelSpec
 from dilemma.records.reader import record_status
 from dilemma.records.schema import LlmCallEvent, RecordError
 
@@ -203,7 +205,34 @@ def _usd(value: float | None) -> str:
     return "unknown" if value is None else f"{value:,.2f} USD"
 
 
-def dry_run(plan: SweepPlan, out: Path, *, resume: bool, console: Console) -> int:
+def time_lines(models: Mapping[str, float], concurrency: int) -> list[str]:
+    """The estimated time of `models` (spec -> expected calls): calls x seconds per call, the
+    embedded model one call at a time, the others with up to `concurrency` calls in flight."""
+    lines = [
+        "estimated time (an estimate: calls x seconds per call; `local` as measured on this"
+        " machine by an earlier run, else a default; defaults per provider in docs/cli.md):"
+    ]
+    serial = overlapped = 0.0
+    for spec, calls in sorted(models.items()):
+        latency = latency_of(spec)
+        seconds = calls * latency.seconds
+        if ModelSpec.parse(spec).is_local:
+            serial += seconds
+            how = "one call at a time"
+        else:
+            overlapped += seconds
+            how = f"{duration(seconds / concurrency)} with {concurrency} calls in flight"
+        lines.append(
+            f"  {spec}: {calls:,.0f} calls x {latency.seconds:g} s ({latency.source})"
+            f" = {duration(seconds)}; {how}"
+        )
+    lines.append(f"  total: about {duration(serial + overlapped / concurrency)}")
+    return lines
+
+
+def dry_run(
+    plan: SweepPlan, out: Path, *, resume: bool, console: Console, concurrency: int = 8
+) -> int:
     """Print the runs a sweep would play and their estimated calls, tokens and cost; run nothing.
 
     With `resume`, runs whose record in `out` is complete are left out (nothing is moved).
@@ -246,6 +275,7 @@ def dry_run(plan: SweepPlan, out: Path, *, resume: bool, console: Console) -> in
         if est.unpriced:
             total = f"{total} + unknown ({', '.join(est.unpriced)})"
         lines.append(f"  total: {total}")
+        lines += time_lines({s: m.calls for s, m in est.models.items()}, concurrency)
     for line in lines:
         console.print(
             safe_console(line), highlight=False, markup=False, emoji=False, soft_wrap=True
