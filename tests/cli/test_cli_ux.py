@@ -167,3 +167,26 @@ def test_score_wide_shows_every_column(swept: Path, monkeypatch: pytest.MonkeyPa
     for column in ("transparency", "ladder", "misperc.", "fallback", "rules"):
         assert column in header
     assert max(len(line) for line in result.stdout.splitlines()) > 80
+
+
+def test_capped_changes_are_explained_under_the_round_table(tmp_path: Path) -> None:
+    """Aria, a democracy, asks for +10% with nothing announced: forewarning caps it at 3%,
+    and the asterisk is explained in words (the same table is `dilemma play`'s)."""
+    result = invoke(*_run(tmp_path))
+    assert result.code == 0, result.stderr
+    assert "+3.0%*" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "* Aria: democratic forewarning: a democracy may raise its arms" in text
+    assert "10% limited to 3% (nothing announced last round)" in text
+
+
+def test_adjustments_in_plain_words() -> None:
+    from dilemma.cli.common import explain_adjustment
+
+    assert explain_adjustment("cap: 30% limited to 10%") == (
+        "the scenario's cap on one round's change: 30% limited to 10%"
+    )
+    assert explain_adjustment("economy: 5% limited to 1.20% (cannot pay)").startswith(
+        "the economy cannot pay for more arms: "
+    )
+    assert explain_adjustment("something new: x") == "something new: x"

@@ -177,6 +177,25 @@ def parse_state_models(items: list[str]) -> dict[str, str]:
     return out
 
 
+ADJUSTMENT_REASONS = {
+    "forewarning": "democratic forewarning: a democracy may raise its arms above the scenario's"
+    " threshold only by what it announced the round before (announced_next_arms_change)",
+    "cap": "the scenario's cap on one round's change",
+    "economy": "the economy cannot pay for more arms",
+    "fallback": "no valid decision",
+}
+"""Plain words for each kind of adjustment the world makes to a requested arms change."""
+
+
+def explain_adjustment(text: str) -> str:
+    """An adjustment (`forewarning: 5% limited to 3% (announced last round: None)`) in plain
+    words, with its detail."""
+    kind, _, detail = text.partition(": ")
+    reason = ADJUSTMENT_REASONS.get(kind)
+    detail = detail.replace("(announced last round: None)", "(nothing announced last round)")
+    return f"{reason}: {detail}" if reason else text
+
+
 def progress(report: RoundReport) -> None:
     """Print one resolved round as a table (`on_round` of a run at the terminal)."""
     from rich.table import Table
@@ -198,6 +217,11 @@ def progress(report: RoundReport) -> None:
             change += "*"
         table.add_row(outcome.state, f"{outcome.arms_after:.1f}", change, action, threat)
     console.print(table)
+    for outcome in report.resolution.outcomes:
+        for text in outcome.adjustments:
+            console.print(
+                f"  * {outcome.state}: {explain_adjustment(text)}", highlight=False, markup=False
+            )
     for w in report.resolution.wars:
         console.print(f"[bold red]WAR[/bold red]: {w.initiator} chose {w.action.value}")
     for t in report.resolution.treaties_formed:
