@@ -17,6 +17,7 @@ from dilemma.evaluation.columns import RUNS
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 
 from dilemma.records.reader import read_header
+from dilemma.records.schema import RecordError
 
 _RUN_COLUMNS = {c.name for c in RUNS}
 
@@ -100,7 +101,11 @@ def pilot_note(paths: Iterable[Path]) -> str | None:
     pilots: dict[str, int] = {}
     full = 0
     for path in paths:
-        overrides = experiment_info(read_header(path)).get("overrides") or {}
+        try:
+            header = read_header(path)
+        except RecordError:
+            continue  # not a record: scoring skips it and says so
+        overrides = experiment_info(header).get("overrides") or {}
         if overrides:
             key = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
             pilots[key] = pilots.get(key, 0) + 1
