@@ -33,11 +33,16 @@ from dilemma.core.agent import AskResult, CallLog, Log
 from dilemma.core.decision import schema_of, schema_text
 from dilemma.core.observation import Observation
 from dilemma.core.personas import Persona
+from dilemma.core.safe_text import public_url
 from dilemma.models.budget import SpendBudget, output_ceiling, prompt_token_bound
 from dilemma.models.openai_chat import NotAChatCompletion
 from dilemma.models.pricing import Price, cost_at, price_of
 from dilemma.models.response_cache import CallIdentity, ResponseCache, cache_key
+from dilemma.models.spec import OPENAI
 from dilemma.models.types import ModelUnavailable, ResolvedModel, StructuredMode
+
+OPENAI_URL = "https://api.openai.com/v1"
+"""Where `openai:` models go without a base URL (named in connection errors)."""
 
 REPLY_TOOL = "reply"
 BODY_RETRIES = 2
@@ -143,6 +148,9 @@ class StateAgent:
         self.cache = cache
         self.run = run
         self.budget = budget
+        url = model.params.get("base_url") or (OPENAI_URL if model.provider == OPENAI else None)
+        self._server = f" (server {public_url(str(url))})" if url else ""
+        """Where the model's calls go, for error messages (no credentials)."""
         self._runnables: dict[type[BaseModel], Any] = {}
         self._price: tuple[Price | None] | None = None
         self._system_messages: dict[str, SystemMessage] = {}
@@ -290,15 +298,15 @@ class StateAgent:
                     )
             except TimeoutError as exc:
                 if not bound.expired():
-                    raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
+                    raise ModelCallError(f"{type(exc).__name__}: {exc}{self._server}") from exc
                 raise ModelCallError(
                     f"no reply within the call deadline of {deadline:g} s (every attempt and"
-                    " retry included)"
+                    f" retry included){self._server}"
                 ) from exc
             except Exception as exc:
                 if not is_transport_error(exc):
                     raise
-                raise ModelCallError(f"{type(exc).__name__}: {exc}") from exc
+                raise ModelCallError(f"{type(exc).__name__}: {exc}{self._server}") from exc
             finally:
                 if budget is not None:
                     budget.settle(provider, model, estimate, cost)

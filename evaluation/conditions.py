@@ -18,7 +18,7 @@ from dilemma.evaluation.columns import RUNS
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 
 from dilemma.records.reader import read_header
-from dilemma.records.schema import SequentialPlan
+from dilemma.records.schema import RecordError, SequentialPlan
 
 _RUN_COLUMNS = {c.name for c in RUNS}
 
@@ -119,6 +119,34 @@ def declared_plan(paths: Iterable[Path]) -> tuple[SequentialPlan | None, str | N
         return None, None
     plan, source, _ = next(iter(plans.values()))
     return plan, source
+
+
+def pilot_note(paths: Iterable[Path]) -> str | None:
+    """A warning when some of these runs belong to a pilot (`dilemma sweep --repeats/--rounds`):
+    a pilot is not the declared design, and a folder mixing both compares unlike runs. None
+    when no run is a pilot's."""
+    pilots: dict[str, int] = {}
+    full = 0
+    for path in paths:
+        try:
+            header = read_header(path)
+        except RecordError:
+            continue  # not a record: scoring skips it and says so
+        overrides = experiment_info(header).get("overrides") or {}
+        if overrides:
+            key = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+            pilots[key] = pilots.get(key, 0) + 1
+        else:
+            full += 1
+    if not pilots:
+        return None
+    kinds = "; ".join(f"{n} with {key}" for key, n in pilots.items())
+    if full:
+        return (
+            f"warning: this folder mixes {sum(pilots.values())} pilot runs ({kinds}) with"
+            f" {full} runs of the full design; compare them separately"
+        )
+    return f"warning: these are pilot runs ({kinds}), not the experiment's full design"
 
 
 def condition_columns(runs: pd.DataFrame, measures: Iterable[str] = ()) -> list[str]:

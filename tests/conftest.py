@@ -34,6 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.markexpr = f"({given}) and ({fast})" if given else fast
 
 
+@pytest.fixture(autouse=True)
+def _latency_file(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Measured model latencies go to a test's own file, never to the user's cache."""
+    path = tmp_path_factory.mktemp("latency") / "latency.json"
+    monkeypatch.setenv("DILEMMA_LATENCY_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def openai_server() -> Iterator[FakeOpenAIServer]:
     """A started fake OpenAI-compatible server; set `responder` or script it per test."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from dilemma.api.loop import run_sync
 from dilemma.experiments.config import SweepConfig, SweepStats
@@ -36,11 +39,15 @@ class SweepPlan:
     total: int
     """Runs of the whole experiment (more than `runs` when sharded)."""
     shard: Shard | None = None
+    overrides: dict[str, int] = field(default_factory=dict)
+    """What the command line changed from the file (`repeats`, `rounds`): a pilot."""
 
     @property
     def default_out_dir(self) -> Path:
-        """Where the records go unless told otherwise: `runs/NAME`."""
-        return Path("runs") / self.experiment.name
+        """Where the records go unless told otherwise: `runs/NAME`, or `runs/NAME-pilot` for a
+        pilot (so that its records never sit among the full design's)."""
+        suffix = "-pilot" if self.overrides else ""
+        return Path("runs") / f"{self.experiment.name}{suffix}"
 
     def info(self) -> ExperimentInfo:
         """The experiment as written into every header (with each run's conditions)."""
@@ -50,6 +57,7 @@ class SweepPlan:
                 "source": str(self.source) if self.source is not None else None,
                 "runs": self.total,
                 "conditions": {},
+                "overrides": dict(self.overrides),
             }
             | self.experiment.compare_settings()
         )
@@ -65,12 +73,33 @@ def _with_model(experiment: Experiment, model: str) -> Experiment:
     return type(experiment).model_validate(data)
 
 
+PILOT_FIELDS = ("repeats", "rounds")
+"""Experiment fields a pilot may override from the command line."""
+
+
+def _with_overrides(experiment: Experiment, overrides: dict[str, int], where: Path) -> Experiment:
+    """The experiment with the pilot's `repeats` / `rounds`; ExperimentError for a bad value."""
+    unknown = sorted(set(overrides) - set(PILOT_FIELDS))
+    if unknown:
+        raise ValueError(f"overrides {unknown}: only {list(PILOT_FIELDS)} can be overridden")
+    try:
+        return type(experiment).model_validate(experiment.model_dump() | overrides)
+    except ValidationError as exc:
+        details = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        raise ExperimentError(f"{where}: override: {details}") from exc
+
+
 def plan_sweep(
-    experiment: ExperimentRef, *, model: str | None = None, shard: Shard | str | None = None
+    experiment: ExperimentRef,
+    *,
+    model: str | None = None,
+    shard: Shard | str | None = None,
+    overrides: Mapping[str, int] | None = None,
 ) -> SweepPlan:
     """The runs of `experiment` (a file, a packaged example's name or an `Experiment`), with
     `model` overriding every state's model and only shard `shard` (`Shard` or "I/N") of them
-    when given.
+    when given. `overrides` (`repeats`, `rounds`) make a pilot: recorded in every header, so a
+    pilot is never mistaken for the full design.
 
     Raises ExperimentError naming the file and field (ShardError for a bad shard), also when a
     state has model `human` (a sweep has no one to ask).
@@ -84,6 +113,10 @@ def plan_sweep(
         exp = load_experiment(source)
     if model is not None:
         exp = _with_model(exp, model)
+    # a value the file already has changes nothing: not a pilot
+    changed = {k: v for k, v in (overrides or {}).items() if getattr(exp, k, None) != v}
+    if changed:
+        exp = _with_overrides(exp, changed, where)
     runs = expand(exp, where)
     seated = sorted({sid for r in runs for sid, spec in r.models.items() if spec == HUMAN_SPEC})
     if seated:
@@ -94,7 +127,9 @@ def plan_sweep(
     total = len(runs)
     if part is not None:
         runs = part.select(runs)
-    return SweepPlan(experiment=exp, source=source, runs=runs, total=total, shard=part)
+    return SweepPlan(
+        experiment=exp, source=source, runs=runs, total=total, shard=part, overrides=changed
+    )
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,24 @@ from typing import Annotated
 
 import typer
 
-from dilemma.cli.common import console, fail
+from dilemma.cli.common import console, err, fail
+from dilemma.cli.common import out as results
 from dilemma.core.safe_text import redact, safe_console
 
 
 def score(
     path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per run")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="every column and estimate (default: fit the terminal, e.g. 80 columns)"
+        ),
+    ] = False,
 ) -> None:
     """Score records: escalation, spirals, misperception, Richardson fits, data quality."""
     import json
+    import shutil
 
     from dilemma.cli.score_format import score_json, score_text
     from dilemma.records.schema import RecordError
@@ -25,7 +33,8 @@ def score(
         if as_json:
             print(redact(json.dumps(score_json(path), indent=2)))
         else:
-            print(safe_console(score_text(path)))
+            width = None if wide else shutil.get_terminal_size((80, 24)).columns
+            print(safe_console(score_text(path, width)))
     except (RecordError, OSError) as exc:
         raise fail(str(exc)) from exc
 
@@ -84,6 +93,8 @@ def compare(
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
     from dilemma.cli.compare import CompareRequest, compare_output
     from dilemma.evaluation.comparison import CompareError
+    from dilemma.evaluation.conditions import pilot_note
+    from dilemma.evaluation.tables import record_paths
     from dilemma.records.schema import RecordError
 
     request = CompareRequest(
@@ -98,6 +109,9 @@ def compare(
         permutations=permutations,
     )
     try:
+        note = pilot_note(record_paths(path))
+        if note is not None:
+            err.print(note, style="yellow", highlight=False, markup=False, soft_wrap=True)
         print(compare_output(path, request, as_json=as_json, wide=wide))
     except (RecordError, CompareError, OSError) as exc:
         raise fail(str(exc)) from exc
@@ -147,13 +161,25 @@ def report(
     console.print(f"report: {written}", highlight=False)
 
 
-def show(record: Annotated[Path, typer.Argument(help="a record (.jsonl)")]) -> None:
-    """Print a readable transcript of one run."""
+def show(
+    record: Annotated[
+        Path, typer.Argument(help="a record (.jsonl), or a folder: lists its records")
+    ],
+) -> None:
+    """Print a readable transcript of one run (a folder: list its records, or show its only one)."""
     from dilemma.records.schema import RecordError
     from dilemma.report.transcript import transcript
 
     try:
+        if record.is_dir():
+            from dilemma.cli.record_list import folder_listing
+
+            text, only = folder_listing(record)
+            if only is None:
+                results.print(safe_console(text), markup=False, highlight=False, soft_wrap=True)
+                return
+            record = only
         text = transcript(record)
     except (RecordError, OSError) as exc:
         raise fail(str(exc)) from exc
-    console.print(safe_console(text), markup=False, highlight=False)
+    results.print(safe_console(text), markup=False, highlight=False)

@@ -25,7 +25,36 @@ if TYPE_CHECKING:
     from dilemma.simulation.engine import RoundReport
 
 console = Console()
+"""Progress, notes and tables: silenced by `--quiet`."""
+out = Console()
+"""Results that `--quiet` keeps (where a record was written, a sweep's summary)."""
 err = Console(stderr=True)
+
+
+class Verbosity:
+    """How much the commands print: `--quiet` (-1), normal (0) or `--verbose` (1)."""
+
+    level = 0
+
+    @classmethod
+    def set(cls, quiet: bool, verbose: bool) -> None:
+        """Apply the global options (refusing both at once) for this command."""
+        if quiet and verbose:
+            raise typer.BadParameter("--quiet and --verbose exclude each other")
+        cls.level = -1 if quiet else 1 if verbose else 0
+        console.quiet = quiet
+        if verbose:
+            import logging
+
+            logging.basicConfig(
+                level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
+            )
+
+    @classmethod
+    def verbose(cls) -> bool:
+        """Whether `--verbose` was given (print every model call)."""
+        return cls.level > 0
+
 
 RUN_FAILED = 1
 BAD_INPUT = 2
@@ -148,6 +177,25 @@ def parse_state_models(items: list[str]) -> dict[str, str]:
     return out
 
 
+ADJUSTMENT_REASONS = {
+    "forewarning": "democratic forewarning: a democracy may raise its arms above the scenario's"
+    " threshold only by what it announced the round before (announced_next_arms_change)",
+    "cap": "the scenario's cap on one round's change",
+    "economy": "the economy cannot pay for more arms",
+    "fallback": "no valid decision",
+}
+"""Plain words for each kind of adjustment the world makes to a requested arms change."""
+
+
+def explain_adjustment(text: str) -> str:
+    """An adjustment (`forewarning: 5% limited to 3% (announced last round: None)`) in plain
+    words, with its detail."""
+    kind, _, detail = text.partition(": ")
+    reason = ADJUSTMENT_REASONS.get(kind)
+    detail = detail.replace("(announced last round: None)", "(nothing announced last round)")
+    return f"{reason}: {detail}" if reason else text
+
+
 def progress(report: RoundReport) -> None:
     """Print one resolved round as a table (`on_round` of a run at the terminal)."""
     from rich.table import Table
@@ -169,6 +217,11 @@ def progress(report: RoundReport) -> None:
             change += "*"
         table.add_row(outcome.state, f"{outcome.arms_after:.1f}", change, action, threat)
     console.print(table)
+    for outcome in report.resolution.outcomes:
+        for text in outcome.adjustments:
+            console.print(
+                f"  * {outcome.state}: {explain_adjustment(text)}", highlight=False, markup=False
+            )
     for w in report.resolution.wars:
         console.print(f"[bold red]WAR[/bold red]: {w.initiator} chose {w.action.value}")
     for t in report.resolution.treaties_formed:
@@ -185,7 +238,7 @@ def summary(path: Path) -> None:
     record = read_record(path)
     end = record.run_end
     if end is None:
-        console.print(f"record: {path} (incomplete)")
+        out.print(f"record: {path} (incomplete)", highlight=False)
         return
     flagged = sum(1 for d in record.of_kind(DecisionEvent) if d.flagged)
     decisions = len(record.of_kind(DecisionEvent))
@@ -201,4 +254,4 @@ def summary(path: Path) -> None:
         f" {end.totals.input_tokens}/{end.totals.output_tokens}.",
         highlight=False,
     )
-    console.print(f"record: {path}", highlight=False)
+    out.print(f"record: {path}", highlight=False, soft_wrap=True)

@@ -15,6 +15,7 @@ import typer
 from dilemma._version import __version__
 from dilemma.cli import analysis, scenarios, seat, sweep, viewer
 from dilemma.cli import run as run_command
+from dilemma.cli.common import Verbosity
 
 app = typer.Typer(
     help="Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate.",
@@ -37,8 +38,19 @@ def _main(
             "--version", help="print the version and exit", callback=_print_version, is_eager=True
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="print only results and errors (no progress, notes or tables)"
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="print every model call as it completes, and logs"),
+    ] = False,
 ) -> None:
     """Security-dilemma negotiation sandbox: LLM state personas negotiate, arm and escalate."""
+    Verbosity.set(quiet, verbose)
 
 
 for command in (

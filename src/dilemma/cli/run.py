@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dilemma.cli.call_progress import CallTracker, call_line
 from dilemma.cli.common import (
     INTERRUPTED,
     LOCAL_NOTE,
@@ -17,6 +20,7 @@ from dilemma.cli.common import (
     MaxCallsOption,
     MaxCostOption,
     TimeoutOption,
+    Verbosity,
     console,
     err,
     fail,
@@ -29,6 +33,54 @@ from dilemma.cli.common import (
 )
 from dilemma.core.safe_text import safe_console
 from dilemma.models.spec import HUMAN_SPEC, LOCAL_SPEC
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from dilemma.scenarios.schema import Scenario
+
+
+def default_states(
+    scenario: Scenario, overrides: Mapping[str, str], model: str | None
+) -> list[str]:
+    """States that neither `--state-model`, `--model` nor the scenario give a model, when some
+    others are named: they play on the default model, which deserves a notice."""
+    if not overrides or model is not None or scenario.model is not None:
+        return []
+    return [s.id for s in scenario.states if s.id not in overrides and s.model is None]
+
+
+def expected_calls(scenario: Scenario) -> int:
+    """Model calls of a run without re-asks or an early war: states x rounds x (sub-turns + 1)."""
+    rules = scenario.rules
+    return len(scenario.states) * rules.rounds * (rules.subturns + 1)
+
+
+def verbose_events(tracker: CallTracker) -> Callable[[BaseModel], None]:
+    """`on_event` for `--verbose`: follow the event and print every completed call."""
+    from dilemma.records.schema import LlmCallEvent
+
+    def on_event(event: BaseModel) -> None:
+        tracker.on_event(event)
+        if isinstance(event, LlmCallEvent):
+            console.print(call_line(event), highlight=False, markup=False)
+
+    return on_event
+
+
+@contextmanager
+def live_progress(tracker: CallTracker) -> Iterator[None]:
+    """Show the tracker's line live at the foot of the terminal while a run plays (nothing
+    when stdout is not a terminal or with --quiet)."""
+    from rich.progress import Progress, SpinnerColumn
+
+    from dilemma.cli.call_progress import TrackerColumn
+
+    with Progress(
+        SpinnerColumn(), TrackerColumn(tracker), console=console, transient=True
+    ) as progress:
+        progress.add_task("run", total=None)
+        yield
 
 
 def run(
@@ -69,7 +121,7 @@ def run(
     from dilemma.api.scenario import check_prompt_setup, with_rounds
     from dilemma.models.budget import SpendBudget
     from dilemma.models.pricing import PricingError, load_prices
-    from dilemma.models.registry import ModelOptions, ModelSpecError
+    from dilemma.models.registry import ModelOptions, ModelSpecError, check_spec
     from dilemma.scenarios.library import ScenarioError, load_scenario
     from dilemma.simulation.runner import (
         RunConfig,
@@ -91,11 +143,25 @@ def run(
             )
         check_prompt_setup(loaded, source, prompt_setup)
         load_prices()  # a bad DILEMMA_PRICES file is bad input, found before anything runs
+        for sid, spec in specs.items():
+            try:
+                check_spec(spec)
+            except ModelSpecError as exc:
+                raise RunSpecError(f"model of state {sid}: {exc}") from exc
     except (ScenarioError, RunSpecError, PromptSetupError, PricingError) as exc:
         raise fail(str(exc)) from exc
     limit = spend_limit(max_cost, max_calls, specs.values())
     if LOCAL_SPEC in specs.values():
         console.print(LOCAL_NOTE, style="yellow")
+    left = default_states(loaded, overrides, model)
+    if left:
+        console.print(
+            f"Note: {', '.join(left)} not named by --state-model, so on the default model"
+            f" `{specs[left[0]]}` (name them, or give --model for every unnamed state)",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
     console.print(
         f"Running [bold]{loaded.name}[/bold] ({loaded.rules.rounds} rounds, seed {seed}); models: "
         + ", ".join(f"{k}={v}" for k, v in specs.items()),
@@ -108,6 +174,7 @@ def run(
         timeout_s=timeout,
         deadline_s=call_deadline,
     )
+    tracker = CallTracker(expected_calls=expected_calls(loaded))
     config = RunConfig(
         seed=seed,
         out_dir=out,
@@ -116,11 +183,13 @@ def run(
         max_in_flight=concurrency,
         scenario_source=source,
         on_round=progress,
+        on_event=tracker.on_event if not Verbosity.verbose() else verbose_events(tracker),
         argv=sys.argv,
         budget=SpendBudget(limit) if limit is not None else None,
     )
     try:
-        path = play(loaded, config, model=model, state_models=overrides, options=options)
+        with live_progress(tracker):
+            path = play(loaded, config, model=model, state_models=overrides, options=options)
     except ModelSpecError as exc:
         raise fail(str(exc)) from exc
     except RunFailed as exc:
@@ -138,4 +207,6 @@ def run(
     except KeyboardInterrupt:
         err.print("interrupted; the record ends with an `interrupted` event")
         raise typer.Exit(INTERRUPTED) from None
+    finally:
+        tracker.remember()
     summary(path)

@@ -13,6 +13,7 @@ from dilemma.cli.common import (
     MaxCallsOption,
     MaxCostOption,
     TimeoutOption,
+    Verbosity,
     console,
     err,
     fail,
@@ -20,6 +21,7 @@ from dilemma.cli.common import (
     limiter,
     spend_limit,
 )
+from dilemma.cli.common import out as results
 
 if TYPE_CHECKING:
     from dilemma.experiments.executor import Executor
@@ -81,6 +83,20 @@ def sweep(
     ] = None,
     max_cost: MaxCostOption = None,
     max_calls: MaxCallsOption = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="pilot: this many seeds instead of the file's `repeats` (recorded in every"
+            " header; records go to runs/NAME-pilot by default)",
+        ),
+    ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="pilot: this many rounds instead of the file's (recorded likewise)"
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -121,9 +137,15 @@ def sweep(
         raise fail(f"--shard: {exc}") from exc
     try:
         load_prices()
-        plan = plan_sweep(experiment, model=model, shard=part)
+        pilot = {k: v for k, v in (("repeats", repeats), ("rounds", rounds)) if v is not None}
+        plan = plan_sweep(experiment, model=model, shard=part, overrides=pilot)
     except (ExperimentError, PricingError) as exc:
         raise fail(str(exc)) from exc
+    if temperature is not None and plan.experiment.sets_temperature():
+        raise fail(
+            f"--temperature: {plan.source or experiment} sets temperatures itself (temperature,"
+            " temperatures or a temperature factor); change them in the file instead"
+        )
     if replay and cache is None:
         raise fail("--replay needs --cache PATH (the cache of the sweep to replay)")
     if executor is ExecutorChoice.LOCAL and (workers is not None or address is not None):
@@ -131,7 +153,9 @@ def sweep(
     limit = spend_limit(max_cost, max_calls, (m for r in plan.runs for m in r.models.values()))
     folder = out or plan.default_out_dir
     if dry_run:
-        raise typer.Exit(print_estimate(plan, folder, resume=resume, console=console))
+        raise typer.Exit(
+            print_estimate(plan, folder, resume=resume, console=console, concurrency=concurrency)
+        )
     config = SweepConfig(
         out_dir=folder,
         concurrency=concurrency,
@@ -154,5 +178,7 @@ def sweep(
         lambda: executor_for(executor, workers, address),
         console=console,
         err=err,
+        results=results,
+        verbose=Verbosity.verbose(),
     )
     raise typer.Exit(code)

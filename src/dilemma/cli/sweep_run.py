@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import shlex
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
+from pydantic import BaseModel
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +20,7 @@ from rich.progress import (
 )
 
 from dilemma.api.sweeps import SweepPlan, asweep
+from dilemma.cli.call_progress import CallTracker, TrackerColumn, call_line, duration
 from dilemma.cli.common import BAD_INPUT, INTERRUPTED, RUN_FAILED, SPEND_LIMIT
 from dilemma.core.safe_text import safe_console
 from dilemma.experiments.config import SweepConfig, SweepStats
@@ -25,10 +28,12 @@ from dilemma.experiments.estimate import EXPECTED_REASKS, MAX_TOKENS, estimate
 from dilemma.experiments.executor import Executor, ReplayMiss, SweepError
 from dilemma.experiments.ray_executor import RayUnavailable
 from dilemma.experiments.sweep import COMPLETE
+from dilemma.models.latency import latency_of
 from dilemma.models.registry import ModelSpecError
 from dilemma.models.response_cache import CacheFormatError, CacheMiss, ResponseCache
+from dilemma.models.spec import ModelSpec
 from dilemma.records.reader import record_status
-from dilemma.records.schema import RecordError
+from dilemma.records.schema import LlmCallEvent, RecordError
 
 EXIT_CODES: Mapping[type[Exception], int] = {
     ReplayMiss: RUN_FAILED,
@@ -64,19 +69,27 @@ def check_cache(config: SweepConfig) -> None:
         ResponseCache(config.cache, replay=config.replay).close()
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
-            "runs | {task.fields[calls]} calls | {task.fields[tokens]} tokens |"
-            " {task.fields[failed]} failed"
-        ),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
+class _TwoLines(Progress):
+    """A progress display with a second line under the runs' bar: the call tracker's (states
+    waiting on a model, calls completed, ETA by the calls' pace)."""
+
+    def __init__(self, console: Console, tracker: CallTracker) -> None:
+        super().__init__(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs | {task.fields[tokens]} tokens | {task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.calls = TrackerColumn(tracker)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        """The runs' bar, then the tracker's line."""
+        yield self.make_tasks_table(self.tasks)
+        if self.tasks:
+            yield self.calls.render(self.tasks[0])
 
 
 def play_sweep(
@@ -86,6 +99,8 @@ def play_sweep(
     *,
     console: Console,
     err: Console,
+    results: Console | None = None,
+    verbose: bool = False,
 ) -> int:
     """Play the sweep (`dilemma.asweep`) with a progress bar; return the exit code (0 ok,
     1 failures or a replay miss, 2 bad input, 3 stopped by a spend limit, 130 interrupted).
@@ -98,20 +113,30 @@ def play_sweep(
         check_cache(config)
     except STOPPING as exc:
         return _error(err, exc)
-    progress = _progress(console)
+    expected = estimate(list(plan.runs)).calls if plan.runs else 0.0
+    tracker = CallTracker(expected_calls=expected or None)
+    progress = _TwoLines(console, tracker)
     name = plan.experiment.name
     label = name if plan.shard is None else f"{name} (shard {plan.shard})"
     task = progress.add_task(label, total=len(plan.runs), calls=0, tokens=0, failed=0)
 
     def update(stats: SweepStats) -> None:
+        if stats.total and expected:  # runs already complete make no calls
+            tracker.expected_calls = expected * (stats.total - stats.skipped) / stats.total
         progress.update(
             task, completed=stats.done, calls=stats.calls, tokens=stats.tokens, failed=stats.failed
         )
 
+    def on_event(run_id: str, event: BaseModel) -> None:
+        tracker.on_event(event, run_id)
+        if verbose and isinstance(event, LlmCallEvent):
+            console.print(call_line(event, run_id[:8]), highlight=False, markup=False)
+
     out = config.out_dir
     try:
         with progress:
-            result = asyncio.run(asweep(plan, replace(config, on_update=update), executor=runner))
+            watched = replace(config, on_update=update, on_event=on_event)
+            result = asyncio.run(asweep(plan, watched, executor=runner))
     except STOPPING as exc:
         return _error(err, exc)
     except KeyboardInterrupt:
@@ -121,7 +146,35 @@ def play_sweep(
             soft_wrap=True,
         )
         return INTERRUPTED
-    return _summary(result.stats, out, console=console, err=err)
+    finally:
+        tracker.remember()
+    code = _summary(result.stats, out, console=results or console, err=err)
+    if code == 0:
+        for line in next_steps(plan, out):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return code
+
+
+def next_steps(plan: SweepPlan, out: Path) -> list[str]:
+    """What to run after a finished sweep: compare by the experiment's factors, report, view."""
+    varying = [name for name, levels in plan.experiment.factors.items() if len(levels) > 1]
+    folder = shlex.quote(str(out))
+    lines = ["next:"]
+    if varying:
+        compare = f"dilemma compare {folder} --by {shlex.quote(varying[0])}"
+        if len(varying) > 1:
+            compare += f" --interaction {shlex.quote(varying[1])}"
+        lines.append(f"  {compare}")
+        lines += [f"  dilemma compare {folder} --by {shlex.quote(f)}" for f in varying[2:]]
+    lines += [
+        f"  dilemma score {folder}",
+        f"  dilemma report {folder} -o {shlex.quote(str(out / 'report.html'))}",
+        f"  dilemma view {folder}",
+    ]
+    if plan.overrides:
+        given = " ".join(f"--{k} {v}" for k, v in plan.overrides.items())
+        lines.append(f"  (a pilot: {given}; run the full design without them, into another folder)")
+    return lines
 
 
 def _summary(stats: SweepStats, out: Path, *, console: Console, err: Console) -> int:
@@ -152,7 +205,34 @@ def _usd(value: float | None) -> str:
     return "unknown" if value is None else f"{value:,.2f} USD"
 
 
-def dry_run(plan: SweepPlan, out: Path, *, resume: bool, console: Console) -> int:
+def time_lines(models: Mapping[str, float], concurrency: int) -> list[str]:
+    """The estimated time of `models` (spec -> expected calls): calls x seconds per call, the
+    embedded model one call at a time, the others with up to `concurrency` calls in flight."""
+    lines = [
+        "estimated time (an estimate: calls x seconds per call; `local` as measured on this"
+        " machine by an earlier run, else a default; defaults per provider in docs/cli.md):"
+    ]
+    serial = overlapped = 0.0
+    for spec, calls in sorted(models.items()):
+        latency = latency_of(spec)
+        seconds = calls * latency.seconds
+        if ModelSpec.parse(spec).is_local:
+            serial += seconds
+            how = "one call at a time"
+        else:
+            overlapped += seconds
+            how = f"{duration(seconds / concurrency)} with {concurrency} calls in flight"
+        lines.append(
+            f"  {spec}: {calls:,.0f} calls x {latency.seconds:g} s ({latency.source})"
+            f" = {duration(seconds)}; {how}"
+        )
+    lines.append(f"  total: about {duration(serial + overlapped / concurrency)}")
+    return lines
+
+
+def dry_run(
+    plan: SweepPlan, out: Path, *, resume: bool, console: Console, concurrency: int = 8
+) -> int:
     """Print the runs a sweep would play and their estimated calls, tokens and cost; run nothing.
 
     With `resume`, runs whose record in `out` is complete are left out (nothing is moved).
@@ -195,6 +275,7 @@ def dry_run(plan: SweepPlan, out: Path, *, resume: bool, console: Console) -> in
         if est.unpriced:
             total = f"{total} + unknown ({', '.join(est.unpriced)})"
         lines.append(f"  total: {total}")
+        lines += time_lines({s: m.calls for s, m in est.models.items()}, concurrency)
     for line in lines:
         console.print(
             safe_console(line), highlight=False, markup=False, emoji=False, soft_wrap=True

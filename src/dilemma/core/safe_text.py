@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LEN = 12
@@ -74,6 +74,22 @@ def register_secret(value: str | None) -> None:
             if value not in _registered:
                 _registered.add(value)
                 _generation += 1
+
+
+def public_url(url: str) -> str:
+    """`url` without what may be a credential: no user or password, no query, no fragment."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an unparsable URL>"
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def register_url_secrets(url: str | None) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from dilemma.experiments.spec import RunSpec
 from dilemma.models.budget import SpendLimit
 from dilemma.models.registry import ModelOptions
@@ -76,6 +78,9 @@ class SweepConfig:
     """Ready models per run instead of resolving the specs (tests, benchmarks)."""
     on_update: Callable[[SweepStats], None] | None = None
     """Called with the counters whenever they change (a progress bar)."""
+    on_event: Callable[[str, BaseModel], None] | None = None
+    """Called with the run id and every event of that run as it is written (per-call progress;
+    the local executor only: Ray workers play in other processes)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_dir", Path(self.out_dir))

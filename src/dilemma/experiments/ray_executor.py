@@ -165,6 +165,7 @@ def _job(config: SweepConfig) -> WorkerJob:
             options=replace(config.options, rate_limiter=None),
             argv=tuple(config.argv if config.argv is not None else sys.argv),
             on_update=None,
+            on_event=None,
         ),
         rps=getattr(rate, "requests_per_second", None) if rate is not None else None,
         check_every_s=float(getattr(rate, "check_every_n_seconds", 0.1)),

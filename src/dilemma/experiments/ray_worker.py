@@ -17,9 +17,15 @@ from typing import Any, Literal
 from dilemma.experiments.config import SweepConfig
 from dilemma.experiments.executor import ReplayMiss
 from dilemma.experiments.spec import RunSpec
-from dilemma.experiments.sweep import is_scripted, play_run
+from dilemma.experiments.sweep import (
+    SharedKey,
+    play_run,
+    resolve_shared,
+    run_models,
+    shared_models,
+)
 from dilemma.models.budget import SpendBudget, SpendLimit, SpendLimitReached
-from dilemma.models.registry import ResolvedModel, resolve_model
+from dilemma.models.registry import ResolvedModel
 from dilemma.models.response_cache import ResponseCache
 from dilemma.records.schema import LlmCallEvent
 
@@ -135,7 +141,7 @@ class SweepWorker:
         self.cache = (
             ResponseCache(config.cache, replay=config.replay) if config.cache is not None else None
         )
-        self.shared: dict[str, ResolvedModel] = {}
+        self.shared: dict[SharedKey, ResolvedModel] = {}
         self.active = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -147,15 +153,10 @@ class SweepWorker:
     def _models(self, run: RunSpec) -> dict[str, ResolvedModel]:
         if self.config.resolver is not None:
             return self.config.resolver(run)
-        models = {}
-        for sid, spec in run.models.items():
-            if is_scripted(spec):
-                models[sid] = resolve_model(spec, seed=run.seed)
-            else:
-                if spec not in self.shared:
-                    self.shared[spec] = resolve_model(spec, options=self.config.options)
-                models[sid] = self.shared[spec]
-        return models
+        for key in shared_models(run).values():
+            if key not in self.shared:
+                self.shared[key] = resolve_shared(key, self.config.options)
+        return run_models(run, self.shared)
 
     async def play(self, run: RunSpec) -> RunResult:
         """Play one run into the output folder (none starts once the spend budget is spent)."""

@@ -12,6 +12,11 @@ Factors (each a list of levels):
 - `prompt_setup`: prompt setup names.
 - `model`: a model spec for every state; `model.<STATE_ID>`: for one state.
 - `rules.<FIELD>`: any scenario rule value (e.g. `rules.intel_noise`).
+- `temperature`: the sampling temperature of every model (e.g. `[0.0, 0.7]`).
+
+Temperatures: `temperature` (top level) sets every model's, `temperatures` (model spec ->
+value) one model's; a `temperature` factor overrides both. Unset, each provider's default applies
+(nothing is sent). Scripted policies have no temperature.
 
 Each run spec has a deterministic id, a hash of the resolved spec and its seed, so the same file
 always names the same runs.
@@ -38,7 +43,7 @@ from pydantic import (
 from dilemma.agents.prompt_setup import PromptSetupError, load_prompt_setup
 from dilemma.evaluation.measure_sets import check_margins, check_primary, missing_margins
 from dilemma.models.registry import check_spec
-from dilemma.models.spec import DEFAULT_SPEC, ModelSpecError
+from dilemma.models.spec import DEFAULT_SPEC, ModelSpec, ModelSpecError
 from dilemma.records.schema import SequentialPlan
 from dilemma.scenarios.library import (
     ScenarioError,
@@ -63,7 +68,9 @@ IDENTITY_FACTORS = (
     "transparency.rules",
 )
 """Factors that set a regime or transparency per state: both sides, the persona or the rules."""
-FACTORS = (*IDENTITY_FACTORS, "prompt_setup", "model")
+FACTORS = (*IDENTITY_FACTORS, "prompt_setup", "model", "temperature")
+MAX_TEMPERATURE = 2.0
+"""Highest sampling temperature accepted (OpenAI's range is 0 to 2)."""
 
 
 class ExperimentError(ValueError):
@@ -89,6 +96,16 @@ class Experiment(BaseModel):
     seed_base: StrictInt = 0
     rounds: StrictInt | None = Field(default=None, ge=1, le=200)
     model: str | None = Field(default=None, description="model spec for states no factor sets")
+    temperature: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_TEMPERATURE,
+        description="sampling temperature of every model (default: each provider's own)",
+    )
+    temperatures: dict[str, float] = Field(
+        default_factory=dict,
+        description="sampling temperature per model spec, over `temperature`",
+    )
     max_retries: StrictInt = Field(default=2, ge=0, le=10)
     primary: list[str] | None = Field(
         default=None,
@@ -102,6 +119,20 @@ class Experiment(BaseModel):
         default=None,
         description="planned looks (seeds per cell) and alpha spending for `dilemma compare`",
     )
+
+    @field_validator("temperatures")
+    @classmethod
+    def _temperatures_in_range(cls, temperatures: dict[str, float]) -> dict[str, float]:
+        for spec, value in temperatures.items():
+            if not 0 <= value <= MAX_TEMPERATURE:
+                raise ValueError(f"{spec}: temperature {value} is not between 0 and 2")
+        return temperatures
+
+    def sets_temperature(self) -> bool:
+        """Whether the file sets a temperature (top level, per model or as a factor)."""
+        return (
+            self.temperature is not None or bool(self.temperatures) or "temperature" in self.factors
+        )
 
     @field_validator("primary")
     @classmethod
@@ -161,6 +192,13 @@ class Experiment(BaseModel):
                 )
             if not levels:
                 raise ValueError(f"factor {name!r} has no levels")
+            if name == "temperature":
+                for level in levels:
+                    ok = isinstance(level, int | float) and not isinstance(level, bool)
+                    if not ok or not 0 <= level <= MAX_TEMPERATURE:
+                        raise ValueError(
+                            f"factor 'temperature': level {level!r} is not a number from 0 to 2"
+                        )
         for both in ("regime", "transparency"):
             split = [f"{both}.persona", f"{both}.rules"]
             if both in factors and any(f in factors for f in split):
@@ -186,6 +224,9 @@ class RunSpec(BaseModel):
     seed: int
     max_retries: int
     conditions: dict[str, str]
+    temperatures: dict[str, float] = Field(default_factory=dict)
+    """Sampling temperature by state id, for the states that have one set (none: the
+    provider's default)."""
 
 
 def level_label(level: Any) -> str:
@@ -195,11 +236,29 @@ def level_label(level: Any) -> str:
     return str(level)
 
 
+def _temperatures(
+    experiment: Experiment, specs: dict[str, str], level: float | None
+) -> dict[str, float]:
+    """Each state's temperature: the factor level, else its model's, else the experiment's;
+    states with none (and scripted ones) are left out."""
+    out: dict[str, float] = {}
+    for sid, spec in specs.items():
+        if ModelSpec.parse(spec).is_scripted:
+            continue
+        value = level if level is not None else experiment.temperatures.get(spec)
+        value = value if value is not None else experiment.temperature
+        if value is not None:
+            out[sid] = float(value)
+    return out
+
+
 def _apply(
     data: dict[str, Any], models: dict[str, str], name: str, level: Any, where: str
 ) -> str | None:
     """Apply one factor level to scenario data; return a prompt setup name if it sets one."""
     states = data["states"]
+    if name == "temperature":
+        return None  # applied to the models (`_temperatures`), not to the scenario
     if name in IDENTITY_FACTORS:
         dimension, _, side = name.partition(".")
         if not isinstance(level, list) or len(level) != len(states):
@@ -383,6 +442,8 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                     except ModelSpecError as exc:
                         raise ExperimentError(f"{where}: model of state {sid}: {exc}") from exc
                     checked.add(spec)
+            level = combo[names.index("temperature")] if "temperature" in names else None
+            temperatures = _temperatures(experiment, specs, level)
             for n in range(experiment.repeats):
                 seed = experiment.seed_base + n
                 resolved = {
@@ -393,6 +454,8 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                     "max_retries": experiment.max_retries,
                     "seed": seed,
                 }
+                if temperatures:  # only then: the ids of runs without one stay as they were
+                    resolved["temperatures"] = temperatures
                 runs.append(
                     RunSpec(
                         run_id=_run_id(resolved),
@@ -404,6 +467,7 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                         seed=seed,
                         max_retries=experiment.max_retries,
                         conditions=conditions,
+                        temperatures=temperatures,
                     )
                 )
     ids = [r.run_id for r in runs]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +18,7 @@ from dilemma.experiments.config import SweepConfig, SweepStats
 from dilemma.experiments.executor import ReplayMiss, SweepError
 from dilemma.experiments.spec import RunSpec
 from dilemma.models.budget import SpendBudget
-from dilemma.models.registry import ResolvedModel, resolve_model
+from dilemma.models.registry import ModelOptions, ResolvedModel, resolve_model
 from dilemma.models.response_cache import CacheMiss, ResponseCache
 from dilemma.models.spec import ModelSpec
 from dilemma.records.reader import SET_ASIDE, record_status
@@ -129,6 +129,36 @@ def is_scripted(spec: str) -> bool:
     return ModelSpec.parse(spec).is_scripted
 
 
+SharedKey = tuple[str, float | None]
+"""A model shared by the runs: its spec and the temperature it samples at (None: default)."""
+
+
+def shared_models(run: RunSpec) -> dict[str, SharedKey]:
+    """The shared model (spec, temperature) of each non-scripted state of `run`."""
+    return {
+        sid: (spec, run.temperatures.get(sid))
+        for sid, spec in run.models.items()
+        if not is_scripted(spec)
+    }
+
+
+def resolve_shared(key: SharedKey, options: ModelOptions) -> ResolvedModel:
+    """The model of `key`, at its temperature when it has one (else at `options`')."""
+    spec, temperature = key
+    if temperature is not None:
+        options = replace(options, temperature=temperature)
+    return resolve_model(spec, options=options)
+
+
+def run_models(run: RunSpec, shared: dict[SharedKey, ResolvedModel]) -> dict[str, ResolvedModel]:
+    """Ready models of one run: the shared ones, and its scripted policies seeded by the run."""
+    keys = shared_models(run)
+    return {
+        sid: shared[keys[sid]] if sid in keys else resolve_model(spec, seed=run.seed)
+        for sid, spec in run.models.items()
+    }
+
+
 @dataclass(frozen=True)
 class LocalExecutor:
     """Plays a sweep's runs as tasks of the running event loop, in this process.
@@ -174,11 +204,11 @@ async def _play_all(
     budget: SpendBudget | None,
 ) -> None:
     """Play `todo` with `config.concurrency` calls in flight at most, counting into `stats`."""
-    shared: dict[str, ResolvedModel] = {}
+    shared: dict[SharedKey, ResolvedModel] = {}
     try:
-        for spec in dict.fromkeys(m for r in todo for m in r.models.values()):
-            if config.resolver is None and not is_scripted(spec):
-                shared[spec] = resolve_model(spec, options=config.options)
+        for key in dict.fromkeys(k for r in todo for k in shared_models(r).values()):
+            if config.resolver is None:
+                shared[key] = resolve_shared(key, config.options)
     except BaseException:
         close_models(shared.values())
         raise
@@ -191,23 +221,24 @@ async def _play_all(
         if config.on_update is not None:
             config.on_update(stats)
 
-    def count(event: BaseModel) -> None:
+    def count(run_id: str, event: BaseModel) -> None:
+        if config.on_event is not None:
+            config.on_event(run_id, event)
         if isinstance(event, LlmCallEvent):
             stats.calls += 1
             stats.tokens += (event.input_tokens or 0) + (event.output_tokens or 0)
             notify()
 
     async def play(run: RunSpec) -> None:
-        resolved = (
-            config.resolver(run)
-            if config.resolver is not None
-            else {
-                sid: shared[spec] if spec in shared else resolve_model(spec, seed=run.seed)
-                for sid, spec in run.models.items()
-            }
-        )
+        resolved = config.resolver(run) if config.resolver is not None else run_models(run, shared)
         outcome, cause = await play_run(
-            run, resolved, config, limiter=limiter, cache=cache, budget=budget, on_event=count
+            run,
+            resolved,
+            config,
+            limiter=limiter,
+            cache=cache,
+            budget=budget,
+            on_event=lambda event: count(run.run_id, event),
         )
         if outcome == "stopped":
             stats.stopped += 1

@@ -96,6 +96,15 @@ class ExperimentInfo(_Event):
     """Equivalence margins the experiment declares, by measure."""
     sequential: SequentialPlan | None = None
     """The looks the experiment planned (`sequential:`); None: no plan, or an older record."""
+    overrides: dict[str, int] = Field(default_factory=dict)
+    """What the sweep's command line changed from the experiment file (`repeats`, `rounds`:
+    `dilemma sweep --repeats N --rounds R`); empty: the full design (and every run before
+    version 4). A run with overrides belongs to a pilot, not to the declared design."""
+
+    @property
+    def pilot(self) -> bool:
+        """Whether the run belongs to a pilot (a sweep with overrides), not the full design."""
+        return bool(self.overrides)
 
 
 class PersonaText(_Event):

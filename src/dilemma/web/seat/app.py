@@ -18,6 +18,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -30,7 +31,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dilemma.agents.human_seat import TURN_CLOSED, SeatQueue
+from dilemma.records.schema import RecordError
 from dilemma.web.guard import Guard
+from dilemma.web.seat.debrief import debrief
 from dilemma.web.seat.form import form_reply, form_spec
 from dilemma.web.seat.view import LADDER, arms_text, pct, phase_title
 
@@ -95,6 +98,16 @@ def _page(
     close: bool = False,
 ) -> Response:
     pending = run.queue.pending(seat)
+    remaining = None
+    if pending is not None and pending.deadline_s is not None:
+        opened = (datetime.now(UTC) - pending.posted_at).total_seconds()
+        remaining = max(0, int(pending.deadline_s - opened))
+    summary = None
+    if run.finished and run.record is not None:
+        try:
+            summary = debrief(run.record)
+        except RecordError:
+            summary = None  # the page still says the run ended; the record speaks for itself
     html = _env.get_template("seat/page.html").render(
         seat=seat,
         token=run.tokens[seat],
@@ -104,6 +117,9 @@ def _page(
         errors=errors or [],
         values=values or {},
         run=run,
+        remaining=remaining,
+        offers={p.id: p for p in pending.observation.open_proposals} if pending else {},
+        debrief=summary,
     )
     headers = {"Connection": "close"} if close else None  # the rest of a body is not read
     return HTMLResponse(html, status_code=status, headers=headers)

@@ -6,6 +6,24 @@
   var url = body.getAttribute("data-status");
   var turn = body.getAttribute("data-turn");
   var finished = body.getAttribute("data-finished") === "yes";
+  // Count down to the turn's deadline (the server gave the seconds left when it drew the page).
+  var clock = document.getElementById("countdown");
+  if (clock) {
+    var left = parseInt(clock.getAttribute("data-remaining"), 10);
+    var shown = document.getElementById("countdown-left");
+    var tick = function () {
+      if (left <= 0) {
+        clock.classList.add("late");
+        clock.textContent = "Time is up: the turn closes without your answer (no valid decision).";
+        return;
+      }
+      if (left <= 30) { clock.classList.add("late"); }
+      shown.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      left -= 1;
+      window.setTimeout(tick, 1000);
+    };
+    tick();
+  }
   if (finished) { return; }
   function poll() {
     fetch(url, { cache: "no-store" })
