@@ -104,6 +104,14 @@ class RulesSnapshot(_Snapshot):
     economy_growth_pct: float
     history_full_rounds: int
     history_table_rows: int
+    horizon: str = "known"
+    """known / hidden / geometric (records before 0.3.0: known, the only horizon then)."""
+    continuation: float | None = None
+    """Geometric horizon: probability the crisis goes on after a round (None: not set)."""
+    min_rounds: int = 1
+    """Geometric horizon: rounds played before the first continuation draw."""
+    communication: str = "full"
+    """full / public / private / none (records before 0.3.0: full)."""
 
 
 class TreatySnapshot(_Snapshot):
