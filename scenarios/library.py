@@ -207,10 +207,11 @@ def load_builtin(name: str) -> Scenario:
 
 
 MIN_STATES, MAX_STATES = 2, 8
+_REGIMES = ("democracy", "autocracy")
 NEUTRAL_IDS = ("A", "B", "C", "D", "E", "F", "G", "H")
 """Ids of the states of a resized symmetric scenario; each is named `State <id>`."""
-_IDENTITY = ("id", "name")
-"""What may differ between the states of a symmetric scenario."""
+_IDENTITY = ("id", "name", "name_by_regime")
+"""What may differ between the states of a symmetric scenario: their names."""
 
 
 def with_n_states(data: dict[str, Any], n: object, source: str) -> dict[str, Any]:
@@ -243,5 +244,14 @@ def with_n_states(data: dict[str, Any], n: object, source: str) -> dict[str, Any
             " name states)"
         )
     out = dict(data)
-    out["states"] = [{**first, "id": sid, "name": f"State {sid}"} for sid in NEUTRAL_IDS[:n]]
+    by_regime = "name_by_regime" in states[0]
+    out["states"] = [
+        {
+            **first,
+            "id": sid,
+            "name": f"State {sid}",
+            **({"name_by_regime": dict.fromkeys(_REGIMES, f"State {sid}")} if by_regime else {}),
+        }
+        for sid in NEUTRAL_IDS[:n]
+    ]
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from dilemma.evaluation.tables import score
+from dilemma.scenarios.schema import Rules
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
@@ -18,7 +19,7 @@ from dilemma.experiments.spec import (
     load_experiment,
     run_count,
 )
-from tests.helpers.sweeps import sweep_locally
+from dilemma.simulation.horizon import realized_rounds
 
 KIT = "chupilkin-2026"
 
@@ -42,17 +43,27 @@ def test_the_kit_plans_its_design() -> None:
     assert exp.primary == ["war", "ladder_mean", "endgame_escalation"]
     assert set(exp.margins) == set(exp.primary)
     est = estimate(runs)
-    # scripted: no re-asks; communication none has no negotiation call
-    assert est.calls > 0 and est.cost_usd is None
+    # scripted: no re-asks; each run's realized horizon; no negotiation call under `none`
+    expected = 0
+    for run in runs:
+        rules = Rules.model_validate(run.scenario["rules"])
+        per_round = 1 + (1 if rules.communication == "full" else 0)
+        expected += len(run.scenario["states"]) * realized_rounds(rules, run.seed) * per_round
+    assert est.calls == expected
+    geometric = [r for r in runs if r.conditions["rules.horizon"] == "geometric"]
+    lengths = {
+        realized_rounds(Rules.model_validate(r.scenario["rules"]), r.seed) for r in geometric
+    }
+    assert min(lengths) >= 5 and len(lengths) > 1
 
 
-async def test_a_small_version_runs_and_shows_the_horizon_effect(tmp_path: Path) -> None:
+def test_a_small_version_runs_and_shows_the_horizon_effect(tmp_path: Path) -> None:
     text = find_experiment(Path(KIT)).read_text().replace("repeats: 10", "repeats: 2")
     path = tmp_path / "kit.yaml"
     path.write_text(text)
-    runs = expand(load_experiment(path), path)
     out = tmp_path / "runs"
-    await sweep_locally(runs, out, concurrency=4)
+    swept = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out)])
+    assert swept.exit_code == 0, swept.output
     runs_frame = score(out).runs
     assert len(runs_frame) == 16
     by = runs_frame.groupby("horizon")["endgame_escalation"]
@@ -62,7 +73,9 @@ async def test_a_small_version_runs_and_shows_the_horizon_effect(tmp_path: Path)
     result = CliRunner().invoke(app, ["compare", str(out), "--by", "rules.horizon", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert "endgame_escalation" in json.dumps(data)
+    assert data["primary"] == ["war", "ladder_mean", "endgame_escalation"]
+    pairs = [p for p in data["pairs"] if p["measure"] == "endgame_escalation"]
+    assert pairs and all(abs(p["diff"]) == pytest.approx(28.0) for p in pairs)
 
 
 def test_n_states_out_of_range_exits_2(tmp_path: Path) -> None:

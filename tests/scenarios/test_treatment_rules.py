@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from dilemma.scenarios.library import ScenarioError, load_builtin, parse_scenario, with_n_states
-from dilemma.scenarios.schema import Rules
+from dilemma.scenarios.schema import RULE_DEFAULTS_OMITTED, Rules
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +44,12 @@ def test_bad_rules_are_refused_naming_the_field(rules: dict[str, Any], words: st
     with pytest.raises(ScenarioError, match=r"file\.yaml") as exc:
         parse_scenario(data, "file.yaml")
     assert words in str(exc.value)
+
+
+def test_the_snapshot_omits_the_same_default_rules_as_the_scenario() -> None:
+    from dilemma.records import scenario_snapshot
+
+    assert scenario_snapshot._NEW_RULE_DEFAULTS == RULE_DEFAULTS_OMITTED
 
 
 def test_old_snapshots_read_as_known_and_full() -> None:
@@ -93,7 +99,7 @@ def test_symmetric_states_are_identical_apart_from_names() -> None:
     sc = load_builtin("symmetric")
     dumps = [s.model_dump(mode="json") for s in sc.states]
     for d in dumps:
-        d.pop("id"), d.pop("name")
+        d.pop("id"), d.pop("name"), d.pop("name_by_regime")
     assert all(d == dumps[0] for d in dumps)
     assert sc.ids == ["A", "B"]
 

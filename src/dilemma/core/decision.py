@@ -293,8 +293,8 @@ def _negotiation_reply_model(others_t: tuple[str, ...], bilateral: bool) -> type
     message_t = create_model(
         "Message",
         __config__=ConfigDict(extra="forbid"),
-        to=(  # type: ignore[valid-type]
-            list[to_t],
+        to=(
+            list[to_t],  # type: ignore[valid-type]
             Field(min_length=1, max_length=1) if bilateral else Field(min_length=1),
         ),
         text=(str, Field(min_length=1, max_length=MESSAGE_MAX)),
