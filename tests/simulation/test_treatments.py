@@ -15,7 +15,12 @@ import pytest
 from dilemma.evaluation.tables import score
 from dilemma.scenarios.library import load_builtin, parse_scenario, with_n_states
 from dilemma.scenarios.schema import Scenario
+from langchain_core.messages import BaseMessage
 
+from dilemma.core.observation import extract_observation
+from dilemma.models.fake import FakeChatModel
+from dilemma.models.registry import resolve_model
+from dilemma.models.scripted import ScriptedPolicy
 from dilemma.records.reader import read_record
 from dilemma.records.schema import (
     LlmCallEvent,
@@ -25,7 +30,8 @@ from dilemma.records.schema import (
     RunEndEvent,
 )
 from dilemma.simulation.horizon import realized_rounds
-from dilemma.simulation.runner import RunConfig, run_scenario
+from dilemma.simulation.runner import RunConfig, play_scenario, run_scenario
+from tests.helpers.engine import fake
 
 
 def _symmetric(n: int = 2, **rules: Any) -> Scenario:
@@ -205,3 +211,36 @@ async def test_reactive_states_arm_alike_per_state_for_two_and_three(
     assert (growth.max() - growth.min()).max() == pytest.approx(0.0)  # states alike in a run
     per_run = growth.mean()
     assert per_run.iloc[0] == pytest.approx(per_run.iloc[1])
+
+
+# --- scripted controls -----------------------------------------------------------------------
+
+
+def _dove_defecting_once(at_round: int) -> Any:
+    """A dove that imposes sanctions on its rival in `at_round` only."""
+    scripted = ScriptedPolicy(policy="dove")
+
+    def respond(messages: list[BaseMessage]) -> str:
+        reply = json.loads(scripted._answer(messages))
+        obs = extract_observation(messages[-1].text)
+        if "action" in reply and obs.round == at_round:
+            reply["action"] = "sanctions"
+        return json.dumps(reply)
+
+    return FakeChatModel(responder=respond)
+
+
+async def test_grim_defects_for_good_after_one_defection(tmp_path: Path) -> None:
+    sc = _symmetric(rounds=6)
+    models = {"A": resolve_model("scripted:grim", seed=0), "B": fake(_dove_defecting_once(2))}
+    path = await play_scenario(sc, models, RunConfig(seed=0, out_dir=tmp_path, argv=[]))
+    sr = score(path).state_rounds
+    grim = sr[sr["state"] == "A"].sort_values("round")["action"].tolist()
+    assert grim == ["status_quo"] * 2 + ["sanctions"] * 4
+    dove = sr[sr["state"] == "B"].sort_values("round")["action"].tolist()
+    assert dove[1] == "sanctions" and dove.count("sanctions") == 1
+
+
+async def test_grim_among_grims_never_defects(tmp_path: Path) -> None:
+    sr = score(await _run(tmp_path, _symmetric(3, rounds=5), "grim")).state_rounds
+    assert set(sr["action"]) == {"status_quo"}
