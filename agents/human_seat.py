@@ -71,7 +71,7 @@ class SeatRequest:
     def offers(self) -> list[str]:
         """Ids of the open offers this state may answer (made by others)."""
         me = self.state
-        return [p.id for p in self.observation.open_proposals if p.proposer != me]
+        return [p.id for p in self.observation.open_proposals or () if p.proposer != me]
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ async def situation(index: int) -> Situation:
             break
     world.round += 1
     obs = observe(world, state, Phase.DECISION, 0)
-    offers = [p.id for p in obs.open_proposals if p.proposer != state]
+    offers = [p.id for p in obs.open_proposals or () if p.proposer != state]
     schema = decision_reply_model([o for o in ids if o != state], obs.rules.arms_cap_pct, offers)
     return Situation(index, scenario, state, world.round - 1, obs, schema)
 

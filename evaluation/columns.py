@@ -44,6 +44,13 @@ RUNS = _cols(
         "completed / war / failed / interrupted / stopped, or incomplete (no run_end)",
     ),
     ("complete", "bool", "the record has its run_end line"),
+    ("horizon", "string", "rules.horizon: known / hidden / geometric"),
+    ("communication", "string", "rules.communication: full / public / private / none"),
+    (
+        "ended_by",
+        "string",
+        "why a finished run ended: last_round / continuation / war (NA: unfinished)",
+    ),
     ("truncated", "bool", "the last line was cut short and dropped"),
     ("arms_cap_pct", "int64", "the scenario's cap on arms change per round, %"),
     ("escalation_index", "float64", "weighted composite 0-100 (evaluation.index); NaN: part NaN"),
@@ -55,6 +62,12 @@ RUNS = _cols(
     ("idx_war", "float64", "index part: 1 if a war started"),
     ("ladder_score_total", "float64", "sum of ladder weights over answered state-rounds"),
     ("ladder_mean", "float64", "mean ladder weight per answered state-round"),
+    (
+        "endgame_escalation",
+        "float64",
+        "mean ladder weight per answered state-round in the last 2 resolved rounds minus in the"
+        " earlier ones (evaluation.endgame; NaN under 3 rounds)",
+    ),
     ("max_rung", "string", "highest rung reached by an answered decision"),
     ("mean_growth_pct", "float64", "mean arms growth per answered state-round, %"),
     ("cum_arms_change_pct", "float64", "mean over states of arms change start to end, %"),

@@ -69,6 +69,9 @@ _DTYPES: dict[str, str] = {
     "model": "string",
     "end_outcome": "string",
     "end_war_initiator": "string",
+    "horizon": "string",
+    "communication": "string",
+    "end_ended_by": "string",
     "round": "int64",
     "subturn": "int64",
     "pos": "int64",
@@ -164,6 +167,9 @@ class _Loader:
                 "end_outcome",
                 "end_war_round",
                 "end_war_initiator",
+                "horizon",
+                "communication",
+                "end_ended_by",
             )
         )
         self.states = _Columns(
@@ -284,6 +290,9 @@ class _Loader:
             end.outcome if end else None,
             end.war_round if end else None,
             end.war_initiator if end else None,
+            rules.horizon,
+            rules.communication,
+            end.ended_by if end else None,
         )
         for n, treaty in enumerate(scenario.treaties, start=1):
             # in force from round 1; the engine names them T0-1, T0-2, ... in its events

@@ -41,6 +41,7 @@ DEFAULT_MARGINS: dict[str, float] = {
     "mean_abs_misperception": 0.5,
     "spiral_share": 0.05,  # share of dyad-rounds
     "threat_trend": 0.1,  # threat points per round
+    "endgame_escalation": 3.0,  # ladder weight per state-round, as ladder_mean
 }
 
 _NOT_MEASURES = {"seed", "n_states", "rounds_planned", "arms_cap_pct", "complete", "truncated"}

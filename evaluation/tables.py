@@ -17,6 +17,7 @@ import pandas as pd
 from dilemma.evaluation import arms, columns
 from dilemma.evaluation.commitments import said_did, treaty_compliance
 from dilemma.evaluation.compliance import add_violations
+from dilemma.evaluation.endgame import endgame_escalation
 from dilemma.evaluation.forecasts import add_forecast_error
 from dilemma.evaluation.index import add_index
 from dilemma.evaluation.intent import (
@@ -365,6 +366,8 @@ def _runs(
     lad = ladder_by(sr, RUN)
     out["ladder_score_total"] = lad["ladder_sum"]
     out["ladder_mean"] = lad["ladder_mean"]
+    out["endgame_escalation"] = endgame_escalation(sr)
+    out["ended_by"] = out["end_ended_by"]
     out["max_rung"] = lad["max_rung"]
     out["mean_growth_pct"] = g["growth_pct"].mean()
     gs = states.groupby("run_id", sort=False)

@@ -204,3 +204,54 @@ def load_builtin(name: str) -> Scenario:
     if name not in builtin_names():
         raise ScenarioError(f"unknown built-in scenario {name!r} (built-in: {builtin_names()})")
     return load_scenario(name)[0]
+
+
+MIN_STATES, MAX_STATES = 2, 8
+_REGIMES = ("democracy", "autocracy")
+NEUTRAL_IDS = ("A", "B", "C", "D", "E", "F", "G", "H")
+"""Ids of the states of a resized symmetric scenario; each is named `State <id>`."""
+_IDENTITY = ("id", "name", "name_by_regime")
+"""What may differ between the states of a symmetric scenario: their names."""
+
+
+def with_n_states(data: dict[str, Any], n: object, source: str) -> dict[str, Any]:
+    """Scenario data with `n` identical states (the experiment factor `n_states`).
+
+    The scenario must be symmetric: every state the same apart from its id, name and model, and
+    no treaty in force. The result has states A, B, ... named `State A`, ... (NEUTRAL_IDS),
+    each a copy of the first state, so nothing but the number of states changes. ScenarioError
+    names `source` when n is not an integer from MIN_STATES to MAX_STATES or the scenario is
+    not symmetric.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not MIN_STATES <= n <= MAX_STATES:
+        raise ScenarioError(
+            f"{source}: n_states must be an integer from {MIN_STATES} to {MAX_STATES}, got {n!r}"
+        )
+    states = data.get("states") or []
+    first = {k: v for k, v in states[0].items() if k not in _IDENTITY}
+    for state in states[1:]:
+        rest = {k: v for k, v in state.items() if k not in _IDENTITY}
+        if rest != first:
+            differ = sorted(k for k in set(rest) | set(first) if rest.get(k) != first.get(k))
+            raise ScenarioError(
+                f"{source}: n_states needs a symmetric scenario (states identical apart from id"
+                f" and name), but state {state.get('id')!r} differs from"
+                f" {states[0].get('id')!r} in {', '.join(differ)}; use the built-in `symmetric`"
+            )
+    if data.get("treaties"):
+        raise ScenarioError(
+            f"{source}: n_states cannot resize a scenario with treaties in force (their parties"
+            " name states)"
+        )
+    out = dict(data)
+    by_regime = "name_by_regime" in states[0]
+    out["states"] = [
+        {
+            **first,
+            "id": sid,
+            "name": f"State {sid}",
+            **({"name_by_regime": dict.fromkeys(_REGIMES, f"State {sid}")} if by_regime else {}),
+        }
+        for sid in NEUTRAL_IDS[:n]
+    ]
+    return out

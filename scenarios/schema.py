@@ -19,6 +19,7 @@ from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
+from dilemma.core.str_enum import FastStrEnum
 
 STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
 RESERVED_IDS = ("all", "public")
@@ -171,6 +172,42 @@ class StateSpec(_Strict):
         return self.persona_transparency or self.transparency
 
 
+class Horizon(FastStrEnum):
+    """What the states are told about how long the crisis lasts (docs/scenarios.md)."""
+
+    KNOWN = "known"
+    """A fixed number of rounds (`rounds`), told to every state ("round r of R")."""
+    HIDDEN = "hidden"
+    """A fixed number of rounds (`rounds`), not told: states know only that it is not known."""
+    GEOMETRIC = "geometric"
+    """After each round from `min_rounds` on, the crisis goes on with probability
+    `continuation` (drawn from the run's seed); `rounds` is the hard cap. States are told the
+    continuation probability and `min_rounds`, never the cap."""
+
+
+class Communication(FastStrEnum):
+    """Which channels the states have (docs/scenarios.md)."""
+
+    FULL = "full"
+    """Negotiation messages, public statements and arms-control proposals."""
+    PUBLIC = "public"
+    """Public statements (and proposals); no negotiation messages."""
+    PRIVATE = "private"
+    """Bilateral negotiation messages, each to one named state (and proposals); no statements."""
+    NONE = "none"
+    """No messages, statements or proposals (no negotiation phase); scenario treaties hold."""
+
+
+RULE_DEFAULTS_OMITTED: dict[str, object] = {
+    "horizon": "known",
+    "continuation": None,
+    "min_rounds": 1,
+    "communication": "full",
+}
+"""Rules left out of a scenario's serialized form when at their default, so a scenario that does
+not use them dumps (and hashes into run ids) exactly as before they existed."""
+
+
 class Rules(_Strict):
     """World rules."""
 
@@ -211,6 +248,51 @@ class Rules(_Strict):
     history_table_rows: StrictInt = Field(
         default=8, ge=0, le=50, description="older rounds, compact"
     )
+    horizon: Horizon = Field(
+        default=Horizon.KNOWN,
+        description="known: 'round r of R' is told; hidden: R is not told; geometric: the crisis"
+        " goes on after each round from min_rounds on with probability `continuation`",
+    )
+    continuation: StrictFloat | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="geometric horizon: probability the crisis goes on after a round (used only"
+        " when horizon is geometric)",
+    )
+    min_rounds: StrictInt = Field(
+        default=1,
+        ge=1,
+        le=MAX_ROUNDS,
+        description="geometric horizon: rounds always played before the first continuation draw",
+    )
+    communication: Communication = Field(
+        default=Communication.FULL,
+        description="full, public (statements only), private (bilateral messages only) or none",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_default_new_rules(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        for key, default in RULE_DEFAULTS_OMITTED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
+
+    @model_validator(mode="after")
+    def _horizon_complete(self) -> Rules:
+        if self.horizon is Horizon.GEOMETRIC:
+            if self.continuation is None:
+                raise ValueError(
+                    "horizon geometric needs `continuation`, the probability (0 < delta < 1) that"
+                    " the crisis goes on after each round from min_rounds on"
+                )
+            if self.min_rounds > self.rounds:
+                raise ValueError(
+                    f"min_rounds ({self.min_rounds}) must not exceed rounds ({self.rounds}), the"
+                    " hard cap of a geometric horizon"
+                )
+        return self
 
     @model_validator(mode="after")
     def _threshold_within_cap(self) -> Rules:

@@ -50,7 +50,7 @@ DECISIONS = [(obs, reply) for obs, kind, reply in EXAMPLES if kind == "Decision"
 
 
 def _reply_model(obs: Observation) -> Any:
-    offers = [p.id for p in obs.open_proposals if p.proposer != obs.you.id]
+    offers = [p.id for p in obs.open_proposals or () if p.proposer != obs.you.id]
     return decision_reply_model([o.id for o in obs.others], obs.rules.arms_cap_pct, offers)
 
 

@@ -109,6 +109,7 @@ def test_every_float_field_at_the_edges(observations: list[Observation], value: 
 
 def test_a_lone_surrogate_is_written_as_json_dumps_does(observations: list[Observation]) -> None:
     obs = observations[-1].model_copy(deep=True)
+    assert obs.statements is not None
     obs.statements.append(Said(round=1, sender="A", to=["public"], text="bad \ud800 text"))
     assert observation_json(obs) == slow(obs)
 
@@ -143,6 +144,7 @@ def test_observation_floats_names_every_float_field() -> None:
         "you.economy",
         "you.last_arms_change",
         "rules.offense_defense",
+        "rules.continuation",
         "others[].arms",
         "others[].last_arms_change",
         "history[].arms{}",

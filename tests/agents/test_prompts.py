@@ -109,8 +109,8 @@ async def test_text_at_the_length_limit_reaches_the_other_state_whole(tmp_path: 
     assert not any(d.flagged for d in record.of_kind(DecisionEvent))
     assert not any(n.flagged for n in record.of_kind(NegotiationEvent))
     shown = [extract_observation(last_prompt(call)) for call in b_chat.calls]
-    assert text in {m.text for obs in shown for m in obs.messages}
-    assert text in {s.text for obs in shown for s in obs.statements}
+    assert text in {m.text for obs in shown for m in obs.messages or ()}
+    assert text in {s.text for obs in shown for s in obs.statements or ()}
 
 
 @pytest.mark.parametrize("text", [t for _, t in HOSTILE], ids=[n for n, _ in HOSTILE])
@@ -218,7 +218,7 @@ def test_older_rounds_are_compact_history_rows(long_run: Path) -> None:
         for row in obs.history:
             assert set(row.arms) == {"A", "B"} and set(row.actions) == {"A", "B"}
         # Full text (statements, messages) only from the last `full` rounds.
-        said_rounds = {s.round for s in obs.statements + obs.messages}
+        said_rounds = {s.round for s in (obs.statements or []) + (obs.messages or [])}
         assert said_rounds <= set(range(obs.round - full, obs.round + 1))
         if obs.round > full + 1:
             assert said_rounds  # the policies do talk every round
@@ -282,7 +282,7 @@ async def test_record_keeps_unicode_line_breaks_in_one_line(tmp_path: Path) -> N
     record = read_record(path)
     assert not record.truncated and record.run_end is not None
     statements = [
-        s.text for e in record.of_kind(ObservationEvent) for s in e.observation.statements
+        s.text for e in record.of_kind(ObservationEvent) for s in e.observation.statements or ()
     ]
     assert text in statements
     # A record written with the raw characters (as JSON allows) still reads back whole.

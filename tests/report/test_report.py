@@ -74,7 +74,7 @@ def test_report_provenance(sweep_html: str) -> None:
     assert "runs declared / records found</th><td>6 / 6" in sweep_html
     assert "two-rivals (builtin:two-rivals)" in sweep_html
     assert "scripted:reactive" in sweep_html
-    assert "baseline v3: system=" in sweep_html
+    assert "baseline v4: system=" in sweep_html
     assert "pydantic " in sweep_html
     assert "git revision" in sweep_html and "seeds</th><td>0-2" in sweep_html
     assert "time range (UTC)" in sweep_html

@@ -262,8 +262,8 @@ def test_builtin_scenarios_validate(path: Path) -> None:
 
 def test_scenarios_lists_all_builtins() -> None:
     names = builtin_names()
-    assert set(names) >= {"two-rivals", "triad", "concert", "secret-autocracies"}
-    assert len(names) == 4
+    assert set(names) >= {"two-rivals", "triad", "concert", "secret-autocracies", "symmetric"}
+    assert len(names) == 5
     result = _invoke("scenarios")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -152,9 +152,38 @@ def _int_literal(values: list[int]) -> Any:
     return Annotated[_literal(values), BeforeValidator(_integer)]
 
 
-def decision_reply_model(others: list[str], cap: int, open_proposals: list[str]) -> type[BaseModel]:
-    """Reply schema for a state facing `others`, with arms changes in [-cap, cap] (cached)."""
-    return _decision_reply_model(tuple(others), cap, tuple(open_proposals))
+class Channels(NamedTuple):
+    """Which communication fields a decision reply holds (`rules.communication`)."""
+
+    statement: bool
+    """`public_statement`: open under full and public communication."""
+    proposals: bool
+    """`proposals` and `responses`: closed only under communication none."""
+
+
+ALL_CHANNELS = Channels(statement=True, proposals=True)
+
+
+def decision_channels(communication: str) -> Channels:
+    """The decision fields open under a communication rule (full, public, private, none)."""
+    return Channels(
+        statement=communication in ("full", "public"),
+        proposals=communication != "none",
+    )
+
+
+def messages_open(communication: str) -> bool:
+    """Whether negotiation messages exist (a negotiation phase) under a communication rule."""
+    return communication in ("full", "private")
+
+
+def decision_reply_model(
+    others: list[str], cap: int, open_proposals: list[str], channels: Channels = ALL_CHANNELS
+) -> type[BaseModel]:
+    """Reply schema for a state facing `others`, with arms changes in [-cap, cap] (cached).
+
+    A closed channel's fields are not in the schema at all (a reply holding them is refused)."""
+    return _decision_reply_model(tuple(others), cap, tuple(open_proposals), channels)
 
 
 @lru_cache(maxsize=256)
@@ -202,7 +231,7 @@ def _decision_parts(others_t: tuple[str, ...], cap: int) -> dict[str, Any]:
 
 @lru_cache(maxsize=1024)
 def _decision_reply_model(
-    others_t: tuple[str, ...], cap: int, proposals_t: tuple[str, ...]
+    others_t: tuple[str, ...], cap: int, proposals_t: tuple[str, ...], channels: Channels
 ) -> type[BaseModel]:
     others, open_proposals = list(others_t), list(proposals_t)
     parts = _decision_parts(others_t, cap)
@@ -235,7 +264,11 @@ def _decision_reply_model(
         ),
         "forecast": (parts["forecast"], ...),
     }
-    if open_proposals:
+    if not channels.statement:
+        del fields["public_statement"]
+    if not channels.proposals:
+        del fields["proposals"]
+    if open_proposals and channels.proposals:
         response_t = create_model(
             "Response",
             __config__=strict,
@@ -247,19 +280,23 @@ def _decision_reply_model(
     return create_model("DecisionReply", __config__=strict, **fields)
 
 
-def negotiation_reply_model(others: list[str]) -> type[BaseModel]:
-    """Reply schema for one negotiation sub-turn (cached)."""
-    return _negotiation_reply_model(tuple(others))
+def negotiation_reply_model(others: list[str], bilateral: bool = False) -> type[BaseModel]:
+    """Reply schema for one negotiation sub-turn (cached); `bilateral` (private communication):
+    each message goes to exactly one named state, never to "all"."""
+    return _negotiation_reply_model(tuple(others), bilateral)
 
 
 @lru_cache(maxsize=256)
-def _negotiation_reply_model(others_t: tuple[str, ...]) -> type[BaseModel]:
+def _negotiation_reply_model(others_t: tuple[str, ...], bilateral: bool) -> type[BaseModel]:
     others = list(others_t)
-    to_t = _literal(["all", *others])
+    to_t = _literal(others if bilateral else ["all", *others])
     message_t = create_model(
         "Message",
         __config__=ConfigDict(extra="forbid"),
-        to=(list[to_t], Field(min_length=1)),  # type: ignore[valid-type]
+        to=(
+            list[to_t],  # type: ignore[valid-type]
+            Field(min_length=1, max_length=1) if bilateral else Field(min_length=1),
+        ),
         text=(str, Field(min_length=1, max_length=MESSAGE_MAX)),
     )
     return create_model(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.ladder import Action
@@ -126,27 +127,55 @@ class RulesView(_View):
     """The offense-defense balance: above 1 offense has the advantage (in a war the striker's
     arms count that many times over and the side struck first loses more), below 1 defense has
     it. Default 1.0 (neutral) for observations recorded before it was shown."""
+    continuation: float | None = None
+    """Geometric horizon: the probability that the crisis goes on after a round from
+    `min_rounds` on. None (and left out of the JSON) under a known or hidden horizon."""
+    min_rounds: int | None = None
+    """Geometric horizon: rounds always played before the first continuation draw."""
+
+
+_OMITTED_WHEN_NONE = ("rounds_total", "statements", "messages", "open_proposals")
+_RULES_OMITTED_WHEN_NONE = ("continuation", "min_rounds")
 
 
 class Observation(_View):
     """Everything one state sees at one model call."""
 
     round: int
-    rounds_total: int
+    rounds_total: int | None = None
+    """The number of rounds, when the horizon is known; None (and left out of the JSON) when
+    the states are not told it (hidden or geometric horizon)."""
     phase: Phase
     subturn: int
     subturns_total: int
     you: SelfView
     others: list[OtherView]
     rules: RulesView
-    statements: list[Said]
-    messages: list[Said]
-    open_proposals: list[ProposalView]
+    statements: list[Said] | None = None
+    """Public statements; None (and left out of the JSON) when statements are closed."""
+    messages: list[Said] | None = None
+    """Negotiation messages; None (and left out of the JSON) when messages are closed."""
+    open_proposals: list[ProposalView] | None = None
+    """Open arms-control offers; None (and left out of the JSON) under communication none."""
     treaties: list[TreatyView]
     disclosed_plans: list[Plan]
     history: list[HistoryRow]
 
     _json: str | None = PrivateAttr(default=None)
+
+    @model_serializer(mode="wrap")
+    def _omit_closed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out what the state is not told: a closed channel, an unknown horizon."""
+        data: dict[str, Any] = handler(self)
+        for key in _OMITTED_WHEN_NONE:
+            if key in data and data[key] is None:
+                del data[key]
+        rules = data.get("rules")
+        if isinstance(rules, dict):
+            for key in _RULES_OMITTED_WHEN_NONE:
+                if key in rules and rules[key] is None:
+                    del rules[key]
+        return data
 
     def __eq__(self, other: object) -> bool:
         """Equal fields (the cached JSON text is not part of an observation's value)."""

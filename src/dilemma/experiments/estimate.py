@@ -5,6 +5,9 @@ negotiation call per sub-turn and a decision call per round. Expected re-asks pe
 scripted policies (they always answer valid JSON) and EXPECTED_REASKS for a language model (an
 assumption: a capable model rarely needs one, a weak one often); the most calls a run can make
 uses every re-ask, x (1 + max_retries). A run that ends early in a war makes fewer calls.
+Rounds are the run's realized horizon (a geometric horizon's length is fixed by its seed before
+the run; `simulation.horizon`); under communication `public` or `none` there is no negotiation
+call.
 
 Tokens: each state's round-1 prompts (system and user prompt of every sub-turn and of the
 decision, with the reply schema, which a model answering through a tool receives as the tool's
@@ -25,14 +28,21 @@ import json
 from dataclasses import dataclass, field
 
 from dilemma.agents.prompt_setup import load_prompt_setup, render_system, render_turn
-from dilemma.core.decision import decision_reply_model, negotiation_reply_model, schema_text
+from dilemma.core.decision import (
+    decision_channels,
+    decision_reply_model,
+    messages_open,
+    negotiation_reply_model,
+    schema_text,
+)
 from dilemma.core.observation import Phase
 from dilemma.experiments.spec import RunSpec
 from dilemma.models.budget import CHARS_PER_TOKEN
 from dilemma.models.pricing import price_of
 from dilemma.models.spec import ModelSpec
 from dilemma.models.types import ModelOptions
-from dilemma.scenarios.schema import Scenario
+from dilemma.scenarios.schema import Rules, Scenario
+from dilemma.simulation.horizon import realized_rounds
 from dilemma.simulation.runner import persona_of
 from dilemma.simulation.visibility import observe
 from dilemma.simulation.world import new_world
@@ -92,20 +102,23 @@ def round_one_prompt_chars(run: RunSpec) -> dict[str, list[int]]:
     world.round = 1
     ids = scenario.ids
     cap = scenario.rules.arms_cap_pct
+    communication = scenario.rules.communication
+    channels = decision_channels(communication)
+    subturns = scenario.rules.subturns if messages_open(communication) else 0
     out: dict[str, list[int]] = {}
     for sid in ids:
         persona = persona_of(scenario, sid)
         others = [o for o in ids if o != sid]
-        calls = [(Phase.NEGOTIATION, k) for k in range(1, scenario.rules.subturns + 1)]
+        calls = [(Phase.NEGOTIATION, k) for k in range(1, subturns + 1)]
         calls.append((Phase.DECISION, 0))
         sizes = []
         for phase, subturn in calls:
             obs = observe(world, sid, phase, subturn)
             if phase is Phase.NEGOTIATION:
-                schema = negotiation_reply_model(others)
+                schema = negotiation_reply_model(others, communication == "private")
             else:
-                offers = [p.id for p in obs.open_proposals if p.proposer != sid]
-                schema = decision_reply_model(others, cap, offers)
+                offers = [p.id for p in obs.open_proposals or () if p.proposer != sid]
+                schema = decision_reply_model(others, cap, offers, channels)
             system = render_system(setup, persona, obs)
             turn = render_turn(setup, obs, schema_text(schema))
             sizes.append(len(system) + len(turn))
@@ -121,7 +134,7 @@ def estimate(runs: list[RunSpec]) -> SweepEstimate:
         key = json.dumps([run.scenario, run.prompt_setup], sort_keys=True)
         if key not in rendered:
             rendered[key] = round_one_prompt_chars(run)
-        rounds = int(run.scenario["rules"]["rounds"])
+        rounds = realized_rounds(Rules.model_validate(run.scenario["rules"]), run.seed)
         for sid, sizes in rendered[key].items():
             spec = run.models[sid]
             parsed = ModelSpec.parse(spec)

@@ -17,6 +17,10 @@ Factors (each a list of levels):
 Temperatures: `temperature` (top level) sets every model's, `temperatures` (model spec ->
 value) one model's; a `temperature` factor overrides both. Unset, each provider's default applies
 (nothing is sent). Scripted policies have no temperature.
+- `n_states`: the number of states (2 to 8) of a symmetric scenario (the built-in `symmetric`):
+  its states are replaced by that many copies of the first, named State A, State B, ...
+  (`scenarios.library.with_n_states`). Applied before every other factor, so per-state factors
+  (`regime`, ...) list one value per state of the resized scenario.
 
 Each run spec has a deterministic id, a hash of the resolved spec and its seed, so the same file
 always names the same runs.
@@ -24,6 +28,7 @@ always names the same runs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -40,17 +45,20 @@ from pydantic import (
     model_validator,
 )
 
-from dilemma.agents.prompt_setup import PromptSetupError, load_prompt_setup
+from dilemma.agents.prompt_setup import PromptSetupError, check_setup_fits, load_prompt_setup
 from dilemma.evaluation.measure_sets import check_margins, check_primary, missing_margins
 from dilemma.models.registry import check_spec
 from dilemma.models.spec import DEFAULT_SPEC, ModelSpec, ModelSpecError
 from dilemma.records.schema import SequentialPlan
 from dilemma.scenarios.library import (
+    MAX_STATES,
+    MIN_STATES,
     ScenarioError,
     field_path,
     load_scenario,
     parse_scenario,
     read_yaml,
+    with_n_states,
 )
 from dilemma.scenarios.schema import Rules, Scenario
 
@@ -68,7 +76,8 @@ IDENTITY_FACTORS = (
     "transparency.rules",
 )
 """Factors that set a regime or transparency per state: both sides, the persona or the rules."""
-FACTORS = (*IDENTITY_FACTORS, "prompt_setup", "model", "temperature")
+N_STATES = "n_states"
+FACTORS = (*IDENTITY_FACTORS, "prompt_setup", "model", "temperature", N_STATES)
 MAX_TEMPERATURE = 2.0
 """Highest sampling temperature accepted (OpenAI's range is 0 to 2)."""
 
@@ -199,6 +208,15 @@ class Experiment(BaseModel):
                         raise ValueError(
                             f"factor 'temperature': level {level!r} is not a number from 0 to 2"
                         )
+            if name == N_STATES:
+                for level in levels:
+                    if isinstance(level, bool) or not isinstance(level, int):
+                        raise ValueError(f"factor n_states: levels are integers, got {level!r}")
+                    if not MIN_STATES <= level <= MAX_STATES:
+                        raise ValueError(
+                            f"factor n_states: {level} is out of range; a scenario has"
+                            f" {MIN_STATES} to {MAX_STATES} states"
+                        )
         for both in ("regime", "transparency"):
             split = [f"{both}.persona", f"{both}.rules"]
             if both in factors and any(f in factors for f in split):
@@ -288,7 +306,7 @@ def _apply(
         models[sid] = str(level)
     elif name.startswith("rules."):
         data.setdefault("rules", {})[name[6:]] = level
-    return None
+    return None  # n_states is applied first, by `expand`
 
 
 _TOLD_TEXT = {"regime": "doctrine_by_regime", "transparency": "doctrine_by_transparency"}
@@ -402,6 +420,7 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
     names = list(experiment.factors)
     runs: list[RunSpec] = []
     hashes: dict[str, dict[str, str]] = {}
+    fits: set[tuple[str, str, str]] = set()
     checked: set[str] = set()
     for sname in experiment.scenarios:
         base_dir_path = source.parent / sname
@@ -417,6 +436,14 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
             models: dict[str, str] = {}
             setup = base.prompt_setup
             conditions = {"scenario": base.name}
+            levels = dict(zip(names, combo, strict=True))
+            reference = base  # what the per-state text checks compare with
+            if N_STATES in levels:
+                try:
+                    data = with_n_states(data, levels[N_STATES], f"{source}: factors.n_states")
+                    reference = parse_scenario(copy.deepcopy(data), f"{source}: factors.n_states")
+                except ScenarioError as exc:
+                    raise ExperimentError(str(exc)) from exc
             for name, level in zip(names, combo, strict=True):
                 where = f"{source}: factors.{name}"
                 chosen = _apply(data, models, name, level, where)
@@ -427,12 +454,16 @@ def expand(experiment: Experiment, source: Path) -> list[RunSpec]:
                 scenario = parse_scenario(data, where)
             except ScenarioError as exc:
                 raise ExperimentError(str(exc)) from exc
-            _check_level_text(base, scenario, names, where)
-            if setup not in hashes:
+            _check_level_text(reference, scenario, names, where)
+            fit = (setup, scenario.rules.horizon, scenario.rules.communication)
+            if fit not in fits:
                 try:
-                    hashes[setup] = load_prompt_setup(setup).template_hashes()
+                    loaded = load_prompt_setup(setup)
+                    check_setup_fits(loaded, scenario.rules)
                 except PromptSetupError as exc:
-                    raise ExperimentError(f"{source}: factors.prompt_setup: {exc}") from exc
+                    raise ExperimentError(f"{where}: prompt_setup: {exc}") from exc
+                hashes.setdefault(setup, loaded.template_hashes())
+                fits.add(fit)
             fallback = scenario.model or experiment.model or DEFAULT_SPEC
             specs = {s.id: models.get(s.id) or s.model or fallback for s in scenario.states}
             for sid, spec in specs.items():

@@ -16,6 +16,19 @@ and calibration for the evaluator:
   the offense-defense balance (with offense ahead, a rival's arms count for more), and reads a
   rival's intent as the worse of its worst-case threat and its last action toward it.
 - random: uniform choices within the rules, seeded by run seed, state and round.
+- backward: the end-game of backward induction. It cooperates (status quo, arms unchanged,
+  accepts every offer) and defects (arms at the cap, a limited strike on its most threatening
+  rival) in the last BACKWARD_K rounds when, and only when, it knows the horizon: its
+  observation tells it the number of rounds (`rules.horizon: known`). Under a hidden or
+  geometric horizon it never defects.
+- grim: grim trigger. It cooperates like `backward` until another state's last action toward it
+  (or untargeted) is non-violent escalation or worse, then defects (arms at the cap, sanctions
+  on that state) for the rest of the run: it remembers through its own last action in the
+  history table (so with `history_table_rows: 0` it forgets after one round).
+
+Every policy speaks only through open channels: with statements closed (communication private or
+none) its reply has no public statement, with proposals closed (none) no proposals or answers,
+and under private communication each message goes to one named state.
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from dilemma.core.decision import Intent, ProposalKind
+from dilemma.core.decision import MAX_MESSAGES, Intent, ProposalKind
 from dilemma.core.ladder import ACTION_RUNG, Action, Rung
 from dilemma.core.observation import (
     OBSERVATION_OPEN,
@@ -43,7 +56,9 @@ from dilemma.core.observation import (
     extract_observation,
 )
 
-POLICIES = ("hawk", "dove", "tit-for-tat", "reactive", "random")
+POLICIES = ("hawk", "dove", "tit-for-tat", "reactive", "random", "backward", "grim")
+BACKWARD_K = 2
+"""Final rounds in which `backward` defects when it knows the horizon."""
 
 
 def _clip(value: float, low: int, high: int) -> int:
@@ -148,6 +163,11 @@ def _reply(obs: Observation, move: _Move) -> dict[str, Any]:
         "perceived_intent": [{"state": s, "intent": perceived[s]} for s in _others(obs)],
         "forecast": [{"state": s, "arms_change": forecast[s]} for s in _others(obs)],
     }
+    if obs.statements is None:  # statements closed: the schema has no such field
+        del reply["public_statement"]
+    if obs.open_proposals is None:  # proposals closed (communication none)
+        del reply["proposals"]
+        return reply
     responses = [
         {"proposal": p.id, "accept": move.accept(p.id)}
         for p in obs.open_proposals
@@ -279,7 +299,9 @@ def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     change = _clip(50 * (strongest / own - 1), -cap, cap)
     rival = max(obs.others, key=lambda o: threat[o.id]).id
     action = Action.PUBLIC_WARNING if threat[rival] >= 7 else Action.STATUS_QUO
-    verification = {p.id for p in obs.open_proposals if p.kind == ProposalKind.VERIFICATION.value}
+    verification = {
+        p.id for p in obs.open_proposals or () if p.kind == ProposalKind.VERIFICATION.value
+    }
     return _reply(
         obs,
         _Move(
@@ -324,12 +346,77 @@ def _random(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     )
 
 
+def _cooperate_or_defect(
+    obs: Observation, defect: Action | None, target: str | None, why: str
+) -> dict[str, Any]:
+    """`backward` and `grim`: cooperate (status quo, arms unchanged, accept every offer), or
+    defect (arms at the cap, `defect` toward `target`, or the most threatening rival)."""
+    cap = obs.rules.arms_cap_pct
+    threat = {o.id: perceived_threat(obs, o, 2, worst_case=False) for o in obs.others}
+    rival = target or max(obs.others, key=lambda o: (threat[o.id], o.arms)).id
+    hostile = "coercive" if defect is not None else "defensive"
+    return _reply(
+        obs,
+        _Move(
+            threat,
+            cap if defect is not None else 0,
+            defect or Action.STATUS_QUO,
+            rival,
+            {s: hostile if s == rival else "defensive" for s in _others(obs)},
+            {o.id: intent_from_action(obs, o).value for o in obs.others},
+            _forecast(obs, cap),
+            "We keep the peace as long as it holds.",
+            None,
+            lambda _p: defect is None,
+            [],
+            why,
+        ),
+    )
+
+
+def _backward(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    known = obs.rounds_total is not None
+    if known and obs.round > (obs.rounds_total or 0) - BACKWARD_K:
+        return _cooperate_or_defect(
+            obs, Action.LIMITED_STRIKE, None, "The end is known: defect in the last rounds."
+        )
+    return _cooperate_or_defect(obs, None, None, "Cooperate while the future matters.")
+
+
+_ESCALATION = frozenset(
+    a
+    for a, rung in ACTION_RUNG.items()
+    if rung in (Rung.NON_VIOLENT_ESCALATION, Rung.VIOLENT_ESCALATION, Rung.ALL_OUT_WAR)
+)
+GRIM_DEFECTION = Action.SANCTIONS
+"""`grim`'s defection: it never goes to war, so a grim run lasts its horizon."""
+
+
+def _grim(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    offenders = [
+        o.id
+        for o in obs.others
+        if o.last_action is not None
+        and Action(o.last_action) in _ESCALATION
+        and o.last_target in (None, obs.you.id)
+    ]
+    last = obs.history[-1] if obs.history else None
+    triggered = last is not None and last.actions.get(obs.you.id) == GRIM_DEFECTION
+    if offenders or triggered:
+        return _cooperate_or_defect(
+            obs, GRIM_DEFECTION, offenders[0] if offenders else None, "Defected on: never again."
+        )
+    return _cooperate_or_defect(obs, None, None, "Cooperate until someone defects.")
+
+
 _DECIDE: dict[str, Callable[[Observation, random_module.Random], dict[str, Any]]] = {
     "hawk": _hawk,
     "dove": _dove,
     "tit-for-tat": _tit_for_tat,
     "reactive": _reactive,
     "random": _random,
+    "backward": _backward,
+    "grim": _grim,
 }
 
 _SAY = {
@@ -337,6 +424,8 @@ _SAY = {
     "dove": "We propose a freeze on arms and mutual verification. Let us talk.",
     "tit-for-tat": "We will match restraint with restraint.",
     "reactive": "Our forces will match what our neighbours field.",
+    "backward": "We will keep the peace with everyone.",
+    "grim": "We keep the peace until someone breaks it; then we never forgive.",
 }
 
 
@@ -369,6 +458,12 @@ class ScriptedPolicy(BaseChatModel):
                 messages_out = [{"to": ["all"], "text": text}] if rng.random() < 0.7 else []
             else:
                 messages_out = [{"to": ["all"], "text": _SAY[self.policy]}]
+            if obs.statements is None:  # private communication: one named state per message
+                messages_out = [
+                    {"to": [o.id], "text": m["text"]}
+                    for m in messages_out
+                    for o in obs.others[:MAX_MESSAGES]
+                ][:MAX_MESSAGES]
             return json.dumps({"messages": messages_out})
         return json.dumps(_DECIDE[self.policy](obs, rng))
 

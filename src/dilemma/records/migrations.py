@@ -97,6 +97,21 @@ def _v3_header(raw: RawLine) -> RawLine:
     return raw
 
 
+def _v3_event(raw: RawLine, header: RawLine) -> RawLine:
+    """Version 4 says why a run ended (`ended_by`): before it, a finished run ended at its last
+    round (the horizon was always known) or by a war that ended the run."""
+    if raw.get("kind") == "run_end" and "ended_by" not in raw:
+        scenario = header.get("scenario")
+        rules = scenario.get("rules") if isinstance(scenario, dict) else None
+        war_ends = rules.get("war_ends_run", True) if isinstance(rules, dict) else True
+        outcome = raw.get("outcome")
+        if outcome == "war" and war_ends:
+            raw["ended_by"] = "war"
+        elif outcome in ("war", "completed"):
+            raw["ended_by"] = "last_round"
+    return raw
+
+
 def _unchanged(raw: RawLine, header: RawLine) -> RawLine:
     """An event whose shape did not change."""
     return raw
@@ -105,7 +120,7 @@ def _unchanged(raw: RawLine, header: RawLine) -> RawLine:
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(header=_v1_header, event=_v1_event),
     2: Migration(header=_v2_header, event=_unchanged),
-    3: Migration(header=_v3_header, event=_unchanged),
+    3: Migration(header=_v3_header, event=_v3_event),
 }
 """Version n -> the step to version n + 1. Every version below SCHEMA_VERSION has one."""
 

@@ -9,7 +9,8 @@ change of the record format (see docs/records.md).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
@@ -104,6 +105,32 @@ class RulesSnapshot(_Snapshot):
     economy_growth_pct: float
     history_full_rounds: int
     history_table_rows: int
+    horizon: str = "known"
+    """known / hidden / geometric (records before 0.3.0: known, the only horizon then)."""
+    continuation: float | None = None
+    """Geometric horizon: probability the crisis goes on after a round (None: not set)."""
+    min_rounds: int = 1
+    """Geometric horizon: rounds played before the first continuation draw."""
+    communication: str = "full"
+    """full / public / private / none (records before 0.3.0: full)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_default_new_rules(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """Dumped as the scenario's rules are: the rules added in 0.3.0 only when not default."""
+        data: dict[str, object] = handler(self)
+        for key, default in _NEW_RULE_DEFAULTS.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
+
+
+_NEW_RULE_DEFAULTS: dict[str, object] = {
+    "horizon": "known",
+    "continuation": None,
+    "min_rounds": 1,
+    "communication": "full",
+}
+"""Mirrors `dilemma.scenarios.schema.RULE_DEFAULTS_OMITTED` (a test holds them equal)."""
 
 
 class TreatySnapshot(_Snapshot):

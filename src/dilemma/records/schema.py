@@ -370,6 +370,11 @@ class RunEndEvent(_Event):
     `stopped` (a spend limit, `--max-cost` / `--max-calls`, was reached) are unfinished runs
     that a resumed sweep sets aside and plays again."""
     rounds_played: int
+    ended_by: Literal["last_round", "continuation", "war"] | None = None
+    """Why a finished run ended: `last_round` (it reached `rules.rounds`, the fixed horizon or a
+    geometric horizon's cap), `continuation` (a geometric horizon's draw ended the crisis) or
+    `war` (a war under `war_ends_run`). None for unfinished runs. Records before 0.3.0 are
+    migrated from their outcome (their horizon was always known)."""
     war_round: int | None
     war_initiator: str | None
     totals: Totals

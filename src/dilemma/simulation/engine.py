@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -17,7 +18,9 @@ from dilemma.core.agent import Agent, AskResult, CallLog, Log
 from dilemma.core.decision import (
     Decision,
     NegotiationReply,
+    decision_channels,
     decision_reply_model,
+    messages_open,
     negotiation_reply_model,
     to_decision,
     to_negotiation,
@@ -37,6 +40,7 @@ from dilemma.records.schema import (
     RunEndEvent,
     Totals,
 )
+from dilemma.scenarios.schema import Communication
 from dilemma.simulation.visibility import observe, remember
 from dilemma.simulation.world import World, resolve_round
 
@@ -124,7 +128,11 @@ class Engine:
     async def _negotiate(self, subturn: int) -> None:
         observations = self._observe(Phase.NEGOTIATION, subturn)
         ids = list(self.agents)
-        schemas = {sid: negotiation_reply_model([o for o in ids if o != sid]) for sid in ids}
+        private = self.world.rules.communication is Communication.PRIVATE
+        schemas = {
+            sid: negotiation_reply_model([o for o in ids if o != sid], bilateral=private)
+            for sid in ids
+        }
         results = await _every(
             [
                 self.agents[sid].ask(
@@ -167,10 +175,11 @@ class Engine:
             remember(self.world, obs)
         ids = list(self.agents)
         cap = self.world.rules.arms_cap_pct
+        channels = decision_channels(self.world.rules.communication)
 
         def schema(sid: str) -> type[BaseModel]:
-            offers = [p.id for p in observations[sid].open_proposals if p.proposer != sid]
-            return decision_reply_model([o for o in ids if o != sid], cap, offers)
+            offers = [p.id for p in observations[sid].open_proposals or () if p.proposer != sid]
+            return decision_reply_model([o for o in ids if o != sid], cap, offers, channels)
 
         results = await _every(
             [
@@ -201,8 +210,9 @@ class Engine:
     async def play_round(self) -> RoundReport:
         """Play the next round and resolve it."""
         self.world.round += 1
-        for subturn in range(1, self.world.rules.subturns + 1):
-            await self._negotiate(subturn)
+        if messages_open(self.world.rules.communication):
+            for subturn in range(1, self.world.rules.subturns + 1):
+                await self._negotiate(subturn)
         decisions = await self._decide()
         resolution = resolve_round(self.world, decisions)
         self.emit(resolution)
@@ -220,16 +230,22 @@ class Engine:
     async def play(self, on_round: Callable[[RoundReport], None] | None = None) -> RunEndEvent:
         """Play every round (or until war ends the run); return the closing event."""
         rules = self.world.rules
-        while self.world.round < rules.rounds:
+        last = self.world.final_round
+        ended_by: Literal["last_round", "continuation", "war"] = (
+            "last_round" if last >= rules.rounds else "continuation"
+        )
+        while self.world.round < last:
             report = await self.play_round()
             if on_round is not None:
                 on_round(report)
             if self.world.war is not None and rules.war_ends_run:
+                ended_by = "war"
                 break
         war = self.world.war
         return RunEndEvent(
             outcome="war" if war is not None else "completed",
             rounds_played=self.world.round,
+            ended_by=ended_by,
             war_round=war.round if war is not None else None,
             war_initiator=war.initiator if war is not None else None,
             totals=self.totals,

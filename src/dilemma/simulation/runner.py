@@ -22,7 +22,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from dilemma.agents.human_seat import Desk, HumanAgent
-from dilemma.agents.prompt_setup import PromptSetup, load_prompt_setup, run_setup_name
+from dilemma.agents.prompt_setup import (
+    PromptSetup,
+    check_setup_fits,
+    load_prompt_setup,
+    run_setup_name,
+)
 from dilemma.agents.state_agent import RunIdentity, StateAgent
 from dilemma.core.agent import Agent
 from dilemma.core.personas import Persona
@@ -195,9 +200,11 @@ class RunConfig:
 def _load_setup(scenario: Scenario, config: RunConfig, specs: Iterable[str]) -> PromptSetup:
     """The run's prompt setup: see `run_setup_name` (`local` alone defaults to base-model)."""
     named = "prompt_setup" in scenario.model_fields_set
-    return load_prompt_setup(
+    setup = load_prompt_setup(
         run_setup_name(config.prompt_setup, scenario.prompt_setup, named, specs)
     )
+    check_setup_fits(setup, scenario.rules)
+    return setup
 
 
 async def run_scenario(
@@ -326,6 +333,12 @@ async def _play(
         raise RunSpecError(
             f"state(s) {humans} have model `human`: play them with `dilemma play` (terminal) or"
             " `dilemma serve` (web)"
+        )
+    if humans and scenario.rules.communication != "full":
+        raise RunSpecError(
+            f"state(s) {humans} have model `human`, but rules.communication is"
+            f" {scenario.rules.communication.value}: the seats (terminal and web) ask for every"
+            " channel, so human players need communication full"
         )
     header = _header(scenario, models, setup, config, run_id)
     agents: dict[str, Agent] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
+from dilemma.core.decision import decision_channels, messages_open
 from dilemma.core.observation import (
     ArmsSource,
     HistoryRow,
@@ -30,6 +31,7 @@ from dilemma.core.observation import (
     TreatyView,
 )
 from dilemma.core.personas import Regime, Transparency
+from dilemma.scenarios.schema import Horizon
 from dilemma.simulation.world import Nation, World
 
 
@@ -104,18 +106,23 @@ def observe(world: World, observer: str, phase: Phase, subturn: int) -> Observat
     oldest = round_ - rules.history_full_rounds
     said = world.said  # appended round by round, so the recent ones are a tail
     recent = said[bisect_left(said, oldest, key=_said_round) :]
-    statements = [s for s in recent if s.to == ["public"]]
-    messages = [
-        s
-        for s in recent
-        if s.to != ["public"] and (s.sender == observer or "all" in s.to or observer in s.to)
-    ]
+    channels = decision_channels(rules.communication)
+    statements = [s for s in recent if s.to == ["public"]] if channels.statement else None
+    messages = (
+        [
+            s
+            for s in recent
+            if s.to != ["public"] and (s.sender == observer or "all" in s.to or observer in s.to)
+        ]
+        if messages_open(rules.communication)
+        else None
+    )
     standing = world.round_views.get(observer)
     if standing is None or standing[0] != round_:
         standing = world.round_views[observer] = (round_, _standing(world, observer))
     return Observation(
         round=round_,
-        rounds_total=rules.rounds,
+        rounds_total=rules.rounds if rules.horizon is Horizon.KNOWN else None,
         phase=phase,
         subturn=subturn,
         subturns_total=rules.subturns,
@@ -131,6 +138,7 @@ def _standing(world: World, observer: str) -> dict[str, Any]:
     me = world.nations[observer]
     round_ = world.round
     summit = world.is_summit(round_)
+    geometric = rules.horizon is Horizon.GEOMETRIC
     plans = (
         [Plan(state=sid, announced_arms_change=n.announced) for sid, n in world.nations.items()]
         if summit
@@ -163,6 +171,8 @@ def _standing(world: World, observer: str) -> dict[str, Any]:
             summit_next_round=world.is_summit(round_ + 1),
             war_ends_run=rules.war_ends_run,
             offense_defense=rules.offense_defense,
+            continuation=rules.continuation if geometric else None,
+            min_rounds=rules.min_rounds if geometric else None,
         ),
         "open_proposals": [
             ProposalView(
@@ -170,7 +180,9 @@ def _standing(world: World, observer: str) -> dict[str, Any]:
             )
             for p in world.open_proposals
             if observer in p.parties
-        ],
+        ]
+        if decision_channels(rules.communication).proposals
+        else None,
         "treaties": [
             TreatyView(
                 id=t.id,

@@ -23,7 +23,8 @@ from dilemma.records.schema import (
     War,
     WarLosses,
 )
-from dilemma.scenarios.schema import Rules, Scenario, StateSpec
+from dilemma.scenarios.schema import Communication, Rules, Scenario, StateSpec
+from dilemma.simulation.horizon import realized_rounds
 
 
 @dataclass
@@ -98,6 +99,14 @@ class World:
     """observer -> (round, the observation fields that change only when a round is resolved),
     made once per round (`visibility.observe`); emptied by `resolve_round`."""
     war: War | None = None
+    last_round: int = 0
+    """The last round the horizon allows (`simulation.horizon.realized_rounds`); 0 means
+    `rules.rounds` (a world built without `new_world`)."""
+
+    @property
+    def final_round(self) -> int:
+        """The round after which the run ends unless a war ends it first."""
+        return self.last_round or self.rules.rounds
 
     @property
     def rules(self) -> Rules:
@@ -123,7 +132,12 @@ def new_world(scenario: Scenario, seed: int) -> World:
         s.id: Nation(spec=s, arms=s.arms, economy=s.economy, arms_history=[s.arms])
         for s in scenario.states
     }
-    world = World(scenario=scenario, nations=nations, rng=np.random.default_rng(seed))
+    world = World(
+        scenario=scenario,
+        nations=nations,
+        rng=np.random.default_rng(seed),
+        last_round=realized_rounds(scenario.rules, seed),
+    )
     for n, t in enumerate(scenario.treaties):
         world.treaties.append(
             Treaty(
@@ -410,8 +424,9 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
     world.threat[round_] = {
         sid: {t.state: t.level for t in d.threat} for sid, d in decisions.items() if d is not None
     }
+    statements_open = rules.communication in (Communication.FULL, Communication.PUBLIC)
     for sid, decision in decisions.items():
-        if decision is not None and decision.public_statement:
+        if statements_open and decision is not None and decision.public_statement:
             world.said.append(
                 Said(round=round_, sender=sid, to=["public"], text=decision.public_statement)
             )

@@ -118,7 +118,7 @@ def _page(
         values=values or {},
         run=run,
         remaining=remaining,
-        offers={p.id: p for p in pending.observation.open_proposals} if pending else {},
+        offers={p.id: p for p in pending.observation.open_proposals or []} if pending else {},
         debrief=summary,
     )
     headers = {"Connection": "close"} if close else None  # the rest of a body is not read

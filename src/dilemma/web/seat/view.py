@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dilemma.agents.human_seat import SeatRequest
+from dilemma.agents.prompt_setup import round_line
 from dilemma.core.decision import Intent
 from dilemma.core.ladder import ACTION_RUNG, Action, Rung, action_weight
 from dilemma.core.observation import ArmsSource, Observation, OtherView, Phase
@@ -67,7 +68,7 @@ def phase_title(obs: Observation) -> str:
         if obs.phase is Phase.NEGOTIATION
         else "decision"
     )
-    return f"Round {obs.round} of {obs.rounds_total}: {step}"
+    return f"{round_line(obs)}: {step}"
 
 
 def observation_text(request: SeatRequest) -> str:
@@ -102,17 +103,17 @@ def observation_text(request: SeatRequest) -> str:
             + (f" toward {o.last_target}" if o.last_target else "")
         )
     sections: list[tuple[str, list[str]]] = [
-        ("Public statements", [f"  r{s.round} {s.sender}: {s.text}" for s in obs.statements]),
+        ("Public statements", [f"  r{s.round} {s.sender}: {s.text}" for s in obs.statements or ()]),
         (
             "Messages",
-            [f"  r{s.round} {s.sender} -> {', '.join(s.to)}: {s.text}" for s in obs.messages],
+            [f"  r{s.round} {s.sender} -> {', '.join(s.to)}: {s.text}" for s in obs.messages or ()],
         ),
         (
             "Open offers",
             [
                 f"  {p.id}: {p.kind.value} by {p.proposer} to {', '.join(p.parties)}"
                 f" (value {p.value})"
-                for p in obs.open_proposals
+                for p in obs.open_proposals or ()
             ],
         ),
         (
