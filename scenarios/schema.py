@@ -211,6 +211,30 @@ class Rules(_Strict):
     history_table_rows: StrictInt = Field(
         default=8, ge=0, le=50, description="older rounds, compact"
     )
+    accident_rate: StrictFloat = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "probability that a coercive or violent order (non-violent or violent escalation) is"
+            " carried out one rung higher (dilemma.core.ladder.ACCIDENT_ESCALATION); 0 = never"
+        ),
+    )
+    accidents_disclosed: StrictBool = Field(
+        default=False,
+        description="whether the prompts tell the states that orders can misfire, and how often",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_default_accidents(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """Leave the accident rules out while they are off, so a scenario without them dumps
+        (and hashes into run ids) exactly as before they existed."""
+        data: dict[str, object] = handler(self)
+        if data.get("accident_rate") == 0.0:
+            del data["accident_rate"]
+        if data.get("accidents_disclosed") is False:
+            del data["accidents_disclosed"]
+        return data
 
     @model_validator(mode="after")
     def _threshold_within_cap(self) -> Rules:

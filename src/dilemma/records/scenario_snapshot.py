@@ -9,7 +9,8 @@ change of the record format (see docs/records.md).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
@@ -104,6 +105,20 @@ class RulesSnapshot(_Snapshot):
     economy_growth_pct: float
     history_full_rounds: int
     history_table_rows: int
+    accident_rate: float = 0.0
+    """Chance that a coercive or violent order is carried out one rung higher (0 before v4)."""
+    accidents_disclosed: bool = False
+    """Whether the prompts told the states about accidents (False before v4)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_default_accidents(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """Dumped as `Rules` dumps: the accident rules only when they are on."""
+        data: dict[str, object] = handler(self)
+        if data.get("accident_rate") == 0.0:
+            del data["accident_rate"]
+        if data.get("accidents_disclosed") is False:
+            del data["accidents_disclosed"]
+        return data
 
 
 class TreatySnapshot(_Snapshot):
