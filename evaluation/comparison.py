@@ -60,6 +60,7 @@ from dilemma.evaluation.measure_sets import (
     QUALITY,
 )
 from dilemma.evaluation.selection import LeftOut, runs_note, select_runs, with_level
+from dilemma.evaluation.survival import HR_MARGIN, OUTCOMES, SurvivalResult, survival_contrasts
 from dilemma.evaluation.verdicts import (
     COLUMNS,
     QUALITY_DIFF,
@@ -133,6 +134,10 @@ class Comparison:
     """Runs left out of the comparison: how many, and why (`dilemma.evaluation.selection`)."""
     outcomes: dict[str, int] = field(default_factory=dict)
     """Runs per outcome among those with a level of `by` (finished or not)."""
+    survival: SurvivalResult | None = None
+    """Time to first use of force and to war across the levels (`dilemma.evaluation.survival`):
+    Kaplan-Meier curves, log-rank tests, Cox hazard ratios and their own verdicts (apart from
+    the main verdict); None when the runs lack the survival columns."""
 
     @property
     def changes_behaviour(self) -> bool:
@@ -224,6 +229,8 @@ class Resampling:
     """Bootstrap samples of each interval."""
     n_perm: int = N_PERMUTATIONS
     """Permutations of a Monte Carlo test (exact tests enumerate instead)."""
+    hr_margin: float = HR_MARGIN
+    """Equivalence margin of the survival hazard ratios: equivalent within [1/m, m]."""
 
 
 def compare(
@@ -283,11 +290,18 @@ def compare(
         contrasts += found
         cells += [design.cells] * len(found)
         designs.append(design.text)
+    has_survival = all(c in runs.columns for c in (*OUTCOMES, *OUTCOMES.values()))
+    survival = (
+        survival_contrasts(runs, by, alpha=alpha, margin=settings.hr_margin)
+        if has_survival
+        else None
+    )
     nothing = f"{by}: fewer than two levels with data; nothing to compare"
     if not rows:
         return Comparison(
             by, level_frame, pd.DataFrame(columns=COLUMNS), "inconclusive", nothing, prim,
             merged, alpha, n_runs=len(runs), left_out=chosen.left_out, outcomes=chosen.outcomes,
+            survival=survival,
         )  # fmt: skip
     finish(rows, contrasts, cells, alpha)
     prim_rows = primary_rows(rows)
@@ -319,6 +333,7 @@ def compare(
         n_runs=len(runs),
         left_out=chosen.left_out,
         outcomes=chosen.outcomes,
+        survival=survival,
     )
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from dilemma.core.ladder import ACTION_RUNG, RUNG_ORDER, Action, Rung
 
 STATUS_QUO = RUNG_ORDER[Rung.STATUS_QUO]
+_DERIVED = ("divergence", "above", "seen_divergence")
 _RUNG_OF_ACTION = {a.value: RUNG_ORDER[ACTION_RUNG[a]] for a in Action}
 
 
@@ -45,8 +46,7 @@ def signal_rows(
         return pd.DataFrame(
             {
                 c: pd.Series(dtype="string" if c in ("run_id", "i", "j") else "float64")
-                for c in (*key, "i", "j", "signal", "intended", "executed")
-                + ("divergence", "above", "seen_divergence")
+                for c in (*key, "i", "j", "signal", "intended", "executed", *_DERIVED)
             }
         )
     d = decisions.loc[~decisions["fallback"], [*key, "state", "action", "target"]]
