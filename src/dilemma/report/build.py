@@ -33,6 +33,7 @@ from dilemma.report.sections import (
     spirals_section,
     transcripts_section,
 )
+from dilemma.report.survival import survival_section
 
 __all__ = ["MAX_TRANSCRIPTS", "ReportError", "render_report", "write_report"]
 
@@ -62,6 +63,7 @@ def render_report(
                 ("heatmaps", "Threat and misperception"),
                 ("intent", "Misperception of intentions"),
                 ("spirals", "Spirals and wars"),
+                ("survival", "Time to force and to war"),
                 ("comparison", "Comparison of conditions"),
                 ("transcripts", "Transcripts"),
             )
@@ -75,6 +77,7 @@ def render_report(
         heatmaps_section(d),
         intent_section(d),
         spirals_section(d),
+        survival_section(d),
         comparisons_section(d),
         transcripts_section(d, picked, max_transcripts),
     ]
