@@ -112,6 +112,51 @@ RUNS = _cols(
     ("fallback_rate", "float64", "fallbacks / decisions"),
     ("parse_failure_rate", "float64", "parse_failures / attempts"),
     ("rule_violations", "int64", "checks of the record against its own rules that fail (0: ok)"),
+    ("accident_rate", "float64", "the rules' chance that an eligible order misfires (0: off)"),
+    ("accidents", "Int64", "orders carried out one rung higher (NA: record before v4)"),
+    (
+        "accident_eligible",
+        "Int64",
+        "answered orders that could misfire: non-violent or violent escalation (NA: before v4)",
+    ),
+    ("accident_share", "float64", "accidents / accident_eligible (NaN: none eligible)"),
+    (
+        "retaliation",
+        "float64",
+        "mean over accidents of the victim's rung toward the actor the next round minus in the"
+        " accident round, rungs 0-5 (evaluation.accidents)",
+    ),
+    ("signal_n", "Int64", "public signals scored (NA: record without signals, before v4)"),
+    (
+        "signal_divergence",
+        "float64",
+        "mean |intended action rung toward j - signal toward j|, rungs 0-5 (evaluation.signals)",
+    ),
+    ("signal_above_share", "float64", "share of signals the intended action exceeded"),
+    ("signal_divergence_seen", "float64", "mean |executed action rung - signal|"),
+    (
+        "perceived_shift_after_breach",
+        "float64",
+        "mean change of j's perceived intent of i (0-3) the round after i acted above its signal"
+        " toward j",
+    ),
+    (
+        "perceived_shift_after_kept",
+        "float64",
+        "the same after i acted exactly at its signal toward j",
+    ),
+    (
+        "time_to_force",
+        "float64",
+        "first round with a use of force (violent rung or war); censored: rounds played",
+    ),
+    ("force", "bool", "force was used (time_to_force is an event, not a censoring)"),
+    ("time_to_war", "float64", "round of the first war; censored: rounds played"),
+    (
+        "mean_threat_at_peace",
+        "float64",
+        "mean perceived threat over decisions up to the first use of force (all if none)",
+    ),
     ("seed", "int64", "run seed"),
 )
 
@@ -187,6 +232,10 @@ DYADS = _cols(
     ("intent_underestimation_ba", "float64", "share of b's judgements less hostile than a was"),
     ("intent_error_ba", "float64", "mean perceived - actual intent of a toward b, levels"),
     ("intent_kappa_ba", "float64", "Cohen's kappa of b's judgements of a's intent"),
+    ("signal_divergence_ab", "float64", "mean |a's intended rung toward b - a's signal to b|"),
+    ("signal_above_share_ab", "float64", "share of a's signals to b its action exceeded"),
+    ("signal_divergence_ba", "float64", "mean |b's intended rung toward a - b's signal to a|"),
+    ("signal_above_share_ba", "float64", "share of b's signals to a its action exceeded"),
     ("spiral_rounds", "Int64", "spiral rounds (NA: no observations)"),
     ("spiral_onset", "Int64", "first spiral round (NA if none)"),
     ("spiral_longest", "Int64", "longest run of consecutive spiral rounds"),
@@ -268,6 +317,9 @@ STATES = _cols(
     ("said_did_mae", "float64", "mean |applied - announced|"),
     ("said_did_bias", "float64", "mean applied - announced (> 0: armed more than announced)"),
     ("said_did_exceeded", "int64", "rounds it armed more than announced"),
+    ("signal_n", "Int64", "public signals of this state scored (NA: none, before v4)"),
+    ("signal_divergence", "float64", "mean |intended action rung toward j - signal toward j|"),
+    ("signal_above_share", "float64", "share of its signals its intended action exceeded"),
     ("treaty_rounds", "int64", "rounds bound by a treaty"),
     ("breach_rounds", "int64", "rounds with a breach"),
     ("compliance_rate", "float64", "1 - breach_rounds / treaty_rounds (NaN if never bound)"),

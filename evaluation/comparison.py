@@ -65,6 +65,7 @@ from dilemma.evaluation.measure_sets import (
 from dilemma.evaluation.selection import LeftOut, runs_note, select_runs, with_level
 from dilemma.evaluation.sequential import Look, current_look
 from dilemma.evaluation.sequential import seeds_per_cell as count_seeds
+from dilemma.evaluation.survival import HR_MARGIN, OUTCOMES, SurvivalResult, survival_contrasts
 from dilemma.evaluation.verdicts import (
     COLUMNS,
     QUALITY_DIFF,
@@ -144,6 +145,10 @@ class Comparison:
     """Where this comparison stands in the experiment's sequential plan; None: no plan."""
     seeds_per_cell: int = 0
     """The most distinct seeds in any cell (level of `by` x other conditions) compared."""
+    survival: SurvivalResult | None = None
+    """Time to first use of force and to war across the levels (`dilemma.evaluation.survival`):
+    Kaplan-Meier curves, log-rank tests, Cox hazard ratios and their own verdicts (apart from
+    the main verdict); None when the runs lack the survival columns."""
 
     @property
     def changes_behaviour(self) -> bool:
@@ -239,6 +244,8 @@ class Resampling:
     n_perm: int = N_PERMUTATIONS
     """Most relabellings of one Monte Carlo test: fewer are drawn once the p-value is settled
     against its thresholds (`dilemma.evaluation.montecarlo`); exact tests enumerate instead."""
+    hr_margin: float = HR_MARGIN
+    """Equivalence margin of the survival hazard ratios: equivalent within [1/m, m]."""
 
 
 def holm_steps(
@@ -331,12 +338,19 @@ def compare(
         contrasts += found
         cells += [design.cells] * len(found)
         designs.append(design.text)
+    has_survival = all(c in runs.columns for c in (*OUTCOMES, *OUTCOMES.values()))
+    survival = (
+        survival_contrasts(runs, by, alpha=alpha, margin=settings.hr_margin)
+        if has_survival
+        else None
+    )
     nothing = f"{by}: fewer than two levels with data; nothing to compare"
     if not rows:
         return Comparison(
             by, level_frame, pd.DataFrame(columns=COLUMNS), "inconclusive", nothing, prim,
             merged, alpha, n_runs=len(runs), left_out=chosen.left_out, outcomes=chosen.outcomes,
             look=look, seeds_per_cell=seeds,
+            survival=survival,
         )  # fmt: skip
     finish(rows, contrasts, cells, alpha)
     binary.power_rows(rows, cells, level_frame, alpha)
@@ -373,6 +387,7 @@ def compare(
         outcomes=chosen.outcomes,
         look=look,
         seeds_per_cell=seeds,
+        survival=survival,
     )
 
 

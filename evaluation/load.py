@@ -72,6 +72,7 @@ _DTYPES: dict[str, str] = {
     "horizon": "string",
     "communication": "string",
     "end_ended_by": "string",
+    "actor": "string",
     "round": "int64",
     "subturn": "int64",
     "pos": "int64",
@@ -91,6 +92,9 @@ _DTYPES: dict[str, str] = {
     "has_run_end": "bool",
     "fallback": "bool",
     "end_war_round": "Int64",
+    "signal": "int64",
+    "intended_rung": "int64",
+    "executed_rung": "int64",
 }
 """dtype of each loaded column; any other column is float64 (None becomes NaN)."""
 
@@ -129,6 +133,7 @@ class Tables:
     outcomes: one row per state and resolved round (what actually happened).
     views: decision-phase observations: what observer i saw of j's arms and as of which round.
     breaches, treaties, wars, negotiation_fallbacks: resolution and negotiation facts.
+    signals, accidents: public signals of decisions and accidents of resolutions (version 4).
     skipped: records that could not be read, with the reason.
     """
 
@@ -143,6 +148,10 @@ class Tables:
     wars: pd.DataFrame
     negotiation_fallbacks: pd.DataFrame
     skipped: list[tuple[Path, str]]
+    signals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per public signal: i declared rung `signal` (0-5) toward j in the round."""
+    accidents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per accident: actor, target, intended and executed rung (0-5)."""
 
 
 class _Loader:
@@ -170,6 +179,7 @@ class _Loader:
                 "horizon",
                 "communication",
                 "end_ended_by",
+                "accident_rate",
             )
         )
         self.states = _Columns(
@@ -233,6 +243,10 @@ class _Loader:
         self.treaties = _Columns(("run_id", "round", "event", "treaty", "parties", "kind", "value"))
         self.wars = _Columns(("run_id", "round", "initiator", "target", "action"))
         self.neg = _Columns(("run_id", "round", "subturn", "state"))
+        self.signals = _Columns(("run_id", "round", "i", "j", "signal"))
+        self.accidents = _Columns(
+            ("run_id", "round", "actor", "target", "intended_rung", "executed_rung")
+        )
         self.skipped: list[tuple[Path, str]] = []
         self._ids: set[str] = set()
 
@@ -293,6 +307,7 @@ class _Loader:
             rules.horizon,
             rules.communication,
             end.ended_by if end else None,
+            rules.accident_rate,
         )
         for n, treaty in enumerate(scenario.treaties, start=1):
             # in force from round 1; the engine names them T0-1, T0-2, ... in its events
@@ -337,6 +352,8 @@ class _Loader:
             d.target,
             d.announced_next_arms_change,
         )
+        for signal in d.signals or []:
+            self.signals.add(run_id, e.round, e.state, signal.state, RUNG_ORDER[signal.rung])
         intent = {item.state: item.intent for item in d.private_intent}
         forecast = {item.state: item.arms_change for item in d.forecast}
         perceived = {item.state: INTENT_LEVEL[item.intent] for item in d.perceived_intent or []}
@@ -382,6 +399,15 @@ class _Loader:
             self.treaties.add(run_id, e.round, "ended", tid, None, None, None)
         for w in e.wars:
             self.wars.add(run_id, e.round, w.initiator, w.target, w.action.value)
+        for a in e.accidents:
+            self.accidents.add(
+                run_id,
+                e.round,
+                a.actor,
+                a.target,
+                RUNG_ORDER[a.intended_rung],
+                RUNG_ORDER[a.executed_rung],
+            )
 
     def _observation(self, run_id: str, e: DecisionObservation) -> None:
         if e.phase is not Phase.DECISION:
@@ -404,6 +430,8 @@ class _Loader:
             wars=self.wars.frame(),
             negotiation_fallbacks=self.neg.frame(),
             skipped=list(self.skipped),
+            signals=self.signals.frame(),
+            accidents=self.accidents.frame(),
         )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 from dilemma.evaluation import arms, columns
+from dilemma.evaluation.accidents import add_run_accidents
 from dilemma.evaluation.commitments import said_did, treaty_compliance
 from dilemma.evaluation.compliance import add_violations
 from dilemma.evaluation.endgame import endgame_escalation
@@ -33,8 +34,15 @@ from dilemma.evaluation.pairs import pair_rounds
 from dilemma.evaluation.quality import rates, state_quality
 from dilemma.evaluation.reaction_pooled import reaction_rows
 from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
+from dilemma.evaluation.signals import (
+    add_dyad_signals,
+    add_run_signals,
+    add_state_signals,
+    signal_rows,
+)
 from dilemma.evaluation.spirals import add_dyad_flags, add_reactions, spiral_flags
 from dilemma.evaluation.stats import group_slope, streaks
+from dilemma.evaluation.survival import add_run_survival
 
 from dilemma.records.reader import NoRecordsError, find_records
 
@@ -112,6 +120,7 @@ def score_tables(t: Tables, *, index_weights: Mapping[str, float] | None = None)
     states = add_state_intent(_states(t, sr, p), p)
     rounds = _rounds(sr, p, dr, t)
     runs = add_run_intent(add_index(_runs(t, sr, p, dr, states, slopes), index_weights), p)
+    runs, states, dyads = _signals_accidents_survival(t, runs, states, dyads)
     return Scores(
         runs=columns.conform(runs, columns.RUNS),
         rounds=columns.conform(rounds, columns.ROUNDS),
@@ -123,6 +132,17 @@ def score_tables(t: Tables, *, index_weights: Mapping[str, float] | None = None)
         skipped=t.skipped,
         reaction_rows=columns.conform(reaction_rows(p, t.wars), columns.REACTION_ROWS),
     )
+
+
+def _signals_accidents_survival(
+    t: Tables, runs: pd.DataFrame, states: pd.DataFrame, dyads: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Add the signal, accident and survival measures (version 4) to runs, states and dyads."""
+    s = signal_rows(t.decisions, t.outcomes, t.signals)
+    runs = add_run_signals(runs, s, t.directed)
+    runs = add_run_accidents(runs, t.accidents, t.decisions, t.outcomes)
+    runs = add_run_survival(runs, t.outcomes, t.directed)
+    return runs, add_state_signals(states, s), add_dyad_signals(dyads, s)
 
 
 def _dyad_rounds(p: pd.DataFrame) -> pd.DataFrame:

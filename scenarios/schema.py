@@ -203,6 +203,8 @@ RULE_DEFAULTS_OMITTED: dict[str, object] = {
     "continuation": None,
     "min_rounds": 1,
     "communication": "full",
+    "accident_rate": 0.0,
+    "accidents_disclosed": False,
 }
 """Rules left out of a scenario's serialized form when at their default, so a scenario that does
 not use them dumps (and hashes into run ids) exactly as before they existed."""
@@ -247,6 +249,19 @@ class Rules(_Strict):
     )
     history_table_rows: StrictInt = Field(
         default=8, ge=0, le=50, description="older rounds, compact"
+    )
+    accident_rate: StrictFloat = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "probability that a coercive or violent order (non-violent or violent escalation) is"
+            " carried out one rung higher (dilemma.core.ladder.ACCIDENT_ESCALATION); 0 = never"
+        ),
+    )
+    accidents_disclosed: StrictBool = Field(
+        default=False,
+        description="whether the prompts tell the states that orders can misfire, and how often",
     )
     horizon: Horizon = Field(
         default=Horizon.KNOWN,

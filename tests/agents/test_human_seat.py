@@ -50,6 +50,7 @@ def answers_for_round(statement: str = "Stay calm") -> list[str]:
         "3",
         "military_exercise",
         "",  # target: Enter for Borea
+        "posturing",  # public signal toward Borea
         "n",  # no proposal
         statement,
         "",  # no announcement
@@ -67,6 +68,7 @@ def decision_data(arms: int = 3) -> dict[str, Any]:
         "private_intent": [{"state": "Borea", "intent": "defensive"}],
         "perceived_intent": [{"state": "Borea", "intent": "coercive"}],
         "forecast": [{"state": "Borea", "arms_change": 5}],
+        "signals": [{"state": "Borea", "rung": "posturing"}],
     }
 
 

@@ -145,6 +145,7 @@ def test_observation_floats_names_every_float_field() -> None:
         "you.last_arms_change",
         "rules.offense_defense",
         "rules.continuation",
+        "rules.accident_rate",
         "others[].arms",
         "others[].last_arms_change",
         "history[].arms{}",

@@ -36,6 +36,7 @@ def valid_decision(others: list[str], **overrides: Any) -> dict[str, Any]:
         "private_intent": [{"state": s, "intent": "defensive"} for s in others],
         "perceived_intent": [{"state": s, "intent": "defensive"} for s in others],
         "forecast": [{"state": s, "arms_change": 0} for s in others],
+        "signals": [{"state": s, "rung": "status_quo"} for s in others],
     }
     reply.update(overrides)
     return reply

@@ -92,6 +92,7 @@ def _decision(other: str, change: int = 0, action: str = "status_quo") -> Decisi
             "private_intent": [{"state": other, "intent": "defensive"}],
             "perceived_intent": [{"state": other, "intent": "defensive"}],
             "forecast": [{"state": other, "arms_change": 0}],
+            "signals": [{"state": other, "rung": "status_quo"}],
         }
     )
 

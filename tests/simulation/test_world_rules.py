@@ -56,6 +56,7 @@ def decision(other: str, change: int, **extra: Any) -> Decision:
         "private_intent": [{"state": other, "intent": "defensive"}],
         "perceived_intent": [{"state": other, "intent": "defensive"}],
         "forecast": [{"state": other, "arms_change": 0}],
+        "signals": [{"state": other, "rung": "status_quo"}],
     }
     data.update(extra)
     return Decision.model_validate(data)

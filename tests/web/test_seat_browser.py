@@ -35,6 +35,7 @@ def decide(page: Any, arms: int, statement: str) -> None:
     page.select_option("select[name=perceived_Borea]", "coercive")
     page.select_option("select[name=intent_Borea]", "deterrent")
     page.fill("input[name=forecast_Borea]", "5")
+    page.select_option("select[name=signal_Borea]", "posturing")
     page.fill("#arms_change", str(arms))
     page.select_option("select[name=action]", "public_warning")
     page.select_option("select[name=target]", "Borea")

@@ -131,7 +131,7 @@ def terminal_takes(arms: str, statement: str) -> tuple[int | None, str | None]:
         [
             "6", "arming", "coercive", "defensive", "5",  # about Borea
             arms, "0",  # "0" is not an action: refused there if `arms` was taken
-            "status_quo", "", "n",
+            "status_quo", "", "status_quo", "n",
             statement, "x",  # "x" is not a number: refused there if `statement` was taken
             "", "reasons",
         ]
@@ -157,6 +157,7 @@ def web_takes(arms: str, statement: str) -> tuple[int | None, str | None]:
     form = {
         "threat_Borea": ["6"], "reason_Borea": ["arming"], "perceived_Borea": ["coercive"],
         "intent_Borea": ["defensive"], "forecast_Borea": ["5"], "arms_change": [arms],
+        "signal_Borea": ["status_quo"],
         "action": ["status_quo"], "target": ["Borea"], "public_statement": [statement],
         "private_rationale": ["reasons"],
     }  # fmt: skip

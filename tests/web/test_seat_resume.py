@@ -84,6 +84,7 @@ def test_a_submitted_decision_survives_a_server_stop(tmp_path: Path) -> None:
         "perceived_Borea": "deterrent",
         "intent_Borea": "defensive",
         "forecast_Borea": "2",
+        "signal_Borea": "de_escalation",
         "action": "propose_talks",
         "target": "Borea",
     }

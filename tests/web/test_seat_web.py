@@ -50,6 +50,7 @@ def test_server_side_validation_refuses_and_keeps_the_answer(tmp_path: Path) -> 
             "perceived_Borea": "coercive",
             "intent_Borea": "defensive",
             "forecast_Borea": "5",
+            "signal_Borea": "status_quo",
             "arms_change": "11",  # above the cap of 10
             "action": "status_quo",
             "target": "Borea",

@@ -200,6 +200,11 @@ def comparison_json(result: Comparison, where: list[str], source: str) -> dict[s
         "levels": _records(result.levels),
         "pairs": _records(result.pairs),
     }
+    if result.survival is not None:
+        out["survival"] = {
+            "hr_margin": result.survival.margin,
+            "tests": _records(result.survival.tests),
+        }
     if result.interaction is not None:
         i = result.interaction
         out["interaction"] = {
@@ -241,6 +246,7 @@ def comparison_text(result: Comparison, source: str) -> str:
     ]
     parts += [f"warning: {w}" for w in result.warnings]
     parts += ["", f"Verdict: {result.verdict} - {result.summary}"]
+    parts += survival_text(result)
     if result.interaction is not None:
         i = result.interaction
         parts += [
@@ -271,6 +277,27 @@ _REACTION_CELL_COLS = [
     "k", "ci_low", "ci_high", "p_k", "k_mde", "fatigue", "n_runs", "n_obs", "verdict",
 ]  # fmt: skip
 _REACTION_PAIR_COLS = ["level_a", "level_b", "diff", "ci_low", "ci_high", "p_value", "strata"]
+
+_SURVIVAL_COLS = [
+    "outcome", "level_a", "level_b", "events_a", "events_b", "rmst_a", "rmst_b", "logrank_p",
+    "logrank_p_holm", "hazard_ratio", "hr_ci_low", "hr_ci_high", "verdict",
+]  # fmt: skip
+
+
+def survival_text(result: Comparison) -> list[str]:
+    """The survival section of the terminal form (empty without survival columns)."""
+    s = result.survival
+    if s is None or s.tests.empty:
+        return []
+    return [
+        "",
+        "Survival (time to first use of force, time to war; censored at the rounds played):"
+        " events per level, restricted mean rounds to the event (up to the longest run), log-rank"
+        f" p (Holm over {len(s.tests)} tests), Cox hazard ratio b vs a with 95% interval;"
+        f" equivalent when the {1 - 2 * result.alpha:.0%} interval lies within"
+        f" [{1 / s.margin:g}, {s.margin:g}] (not part of the verdict above):",
+        _table(s.tests, _SURVIVAL_COLS),
+    ]
 
 
 def reaction_text(cells: pd.DataFrame, pairs: pd.DataFrame, by: str) -> str:

@@ -35,7 +35,7 @@ from dilemma.web.seat.input import (
     parse_text,
     parse_yes_no,
 )
-from dilemma.web.seat.view import ACTIONS, INTENTS, ladder_text, observation_text
+from dilemma.web.seat.view import ACTIONS, INTENTS, RUNGS, ladder_text, observation_text
 
 T = TypeVar("T")
 
@@ -115,6 +115,16 @@ def decision_answer(request: SeatRequest, p: Prompter) -> dict[str, Any]:
         f"State your action is directed at ({', '.join(others)}; Enter for {others[0]})",
         _choice(others, others[0]),
     )
+    signals = [
+        {
+            "state": sid,
+            "rung": p.ask(
+                f"Public signal: the rung you declare toward {sid} ({'/'.join(RUNGS)})",
+                _choice(list(RUNGS)),
+            ),
+        }
+        for sid in others
+    ]
     reply: dict[str, Any] = {
         "threat": threat,
         "arms_change": arms,
@@ -142,6 +152,7 @@ def decision_answer(request: SeatRequest, p: Prompter) -> dict[str, Any]:
     reply["private_intent"] = intent
     reply["perceived_intent"] = perceived
     reply["forecast"] = forecast
+    reply["signals"] = signals
     return reply
 
 

@@ -24,7 +24,7 @@ from pydantic import (
     create_model,
 )
 
-from dilemma.core.ladder import Action
+from dilemma.core.ladder import Action, Rung
 from dilemma.core.str_enum import FastStrEnum
 
 REASON_MAX = 160
@@ -89,6 +89,13 @@ class ForecastItem(_Strict):
     arms_change: StrictInt
 
 
+class SignalItem(_Strict):
+    """The rung the deciding state publicly declares it takes toward one other state this round."""
+
+    state: str
+    rung: Rung
+
+
 class ProposalItem(_Strict):
     """An arms-control offer made to the listed states."""
 
@@ -121,6 +128,10 @@ class Decision(_Strict):
     """What the state believes each other state intends toward it; None in version-1 records,
     whose decisions did not ask (the evaluator then reports intent measures as missing)."""
     forecast: list[ForecastItem]
+    signals: list[SignalItem] | None = None
+    """The public signal: the rung declared toward each other state this round, revealed with
+    the round's resolution; None in records made before version 4 (or by a custom schema that
+    did not ask), so signal measures are missing there, not zero."""
 
 
 class OutgoingMessage(_Strict):
@@ -219,6 +230,10 @@ def _decision_parts(others_t: tuple[str, ...], cap: int) -> dict[str, Any]:
         "intent": per_state("IntentToward", intent=(Intent, ...)),
         "perceived": per_state("PerceivedIntentOf", intent=(Intent, ...)),
         "forecast": per_state("ForecastOf", arms_change=(pct_t, ...)),
+        "signal": per_state(
+            "SignalTo",
+            rung=(Rung, Field(description="the ladder rung you declare you take toward it")),
+        ),
         "proposal": create_model(
             "Proposal",
             __config__=strict,
@@ -263,6 +278,16 @@ def _decision_reply_model(
             ),
         ),
         "forecast": (parts["forecast"], ...),
+        "signals": (
+            parts["signal"],
+            Field(
+                description=(
+                    f"one entry per other state, in order {others}: the rung of the escalation"
+                    " ladder you publicly declare you take toward it this round; made public"
+                    " with the round's actions"
+                )
+            ),
+        ),
     }
     if not channels.statement:
         del fields["public_statement"]

@@ -80,3 +80,27 @@ WAR_ACTIONS: frozenset[Action] = frozenset(
 def action_weight(action: Action) -> int:
     """Ladder weight of one action."""
     return RUNG_WEIGHT[ACTION_RUNG[action]]
+
+
+ACCIDENT_ESCALATION: dict[Rung, Action] = {
+    Rung.NON_VIOLENT_ESCALATION: Action.LIMITED_STRIKE,
+    Rung.VIOLENT_ESCALATION: Action.FULL_SCALE_WAR,
+}
+"""The action an accident carries out in place of an order on each eligible rung: one rung
+higher, the mildest action of that rung. Eligible are the coercive orders (non-violent
+escalation: sanctions, cyber_operation, blockade) and the violent ones (violent escalation:
+limited_strike, invasion); an accident on a violent order is a full-scale war. All-out war has
+no rung above it, and de-escalation, status quo and posturing are neither coercive nor violent."""
+
+FORCE_RUNGS: frozenset[Rung] = frozenset({Rung.VIOLENT_ESCALATION, Rung.ALL_OUT_WAR})
+"""Rungs that are a use of force (time to first use of force counts the first of these)."""
+
+
+def accident_eligible(action: Action) -> bool:
+    """Whether an order of `action` can be carried out one rung higher by accident."""
+    return ACTION_RUNG[action] in ACCIDENT_ESCALATION
+
+
+def rung_index(rung: Rung) -> int:
+    """A rung's place on the ladder: de_escalation 0, status_quo 1, ..., all_out_war 5."""
+    return RUNG_ORDER[rung]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
-from dilemma.core.ladder import Action
+from dilemma.core.ladder import Action, Rung
 from dilemma.core.personas import Disposition, Regime, Transparency
 from dilemma.core.str_enum import FastStrEnum
 
@@ -39,6 +39,28 @@ class _View(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _omit_none(
+    view: BaseModel, handler: SerializerFunctionWrapHandler, keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """The serialized view without the listed keys whose value is None: a field added in
+    version 4 is then absent from observations (and prompts) where it does not apply, so those
+    read exactly as before (and never name a rule that is not in force)."""
+    data: dict[str, Any] = handler(view)
+    for key in keys:
+        if key in data and data[key] is None:
+            del data[key]
+    return data
+
+
+class OrderNotice(_View):
+    """Told to a state whose last order was carried out differently (an accident)."""
+
+    round: int
+    target: str | None
+    ordered: Action
+    executed: Action
+
+
 class SelfView(_View):
     """The observer's own state, exact."""
 
@@ -52,6 +74,12 @@ class SelfView(_View):
     economy: float
     last_arms_change: float | None
     my_announced_arms_change: int | None
+    last_order: OrderNotice | None = None
+    """Only after an accident: what the state ordered last round and what was carried out."""
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit_none(self, handler, ("last_order",))
 
 
 class OtherView(_View):
@@ -69,6 +97,13 @@ class OtherView(_View):
     announced_next_arms_change: int | None
     last_action: Action | None
     last_target: str | None
+    last_signals: dict[str, Rung] | None = None
+    """The rung it publicly declared last round toward each other state (absent when it gave
+    none: round 1, a fallback, records before version 4)."""
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit_none(self, handler, ("last_signals",))
 
 
 class Said(_View):
@@ -132,10 +167,13 @@ class RulesView(_View):
     `min_rounds` on. None (and left out of the JSON) under a known or hidden horizon."""
     min_rounds: int | None = None
     """Geometric horizon: rounds always played before the first continuation draw."""
+    accident_rate: float | None = None
+    """Chance that a coercive or violent order is carried out one rung higher, shown only when
+    the scenario discloses accidents (`rules.accidents_disclosed`); absent otherwise."""
 
 
 _OMITTED_WHEN_NONE = ("rounds_total", "statements", "messages", "open_proposals")
-_RULES_OMITTED_WHEN_NONE = ("continuation", "min_rounds")
+_RULES_OMITTED_WHEN_NONE = ("continuation", "min_rounds", "accident_rate")
 
 
 class Observation(_View):

@@ -25,10 +25,18 @@ and calibration for the evaluator:
   (or untargeted) is non-violent escalation or worse, then defects (arms at the cap, sanctions
   on that state) for the rest of the run: it remembers through its own last action in the
   history table (so with `history_table_rows: 0` it forgets after one round).
+- deceiver: sanctions its most threatening rival every round while it signals one rung lower
+  toward every state (posturing toward the rival, de-escalation toward the others, whom its
+  status quo leaves alone): a signal-action divergence of exactly 1.
 
 Every policy speaks only through open channels: with statements closed (communication private or
 none) its reply has no public statement, with proposals closed (none) no proposals or answers,
 and under private communication each message goes to one named state.
+
+Every policy but the deceiver signals honestly: toward the state its action is directed at, that
+action's rung; toward every other state, status quo. The reactive policy also answers a use of
+force aimed at it (a violent or all-out-war action toward it last round) with sanctions against
+the state that used it.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from dilemma.core.decision import MAX_MESSAGES, Intent, ProposalKind
-from dilemma.core.ladder import ACTION_RUNG, Action, Rung
+from dilemma.core.ladder import ACTION_RUNG, FORCE_RUNGS, RUNG_ORDER, Action, Rung
 from dilemma.core.observation import (
     OBSERVATION_OPEN,
     ArmsSource,
@@ -56,7 +64,7 @@ from dilemma.core.observation import (
     extract_observation,
 )
 
-POLICIES = ("hawk", "dove", "tit-for-tat", "reactive", "random", "backward", "grim")
+POLICIES = ("hawk", "dove", "tit-for-tat", "reactive", "random", "backward", "grim", "deceiver")
 BACKWARD_K = 2
 """Final rounds in which `backward` defects when it knows the horizon."""
 
@@ -142,11 +150,19 @@ class _Move:
     accept: Callable[[str], bool]
     proposals: list[dict[str, Any]]
     rationale: str
+    signals: dict[str, Rung] | None = None
+    """The rung declared toward each other state; None: honest (`honest_signals`)."""
+
+
+def honest_signals(obs: Observation, action: Action, target: str) -> dict[str, Rung]:
+    """Signals that match the action: its rung toward its target, status quo toward the rest."""
+    return {s: (ACTION_RUNG[action] if s == target else Rung.STATUS_QUO) for s in _others(obs)}
 
 
 def _reply(obs: Observation, move: _Move) -> dict[str, Any]:
     """The reply JSON of `move` for observation `obs` (responses only to others' offers)."""
     threat, intent, perceived, forecast = move.threat, move.intent, move.perceived, move.forecast
+    signals = move.signals or honest_signals(obs, move.action, move.target)
     reply: dict[str, Any] = {
         "threat": [
             {"state": s, "level": threat[s], "reason": f"threat assessed from observed arms of {s}"}
@@ -162,6 +178,7 @@ def _reply(obs: Observation, move: _Move) -> dict[str, Any]:
         "private_intent": [{"state": s, "intent": intent[s]} for s in _others(obs)],
         "perceived_intent": [{"state": s, "intent": perceived[s]} for s in _others(obs)],
         "forecast": [{"state": s, "arms_change": forecast[s]} for s in _others(obs)],
+        "signals": [{"state": s, "rung": signals[s].value} for s in _others(obs)],
     }
     if obs.statements is None:  # statements closed: the schema has no such field
         del reply["public_statement"]
@@ -299,6 +316,9 @@ def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
     change = _clip(50 * (strongest / own - 1), -cap, cap)
     rival = max(obs.others, key=lambda o: threat[o.id]).id
     action = Action.PUBLIC_WARNING if threat[rival] >= 7 else Action.STATUS_QUO
+    strikers = [o.id for o in obs.others if _used_force_on(obs, o)]
+    if strikers:  # force aimed at it is answered with sanctions against the first striker
+        action, rival = Action.SANCTIONS, strikers[0]
     verification = {
         p.id for p in obs.open_proposals or () if p.kind == ProposalKind.VERIFICATION.value
     }
@@ -319,6 +339,45 @@ def _reactive(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
             "Match the strongest rival, assuming the worst.",
         ),
     )
+
+
+def _used_force_on(obs: Observation, other: OtherView) -> bool:
+    """Whether `other`'s last action was a use of force aimed at the observer."""
+    return (
+        other.last_action is not None
+        and other.last_target == obs.you.id
+        and ACTION_RUNG[Action(other.last_action)] in FORCE_RUNGS
+    )
+
+
+def _deceiver(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
+    cap = obs.rules.arms_cap_pct
+    threat = {o.id: perceived_threat(obs, o, 3, worst_case=False) for o in obs.others}
+    rival = max(obs.others, key=lambda o: threat[o.id]).id
+    action = Action.SANCTIONS
+    acted = {s: (ACTION_RUNG[action] if s == rival else Rung.STATUS_QUO) for s in _others(obs)}
+    below = {s: _RUNGS[max(0, RUNG_ORDER[r] - 1)] for s, r in acted.items()}
+    return _reply(
+        obs,
+        _Move(
+            threat,
+            0,
+            action,
+            rival,
+            {s: ("coercive" if s == rival else "deterrent") for s in _others(obs)},
+            {o.id: intent_from_action(obs, o).value for o in obs.others},
+            _forecast(obs, cap),
+            "We seek calm and stand ready for talks.",
+            None,
+            lambda _p: False,
+            [],
+            "Coerce the main rival while declaring less than we do.",
+            below,
+        ),
+    )
+
+
+_RUNGS = list(Rung)
 
 
 def _random(obs: Observation, rng: random_module.Random) -> dict[str, Any]:
@@ -417,6 +476,7 @@ _DECIDE: dict[str, Callable[[Observation, random_module.Random], dict[str, Any]]
     "random": _random,
     "backward": _backward,
     "grim": _grim,
+    "deceiver": _deceiver,
 }
 
 _SAY = {
@@ -426,6 +486,7 @@ _SAY = {
     "reactive": "Our forces will match what our neighbours field.",
     "backward": "We will keep the peace with everyone.",
     "grim": "We keep the peace until someone breaks it; then we never forgive.",
+    "deceiver": "We want nothing but calm. Let us talk.",
 }
 
 

@@ -105,6 +105,10 @@ class RulesSnapshot(_Snapshot):
     economy_growth_pct: float
     history_full_rounds: int
     history_table_rows: int
+    accident_rate: float = 0.0
+    """Chance that a coercive or violent order is carried out one rung higher (0 before v4)."""
+    accidents_disclosed: bool = False
+    """Whether the prompts told the states about accidents (False before v4)."""
     horizon: str = "known"
     """known / hidden / geometric (records before 0.3.0: known, the only horizon then)."""
     continuation: float | None = None
@@ -129,6 +133,8 @@ _NEW_RULE_DEFAULTS: dict[str, object] = {
     "continuation": None,
     "min_rounds": 1,
     "communication": "full",
+    "accident_rate": 0.0,
+    "accidents_disclosed": False,
 }
 """Mirrors `dilemma.scenarios.schema.RULE_DEFAULTS_OMITTED` (a test holds them equal)."""
 

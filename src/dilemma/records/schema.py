@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from dilemma.core.decision import Decision, NegotiationReply, ProposalKind
-from dilemma.core.ladder import Action
+from dilemma.core.ladder import Action, Rung
 from dilemma.core.observation import ArmsSource, Observation, Phase
 from dilemma.core.structured_mode import StructuredMode
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
@@ -323,6 +323,19 @@ class War(_Event):
     """None when the war ends the run (no losses are applied) or in version-1 records."""
 
 
+class Accident(_Event):
+    """An order carried out one rung higher than given (`rules.accident_rate`)."""
+
+    kind: Literal["accident"] = "accident"
+    round: int
+    actor: str
+    target: str | None
+    intended_action: Action
+    intended_rung: Rung
+    executed_action: Action
+    executed_rung: Rung
+
+
 class ResolutionEvent(_Event):
     """The simultaneous resolution of a round."""
 
@@ -335,6 +348,9 @@ class ResolutionEvent(_Event):
     treaties_ended: list[str]
     wars: list[War]
     intel: list[IntelEstimate]
+    accidents: list[Accident] = Field(default_factory=list)
+    """Orders carried out one rung higher this round (the outcomes hold the executed action);
+    empty in records made before version 4, which had no accidents."""
 
 
 class RoundEndEvent(_Event):

@@ -37,6 +37,7 @@ from dilemma.report.sections import (
     spirals_section,
     transcripts_section,
 )
+from dilemma.report.survival import survival_section
 from dilemma.report.verdicts import summary_section
 
 __all__ = ["MAX_CALL_RUNS", "MAX_TRANSCRIPTS", "ReportError", "render_report", "write_report"]
@@ -76,6 +77,7 @@ def render_report(
                 ("heatmaps", "Threat and misperception"),
                 ("intent", "Misperception of intentions"),
                 ("spirals", "Spirals and wars"),
+                ("survival", "Time to force and to war"),
                 ("transcripts", "Transcripts and model calls"),
             )
         )
@@ -90,6 +92,7 @@ def render_report(
         heatmaps_section(d),
         intent_section(d),
         spirals_section(d),
+        survival_section(d),
         transcripts_section(d, picked, max_transcripts, max_call_runs),
     ]
     return (

@@ -3,7 +3,9 @@
 Transparent states are seen exactly (arms, last change, announcement). Secretive states are seen
 through the seeded, lagged, noisy intelligence estimate drawn at the previous resolution, unless a
 verification treaty covers the pair or it is a summit round. Private rationale and intent never
-enter an observation.
+enter an observation. Every state sees the executed actions and the public signals of the last
+round; only the actor learns that its order misfired (`SelfView.last_order`), and the accident
+rate is shown only when the scenario discloses it.
 
 Persona and rules are kept apart: the regime and transparency labels of every state are its
 persona (`StateSpec.shown_regime` / `shown_transparency`), while what is seen and which rules bind
@@ -63,6 +65,7 @@ def _other_view(world: World, observer: str, other: Nation, summit: bool) -> Oth
         announced_next_arms_change=other.announced if open_plans else None,
         last_action=other.last_action,
         last_target=other.last_target,
+        last_signals=other.last_signals,
     )
 
 
@@ -156,6 +159,7 @@ def _standing(world: World, observer: str) -> dict[str, Any]:
             economy=round(me.economy, 3),
             last_arms_change=me.last_change,
             my_announced_arms_change=me.announced,
+            last_order=me.last_order,
         ),
         "others": [
             _other_view(world, observer, n, summit)
@@ -173,6 +177,7 @@ def _standing(world: World, observer: str) -> dict[str, Any]:
             offense_defense=rules.offense_defense,
             continuation=rules.continuation if geometric else None,
             min_rounds=rules.min_rounds if geometric else None,
+            accident_rate=rules.accident_rate if rules.accidents_disclosed else None,
         ),
         "open_proposals": [
             ProposalView(

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from dilemma.core.decision import Decision, ProposalKind
-from dilemma.core.ladder import WAR_ACTIONS, Action
-from dilemma.core.observation import ArmsSource, HistoryRow, Said
+from dilemma.core.ladder import ACCIDENT_ESCALATION, ACTION_RUNG, WAR_ACTIONS, Action, Rung
+from dilemma.core.observation import ArmsSource, HistoryRow, OrderNotice, Said
 from dilemma.core.personas import Regime, Transparency
 from dilemma.records.schema import (
+    Accident,
     Breach,
     IntelEstimate,
     ResolutionEvent,
@@ -41,6 +42,10 @@ class Nation:
     """Arms change announced in the last decision, for the coming round."""
     last_action: Action | None = None
     last_target: str | None = None
+    last_signals: dict[str, Rung] | None = None
+    """The rung declared last round toward each other state (None: no signal given)."""
+    last_order: OrderNotice | None = None
+    """Set when last round's order misfired: what was ordered and what was carried out."""
 
 
 @dataclass
@@ -103,6 +108,9 @@ class World:
     """The last round the horizon allows (`simulation.horizon.realized_rounds`); 0 means
     `rules.rounds` (a world built without `new_world`)."""
 
+    seed: int = 0
+    """The run's seed; accidents draw from their own generators derived from it."""
+
     @property
     def final_round(self) -> int:
         """The round after which the run ends unless a war ends it first."""
@@ -137,6 +145,7 @@ def new_world(scenario: Scenario, seed: int) -> World:
         nations=nations,
         rng=np.random.default_rng(seed),
         last_round=realized_rounds(scenario.rules, seed),
+        seed=seed,
     )
     for n, t in enumerate(scenario.treaties):
         world.treaties.append(
@@ -360,6 +369,39 @@ def _treaties(
     ]
 
 
+ACCIDENT_STREAM = 0xACC1DE
+"""Mixed into the seed of every accident draw, apart from the intelligence draws' stream."""
+
+
+def accident_draw(seed: int, round_: int, position: int) -> float:
+    """The uniform draw that decides whether the order of the state at `position` (scenario
+    order) misfires in `round_`.
+
+    Each state-round has its own generator, seeded from the run's seed, so whether an order
+    misfires depends neither on the model calls nor on what the other states did, and the same
+    seed gives the same accidents."""
+    return float(np.random.default_rng([seed, ACCIDENT_STREAM, round_, position]).random())
+
+
+def _misfire(
+    world: World, position: int, sid: str, action: Action, target: str | None
+) -> Accident | None:
+    """The accident of this order, if the rules and the state's draw make it misfire."""
+    rate = world.rules.accident_rate
+    higher = ACCIDENT_ESCALATION.get(ACTION_RUNG[action])
+    if rate <= 0 or higher is None or accident_draw(world.seed, world.round, position) >= rate:
+        return None
+    return Accident(
+        round=world.round,
+        actor=sid,
+        target=target,
+        intended_action=action,
+        intended_rung=ACTION_RUNG[action],
+        executed_action=higher,
+        executed_rung=ACTION_RUNG[higher],
+    )
+
+
 def resolve_round(world: World, decisions: dict[str, Decision | None]) -> ResolutionEvent:
     """Apply every state's decision at once and advance the world to the end of the round."""
     round_ = world.round
@@ -367,7 +409,8 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
     world.round_views.clear()  # what every state sees changes from here on
     applied: dict[str, float] = {}
     outcomes: list[StateOutcome] = []
-    for sid, nation in world.nations.items():
+    accidents: list[Accident] = []
+    for position, (sid, nation) in enumerate(world.nations.items()):
         decision = decisions[sid]
         requested = decision.arms_change if decision is not None else None
         change, adjustments = _apply_rules(world, nation, requested, decision is None)
@@ -379,7 +422,17 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
         nation.last_change = change
         action = decision.action if decision is not None else Action.STATUS_QUO
         target = decision.target if decision is not None else None
+        accident = _misfire(world, position, sid, action, target)
+        nation.last_order = None
+        if accident is not None:
+            accidents.append(accident)
+            nation.last_order = OrderNotice(
+                round=round_, target=target, ordered=action, executed=accident.executed_action
+            )
+            action = accident.executed_action
         nation.last_action, nation.last_target = action, target
+        signals = decision.signals if decision is not None else None
+        nation.last_signals = {s.state: s.rung for s in signals} if signals is not None else None
         nation.announced = decision.announced_next_arms_change if decision is not None else None
         outcomes.append(
             StateOutcome(
@@ -440,4 +493,5 @@ def resolve_round(world: World, decisions: dict[str, Decision | None]) -> Resolu
         treaties_ended=ended,
         wars=wars,
         intel=intel,
+        accidents=accidents,
     )

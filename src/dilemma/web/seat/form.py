@@ -31,7 +31,7 @@ from dilemma.web.seat.input import (
     parse_text,
     parse_yes_no,
 )
-from dilemma.web.seat.view import ACTIONS, INTENTS
+from dilemma.web.seat.view import ACTIONS, INTENTS, RUNGS
 
 T = TypeVar("T")
 
@@ -56,6 +56,7 @@ class FormSpec:
     reason_max: int = REASON_MAX
     statement_max: int = STATEMENT_MAX
     message_max: int = MESSAGE_MAX
+    rungs: tuple[str, ...] = RUNGS
 
 
 def form_spec(request: SeatRequest) -> FormSpec:
@@ -178,6 +179,10 @@ def form_reply(request: SeatRequest, form: Form) -> tuple[dict[str, Any], list[s
                 "state": s,
                 "arms_change": f.number(f"forecast_{s}", f"forecast of {s}", low, high),
             }
+            for s in spec.others
+        ],
+        "signals": [
+            {"state": s, "rung": f.choice(f"signal_{s}", f"signal to {s}", list(spec.rungs))}
             for s in spec.others
         ],
     }

@@ -25,6 +25,8 @@ RUNG_MEANING: dict[Rung, str] = {
 }
 INTENTS = [i.value for i in Intent]
 ACTIONS = [a.value for a in Action]
+RUNGS = tuple(r.value for r in Rung)
+"""The rungs a public signal can declare, least escalatory first."""
 
 
 @dataclass(frozen=True)
