@@ -63,7 +63,7 @@ def test_sweep_finds_a_packaged_example_by_name(
     """From a folder that is no clone: the name alone finds the example shipped in the package."""
     assert "regime-transparency-2x2" in example_names()
     monkeypatch.chdir(tmp_path)
-    code, out, err = invoke("sweep", "regime-transparency-2x2", "--shard", "1/20", "--out", "runs")
+    code, out, err = invoke("sweep", "regime-transparency-2x2", "--shard", "1/4", "--out", "runs")
     assert code == 0, err
     records = find_records(tmp_path / "runs")
     assert records, out

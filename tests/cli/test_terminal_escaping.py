@@ -78,7 +78,8 @@ def typed(text: str) -> str:
     """Two rounds of answers in which the person also types the hostile text (refused when it
     holds a control character; the lines after it keep the answers in step either way)."""
     negotiation = [text, "", "", ""]  # a message (or none), its recipients, no second one
-    decision = ["6", "arming", "coercive", "deterrent", "5", "3", "military_exercise", "", "n"]
+    decision = ["6", "arming", "coercive", "deterrent", "5", "3", "military_exercise", ""]
+    decision += ["posturing", "n"]  # the public signal toward Borea, no proposal
     decision += [text, "x", "", "watching"]  # statement ("x" if refused), no announcement
     return "\n".join((negotiation + decision) * 2) + "\n"
 

@@ -48,6 +48,7 @@ def test_a_reply_with_a_closed_channel_is_refused() -> None:
         "private_intent": [{"state": "B", "intent": "defensive"}],
         "perceived_intent": [{"state": "B", "intent": "defensive"}],
         "forecast": [{"state": "B", "arms_change": 0}],
+        "signals": [{"state": "B", "rung": "status_quo"}],
     }
     schema.model_validate(reply)
     with pytest.raises(ValidationError, match="public_statement"):

@@ -21,6 +21,7 @@ FORM = {
     "arms_change": "1",
     "action": "status_quo",
     "target": "Borea",
+    "signal_Borea": "status_quo",
 }
 
 

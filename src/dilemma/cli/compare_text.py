@@ -365,7 +365,33 @@ def comparison_for_people(
     """The default terminal form of a comparison: verdict first, fits WIDTH columns (a word
     longer than a line, such as a long path, is the only exception)."""
     head = people_text(result, source, folder, mixed)
-    return "\n".join([*head, *body_text(result, source)])
+    return "\n".join([*head, *survival_lines(result), *body_text(result, source)])
+
+
+def survival_lines(result: Comparison) -> list[str]:
+    """Time to first use of force and to war, one sentence per outcome and level pair (not
+    part of the verdict); nothing when the runs lack the survival columns."""
+    s = result.survival
+    if s is None or s.tests.empty:
+        return []
+    lines = [
+        "",
+        *wrap(
+            "Survival (time to first use of force, time to war; censored at the rounds played;"
+            " not part of the verdict):",
+            "",
+        ),
+    ]
+    for _, r in s.tests.iterrows():
+        text = (
+            f"{r['outcome']}: {r['level_b']} vs {r['level_a']}: events {int(r['events_b'])} vs"
+            f" {int(r['events_a'])}, restricted mean rounds {num(r['rmst_b'])} vs"
+            f" {num(r['rmst_a'])}, log-rank p = {num(r['logrank_p'])} (Holm"
+            f" {num(r['logrank_p_holm'])}), hazard ratio {num(r['hazard_ratio'])}"
+            f" [{num(r['hr_ci_low'])}, {num(r['hr_ci_high'])}]: {r['verdict']}"
+        )
+        lines += wrap(text, "    ", "  ")
+    return lines
 
 
 def mixed_lines(m: MixedComparison) -> list[str]:
