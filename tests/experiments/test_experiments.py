@@ -284,7 +284,7 @@ model: scripted:reactive
 factors:
   prompt_setup: [baseline, realist]
   transparency: [[secretive, secretive]]
-primary: [escalation_index, mean_threat, mean_growth_pct, war, mean_misperception]
+primary: [escalation_index, mean_threat, mean_growth_pct, mean_misperception]
 margins: {mean_threat: 0.25}
 repeats: 5
 """
@@ -307,12 +307,16 @@ def test_identical_levels_are_equivalent(tmp_path: Path) -> None:
     assert data["primary_source"] == "experiment file"
     assert data["primary"][-1] == "mean_misperception" and data["margins"]["mean_threat"] == 0.25
     primary = [p for p in data["pairs"] if p["family"] == "primary"]
-    assert len(primary) == 5
+    assert len(primary) == 4
     assert all(p["diff"] == 0 and p["p_equivalence"] < 0.05 for p in primary)
     assert all(p["design"] == "paired" and p["p_exact"] is True for p in primary)
     # --primary overrides the experiment file; a measure with no margin is refused (exit 2)
     override = compare_json(out, "--by", "prompt_setup", "--primary", "mean_threat,war")
-    assert override["primary"] == ["mean_threat", "war"] and override["verdict"] == "equivalent"
+    assert override["primary"] == ["mean_threat", "war"]
+    # war is tested exactly: 0 wars in 5 against 0 in 5 cannot show rates within 0.1
+    assert override["verdict"] == "inconclusive"
+    (war,) = [p for p in override["pairs"] if p["measure"] == "war"]
+    assert war["diff"] == 0 and war["p_equivalence"] >= 0.05
     refused = invoke("compare", str(out), "--by", "prompt_setup", "--primary", "spiral_rounds")
     assert refused.code == 2 and refused.exception is None, refused.stderr
     assert "--margin" in refused.unwrapped_stderr
