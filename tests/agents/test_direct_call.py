@@ -54,10 +54,13 @@ class CountingLimiter(InMemoryRateLimiter):
 
 
 def _canonical(path: Path) -> list[dict[str, Any]]:
+    """The record's lines without times, in a fixed order: concurrent states' calls may finish
+    (and be written) in either order, whichever way the model is called."""
     volatile = {"started_at", "ended_at", "latency_s"}
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     lines[0].pop("argv", None)
-    return [{k: v for k, v in line.items() if k not in volatile} for line in lines]
+    kept = [{k: v for k, v in line.items() if k not in volatile} for line in lines]
+    return sorted(kept, key=lambda line: json.dumps(line, sort_keys=True))
 
 
 def _messages(body: dict[str, Any]) -> list[BaseMessage]:
