@@ -19,6 +19,7 @@ from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
+from dilemma.core.rule_defaults import omit_default_rules
 from dilemma.core.str_enum import FastStrEnum
 
 STATE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
@@ -198,18 +199,6 @@ class Communication(FastStrEnum):
     """No messages, statements or proposals (no negotiation phase); scenario treaties hold."""
 
 
-RULE_DEFAULTS_OMITTED: dict[str, object] = {
-    "horizon": "known",
-    "continuation": None,
-    "min_rounds": 1,
-    "communication": "full",
-    "accident_rate": 0.0,
-    "accidents_disclosed": False,
-}
-"""Rules left out of a scenario's serialized form when at their default, so a scenario that does
-not use them dumps (and hashes into run ids) exactly as before they existed."""
-
-
 class Rules(_Strict):
     """World rules."""
 
@@ -289,9 +278,7 @@ class Rules(_Strict):
     @model_serializer(mode="wrap")
     def _omit_default_new_rules(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         data: dict[str, object] = handler(self)
-        for key, default in RULE_DEFAULTS_OMITTED.items():
-            if key in data and data[key] == default:
-                del data[key]
+        omit_default_rules(data)
         return data
 
     @model_validator(mode="after")

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from dilemma.scenarios.library import ScenarioError, load_builtin, parse_scenario, with_n_states
-from dilemma.scenarios.schema import RULE_DEFAULTS_OMITTED, Rules
+from dilemma.scenarios.schema import Rules
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dilemma.core.rule_defaults import RULE_DEFAULTS_OMITTED
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
 from dilemma.simulation.horizon import continuation_draws, realized_rounds
 
@@ -46,10 +47,23 @@ def test_bad_rules_are_refused_naming_the_field(rules: dict[str, Any], words: st
     assert words in str(exc.value)
 
 
-def test_the_snapshot_omits_the_same_default_rules_as_the_scenario() -> None:
-    from dilemma.records import scenario_snapshot
-
-    assert scenario_snapshot._NEW_RULE_DEFAULTS == RULE_DEFAULTS_OMITTED
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {},
+        {"horizon": "geometric", "continuation": 0.75, "min_rounds": 2},
+        {"communication": "none", "accident_rate": 0.1, "accidents_disclosed": True},
+    ],
+)
+def test_the_snapshot_dumps_rules_as_the_scenario_does(rules: dict[str, Any]) -> None:
+    data = load_builtin("symmetric").model_dump(mode="json")
+    data["rules"] = {**data["rules"], **rules}
+    scenario = parse_scenario(data, "file.yaml").model_dump(mode="json")
+    snapshot = ScenarioSnapshot.model_validate(data).model_dump(mode="json")
+    assert snapshot["rules"] == scenario["rules"]
+    assert set(RULE_DEFAULTS_OMITTED) - set(rules) <= set(RULE_DEFAULTS_OMITTED) - set(
+        snapshot["rules"]
+    )
 
 
 def test_old_snapshots_read_as_known_and_full() -> None:

@@ -14,6 +14,7 @@ from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.personas import Disposition, Regime, Transparency, join_doctrine
+from dilemma.core.rule_defaults import omit_default_rules
 
 
 class _Snapshot(BaseModel):
@@ -122,21 +123,8 @@ class RulesSnapshot(_Snapshot):
     def _omit_default_new_rules(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         """Dumped as the scenario's rules are: the rules added in 0.3.0 only when not default."""
         data: dict[str, object] = handler(self)
-        for key, default in _NEW_RULE_DEFAULTS.items():
-            if key in data and data[key] == default:
-                del data[key]
+        omit_default_rules(data)
         return data
-
-
-_NEW_RULE_DEFAULTS: dict[str, object] = {
-    "horizon": "known",
-    "continuation": None,
-    "min_rounds": 1,
-    "communication": "full",
-    "accident_rate": 0.0,
-    "accidents_disclosed": False,
-}
-"""Mirrors `dilemma.scenarios.schema.RULE_DEFAULTS_OMITTED` (a test holds them equal)."""
 
 
 class TreatySnapshot(_Snapshot):
