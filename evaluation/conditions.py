@@ -9,7 +9,9 @@ conditions rather than a score.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +40,49 @@ def experiment_info(header: Any) -> dict[str, Any]:
     return dumped
 
 
+@dataclass(frozen=True)
+class HeaderFacts:
+    """What the analysis reads from a record's header line (a small part of it)."""
+
+    experiment: dict[str, Any]
+    """`experiment_info` of the header."""
+    prompt_setup: str
+    model: str
+    """The model specs of the run, sorted and joined by "+"."""
+    seed: int
+
+
+def header_facts(path: Path) -> HeaderFacts:
+    """The header facts of one record, parsed once per file version: `compare` and `report`
+    consult the headers several times (conditions, declared measures, plans, pilots, seeds).
+    Raises what `read_header` raises."""
+    stat = path.stat()
+    return _facts(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _facts(path: str, mtime_ns: int, size: int) -> HeaderFacts:
+    """Keyed by the file's modification time and size, so a rewritten record is read again."""
+    header = read_header(Path(path))
+    return HeaderFacts(
+        experiment=experiment_info(header),
+        prompt_setup=header.prompt.name,
+        model="+".join(sorted({m.spec for m in header.models.values()})),
+        seed=header.seed,
+    )
+
+
 def conditions(paths: list[Path]) -> pd.DataFrame:
     """path and one column per experiment condition, read from each record's header line."""
     rows = []
     for path in paths:
-        header = read_header(path)
-        conds = experiment_info(header).get("conditions") or {}
+        facts = header_facts(path)
+        conds = facts.experiment.get("conditions") or {}
         rows.append(
             {
                 "path": str(path),
-                "prompt_setup": header.prompt.name,
-                "model": "+".join(sorted({m.spec for m in header.models.values()})),
+                "prompt_setup": facts.prompt_setup,
+                "model": facts.model,
                 **{k: str(v) for k, v in conds.items()},
             }
         )
@@ -74,7 +108,7 @@ def declared(paths: Iterable[Path]) -> tuple[list[str] | None, dict[str, float]]
     primary: list[str] | None = None
     margins: dict[str, float] = {}
     for path in paths:
-        info = experiment_info(read_header(path))
+        info = header_facts(path).experiment
         raw_primary, raw_margins = info.get("primary"), info.get("margins") or {}
         try:
             primary = check_primary(raw_primary) if raw_primary else None
@@ -101,7 +135,7 @@ def declared_plan(paths: Iterable[Path]) -> tuple[SequentialPlan | None, str | N
     declare different plans, or when some declare one and others none."""
     plans: dict[str, tuple[SequentialPlan | None, str | None, Path]] = {}
     for path in paths:
-        info = experiment_info(read_header(path))
+        info = header_facts(path).experiment
         raw = info.get("sequential")
         try:
             plan = None if raw is None else SequentialPlan.model_validate(raw)
@@ -129,10 +163,10 @@ def pilot_note(paths: Iterable[Path]) -> str | None:
     full = 0
     for path in paths:
         try:
-            header = read_header(path)
+            info = header_facts(path).experiment
         except RecordError:
             continue  # not a record: scoring skips it and says so
-        overrides = experiment_info(header).get("overrides") or {}
+        overrides = info.get("overrides") or {}
         if overrides:
             key = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
             pilots[key] = pilots.get(key, 0) + 1

@@ -322,7 +322,8 @@ def compare_output(
     for people (verdict first, 100 columns) or, `wide`, with the full tables too."""
     from dilemma.cli.compare_text import comparison_for_people, folder_of, people_text
 
-    scores = score(record_paths(path))
+    paths = record_paths(path)
+    scores = score(paths)
     result, source = run_compare(path, request, scores)
     mixed = run_mixed(request, result, scores) if request.across else None
     reaction = None
@@ -336,7 +337,7 @@ def compare_output(
         if reaction is not None:
             out["reaction"] = {"cells": _records(reaction[0]), "pairs": _records(reaction[1])}
         return json.dumps(out, indent=2)
-    folder = folder_of(path, record_paths(path))
+    folder = folder_of(path, paths)
     if wide:
         head = people_text(result, source, folder, mixed)
         text = "\n".join([*head, "", comparison_text(result, source)])

@@ -17,9 +17,8 @@ from typing import Any
 import pandas as pd
 
 from dilemma.evaluation.comparison import Comparison, Interaction
-from dilemma.evaluation.conditions import experiment_info
+from dilemma.evaluation.conditions import header_facts
 from dilemma.evaluation.mixed import MixedComparison
-from dilemma.records.reader import read_header
 
 WIDTH = 100
 """Columns the default output fits in."""
@@ -116,14 +115,13 @@ def folder_of(path: Path, records: Sequence[Path]) -> Folder:
     seeds: set[int] = set()
     for record in records:
         try:
-            header = read_header(record)
+            facts = header_facts(record)
         except (OSError, ValueError):
             continue
-        source = experiment_info(header).get("source")
+        source = facts.experiment.get("source")
         if source:
             sources[str(source)] = None
-        if header.seed is not None:
-            seeds.add(int(header.seed))
+        seeds.add(int(facts.seed))
     return Folder(path if path.is_dir() else path.parent, tuple(sources), len(seeds))
 
 

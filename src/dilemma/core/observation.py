@@ -6,6 +6,7 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
@@ -45,7 +46,11 @@ def _omit_none(
     """The serialized view without the listed keys whose value is None: a field added in
     version 4 is then absent from observations (and prompts) where it does not apply, so those
     read exactly as before (and never name a rule that is not in force)."""
-    data: dict[str, Any] = handler(view)
+    return _drop_none(handler(view), keys)
+
+
+def _drop_none(data: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """`data` without those of `keys` whose value is None."""
     for key in keys:
         if key in data and data[key] is None:
             del data[key]
@@ -204,15 +209,10 @@ class Observation(_View):
     @model_serializer(mode="wrap")
     def _omit_closed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Leave out what the state is not told: a closed channel, an unknown horizon."""
-        data: dict[str, Any] = handler(self)
-        for key in _OMITTED_WHEN_NONE:
-            if key in data and data[key] is None:
-                del data[key]
+        data = _drop_none(handler(self), _OMITTED_WHEN_NONE)
         rules = data.get("rules")
         if isinstance(rules, dict):
-            for key in _RULES_OMITTED_WHEN_NONE:
-                if key in rules and rules[key] is None:
-                    del rules[key]
+            _drop_none(rules, _RULES_OMITTED_WHEN_NONE)
         return data
 
     def __eq__(self, other: object) -> bool:
