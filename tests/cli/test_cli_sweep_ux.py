@@ -18,21 +18,9 @@ from dilemma.records.reader import read_header
 from dilemma.records.schema import ExperimentInfo
 from tests.helpers.cli import invoke
 from tests.helpers.fake_openai_server import FakeOpenAIServer
+from tests.helpers.report_sweeps import two_factor_experiment
 
-EXPERIMENT = """\
-name: pilot-2x2
-scenarios: [two-rivals]
-rounds: 4
-model: scripted:reactive
-factors:
-  regime:
-    - [democracy, democracy]
-    - [autocracy, autocracy]
-  transparency:
-    - [transparent, transparent]
-    - [secretive, secretive]
-repeats: 3
-"""
+EXPERIMENT = two_factor_experiment(rounds=4, repeats=3, name="pilot-2x2")
 
 
 def _experiment(tmp_path: Path, text: str = EXPERIMENT) -> Path:

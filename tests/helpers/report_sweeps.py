@@ -10,7 +10,7 @@ from dilemma.records.schema import ExperimentInfo
 from tests.helpers.sweeps import sweep_locally
 
 TWO_FACTORS = """\
-name: two-factor-pilot
+name: {name}
 scenarios: [two-rivals]
 rounds: {rounds}
 model: scripted:reactive
@@ -25,10 +25,15 @@ repeats: {repeats}
 """
 
 
+def two_factor_experiment(rounds: int = 2, repeats: int = 2, name: str = "two-factor-pilot") -> str:
+    """The text of a regime x transparency experiment file of scripted runs on two-rivals."""
+    return TWO_FACTORS.format(rounds=rounds, repeats=repeats, name=name)
+
+
 def two_factor_sweep(root: Path, rounds: int = 2, repeats: int = 2) -> Path:
     """A regime x transparency sweep of scripted runs; the folder of its records."""
     source = root / "two.yaml"
-    source.write_text(TWO_FACTORS.format(rounds=rounds, repeats=repeats), encoding="utf-8")
+    source.write_text(two_factor_experiment(rounds, repeats), encoding="utf-8")
     experiment = load_experiment(source)
     runs = expand(experiment, source)
     out = root / "runs"
