@@ -77,3 +77,30 @@ def serve_asgi(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def fill_decision(
+    page: Any,
+    *,
+    arms: int,
+    action: str,
+    signal: str,
+    statement: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Fill the web seat's decision form for Aria facing Borea (threat 6, coercive, deterrent,
+    forecast 5), with the given arms change, action (at Borea) and public signal; `statement`
+    and `reason` fill the optional texts."""
+    page.fill("input[name=threat_Borea]", "6")
+    if reason is not None:
+        page.fill("input[name=reason_Borea]", reason)
+    page.select_option("select[name=perceived_Borea]", "coercive")
+    page.select_option("select[name=intent_Borea]", "deterrent")
+    page.fill("input[name=forecast_Borea]", "5")
+    page.select_option("select[name=signal_Borea]", signal)
+    page.fill("#arms_change", str(arms))
+    page.select_option("select[name=action]", action)
+    page.select_option("select[name=target]", "Borea")
+    if statement is not None:
+        page.fill("textarea[name=public_statement]", statement)
+        page.fill("textarea[name=private_rationale]", "hold the line")

@@ -11,7 +11,7 @@ from dilemma.cli.score_format import score_json
 from dilemma.records.reader import read_record
 from dilemma.records.schema import DecisionEvent, LlmCallEvent
 from dilemma.web.seat.app import SeatRun, create_app
-from tests.helpers.browser import screenshot, serve_asgi
+from tests.helpers.browser import fill_decision, screenshot, serve_asgi
 from tests.helpers.engine import fake, policy_model
 from tests.helpers.seats import SCRIPT, injecting, seat_run
 
@@ -30,17 +30,14 @@ def open_turn(page: Any, url: str, kind: str, previous: str | None) -> str:
 
 
 def decide(page: Any, arms: int, statement: str) -> None:
-    page.fill("input[name=threat_Borea]", "6")
-    page.fill("input[name=reason_Borea]", "they arm")
-    page.select_option("select[name=perceived_Borea]", "coercive")
-    page.select_option("select[name=intent_Borea]", "deterrent")
-    page.fill("input[name=forecast_Borea]", "5")
-    page.select_option("select[name=signal_Borea]", "posturing")
-    page.fill("#arms_change", str(arms))
-    page.select_option("select[name=action]", "public_warning")
-    page.select_option("select[name=target]", "Borea")
-    page.fill("textarea[name=public_statement]", statement)
-    page.fill("textarea[name=private_rationale]", "hold the line")
+    fill_decision(
+        page,
+        arms=arms,
+        action="public_warning",
+        signal="posturing",
+        statement=statement,
+        reason="they arm",
+    )
 
 
 def finish(run: SeatRun, page: Any, url: str) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from dilemma.records.reader import read_record
 from dilemma.records.schema import ResolutionEvent
 from dilemma.web.seat.app import create_app
-from tests.helpers.browser import screenshot, serve_asgi
+from tests.helpers.browser import fill_decision, screenshot, serve_asgi
 from tests.helpers.seats import seat_run
 
 pytestmark = pytest.mark.browser
@@ -75,14 +75,7 @@ def test_the_end_page_gives_the_outcome_and_a_debrief(tmp_path: Path, page: Any)
             _open(page, url, "Negotiation")
             page.click("#submit")
             _open(page, url, "Your decision")
-            page.fill("input[name=threat_Borea]", "6")
-            page.select_option("select[name=perceived_Borea]", "coercive")
-            page.select_option("select[name=intent_Borea]", "deterrent")
-            page.fill("input[name=forecast_Borea]", "5")
-            page.select_option("select[name=signal_Borea]", "de_escalation")
-            page.fill("#arms_change", "2")
-            page.select_option("select[name=action]", "propose_talks")
-            page.select_option("select[name=target]", "Borea")
+            fill_decision(page, arms=2, action="propose_talks", signal="de_escalation")
             page.click("#submit")
         page.goto(url)
         page.wait_for_selector("#debrief", timeout=TIMEOUT_MS)
