@@ -100,7 +100,11 @@ def sweep(
     dry_run: Annotated[
         bool,
         typer.Option(
-            help="print the runs and their estimated model calls, tokens and cost; run nothing"
+            help=(
+                "print the runs and their estimated model calls (as the rules imply: expected"
+                " rounds, no negotiation call under communication public or none), tokens,"
+                " cost and time; run nothing"
+            )
         ),
     ] = False,
     executor: Annotated[
