@@ -159,3 +159,34 @@ async def test_perceived_intent_moves_after_a_broken_signal(tmp_path: Path) -> N
     run = score(path).runs.iloc[0]
     assert run["perceived_shift_after_breach"] == pytest.approx(2 / 4)
     assert run["signal_divergence"] == pytest.approx(0.5)  # D 1 per signal, T 0
+
+
+async def test_the_transcript_shows_signals_and_accidents(tmp_path: Path) -> None:
+    from dilemma.report.transcript import transcript
+
+    path = await _run(tmp_path, {"D": "deceiver", "V": "dove"}, seed=3, rounds=8, accident_rate=0.5)
+    record = read_record(path)
+    accidents = [a for r in record.of_kind(ResolutionEvent) for a in r.accidents]
+    assert accidents
+    text = transcript(path)
+    assert "public signal (declared rung): V posturing" in text
+    assert text.count("ACCIDENT: D ordered sanctions -> V, carried out as limited_strike") == len(
+        accidents
+    )
+
+
+async def test_the_viewer_shows_signals_and_accidents(tmp_path: Path) -> None:
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from dilemma.web.viewer.app import create_app
+
+    path = await _run(tmp_path, {"D": "deceiver", "V": "dove"}, seed=3, rounds=8, accident_rate=0.5)
+    accidents = [a for r in read_record(path).of_kind(ResolutionEvent) for a in r.accidents]
+    client = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    page = client.get("/run", params={"path": path.name})
+    assert page.status_code == 200
+    assert page.text.count('<dd class="signal">V: posturing</dd>') == 8
+    assert page.text.count('<li class="flag accident">accident: D ordered sanctions') == len(
+        accidents
+    )

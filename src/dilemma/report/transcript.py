@@ -205,6 +205,9 @@ def _decision_lines(
         )
     action = d.action.value + (f" -> {d.target}" if d.target else "")
     out.append(Line("detail", f"action: {action}", 3))
+    if d.signals:
+        signals = ", ".join(f"{s.state} {s.rung.value}" for s in d.signals)
+        out.append(Line("statement", f"public signal (declared rung): {signals}", 3))
     for t in d.threat:
         out.append(Line("detail", f"threat from {t.state}: {t.level}/10 - {t.reason}", 3))
     for p in d.proposals:
@@ -298,6 +301,16 @@ def _resolution_lines(event: ResolutionEvent, decided: set[str]) -> list[Line]:
         )
     for tid in event.treaties_ended:
         out.append(Line("treaty", f"treaty ended: {tid}", 2))
+    for a in event.accidents:
+        target = f" -> {a.target}" if a.target else ""
+        out.append(
+            Line(
+                "flag",
+                f"ACCIDENT: {a.actor} ordered {a.intended_action.value}{target}, carried out as"
+                f" {a.executed_action.value} ({a.intended_rung.value} -> {a.executed_rung.value})",
+                2,
+            )
+        )
     for w in event.wars:
         target = f" against {w.target}" if w.target else ""
         out.append(Line("war", f"WAR: {w.initiator} chose {w.action.value}{target}", 2))
