@@ -111,6 +111,8 @@ def parse_reply(
         data = json_from_text(raw)
     except ValueError as exc:
         raise ParseFailure(raw, str(exc)) from exc
+    if "\\u" in raw:  # an escaped lone surrogate decodes to one: scrub as the tool path does
+        data = scrub_tree(data)
     if raw.count("{") + raw.count("[") > MAX_REPLY_DEPTH and too_deep(data):
         raise ParseFailure(raw, TOO_DEEP)  # (fewer brackets in all cannot nest deeper)
     return validate(raw, data, schema)

@@ -142,6 +142,19 @@ async def test_lone_surrogate_in_a_valid_reply_is_recorded(
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+async def test_an_escaped_lone_surrogate_in_a_valid_reply_is_accepted(
+    tmp_path: Path, mode: StructuredMode
+) -> None:
+    """`"\\ud800"` in the JSON text decodes to a lone surrogate, which no record can hold."""
+    text = json.dumps(valid_decision(["B"], public_statement="peace \ud800 now"))
+    assert "\\ud800" in text
+    record, requests = await _play(tmp_path, text, mode)
+    _check_accepted(record, requests)
+    decision = _a_decision(record).decision
+    assert decision is not None and decision.public_statement == "peace \ufffd now"
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
 async def test_lone_surrogate_in_a_bad_reply_is_recorded(
     tmp_path: Path, mode: StructuredMode
 ) -> None:
