@@ -69,11 +69,20 @@ def check_primary(names: Iterable[str]) -> list[str]:
     return out
 
 
+HAZARD_RATIO = "hazard_ratio"
+"""The margin name of the survival hazard ratios (equivalent within [1/m, m], m > 1)."""
+
+
 def check_margins(margins: Mapping[str, float]) -> dict[str, float]:
     """The margins as a dict; ValueError naming the first unknown measure or bad value."""
     for name, value in margins.items():
+        if name == HAZARD_RATIO:
+            if not math.isfinite(value) or value <= 1:
+                raise ValueError(f"margin for {name!r} must be a number above 1, got {value}")
+            continue
         if name not in MEASURES:
-            raise ValueError(f"unknown measure {name!r}; measures: {', '.join(MEASURES)}")
+            known = ", ".join([*MEASURES, HAZARD_RATIO])
+            raise ValueError(f"unknown measure {name!r}; measures: {known}")
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"margin for {name!r} must be a positive number, got {value}")
     return dict(margins)

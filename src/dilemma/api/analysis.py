@@ -28,10 +28,12 @@ from dilemma.evaluation.comparison import (
 from dilemma.evaluation.comparison import compare as compare_runs
 from dilemma.evaluation.conditions import declared_plan, factors_of, unknown_factor, unknown_level
 from dilemma.evaluation.contrast import N_PERMUTATIONS
+from dilemma.evaluation.measure_sets import HAZARD_RATIO
 from dilemma.evaluation.mixed import MixedComparison, mixed_compare
 from dilemma.evaluation.reaction_pooled import compare_reaction
 from dilemma.evaluation.reaction_pooled import pooled_reactions as pooled_fits
 from dilemma.evaluation.selection import select_runs
+from dilemma.evaluation.survival import HR_MARGIN
 from dilemma.evaluation.tables import Scores
 from dilemma.evaluation.tables import score as score_records
 from dilemma.records.reader import Record
@@ -167,13 +169,17 @@ def compare_with(
     permutations: int | None = None,
 ) -> Comparison:
     """`compare` of a runs table with settings already resolved (see `compare_settings`)."""
+    margins = dict(settings.margins)
+    hr_margin = margins.pop(HAZARD_RATIO, HR_MARGIN)
     result = compare_runs(
         runs,
         by,
         settings.primary,
-        margins=settings.margins,
+        margins=margins,
         interaction=interaction,
-        resampling=Resampling(plan=settings.sequential, n_perm=permutations or N_PERMUTATIONS),
+        resampling=Resampling(
+            plan=settings.sequential, n_perm=permutations or N_PERMUTATIONS, hr_margin=hr_margin
+        ),
         seed=seed,
     )
     if result.verdict == "inconclusive" and not result.pairs.empty:
@@ -224,7 +230,8 @@ def compare_across(
     `margins` as for `compare`."""
     table = select(runs_table(runs), where or {})
     settings = compare_settings(table, primary, margins)
-    prim, merged = resolve_settings(settings.primary, settings.margins)
+    margins = {k: v for k, v in settings.margins.items() if k != HAZARD_RATIO}
+    prim, merged = resolve_settings(settings.primary, margins)
     return mixed_compare(table, by, across, prim, merged)
 
 
