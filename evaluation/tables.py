@@ -32,8 +32,7 @@ from dilemma.evaluation.load import Tables, load_tables
 from dilemma.evaluation.outcome import run_outcomes
 from dilemma.evaluation.pairs import pair_rounds
 from dilemma.evaluation.quality import rates, state_quality
-from dilemma.evaluation.reaction_pooled import reaction_rows
-from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
+from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics, reaction_rows
 from dilemma.evaluation.signals import (
     add_dyad_signals,
     add_run_signals,
@@ -63,7 +62,7 @@ class Scores:
     skipped: list[tuple[Path, str]]
     reaction_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The data of every directed Richardson equation, one row per run, round and ordered pair
-    (`dilemma.evaluation.reaction_pooled.reaction_rows`): input of the pooled reaction fits."""
+    (`dilemma.evaluation.richardson.reaction_rows`): input of the pooled reaction fits."""
 
 
 def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
@@ -81,8 +80,20 @@ def score(
 
     `index_weights` declares the escalation index's weights by part name (ladder, arms, threat,
     spiral, war); the default is dilemma.evaluation.index.DEFAULT_WEIGHTS.
+
+    With a score cache in use (`dilemma.evaluation.score_cache.use`, as the command line does),
+    records scored before and unchanged since are read from it (default weights only).
     """
+    from dilemma.evaluation.score_cache import active
+
     paths = record_paths(source)
+    cache = active() if index_weights is None else None
+    if cache is not None:
+        scores = cache.score(paths)
+        if scores.runs.empty:
+            reasons = "; ".join(f"{p}: {why}" for p, why in scores.skipped) or "no *.jsonl files"
+            raise NoRecordsError(f"no readable record ({reasons})")
+        return scores
     tables = load_tables(paths)
     if tables.runs.empty:
         reasons = "; ".join(f"{p}: {why}" for p, why in tables.skipped) or "no *.jsonl files"
