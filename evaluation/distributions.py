@@ -18,7 +18,7 @@ import numpy as np
 try:
     from scipy.special import _ufuncs as special
 except ImportError:  # pragma: no cover - a SciPy release without the private module
-    from scipy import special  # type: ignore[no-redef]
+    from scipy import special
 
 
 def t_sf(x: Any, df: Any) -> np.ndarray:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from dilemma.evaluation import evaluator_version as ev
 from dilemma.evaluation import score_cache
 from dilemma.evaluation.score_cache import GRAINS, ScoreCache, ScoreCacheWarning
 from dilemma.evaluation.tables import Scores, score
+
 from tests.helpers.records import random_builder
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from dilemma.evaluation.measure_sets import DEFAULT_PRIMARY
 from dilemma.evaluation import score_cache
+from dilemma.evaluation.measure_sets import DEFAULT_PRIMARY
 from dilemma.evaluation.tables import Scores, score
 from dilemma.records.reader import NoRecordsError, find_records, read_header
 from dilemma.records.schema import Header, RecordError
