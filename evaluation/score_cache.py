@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from dilemma.evaluation import columns
+from dilemma.evaluation import columns, tables
 from dilemma.evaluation.evaluator_version import evaluator_version
 from dilemma.evaluation.load import load_tables
 from dilemma.evaluation.tables import Scores, score_tables
@@ -355,21 +355,18 @@ def _assemble(
     return Scores(**frames, skipped=skipped)
 
 
-_ACTIVE: ScoreCache | None = None
-
-
 def use(cache: ScoreCache | None) -> None:
     """Make `cache` the one `dilemma.evaluation.tables.score` reads and fills (None: none).
 
     The command line turns it on (`--no-cache` and DILEMMA_NO_CACHE=1 keep it off); the
     Python API scores without a cache unless this is called."""
-    global _ACTIVE
-    _ACTIVE = cache
+    tables.use_cache(cache)
 
 
 def active() -> ScoreCache | None:
     """The cache `score` uses, if any."""
-    return _ACTIVE
+    cache = tables.active_cache()
+    return cache if isinstance(cache, ScoreCache) else None
 
 
 def enabled_by_environment() -> bool:

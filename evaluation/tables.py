@@ -9,9 +9,10 @@ Every frame has the typed, documented columns listed in `dilemma.evaluation.colu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 from dilemma.evaluation import arms, columns
@@ -71,6 +72,28 @@ def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
     return [p for item in items for p in find_records(Path(item))]
 
 
+class Cache(Protocol):
+    """What `score` reads scores through (dilemma.evaluation.score_cache.ScoreCache)."""
+
+    def score(self, paths: Iterable[Path], *, grains: Sequence[str] = ...) -> Scores:
+        """Scores of `paths`, from the cache where it holds them."""
+        ...
+
+
+_cache: Cache | None = None
+
+
+def use_cache(cache: Cache | None) -> None:
+    """Make `score` read and fill `cache` (None: score without one); see score_cache.use."""
+    global _cache
+    _cache = cache
+
+
+def active_cache() -> Cache | None:
+    """The cache `score` uses, if any."""
+    return _cache
+
+
 def score(
     source: Path | str | Iterable[Path | str],
     *,
@@ -84,10 +107,8 @@ def score(
     With a score cache in use (`dilemma.evaluation.score_cache.use`, as the command line does),
     records scored before and unchanged since are read from it (default weights only).
     """
-    from dilemma.evaluation.score_cache import active
-
     paths = record_paths(source)
-    cache = active() if index_weights is None else None
+    cache = _cache if index_weights is None else None
     if cache is not None:
         scores = cache.score(paths)
         if scores.runs.empty:
