@@ -154,7 +154,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average {os.getloadavg()[0]:.1f} at start")
     t = time.perf_counter()
-    paths = ensure_records(args.dir / "all", max(sizes))
+    paths = ensure_records(args.dir, max(sizes))
     size_mb = sum(p.stat().st_size for p in paths) / 1e6 / len(paths)
     print(f"records ready in {time.perf_counter() - t:.1f}s ({size_mb:.2f} MB each)")
     work = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
@@ -175,7 +175,7 @@ def main() -> None:
             print(_line(name, values, target))
         small = [n for n in sizes if n <= 1000] or sizes[:1]
         listed = paths[: small[-1]]
-        folder = args.dir / f"first-{len(listed)}"
+        folder = args.dir.with_name(f"{args.dir.name}-first-{len(listed)}")
         if not folder.exists():
             folder.mkdir(parents=True)
             for p in listed:

@@ -98,6 +98,7 @@ def score(
     source: Path | str | Iterable[Path | str],
     *,
     index_weights: Mapping[str, float] | None = None,
+    grains: Sequence[str] | None = None,
 ) -> Scores:
     """Score a record, a folder of records or several paths; raises NoRecordsError if none.
 
@@ -105,12 +106,14 @@ def score(
     spiral, war); the default is dilemma.evaluation.index.DEFAULT_WEIGHTS.
 
     With a score cache in use (`dilemma.evaluation.score_cache.use`, as the command line does),
-    records scored before and unchanged since are read from it (default weights only).
+    records scored before and unchanged since are read from it (default weights only); then
+    only `grains` (names of the frames, e.g. ("runs", "dyads"); None: all) are sure to be
+    filled, the others may come back empty.
     """
     paths = record_paths(source)
     cache = _cache if index_weights is None else None
     if cache is not None:
-        scores = cache.score(paths)
+        scores = cache.score(paths) if grains is None else cache.score(paths, grains=grains)
         if scores.runs.empty:
             reasons = "; ".join(f"{p}: {why}" for p, why in scores.skipped) or "no *.jsonl files"
             raise NoRecordsError(f"no readable record ({reasons})")
