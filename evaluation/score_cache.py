@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from dilemma.evaluation import columns, tables
 from dilemma.evaluation.evaluator_version import evaluator_version
@@ -55,8 +56,12 @@ EDGE = 4096
 _CHUNK = 500
 """Paths per lookup query (SQLite limits the number of parameters)."""
 
-Columns = dict[str, list[Any]]
-"""One grain of one or more runs: column name -> values."""
+Columns = dict[str, Any]
+"""One grain of one or more runs: column name -> values (a numpy array for the columns of
+BINARY dtypes, a list otherwise)."""
+BINARY = {"float64": "<f8", "int64": "<i8", "bool": "|b1"}
+"""Column dtypes stored as raw little-endian bytes (exact, and read without parsing); the
+others (text, nullable) are stored as JSON lists."""
 
 
 class ScoreCacheWarning(UserWarning):
@@ -109,9 +114,39 @@ def _na(value: Any) -> None:
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 
-def _pack(grain: Columns) -> bytes:
-    text = json.dumps(grain, default=_na, separators=(",", ":"))
-    return zlib.compress(text.encode(), 1)
+def _pack(grain: Columns, spec: tuple[columns.Column, ...]) -> bytes:
+    """A JSON header (row count, the JSON-stored columns) and the binary columns after it."""
+    binary = [c for c in spec if c.dtype in BINARY]
+    data = b"".join(
+        np.ascontiguousarray(grain[c.name], dtype=BINARY[c.dtype]).tobytes() for c in binary
+    )
+    rows = len(next(iter(grain.values()))) if grain else 0
+    texts = {c.name: list(grain[c.name]) for c in spec if c.dtype not in BINARY}
+    head = json.dumps({"rows": rows, "json": texts}, default=_na, separators=(",", ":")).encode()
+    return zlib.compress(len(head).to_bytes(8, "little") + head + data, 1)
+
+
+def _unpack(blob: bytes, spec: tuple[columns.Column, ...]) -> Columns:
+    """The columns `_pack` stored; ValueError if the blob does not fit `spec`."""
+    raw = zlib.decompress(blob)
+    size = int.from_bytes(raw[:8], "little")
+    head = json.loads(raw[8 : 8 + size])
+    if not isinstance(head, dict) or not isinstance(head.get("json"), dict):
+        raise ValueError("no header")
+    rows = head["rows"]
+    out: Columns = dict(head["json"])
+    offset = 8 + size
+    for c in spec:
+        if c.dtype in BINARY:
+            width = np.dtype(BINARY[c.dtype]).itemsize
+            chunk = raw[offset : offset + rows * width]
+            if len(chunk) != rows * width:
+                raise ValueError(f"column {c.name} cut short")
+            out[c.name] = np.frombuffer(chunk, dtype=BINARY[c.dtype])
+            offset += rows * width
+    if offset != len(raw):
+        raise ValueError("trailing bytes")
+    return out
 
 
 def _checksum(blobs: Sequence[bytes]) -> str:
@@ -178,7 +213,7 @@ class ScoreCache:
             before, after = keys[p], file_key(p)
             if before is None or before != after:
                 continue  # changed while it was read: what was scored matches neither stamp
-            blobs = [_pack(piece[g]) for g in GRAINS]
+            blobs = [_pack(piece[g], columns.FRAMES[g]) for g in GRAINS]
             rows.append(
                 (
                     before.path,
@@ -269,7 +304,7 @@ class ScoreCache:
             if not all(isinstance(b, bytes) for b in blobs) or _checksum(blobs) != checksum:
                 raise ValueError("checksum mismatch")
             entry = {
-                g: json.loads(zlib.decompress(blob))
+                g: _unpack(blob, columns.FRAMES[g])
                 for g, blob in zip(GRAINS, blobs, strict=True)
                 if g in grains or g == "runs"
             }
@@ -305,7 +340,7 @@ def _check(entry: dict[str, Columns]) -> None:
     for grain, cols in entry.items():
         if not isinstance(cols, dict) or set(cols) != {c.name for c in columns.FRAMES[grain]}:
             raise ValueError(f"{grain}: columns differ from the evaluator's")
-        lengths = {len(v) if isinstance(v, list) else -1 for v in cols.values()}
+        lengths = {len(v) if isinstance(v, (list, np.ndarray)) else -1 for v in cols.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise ValueError(f"{grain}: columns of different lengths")
     runs = entry["runs"]["run_id"]
@@ -327,11 +362,20 @@ def _split(scores: Scores) -> dict[str, dict[str, Columns]]:
     for grain in GRAINS:
         frame: pd.DataFrame = getattr(scores, grain)
         names = [c.name for c in columns.FRAMES[grain]]
-        values = {name: frame[name].tolist() for name in names}
+        spec = {c.name: c.dtype for c in columns.FRAMES[grain]}
+        values = {
+            name: frame[name].to_numpy(dtype=BINARY[spec[name]])
+            if spec[name] in BINARY
+            else frame[name].tolist()
+            for name in names
+        }
         positions = frame.groupby("run_id", sort=False).indices if len(frame) else {}
         for rid, path in single.items():
-            rows = positions.get(rid, [])
-            out[path][grain] = {name: [values[name][i] for i in rows] for name in names}
+            rows = np.asarray(positions.get(rid, []), dtype="int64")
+            out[path][grain] = {
+                name: col[rows] if isinstance(col, np.ndarray) else [col[i] for i in rows]
+                for name, col in values.items()
+            }
     return out
 
 
@@ -343,11 +387,16 @@ def _assemble(
     frames: dict[str, pd.DataFrame] = {}
     for grain in GRAINS:
         spec = columns.FRAMES[grain]
-        merged: Columns = {c.name: [] for c in spec}
-        if grain in grains or grain == "runs":
-            for piece in pieces:
-                for name, values in piece[grain].items():
-                    merged[name].extend(values)
+        merged: Columns = {}
+        chosen = pieces if grain in grains or grain == "runs" else []
+        for c in spec:
+            parts = [piece[grain][c.name] for piece in chosen]
+            if c.dtype in BINARY:
+                merged[c.name] = (
+                    np.concatenate(parts) if parts else np.empty(0, dtype=BINARY[c.dtype])
+                )
+            else:
+                merged[c.name] = [v for part in parts for v in part]
         frame = columns.conform(pd.DataFrame(merged), spec)
         if grain != "runs" and len(frame):
             frame = frame.sort_values("run_id", kind="stable").reset_index(drop=True)
