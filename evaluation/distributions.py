@@ -18,7 +18,8 @@ import numpy as np
 def _special() -> ModuleType:
     from scipy import special
 
-    return special
+    module: ModuleType = special
+    return module
 
 
 def t_sf(x: Any, df: Any) -> np.ndarray:
