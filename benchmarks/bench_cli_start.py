@@ -1,4 +1,5 @@
-"""CPU time of a CLI start: `dilemma --help` and `dilemma validate <built-in scenario file>`,
+"""CPU time of a CLI start: `dilemma --help`, `dilemma validate <built-in scenario file>` and
+`dilemma score <one record>` (the packaged test fixture, warm score cache, and --no-cache),
 against a bare `python -c pass`.
 
 Each command runs --repeat times in a fresh process; its CPU time (user + system, of the child
@@ -17,14 +18,21 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TARGET_S = 1.0
+RECORD = (
+    Path(__file__).resolve().parents[1]
+    / "tests/fixtures/records_v3/scripted/two-rivals_s3_20261207T003447_2766b360404b.jsonl"
+)
+ENV = {**os.environ, "DILEMMA_CACHE_DIR": tempfile.mkdtemp(prefix="bench-cli-cache-")}
+"""The score cache of these runs: a fresh folder, filled by the first (untimed) run."""
 
 
 def cpu_seconds(argv: list[str]) -> float:
     """User + system CPU seconds of one run of `argv` (output discarded; must exit 0)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
@@ -57,6 +65,8 @@ def main() -> None:
         "python -c pass": [sys.executable, "-c", "pass"],
         "dilemma --help": [*cli, "--help"],
         "dilemma validate FILE": [*cli, "validate", scenario_file()],
+        "dilemma score RECORD": [*cli, "score", str(RECORD)],
+        "dilemma score --no-cache RECORD": [*cli, "score", "--no-cache", str(RECORD)],
     }
     for argv in commands.values():  # warm the file cache and the bytecode
         cpu_seconds(argv)
@@ -69,7 +79,7 @@ def main() -> None:
     for name, values in figures.items():
         median = statistics.median(values)
         line = (
-            f"  {name:24} median {median:.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+            f"  {name:32} median {median:.3f} s (min {min(values):.3f}, max {max(values):.3f})"
             f", {median / base:.1f}x python -c pass"
         )
         if name != "python -c pass":

@@ -1,28 +1,48 @@
-"""Scoring speed: 100 and 1,000 generated records of 20 rounds x 4 states.
+"""Scoring speed: records per second without a cache, with a cold and a warm score cache; one
+record end to end; `score --json` against `score`; the viewer's first list.
 
-Prints load and scoring time, records per second, and the ratio of the two sizes' times (about
-10 when cost grows linearly). Records are written once with the test builder (decision and
-negotiation observations, llm_call lines, about 5% fallbacks) into --dir and reused.
+Records (20 rounds x 4 states, the test builder's decision and negotiation observations,
+llm_call lines, about 5% fallbacks) are written once into --dir and reused. For each size:
 
-    python benchmarks/bench_scoring.py [--dir /tmp/bench-records] [--repeat 3]
+  no cache   load and score every record (`tables.score`, the evaluator alone)
+  cold       the same through an empty score cache (scoring plus filling it)
+  warm       again through a new cache object on the same file (a restart): every record a hit
+
+then, in fresh processes (`dilemma score FILE`, wall time, median of --repeat): one record with
+a warm cache, with `--no-cache`, and `python -c pass` for scale; in this process, with the cache
+warm: `score_json` against `score_text` for the largest size up to 1,000, and the viewer's
+first page (`GET /`, a new app on the folder, as after a restart) for up to 1,000 records.
+Every figure comes from this one run; ratios are printed beside them.
+
+    python benchmarks/bench_scoring.py [--dir /tmp/bench-scoring-records] [--repeat 5]
+                                       [--sizes 100,1000,10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dilemma.evaluation.load import load_tables  # noqa: E402
-from dilemma.evaluation.tables import score_tables  # noqa: E402
+from dilemma.evaluation import score_cache  # noqa: E402
+from dilemma.evaluation.score_cache import ScoreCache  # noqa: E402
+from dilemma.evaluation.tables import score  # noqa: E402
 
 from tests.helpers.records import random_builder  # noqa: E402
 
-SIZES = (100, 1000)
+ONE_RECORD_TARGET_S = 1.0
+JSON_TARGET = 1.2
+VIEWER_TARGET_S = 1.0
 
 
 def ensure_records(folder: Path, n: int) -> list[Path]:
@@ -37,40 +57,155 @@ def ensure_records(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def timed(paths: list[Path]) -> tuple[float, float]:
-    """Seconds to load and to score `paths`."""
-    t0 = time.perf_counter()
-    tables = load_tables(paths)
-    t1 = time.perf_counter()
-    scores = score_tables(tables)
-    t2 = time.perf_counter()
-    assert len(scores.runs) == len(paths)
-    return t1 - t0, t2 - t1
+def seconds(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def throughput(paths: list[Path], cache_file: Path) -> dict[str, float]:
+    """Seconds to score `paths` without a cache, into an empty cache, and from it."""
+    cache_file.unlink(missing_ok=True)
+    out = {"no cache": seconds(lambda: score(paths))}
+    cold = ScoreCache(cache_file)
+    out["cold"] = seconds(lambda: cold.score(paths))
+    warm = ScoreCache(cache_file)
+    out["warm"] = seconds(lambda: warm.score(paths))
+    assert warm.hits == len(paths), f"{warm.hits} hits of {len(paths)}"
+    return out
+
+
+def dilemma_command() -> list[str]:
+    script = Path(sys.executable).parent / "dilemma"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("dilemma")
+    return [found] if found else [sys.executable, "-m", "dilemma"]
+
+
+def wall(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
+
+
+def one_record(path: Path, cache_dir: Path, repeat: int) -> dict[str, list[float]]:
+    """Wall seconds of `dilemma score FILE` (warm cache, no cache) and `python -c pass`."""
+    env = {**os.environ, score_cache.CACHE_DIR_ENV: str(cache_dir)}
+    cli = dilemma_command()
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "dilemma score FILE (warm cache)": [*cli, "score", str(path)],
+        "dilemma score FILE --no-cache": [*cli, "score", "--no-cache", str(path)],
+    }
+    for argv in commands.values():  # fills the cache, warms the file cache and bytecode
+        wall(argv, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeat):  # interleaved: a change of load hits all alike
+        for name, argv in commands.items():
+            times[name].append(wall(argv, env))
+    return times
+
+
+def json_against_text(paths: list[Path], repeat: int) -> tuple[float, float]:
+    """Median seconds of score_json and score_text on `paths` (the active cache is warm)."""
+    import json
+
+    from dilemma.cli.score_format import score_json, score_text
+
+    js, text = [], []
+    for _ in range(repeat):
+        js.append(seconds(lambda: json.dumps(score_json(paths), indent=2)))
+        text.append(seconds(lambda: score_text(paths, 80)))
+    return statistics.median(js), statistics.median(text)
+
+
+def viewer_first_page(folder: Path, repeat: int) -> tuple[list[float], int]:
+    """Seconds of the first `GET /` of a new viewer app on `folder`, and the page's bytes."""
+    from starlette.testclient import TestClient
+
+    from dilemma.web.viewer.app import create_app
+
+    times, size = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        with TestClient(create_app(folder), base_url="http://127.0.0.1") as client:
+            page = client.get("/")
+        times.append(time.perf_counter() - start)
+        assert page.status_code == 200, page.status_code
+        size = len(page.content)
+    return times, size
+
+
+def _line(name: str, values: list[float], target: float | None = None) -> str:
+    med = statistics.median(values)
+    text = f"  {name:34} median {med:6.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+    if target is not None:
+        text += " [ok]" if med <= target else f" [over the {target:g} s target]"
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-scoring-records"))
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--repeat", type=int, default=5, help="repeats of the timed commands")
+    parser.add_argument("--sizes", default="100,1000,10000", help="record counts, ascending")
+    parser.add_argument(
+        "--list-only",
+        action="store_true",
+        help="only score --json against score and the viewer's first page",
+    )
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"load average {os.getloadavg()[0]:.1f} at start")
     t = time.perf_counter()
-    paths = ensure_records(args.dir, max(SIZES))
+    paths = ensure_records(args.dir, max(sizes))
     size_mb = sum(p.stat().st_size for p in paths) / 1e6 / len(paths)
     print(f"records ready in {time.perf_counter() - t:.1f}s ({size_mb:.2f} MB each)")
-    totals: dict[int, float] = {}
-    for n in SIZES:
-        runs = [timed(paths[:n]) for _ in range(args.repeat)]
-        load, scoring = min(runs, key=sum)
-        totals[n] = load + scoring
+    work = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
+    try:
+        if not args.list_only:
+            print("records per second (ratio to no cache):")
+        for n in [] if args.list_only else sizes:
+            times = throughput(paths[:n], work / f"scores-{n}.sqlite")
+            base = n / times["no cache"]
+            parts = [
+                f"{name} {n / s:7.1f}/s ({s:6.2f} s, {n / s / base:5.2f}x)"
+                for name, s in times.items()
+            ]
+            print(f"  {n:>6} records: " + "  ".join(parts))
+        one = {} if args.list_only else one_record(paths[0], work / "cli-cache", args.repeat)
+        if one:
+            print(f"one record end to end, wall time, {args.repeat} runs each:")
+        for name, values in one.items():
+            target = ONE_RECORD_TARGET_S if "warm" in name else None
+            print(_line(name, values, target))
+        small = [n for n in sizes if n <= 1000] or sizes[:1]
+        listed = paths[: small[-1]]
+        folder = args.dir.with_name(f"{args.dir.name}-first-{len(listed)}")
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            for p in listed:  # hard links: the viewer lists no symlink leading outside
+                os.link(p, folder / p.name)
+        score_cache.use(ScoreCache(work / "shared.sqlite"))
+        score_cache.active().score(sorted(folder.glob("*.jsonl")))  # type: ignore[union-attr]
+        js, text = json_against_text(sorted(folder.glob("*.jsonl")), args.repeat)
+        verdict = "ok" if js / text <= JSON_TARGET else f"over the {JSON_TARGET}x target"
         print(
-            f"{n:>5} records: load {load:6.2f}s  score {scoring:6.2f}s  total {totals[n]:6.2f}s"
-            f"  -> {n / totals[n]:6.1f} records/s (scoring alone {n / scoring:7.1f}/s)"
+            f"score --json against score, {len(listed)} records, warm cache:"
+            f" {js:.3f} s / {text:.3f} s = {js / text:.2f}x [{verdict}]"
         )
-    small, large = SIZES
-    print(
-        f"time ratio {large}/{small}: {totals[large] / totals[small]:.2f}"
-        f" (linear = {large / small:.0f})"
-    )
+        try:
+            view, page_bytes = viewer_first_page(folder, args.repeat)
+        except ImportError as exc:
+            print(f"viewer: not measured ({exc}; needs the web extra)")
+        else:
+            print(f"viewer first page, {len(listed)} records, warm cache ({page_bytes} bytes):")
+            print(_line("GET / of a new viewer", view, VIEWER_TARGET_S))
+    finally:
+        score_cache.use(None)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.distributions import t_ppf, t_sf
 from dilemma.evaluation.stats import group_ols2
-from scipy import stats
 
 ALPHA = 0.05
 POWER = 0.80
@@ -76,8 +76,8 @@ def reaction_tests(p: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         t = fit["c1"].to_numpy() / se
         df = np.maximum(dof, 1)
-        p_value = np.where(fit["ok"], 2.0 * stats.t.sf(np.abs(t), df), np.nan)
-        mde = (stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(POWER, df)) * se
+        p_value = np.where(fit["ok"], 2.0 * t_sf(np.abs(t), df), np.nan)
+        mde = (t_ppf(1 - ALPHA / 2, df) + t_ppf(POWER, df)) * se
     out = pd.DataFrame(
         {
             "react": fit["c1"].to_numpy(),

@@ -62,9 +62,9 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.distributions import chi2_ppf, t_sf
 from dilemma.evaluation.reaction import REACTION_COLUMNS, condition_number, reaction_tests
 from dilemma.evaluation.stats import MIN_REGRESSION_POINTS, group_ols2
-from scipy import stats
 
 STABLE = "stable"
 RUNAWAY = "runaway"
@@ -150,7 +150,7 @@ def equation_fits(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     reaction = fit["c1"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         t = reaction / se_r
-        p = np.where(fit["ok"], 2.0 * stats.t.sf(np.abs(t), np.maximum(dof, 1)), np.nan)
+        p = np.where(fit["ok"], 2.0 * t_sf(np.abs(t), np.maximum(dof, 1)), np.nan)
     return pd.DataFrame(
         {
             "reaction": reaction,
@@ -171,6 +171,18 @@ def equation_fits(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         },
         index=fit.index,
     )
+
+
+def reaction_rows(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows of every directed equation (`equation_rows`: war losses are shocks) with the
+    applied growth rates of i and j in that round (growth_own, growth_rival; NaN on fallback):
+    the input of `dilemma.evaluation.reaction_pooled`. Here, and not there, so that scoring
+    does not import statsmodels."""
+    rows = equation_rows(p, wars)
+    growth = p[["run_id", "round", "i", "j", "growth_pct_i", "growth_pct_j"]].rename(
+        columns={"growth_pct_i": "growth_own", "growth_pct_j": "growth_rival"}
+    )
+    return rows.merge(growth, on=["run_id", "round", "i", "j"], how="left")
 
 
 def equation_rows(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -245,7 +257,7 @@ def _t_scale(dof: np.ndarray, u: np.ndarray) -> np.ndarray:
     """1 / sqrt(chi2(dof) / dof) for the common uniforms u, one row per dyad."""
     out = np.empty((len(dof), len(u)))
     for k in np.unique(dof):
-        out[dof == k] = 1.0 / np.sqrt(stats.chi2.ppf(u, k) / k)
+        out[dof == k] = 1.0 / np.sqrt(chi2_ppf(u, k) / k)
     return out
 
 

@@ -53,10 +53,9 @@ def plain(value: Any) -> Any:
 
 def runs_json(scores: Scores) -> list[dict[str, Any]]:
     """One JSON-ready object per run of already computed scores."""
-    dyads = scores.dyads.groupby("run_id", sort=False)
-    states = scores.states.groupby("run_id", sort=False)
-    flagged = scores.state_rounds[scores.state_rounds["rule_violations"] > 0]
-    violations = flagged.groupby("run_id", sort=False)
+    dyads = _by_run(scores.dyads)
+    states = _by_run(scores.states)
+    violations = _by_run(scores.state_rounds[scores.state_rounds["rule_violations"] > 0])
     out: list[dict[str, Any]] = []
     for run in scores.runs.to_dict("records"):
         rid = run["run_id"]
@@ -107,7 +106,7 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
         obj["index_weights"] = _weights(run["index_weights"])
         obj["violations"] = [
             {"round": plain(v["round"]), "state": v["state"], "rules": v["violations"]}
-            for v in _records(violations, rid)
+            for v in violations.get(rid, [])
         ]
         obj["richardson"] = [
             {
@@ -128,7 +127,7 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 **{f"se_react_{k}": plain(d[f"rich_se_react_{k}"]) for k in ("a", "b")},
                 **{f"mde_{k}": plain(d[f"rich_mde_{k}"]) for k in ("a", "b")},
             }
-            for d in _records(dyads, rid)
+            for d in dyads.get(rid, [])
         ]
         obj["states"] = [
             {
@@ -148,7 +147,7 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                     "said_did_mae",
                 )
             }
-            for s in _records(states, rid)
+            for s in states.get(rid, [])
         ]
         obj.update({k: plain(run[k]) for k in INTENT_MEASURES})
         obj["intent_dyads"] = [
@@ -156,7 +155,7 @@ def runs_json(scores: Scores) -> list[dict[str, Any]]:
                 "dyad": [d["a"], d["b"]],
                 **{side: {k: plain(d[f"{k}_{side}"]) for k in INTENT_MEASURES} for side in SIDES},
             }
-            for d in _records(dyads, rid)
+            for d in dyads.get(rid, [])
         ]
         obj["insufficient_data"] = [k for k in HEADLINE if obj.get(k) is None]
         out.append(obj)
@@ -169,12 +168,13 @@ def _weights(text: Any) -> dict[str, float]:
     return {name: float(value) for name, value in pairs}
 
 
-def _records(groups: Any, key: str) -> list[dict[str, Any]]:
-    try:
-        frame: pd.DataFrame = groups.get_group(key)
-    except KeyError:
-        return []
-    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+def _by_run(frame: pd.DataFrame) -> dict[Any, list[dict[str, Any]]]:
+    """The rows of `frame` as dicts, grouped by run id (row order kept): one pass over the
+    frame, not one lookup per run."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for row in frame.to_dict("records"):
+        out.setdefault(row["run_id"], []).append({str(k): v for k, v in row.items()})
+    return out
 
 
 def display_value(value: Any, digits: int = 2) -> str:

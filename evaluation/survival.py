@@ -23,10 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from dilemma.evaluation.verdicts import holm
-from scipy.stats import norm
-from statsmodels.duration.hazard_regression import PHReg
-from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from dilemma.core.ladder import FORCE_RUNGS, RUNG_ORDER
 
@@ -68,6 +64,8 @@ class SurvivalResult:
 
 def km_curves(runs: pd.DataFrame, by: str) -> pd.DataFrame:
     """Kaplan-Meier survival per level of `by` for both outcomes, as step points."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
     rows: list[dict[str, object]] = []
     for outcome, time_col in OUTCOMES.items():
         for level, g in runs.groupby(by, sort=True):
@@ -94,6 +92,8 @@ def km_curves(runs: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def restricted_mean(time: np.ndarray, event: np.ndarray, tau: float) -> float:
     """Restricted mean survival time up to `tau`: the area under the Kaplan-Meier curve."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
     if len(time) == 0:
         return math.nan
     sf = SurvfuncRight(time, event)
@@ -106,6 +106,8 @@ def _cox(
     time: np.ndarray, event: np.ndarray, group: np.ndarray, alpha: float
 ) -> tuple[float, float, float, float, float]:
     """Hazard ratio of group 1 vs 0: (hr, lo95, hi95, lo_eq, hi_eq); NaN when not identified."""
+    from statsmodels.duration.hazard_regression import PHReg
+
     nan = (math.nan,) * 5
     if event[group == 1].sum() == 0 or event[group == 0].sum() == 0:
         return nan  # a level with no event: the ratio is 0 or infinite, not estimable
@@ -129,6 +131,8 @@ def _cox(
 
 
 def _z(q: float) -> float:
+    from scipy.stats import norm
+
     return float(norm.ppf(q))
 
 
@@ -136,6 +140,8 @@ def survival_contrasts(
     runs: pd.DataFrame, by: str, *, alpha: float = 0.05, margin: float = HR_MARGIN
 ) -> SurvivalResult:
     """Kaplan-Meier curves, log-rank tests and Cox hazard ratios of `by` on both outcomes."""
+    from statsmodels.duration.survfunc import survdiff
+
     if margin <= 1:
         raise ValueError(f"hazard-ratio margin must be above 1, not {margin}")
     runs = runs[runs[by].notna()]
@@ -177,6 +183,8 @@ def survival_contrasts(
 
 def _with_verdicts(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Holm-correct the log-rank p-values over outcomes x pairs and add each verdict."""
+    from dilemma.evaluation.verdicts import holm  # statsmodels: not needed to score runs
+
     if tests.empty:
         return tests
     pvals = tests["logrank_p"].to_numpy(dtype="float64")

@@ -9,9 +9,10 @@ Every frame has the typed, documented columns listed in `dilemma.evaluation.colu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 from dilemma.evaluation import arms, columns
@@ -32,8 +33,7 @@ from dilemma.evaluation.load import Tables, load_tables
 from dilemma.evaluation.outcome import run_outcomes
 from dilemma.evaluation.pairs import pair_rounds
 from dilemma.evaluation.quality import rates, state_quality
-from dilemma.evaluation.reaction_pooled import reaction_rows
-from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics
+from dilemma.evaluation.richardson import FIT_COLUMNS, directed_fits, dynamics, reaction_rows
 from dilemma.evaluation.signals import (
     add_dyad_signals,
     add_run_signals,
@@ -63,7 +63,7 @@ class Scores:
     skipped: list[tuple[Path, str]]
     reaction_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The data of every directed Richardson equation, one row per run, round and ordered pair
-    (`dilemma.evaluation.reaction_pooled.reaction_rows`): input of the pooled reaction fits."""
+    (`dilemma.evaluation.richardson.reaction_rows`): input of the pooled reaction fits."""
 
 
 def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
@@ -72,17 +72,52 @@ def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
     return [p for item in items for p in find_records(Path(item))]
 
 
+class Cache(Protocol):
+    """What `score` reads scores through (dilemma.evaluation.score_cache.ScoreCache)."""
+
+    def score(self, paths: Iterable[Path], *, grains: Sequence[str] = ...) -> Scores:
+        """Scores of `paths`, from the cache where it holds them."""
+        ...
+
+
+_cache: Cache | None = None
+
+
+def use_cache(cache: Cache | None) -> None:
+    """Make `score` read and fill `cache` (None: score without one); see score_cache.use."""
+    global _cache
+    _cache = cache
+
+
+def active_cache() -> Cache | None:
+    """The cache `score` uses, if any."""
+    return _cache
+
+
 def score(
     source: Path | str | Iterable[Path | str],
     *,
     index_weights: Mapping[str, float] | None = None,
+    grains: Sequence[str] | None = None,
 ) -> Scores:
     """Score a record, a folder of records or several paths; raises NoRecordsError if none.
 
     `index_weights` declares the escalation index's weights by part name (ladder, arms, threat,
     spiral, war); the default is dilemma.evaluation.index.DEFAULT_WEIGHTS.
+
+    With a score cache in use (`dilemma.evaluation.score_cache.use`, as the command line does),
+    records scored before and unchanged since are read from it (default weights only); then
+    only `grains` (names of the frames, e.g. ("runs", "dyads"); None: all) are sure to be
+    filled, the others may come back empty.
     """
     paths = record_paths(source)
+    cache = _cache if index_weights is None else None
+    if cache is not None:
+        scores = cache.score(paths) if grains is None else cache.score(paths, grains=grains)
+        if scores.runs.empty:
+            reasons = "; ".join(f"{p}: {why}" for p, why in scores.skipped) or "no *.jsonl files"
+            raise NoRecordsError(f"no readable record ({reasons})")
+        return scores
     tables = load_tables(paths)
     if tables.runs.empty:
         reasons = "; ".join(f"{p}: {why}" for p, why in tables.skipped) or "no *.jsonl files"

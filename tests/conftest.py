@@ -44,6 +44,20 @@ def _latency_file(
     return path
 
 
+@pytest.fixture(autouse=True)
+def _score_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The score cache of commands run in a test is the test's own, and none is left in use
+    for the next test (the command line turns one on for its process)."""
+    from dilemma.evaluation import score_cache
+
+    folder = tmp_path_factory.mktemp("score-cache")
+    monkeypatch.setenv(score_cache.CACHE_DIR_ENV, str(folder))
+    yield folder
+    score_cache.use(None)
+
+
 @pytest.fixture
 def openai_server() -> Iterator[FakeOpenAIServer]:
     """A started fake OpenAI-compatible server; set `responder` or script it per test."""

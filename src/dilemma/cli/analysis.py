@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dilemma.cli.common import console, err, fail
+from dilemma.cli.common import NoCacheOption, console, err, fail, use_score_cache
 from dilemma.cli.common import out as results
 from dilemma.core.safe_text import redact, safe_console
 
@@ -21,8 +21,10 @@ def score(
             "--wide", help="every column and estimate (default: fit the terminal, e.g. 80 columns)"
         ),
     ] = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Score records: escalation, spirals, misperception, Richardson fits, data quality."""
+    use_score_cache(no_cache)
     import json
     import shutil
 
@@ -89,8 +91,10 @@ def compare(
             " fewer are drawn once the verdict cannot move)",
         ),
     ] = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Does a factor change behaviour? Verdict changes / equivalent / inconclusive, with tests."""
+    use_score_cache(no_cache)
     from dilemma.cli.compare import CompareRequest, compare_output
     from dilemma.evaluation.comparison import CompareError
     from dilemma.evaluation.conditions import pilot_note
@@ -120,8 +124,10 @@ def compare(
 def export(
     path: Annotated[Path, typer.Argument(help="a record or a folder of records")],
     out: Annotated[Path, typer.Option("-o", "--out", help="folder for the tables")],
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Export runs, rounds, dyads, states, pairs, texts and calls (CSV, Parquet, dictionary)."""
+    use_score_cache(no_cache)
     from dilemma.cli.export import export_tables
     from dilemma.records.schema import RecordError
 
@@ -149,8 +155,10 @@ def report(
             help="include each run's model calls when the report has at most this many runs",
         ),
     ] = 10,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Write one self-contained HTML report: verdicts, stats, plots, transcripts, model calls."""
+    use_score_cache(no_cache)
     from dilemma.records.schema import RecordError
     from dilemma.report.build import ReportError, write_report
 

@@ -122,6 +122,27 @@ MaxCostOption = Annotated[
     float | None, typer.Option(help=MAX_COST_HELP, callback=positive_usd, metavar="USD")
 ]
 MaxCallsOption = Annotated[int | None, typer.Option(min=1, help=MAX_CALLS_HELP, metavar="N")]
+NoCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="score every record afresh: neither read nor fill the score cache"
+        " (also DILEMMA_NO_CACHE=1)",
+    ),
+]
+
+
+def use_score_cache(no_cache: bool) -> None:
+    """Score through the per-record score cache (docs/records.md) unless `--no-cache` or
+    DILEMMA_NO_CACHE says not to."""
+    from dilemma.evaluation import score_cache
+
+    if no_cache or not score_cache.enabled_by_environment():
+        score_cache.use(None)
+    else:
+        score_cache.use(score_cache.ScoreCache(score_cache.default_file()))
+
+
 """Options that `run` and `sweep` share."""
 
 

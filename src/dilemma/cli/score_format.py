@@ -22,11 +22,13 @@ from dilemma.evaluation.tables import Scores, score
 __all__ = ["HEADLINE", "display_value", "runs_json", "runs_text", "score_json", "score_text"]
 
 Source = Path | str | Iterable[Path | str]
+GRAINS = ("runs", "dyads", "states", "state_rounds")
+"""The frames the table and the JSON are made of (all a score cache need read)."""
 
 
 def score_json(source: Source) -> list[dict[str, Any]]:
     """One JSON-ready object per run found in `source` (a record, a folder, or several)."""
-    return runs_json(score(source))
+    return runs_json(score(source, grains=GRAINS))
 
 
 def _est(d: dict[Any, Any], k: str, digits: int = 3) -> str:
@@ -179,4 +181,4 @@ def runs_text(scores: Scores, width: int | None = None) -> str:
 
 def score_text(source: Source, width: int | None = None) -> str:
     """The readable table for the runs found in `source` (see `runs_text`)."""
-    return runs_text(score(source), width)
+    return runs_text(score(source, grains=GRAINS), width)

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from dilemma.cli.common import NoCacheOption
 from dilemma.web.guard import is_loopback as is_loopback
 from dilemma.web.guard import non_loopback_warning
 
@@ -105,9 +106,12 @@ def view(
     host: Annotated[str, typer.Option(help="address to listen on (default: loopback only)")] = (
         "127.0.0.1"
     ),
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Serve a live web page of a folder's runs, updated while a sweep writes (`web` extra)."""
-    from dilemma.cli.common import INTERRUPTED, console, fail
+    from dilemma.cli.common import INTERRUPTED, console, fail, use_score_cache
+
+    use_score_cache(no_cache)
 
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False)

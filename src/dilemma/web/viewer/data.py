@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from dilemma.evaluation import score_cache
 from dilemma.evaluation.measure_sets import DEFAULT_PRIMARY
 from dilemma.evaluation.tables import Scores, score
 from dilemma.records.reader import NoRecordsError, find_records, read_header
@@ -203,6 +204,17 @@ def _outcome(scored: str, mtime: float, now: float) -> str:
     return RUNNING if now - mtime < STALE_S else INCOMPLETE
 
 
+LIST_GRAINS = ("runs", "states")
+"""The grains the list needs: the runs' measures and the states' negotiation fallbacks."""
+
+
+def score_for_list(paths: list[Path]) -> Scores:
+    """Scores of `paths` for the list: from the score cache when one is in use (`dilemma view`
+    turns it on), which then reads only LIST_GRAINS; else every grain, scored afresh."""
+    cache = score_cache.active()
+    return cache.score(paths, grains=LIST_GRAINS) if cache is not None else score(paths)
+
+
 class RunIndex:
     """The runs of one folder, rescanned on demand and cached per file by (mtime, size).
 
@@ -213,7 +225,7 @@ class RunIndex:
         self,
         root: Path,
         *,
-        scorer: Callable[[list[Path]], Scores] = score,
+        scorer: Callable[[list[Path]], Scores] = score_for_list,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = root
