@@ -74,11 +74,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+DEFAULT_THREADS = 1
+"""Threads of the server unless `DILEMMA_LOCAL_THREADS` says otherwise. One: a 270M model
+gains little from a second thread on an idle machine, while on a busy one llama.cpp's threads
+wait for each other at every step and generation collapsed 5-20x (docs/models.md)."""
+
+
 def _default_threads() -> int:
     env = os.environ.get(THREADS_ENV)
     if env:
         return max(1, int(env))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return DEFAULT_THREADS
 
 
 def _default_n_ctx() -> int:
