@@ -4,8 +4,9 @@ Two configurations decide on the same observations, on two local servers of thei
 given as SETUP:SAMPLING:TEXT_MAX (prompt setup, sampling mode of
 dilemma.models.local.server_main, free-text cap or `none`):
 
-- before: `--before base-model:prefilter:160` (0.3.0's default: grammar over the 256 most
-  likely tokens, every token sampled); `baseline:stock:none` is the setup before that;
+- before: `--before base-model:prefilter:160:logits_all` (0.3.0's default: grammar over the 256
+  most likely tokens, every token sampled, the server keeping the logits of every token);
+  `baseline:stock:none:logits_all` is the setup before that;
 - after: `--after base-model:forced:LOCAL_TEXT_MAX` (the current default: grammar-forced
   stretches fed in one batch, free text capped at dilemma.models.local.model.LOCAL_TEXT_MAX).
 
@@ -235,9 +236,11 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
     }
 
 
-def start_server(sampling: str) -> LocalServer:
-    """A local server of our own with the given sampling mode."""
-    server = LocalServer(LocalServerConfig(model_path=ensure_model_file(), sampling=sampling))
+def start_server(sampling: str, logits_all: bool = False) -> LocalServer:
+    """A local server of our own with the given sampling mode (`logits_all`: as 0.3.0)."""
+    server = LocalServer(
+        LocalServerConfig(model_path=ensure_model_file(), sampling=sampling, logits_all=logits_all)
+    )
     server.start()
     return server
 
@@ -248,10 +251,14 @@ async def main() -> None:
     parser.add_argument("--max-retries", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=700)
     parser.add_argument(
-        "--before", default="base-model:prefilter:160", help="SETUP:SAMPLING:TEXT_MAX"
+        "--before",
+        default="base-model:prefilter:160:logits_all",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
     )
     parser.add_argument(
-        "--after", default=f"base-model:forced:{LOCAL_TEXT_MAX}", help="SETUP:SAMPLING:TEXT_MAX"
+        "--after",
+        default=f"base-model:forced:{LOCAL_TEXT_MAX}",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
     )
     parser.add_argument("--out", type=Path, help="write every outcome and the summary as JSON")
     args = parser.parse_args()
@@ -264,8 +271,8 @@ async def main() -> None:
     warmups: dict[str, Outcome] = {}
     try:
         for label, spec in (("before", args.before), ("after", args.after)):
-            setup_name, sampling, text_max = spec.split(":")
-            server = start_server(sampling)
+            setup_name, sampling, text_max, *flags = spec.split(":")
+            server = start_server(sampling, logits_all="logits_all" in flags)
             servers.append(server)
             configs.append(
                 Config(

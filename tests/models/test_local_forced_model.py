@@ -73,7 +73,7 @@ def _llama() -> Any:
 
 
 def test_forced_stretches_are_fed_and_the_reply_fits_the_schema(patched: Path) -> None:
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     llm = _llama()
     grammar = LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)

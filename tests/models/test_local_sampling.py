@@ -194,7 +194,7 @@ def test_patch_applies_once_and_makes_json_strings_refuse_control_characters(
 
 
 @needs_extra
-def test_prefilter_mode_keeps_the_optional_space_and_generate(
+def test_prefilter_mode_keeps_the_optional_space(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from llama_cpp import llama_grammar
@@ -206,9 +206,8 @@ def test_prefilter_mode_keeps_the_optional_space_and_generate(
     monkeypatch.setitem(
         llama_grammar.PRIMITIVE_RULES, "char", llama_grammar.PRIMITIVE_RULES["char"]
     )
-    generate = Llama.generate
     lsm.patch_llama_cpp(lsm.PREFILTER)
-    assert Llama.generate is generate and llama_grammar.SPACE_RULE == lsm.STOCK_SPACE_RULE
+    assert llama_grammar.SPACE_RULE == lsm.STOCK_SPACE_RULE
 
 
 @needs_extra
@@ -367,3 +366,10 @@ def test_local_client_sends_the_capped_schema() -> None:
     uncapped = local_model.LocalChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="x")
     payload = uncapped._get_request_payload([HumanMessage("Decide.")], **bound.kwargs)
     assert set(re.findall(r'"maxLength": (\d+)', json.dumps(payload["tools"]))) == {"160", "400"}
+
+
+def test_server_keeps_only_the_last_logits_unless_asked() -> None:
+    args = local_server.LocalServerConfig(model_path=Path("m"), sampling="forced").args(1234)
+    assert args[args.index("--logits_all") + 1] == "False"
+    config = local_server.LocalServerConfig(model_path=Path("m"), logits_all=True)
+    assert config.args(1)[config.args(1).index("--logits_all") + 1] == "True"

@@ -126,6 +126,10 @@ class LocalServerConfig:
     sampling: str = field(default_factory=_default_sampling)
     """How grammar-constrained tokens are sampled (`DILEMMA_LOCAL_SAMPLING`): `prefilter`, the
     default, or `stock` (see dilemma.models.local.server_main)."""
+    logits_all: bool = False
+    """Keep the logits of every evaluated token (llama_cpp.server's default, True, computes the
+    whole 262k-token output layer for each prompt token and keeps 1 MB per token: 4-6 GB and
+    most of the prompt time; only logprobs need it, and no client here asks for them)."""
     startup_timeout_s: float = 120.0
     stop_timeout_s: float = 3.0
     chat_format: str = CHAT_FORMAT
@@ -155,6 +159,8 @@ class LocalServerConfig:
             str(self.n_ctx),
             "--interrupt_requests",
             "False",
+            "--logits_all",
+            str(self.logits_all),
         ]
 
 

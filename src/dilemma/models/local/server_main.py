@@ -486,7 +486,8 @@ def _prefix_state(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
     size = lib.llama_state_get_size(llama._ctx.ctx)
     buf = (ctypes.c_uint8 * size)()
     written = lib.llama_state_get_data(llama._ctx.ctx, buf, size)
-    path = store.save(tokens[:shared], bytes(buf[:written]))
+    path = store.save(tokens[:shared], ctypes.string_at(buf, written))
+    del buf
     memo.saved = True
     print(f"dilemma: saved the state of {shared} shared prompt tokens to {path}", file=sys.stderr)
 
@@ -507,7 +508,10 @@ def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[.
         if id(self) not in memos:
             folder = state_dir(os.environ)
             key = store_key(
-                self.model_path, os.path.getsize(self.model_path), __version__, self.n_ctx()
+                self.model_path,
+                os.path.getsize(self.model_path),
+                f"{__version__}-logits{int(bool(self._logits_all))}",
+                self.n_ctx(),
             )
             memos[id(self)] = PrefixMemo(PrefixStore(folder, key) if folder else None)
         _prefix_state(self, tokens, memos[id(self)])
