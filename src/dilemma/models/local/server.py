@@ -124,8 +124,8 @@ class LocalServerConfig:
     n_threads: int = field(default_factory=_default_threads)
     n_ctx: int = field(default_factory=_default_n_ctx)
     sampling: str = field(default_factory=_default_sampling)
-    """How grammar-constrained tokens are sampled (`DILEMMA_LOCAL_SAMPLING`): `prefilter`, the
-    default, or `stock` (see dilemma.models.local.server_main)."""
+    """How grammar-constrained tokens are sampled (`DILEMMA_LOCAL_SAMPLING`): `forced`, the
+    default, `prefilter` or `stock` (see dilemma.models.local.server_main)."""
     logits_all: bool = False
     """Keep the logits of every evaluated token (llama_cpp.server's default, True, computes the
     whole 262k-token output layer for each prompt token and keeps 1 MB per token: 4-6 GB and
