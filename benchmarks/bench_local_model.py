@@ -1,12 +1,14 @@
 """Measure the embedded `local` model, before against after, interleaved decision by decision.
 
-Two configurations decide on the same observations, on two local servers of their own:
+Two configurations decide on the same observations, on two local servers of their own, each
+given as SETUP:SAMPLING:TEXT_MAX (prompt setup, sampling mode of
+dilemma.models.local.server_main, free-text cap or `none`):
 
-- before: prompt setup `baseline`, sampling `stock` (llama-cpp-python's own grammar order),
-  free text up to the schemas' own limits (`--before baseline:stock:none`);
-- after: prompt setup `base-model`, sampling `prefilter` (dilemma.models.local.server_main), free
-text
-  capped at dilemma.models.local.model.LOCAL_TEXT_MAX (`--after base-model:prefilter:160`).
+- before: `--before base-model:prefilter:160:logits_all` (0.3.0's default: grammar over the 256
+  most likely tokens, every token sampled, the server keeping the logits of every token);
+  `baseline:stock:none:logits_all` is the setup before that;
+- after: `--after base-model:forced:LOCAL_TEXT_MAX` (the current default: grammar-forced
+  stretches fed in one batch, free text capped at dilemma.models.local.model.LOCAL_TEXT_MAX).
 
 For each observation both answer, alternating which goes first, so load on the machine hits
 both alike. Every decision goes through the real state agent (prompt setup, per-state reply
@@ -17,7 +19,8 @@ random and tit-for-tat in turn), so threats range from none to attacks under way
 Measured per configuration: validation rate (a valid decision after at most `--max-retries`
 re-asks), seconds per decision (re-asks included), the server's CPU seconds per decision (user
 plus system time of its process: unlike wall time it hardly depends on what else the machine
-runs, and with one thread it approximates the wall time on an idle core), output tokens, and the
+runs, and with one thread it approximates the wall time on an idle core), prompt and output
+tokens (output tokens count forced ones too), the characters of the replies, and the
 incoherence rate: the share of valid decisions that choose violent escalation or all-out war
 against a state the decider itself rates at threat 3 or lower. Before the measured decisions,
 each configuration makes one unmeasured decision (reported apart): the first call of a server
@@ -25,8 +28,8 @@ evaluates the whole prompt, later calls reuse the prefix they share with the one
 
     python benchmarks/bench_local_model.py --decisions 30 [--out results.json]
 
-Set DILEMMA_LOCAL_THREADS to choose the servers' threads. Prints one line per decision and a
-summary. Never runs as a test.
+Set DILEMMA_LOCAL_THREADS to choose the servers' threads (default 1). Prints one line per
+decision, the load average at the start and the end, and a summary. Never runs as a test.
 """
 
 from __future__ import annotations
@@ -157,7 +160,9 @@ class Outcome:
     attempts: int
     seconds: float
     server_cpu_s: float
+    prompt_tokens: int
     output_tokens: int
+    output_chars: int
     action: str | None
     rung: str | None
     target_threat: int | None
@@ -190,7 +195,9 @@ async def decide(config: Config, s: Situation, max_retries: int) -> Outcome:
         attempts=result.attempts,
         seconds=seconds,
         server_cpu_s=cpu,
+        prompt_tokens=sum(c.input_tokens or 0 for c in logs),
         output_tokens=sum(c.output_tokens or 0 for c in logs),
+        output_chars=sum(len(c.raw) for c in logs),
         action=decision.action.value if decision else None,
         rung=ACTION_RUNG[decision.action].value if decision else None,
         target_threat=threat,
@@ -214,7 +221,11 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
         "median_s": statistics.median(seconds),
         "max_s": max(seconds),
         "mean_server_cpu_s": statistics.mean(o.server_cpu_s for o in outcomes),
+        "median_server_cpu_s": statistics.median(o.server_cpu_s for o in outcomes),
+        "max_server_cpu_s": max(o.server_cpu_s for o in outcomes),
+        "mean_prompt_tokens": sum(o.prompt_tokens for o in outcomes) / n,
         "mean_output_tokens": tokens / n,
+        "mean_output_chars": sum(o.output_chars for o in outcomes) / n,
         "output_tokens_per_s": tokens / sum(seconds),
         "incoherent": sum(o.incoherent for o in valid),
         "incoherence_rate": sum(o.incoherent for o in valid) / len(valid) if valid else 0.0,
@@ -225,9 +236,11 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
     }
 
 
-def start_server(sampling: str) -> LocalServer:
-    """A local server of our own with the given sampling mode."""
-    server = LocalServer(LocalServerConfig(model_path=ensure_model_file(), sampling=sampling))
+def start_server(sampling: str, logits_all: bool = False) -> LocalServer:
+    """A local server of our own with the given sampling mode (`logits_all`: as 0.3.0)."""
+    server = LocalServer(
+        LocalServerConfig(model_path=ensure_model_file(), sampling=sampling, logits_all=logits_all)
+    )
     server.start()
     return server
 
@@ -237,21 +250,29 @@ async def main() -> None:
     parser.add_argument("--decisions", type=int, default=30)
     parser.add_argument("--max-retries", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=700)
-    parser.add_argument("--before", default="baseline:stock:none", help="SETUP:SAMPLING:TEXT_MAX")
     parser.add_argument(
-        "--after", default=f"base-model:prefilter:{LOCAL_TEXT_MAX}", help="SETUP:SAMPLING:TEXT_MAX"
+        "--before",
+        default="base-model:prefilter:160:logits_all",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
+    )
+    parser.add_argument(
+        "--after",
+        default=f"base-model:forced:{LOCAL_TEXT_MAX}",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
     )
     parser.add_argument("--out", type=Path, help="write every outcome and the summary as JSON")
     args = parser.parse_args()
 
     options = ModelOptions(max_tokens=args.max_tokens)
+    load_start = os.getloadavg()
+    print(f"load average at start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
     servers: list[LocalServer] = []
     configs: list[Config] = []
     warmups: dict[str, Outcome] = {}
     try:
         for label, spec in (("before", args.before), ("after", args.after)):
-            setup_name, sampling, text_max = spec.split(":")
-            server = start_server(sampling)
+            setup_name, sampling, text_max, *flags = spec.split(":")
+            server = start_server(sampling, logits_all="logits_all" in flags)
             servers.append(server)
             configs.append(
                 Config(
@@ -289,7 +310,7 @@ async def main() -> None:
                 print(
                     f"{i + 1:3d} {o.config:6s} {o.scenario:18s} {o.state:6s} r{o.rounds_before}"
                     f" {'valid' if o.valid else 'FLAGGED':7s} att={o.attempts} {o.seconds:6.1f}s"
-                    f" cpu={o.server_cpu_s:5.1f}s"
+                    f" cpu={o.server_cpu_s:5.1f}s in={o.prompt_tokens:5d}"
                     f" out={o.output_tokens:4d} {o.action or '-':17s} threat={o.target_threat}"
                     f"{note}",
                     flush=True,
@@ -297,6 +318,7 @@ async def main() -> None:
     finally:
         for server in servers:
             server.stop()
+    load_end = os.getloadavg()
     figures = {c.label: summary([o for o in outcomes if o.config == c.label]) for c in configs}
     for label, f in figures.items():
         print(f"\n{label} ({getattr(args, label)}):")
@@ -305,12 +327,17 @@ async def main() -> None:
     before, after = figures["before"]["mean_s"], figures["after"]["mean_s"]
     assert isinstance(before, float) and isinstance(after, float)
     print(f"\nmean seconds per decision after/before: {after / before:.2f}")
+    cpu_b, cpu_a = figures["before"]["mean_server_cpu_s"], figures["after"]["mean_server_cpu_s"]
+    assert isinstance(cpu_b, float) and isinstance(cpu_a, float)
+    print(f"mean server CPU s per decision after/before: {cpu_a / cpu_b:.2f}")
+    print(f"load average at start {load_start[0]:.2f}, at end {load_end[0]:.2f} (1 min)")
     if args.out is not None:
         args.out.write_text(
             json.dumps(
                 {
                     "args": {k: str(v) for k, v in vars(args).items()},
                     "threads": servers[0].config.n_threads if servers else None,
+                    "load_average": {"start": load_start, "end": load_end},
                     "summary": figures,
                     "first_calls": {k: asdict(o) for k, o in warmups.items()},
                     "outcomes": [asdict(o) for o in outcomes],

@@ -35,10 +35,11 @@ NEG_INF = float("-inf")
 # --- mode and guard -------------------------------------------------------------------------
 
 
-def test_sampling_mode_defaults_to_prefilter_and_refuses_unknown_modes() -> None:
-    assert lsm.sampling_mode({}) == lsm.PREFILTER
+def test_sampling_mode_defaults_to_forced_and_refuses_unknown_modes() -> None:
+    assert lsm.sampling_mode({}) == lsm.FORCED
     assert lsm.sampling_mode({lsm.SAMPLING_ENV: " stock "}) == lsm.STOCK
-    with pytest.raises(ValueError, match="prefilter, stock"):
+    assert lsm.sampling_mode({lsm.SAMPLING_ENV: "prefilter"}) == lsm.PREFILTER
+    with pytest.raises(ValueError, match="forced, prefilter, stock"):
         lsm.sampling_mode({lsm.SAMPLING_ENV: "fast"})
 
 
@@ -67,6 +68,16 @@ def test_prefilter_goes_before_top_k_or_greedy() -> None:
 class _FakeLlama:
     def _init_sampler(self, top_k: int = 40, grammar: Any = None) -> Any:
         return self._sampler.sample(1, 2)  # type: ignore[attr-defined]
+
+    def generate(self, tokens: list[int]) -> Any:
+        tokens_or_none = yield 1
+        tokens.extend(tokens_or_none)
+
+    def tokenize(self) -> None: ...
+
+    def detokenize(self) -> None: ...
+
+    def token_eos(self) -> None: ...
 
 
 class _ChangedLlama:
@@ -103,13 +114,13 @@ def _lib(**changes: Any) -> Any:
     return type("Lib", (), names)
 
 
-def _grammar_module(rule: str = lsm.STOCK_CHAR_RULE) -> Any:
-    return type("Grammar", (), {"PRIMITIVE_RULES": {"char": _Rule(rule)}})
+def _grammar_module(rule: str = lsm.STOCK_CHAR_RULE, space: str = lsm.STOCK_SPACE_RULE) -> Any:
+    return type("Grammar", (), {"PRIMITIVE_RULES": {"char": _Rule(rule)}, "SPACE_RULE": space})
 
 
 def test_internals_guard_accepts_what_the_patch_expects() -> None:
     assert lsm.internals_problems("0.3.36", _FakeLlama, _Sampler, _lib(), _grammar_module()) == []
-    patched = _grammar_module(lsm.JSON_CHAR_RULE)  # a second patch_llama_cpp() in one process
+    patched = _grammar_module(lsm.JSON_CHAR_RULE, lsm.COMPACT_SPACE_RULE)  # patched once already
     assert lsm.internals_problems("0.3.99", _FakeLlama, _Sampler, _lib(), patched) == []
 
 
@@ -122,7 +133,7 @@ def test_internals_guard_names_every_change() -> None:
         _ChangedLlama,
         object,
         _lib(llama_token_data_array=OneField),
-        _grammar_module('[^"] | "x"'),
+        _grammar_module('[^"] | "x"', '" "*'),
     )
     text = "; ".join(problems)
     assert "0.4.1 is not of the 0.3.x series" in text
@@ -131,6 +142,9 @@ def test_internals_guard_names_every_change() -> None:
     assert "add_grammar" in text and "add_top_k" in text
     assert "llama_token_data_array has fields ['data']" in text
     assert "PRIMITIVE_RULES['char']" in text
+    assert "SPACE_RULE" in text
+    assert "Llama.generate no longer does tokens.extend(tokens_or_none)" in text
+    assert "Llama.tokenize is gone" in text
     missing = _lib()
     delattr(missing, "llama_sampler_chain_get")
     (problem,) = lsm.internals_problems("0.3.1", _FakeLlama, _Sampler, missing, _grammar_module())
@@ -164,15 +178,36 @@ def test_patch_applies_once_and_makes_json_strings_refuse_control_characters(
     from llama_cpp.llama import Llama
 
     monkeypatch.setattr(Llama, "_init_sampler", Llama._init_sampler)  # restored afterwards
+    monkeypatch.setattr(Llama, "generate", Llama.generate)
+    monkeypatch.setattr(llama_grammar, "SPACE_RULE", llama_grammar.SPACE_RULE)
     monkeypatch.setitem(
         llama_grammar.PRIMITIVE_RULES, "char", llama_grammar.PRIMITIVE_RULES["char"]
     )
     lsm.patch_llama_cpp()
-    patched = Llama._init_sampler
+    patched, generate = Llama._init_sampler, Llama.generate
     lsm.patch_llama_cpp()
-    assert Llama._init_sampler is patched
+    assert Llama._init_sampler is patched and Llama.generate is generate
     grammar = llama_grammar.json_schema_to_gbnf(json.dumps({"type": "string", "maxLength": 3}))
     assert f"char ::= {lsm.JSON_CHAR_RULE}" in grammar
+    obj = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    assert 'space ::= ""' in llama_grammar.json_schema_to_gbnf(json.dumps(obj))
+
+
+@needs_extra
+def test_prefilter_mode_keeps_the_optional_space(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llama_cpp import llama_grammar
+    from llama_cpp.llama import Llama
+
+    monkeypatch.setattr(Llama, "_init_sampler", Llama._init_sampler)
+    monkeypatch.setattr(Llama, "generate", Llama.generate)
+    monkeypatch.setattr(llama_grammar, "SPACE_RULE", llama_grammar.SPACE_RULE)
+    monkeypatch.setitem(
+        llama_grammar.PRIMITIVE_RULES, "char", llama_grammar.PRIMITIVE_RULES["char"]
+    )
+    lsm.patch_llama_cpp(lsm.PREFILTER)
+    assert llama_grammar.SPACE_RULE == lsm.STOCK_SPACE_RULE
 
 
 @needs_extra
@@ -190,6 +225,7 @@ def test_patch_refuses_changed_internals_and_says_how_to_run_without_it(
     assert "Llama.sample changed" in message and f"{lsm.SAMPLING_ENV}=stock" in message
     assert Llama._init_sampler is original  # nothing patched
     assert llama_grammar.PRIMITIVE_RULES["char"].content == lsm.STOCK_CHAR_RULE
+    assert llama_grammar.SPACE_RULE == lsm.STOCK_SPACE_RULE
 
 
 # --- the sampler on made-up logits ------------------------------------------------------------
@@ -330,3 +366,10 @@ def test_local_client_sends_the_capped_schema() -> None:
     uncapped = local_model.LocalChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="x")
     payload = uncapped._get_request_payload([HumanMessage("Decide.")], **bound.kwargs)
     assert set(re.findall(r'"maxLength": (\d+)', json.dumps(payload["tools"]))) == {"160", "400"}
+
+
+def test_server_keeps_only_the_last_logits_unless_asked() -> None:
+    args = local_server.LocalServerConfig(model_path=Path("m"), sampling="forced").args(1234)
+    assert args[args.index("--logits_all") + 1] == "False"
+    config = local_server.LocalServerConfig(model_path=Path("m"), logits_all=True)
+    assert config.args(1)[config.args(1).index("--logits_all") + 1] == "True"

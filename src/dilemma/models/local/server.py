@@ -74,11 +74,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+DEFAULT_THREADS = 1
+"""Threads of the server unless `DILEMMA_LOCAL_THREADS` says otherwise. One: a 270M model
+gains little from a second thread on an idle machine, while on a busy one llama.cpp's threads
+wait for each other at every step and generation collapsed 5-20x (docs/models.md)."""
+
+
 def _default_threads() -> int:
     env = os.environ.get(THREADS_ENV)
     if env:
         return max(1, int(env))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return DEFAULT_THREADS
 
 
 def _default_n_ctx() -> int:
@@ -118,8 +124,12 @@ class LocalServerConfig:
     n_threads: int = field(default_factory=_default_threads)
     n_ctx: int = field(default_factory=_default_n_ctx)
     sampling: str = field(default_factory=_default_sampling)
-    """How grammar-constrained tokens are sampled (`DILEMMA_LOCAL_SAMPLING`): `prefilter`, the
-    default, or `stock` (see dilemma.models.local.server_main)."""
+    """How grammar-constrained tokens are sampled (`DILEMMA_LOCAL_SAMPLING`): `forced`, the
+    default, `prefilter` or `stock` (see dilemma.models.local.server_main)."""
+    logits_all: bool = False
+    """Keep the logits of every evaluated token (llama_cpp.server's default, True, computes the
+    whole 262k-token output layer for each prompt token and keeps 1 MB per token: 4-6 GB and
+    most of the prompt time; only logprobs need it, and no client here asks for them)."""
     startup_timeout_s: float = 120.0
     stop_timeout_s: float = 3.0
     chat_format: str = CHAT_FORMAT
@@ -149,6 +159,8 @@ class LocalServerConfig:
             str(self.n_ctx),
             "--interrupt_requests",
             "False",
+            "--logits_all",
+            str(self.logits_all),
         ]
 
 

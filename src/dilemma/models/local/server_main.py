@@ -6,7 +6,7 @@ ends the process (and removes its log folder) when its parent dies, so a killed 
 never leaves a server behind, then
 runs llama_cpp.server's own main with the given arguments.
 
-Sampling under a grammar (`DILEMMA_LOCAL_SAMPLING`, default `prefilter`): llama-cpp-python
+Sampling under a grammar (`DILEMMA_LOCAL_SAMPLING`, default `forced`): llama-cpp-python
 0.3.x puts the grammar sampler first in its sampler chain (repetition penalties, grammar, top-k,
 top-p, min-p, temperature, dist), so at every step the grammar is matched against all 262k
 tokens of Gemma 3's vocabulary; that made constrained generation about 4x slower than free
@@ -29,6 +29,15 @@ allowed them, and a reply holding one is not valid JSON, so it was re-asked. The
 write them escaped (`\\n`). `stock` keeps llama-cpp-python's behaviour unchanged. Both patches
 are checked against the internals they rely on (`internals_problems`); if those differ, the
 server refuses to start and says so.
+
+`forced`, the default, is `prefilter` plus two changes. Text the grammar admits as the only
+continuation (JSON keys, the punctuation between them, an enum value that is the only one left)
+is not sampled token by token but appended after each sampled token and evaluated with it in one
+batch, at prompt speed (dilemma.models.local.forcing; `Llama.generate` is wrapped to send those
+tokens into its own loop, which evaluates whatever is sent to it). And the grammar's optional
+space between JSON tokens is dropped (llama-cpp-python's converter allows one; the prompt's
+examples use none), so that keys and punctuation form long forced stretches. Neither changes
+which values the model may write.
 """
 
 from __future__ import annotations
@@ -41,19 +50,39 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
+
+from dilemma.models.local.forcing import (
+    ProbeTable,
+    allowed_chars,
+    forced_text,
+    forced_tokens,
+    probe_table,
+)
+from dilemma.models.local.prefix_state import (
+    MIN_PREFIX,
+    PrefixStore,
+    common_prefix,
+    state_dir,
+    store_key,
+)
 
 PARENT_PID_ENV = "DILEMMA_PARENT_PID"
 LOG_DIR_ENV = "DILEMMA_SERVER_LOG_DIR"
 WATCH_INTERVAL_S = 0.5
 SAMPLING_ENV = "DILEMMA_LOCAL_SAMPLING"
+FORCED = "forced"
+"""`prefilter` plus grammar-forced stretches fed in one batch, JSON without optional spaces:
+the default."""
 PREFILTER = "prefilter"
 """The grammar over the most likely tokens only (and JSON strings without raw control
-characters): the default."""
+characters)."""
 STOCK = "stock"
 """llama-cpp-python as shipped: the grammar over the whole vocabulary at every step."""
-SAMPLING_MODES = (PREFILTER, STOCK)
+SAMPLING_MODES = (FORCED, PREFILTER, STOCK)
+PATCHED_MODES = (FORCED, PREFILTER)
+"""Modes that patch llama-cpp-python."""
 PATCHED_SERIES = (0, 3)
 """llama-cpp-python release series whose internals the patches fit (tested with 0.3.36); another
 series is refused even if its internals look the same."""
@@ -67,6 +96,12 @@ JSON_CHAR_RULE = (
     r'[^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
 )
 """The same rule without U+0000-U+001F, which JSON strings may only hold escaped."""
+STOCK_SPACE_RULE = '" "?'
+"""llama-cpp-python 0.3.x's optional space between JSON tokens."""
+COMPACT_SPACE_RULE = '""'
+"""No space between JSON tokens (`forced`)."""
+GENERATE_HOOK = "tokens.extend(tokens_or_none)"
+"""What `Llama.generate` must do with tokens sent into it for `forced` to work."""
 _LIB_NAMES = (
     "llama_get_logits_ith",
     "llama_sampler_apply",
@@ -87,8 +122,8 @@ class SamplerPatchError(RuntimeError):
 
 
 def sampling_mode(env: Mapping[str, str]) -> str:
-    """The sampling mode named by `SAMPLING_ENV` in `env` (default `PREFILTER`)."""
-    mode = env.get(SAMPLING_ENV, "").strip() or PREFILTER
+    """The sampling mode named by `SAMPLING_ENV` in `env` (default `FORCED`)."""
+    mode = env.get(SAMPLING_ENV, "").strip() or FORCED
     if mode not in SAMPLING_MODES:
         raise ValueError(f"{SAMPLING_ENV}={mode!r}: expected one of {', '.join(SAMPLING_MODES)}")
     return mode
@@ -132,6 +167,18 @@ def internals_problems(
     char = getattr(grammar_module, "PRIMITIVE_RULES", {}).get("char")
     if getattr(char, "content", None) not in (STOCK_CHAR_RULE, JSON_CHAR_RULE):
         problems.append("llama_grammar.PRIMITIVE_RULES['char'] is not the rule it patches")
+    if getattr(grammar_module, "SPACE_RULE", None) not in (STOCK_SPACE_RULE, COMPACT_SPACE_RULE):
+        problems.append("llama_grammar.SPACE_RULE is not the rule it patches")
+    generate_fn = getattr(llama_cls, "generate", None)
+    try:
+        generate = inspect.getsource(generate_fn) if generate_fn is not None else ""
+    except (OSError, TypeError):
+        generate = ""
+    if GENERATE_HOOK not in generate and not getattr(generate_fn, "_dilemma_forced", False):
+        problems.append(f"Llama.generate no longer does {GENERATE_HOOK}")
+    for name in ("tokenize", "detokenize", "token_eos"):
+        if not callable(getattr(llama_cls, name, None)):
+            problems.append(f"Llama.{name} is gone")
     return problems
 
 
@@ -158,7 +205,15 @@ class PrefilterSampler:
     the prefilter go before the chain's sampler at index `at`.
     """
 
-    def __init__(self, chain: Any, grammar: Any, prefilter: Any, n_vocab: int, at: int) -> None:
+    def __init__(
+        self,
+        chain: Any,
+        grammar: Any,
+        prefilter: Any,
+        n_vocab: int,
+        at: int,
+        forcing: Forcing | None = None,
+    ) -> None:
         import numpy as np
         from llama_cpp import llama_cpp as lib
 
@@ -181,6 +236,12 @@ class PrefilterSampler:
         """Tokens sampled."""
         self.fallbacks = 0
         """Steps where the grammar rejected every prefiltered token (whole vocabulary matched)."""
+        self.forcing = forcing
+        """How to find grammar-forced stretches (None: every token is sampled)."""
+        self.forced = 0
+        """Tokens of forced stretches (returned without sampling)."""
+        self._queue: list[int] = []
+        self._just_sampled = False
 
     def _fill(self, logits: Any) -> Any:
         buf, cur = self._buf, self._cur
@@ -234,13 +295,77 @@ class PrefilterSampler:
         return token
 
     def sample(self, ctx: Any, idx: int = -1) -> int:
-        """`LlamaSampler.sample`'s interface: one step on the logits of `ctx` at `idx`."""
+        """`LlamaSampler.sample`'s interface: one step on the logits of `ctx` at `idx`, or the
+        next token of the forced stretch handed out by `take_forced` (its logits unread)."""
+        if self._queue:
+            token = self._queue.pop(0)
+            self._lib.llama_sampler_accept(self.chain.sampler, token)
+            self.forced += 1
+            return token
         pointer = self._lib.llama_get_logits_ith(ctx.ctx, idx)
-        return self.sample_logits(self._np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)))
+        token = self.sample_logits(self._np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)))
+        self._just_sampled = True
+        return token
+
+    def take_forced(self) -> list[int]:
+        """The tokens the grammar forces after the token just sampled, which `sample` will then
+        return one by one; the caller must evaluate them right after that token. Empty when
+        forcing is off, nothing is forced, or the last token was itself forced."""
+        if self.forcing is None or not self._just_sampled:
+            return []
+        self._just_sampled = False
+        self._queue = self.forcing.stretch(self.grammar.sampler)
+        return list(self._queue)
 
 
-def patch_llama_cpp() -> None:
-    """Apply the `prefilter` patches to llama-cpp-python (idempotent).
+class Forcing:
+    """Finds grammar-forced stretches with llama.cpp's grammar sampler (see
+    dilemma.models.local.forcing) and spells them in tokens of the model."""
+
+    def __init__(
+        self,
+        table: ProbeTable,
+        tokenize: Callable[[str], Sequence[int]],
+        detokenize: Callable[[Sequence[int]], str],
+    ) -> None:
+        import numpy as np
+        from llama_cpp import llama_cpp as lib
+
+        self._lib: Any = lib
+        self.table, self.tokenize, self.detokenize = table, tokenize, detokenize
+        self._ids = np.array(table.tokens(), dtype=np.int32)
+        self._buf = np.zeros(
+            len(self._ids),
+            dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]),
+        )
+        self._cur: Any = lib.llama_token_data_array()
+
+    def _admitted(self, grammar: Any) -> set[str | None]:
+        buf, cur = self._buf, self._cur
+        buf["id"] = self._ids
+        buf["logit"] = 0.0
+        buf["p"] = 0.0
+        cur.data = buf.ctypes.data_as(self._lib.llama_token_data_p)
+        cur.size = len(buf)
+        cur.selected = -1
+        cur.sorted = False
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(cur))
+        admitted = buf["id"][buf["logit"] != _NEG_INF]
+        return allowed_chars(self.table, admitted.tolist())
+
+    def stretch(self, grammar: Any) -> list[int]:
+        """The forced stretch from `grammar`'s state, in tokens; `grammar` (a native sampler
+        chain holding the grammar) is advanced past it."""
+        text = forced_text(
+            lambda: self._admitted(grammar),
+            lambda char: self._lib.llama_sampler_accept(grammar, self.table.chars[char]),
+        )
+        return forced_tokens(text, self.tokenize, self.detokenize, self.table)
+
+
+def patch_llama_cpp(mode: str = FORCED) -> None:
+    """Apply the patches of sampling mode `mode` (`forced` or `prefilter`) to llama-cpp-python
+    (once per process).
 
     Raises SamplerPatchError, naming what changed, if llama-cpp-python is not as expected.
     """
@@ -249,6 +374,8 @@ def patch_llama_cpp() -> None:
     from llama_cpp import llama_cpp as lib
     from llama_cpp.llama import Llama
 
+    if mode not in PATCHED_MODES:
+        raise ValueError(f"mode {mode!r} patches nothing")
     original = Llama._init_sampler
     if getattr(original, "_dilemma_prefilter", False):
         return
@@ -257,14 +384,30 @@ def patch_llama_cpp() -> None:
     )
     if problems:
         raise SamplerPatchError(
-            f"llama-cpp-python {llama_cpp.__version__}: the {PREFILTER} sampling patch does"
+            f"llama-cpp-python {llama_cpp.__version__}: the {mode} sampling patch does"
             f" not fit its internals ({'; '.join(problems)}). Set {SAMPLING_ENV}={STOCK} to run"
             " without it (grammar-constrained output is then about 4x slower), or install"
             f" llama-cpp-python {'.'.join(map(str, PATCHED_SERIES))}.x."
         )
+    forcing = mode == FORCED
     llama_grammar.PRIMITIVE_RULES["char"] = llama_grammar.BuiltinRule(JSON_CHAR_RULE, [])
+    if forcing:
+        llama_grammar.SPACE_RULE = COMPACT_SPACE_RULE
     signature = inspect.signature(original)
     sampler_cls: Any = _internals.LlamaSampler
+    tables: dict[int, ProbeTable] = {}
+
+    def _forcing(llama: Any) -> Forcing:
+        def tokenize(text: str) -> list[int]:
+            return list(llama.tokenize(text.encode(), add_bos=False, special=False))
+
+        def detokenize(tokens: Sequence[int]) -> str:
+            return bytes(llama.detokenize(list(tokens))).decode("utf-8", errors="replace")
+
+        key = id(llama._model)
+        if key not in tables:
+            tables[key] = probe_table(tokenize, detokenize, int(llama.token_eos()))
+        return Forcing(tables[key], tokenize, detokenize)
 
     def _init_sampler(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs)
@@ -287,10 +430,108 @@ def patch_llama_cpp() -> None:
         prefilter = sampler_cls()
         prefilter.add_top_k(max(PREFILTER_K, top_k))
         n_vocab = lib.llama_vocab_n_tokens(self._model.vocab)
-        return PrefilterSampler(chain, checker, prefilter, n_vocab, at)
+        return PrefilterSampler(
+            chain, checker, prefilter, n_vocab, at, _forcing(self) if forcing else None
+        )
 
     _init_sampler._dilemma_prefilter = True  # type: ignore[attr-defined]
     Llama._init_sampler = _init_sampler  # type: ignore[method-assign]
+    Llama.generate = _patched_generate(Llama.generate, forcing)  # type: ignore[method-assign]
+
+
+class PrefixMemo:
+    """What the generate wrapper remembers between requests of one server."""
+
+    def __init__(self, store: PrefixStore | None) -> None:
+        self.store = store
+        self.prompt_len = 0
+        """Tokens of the previous prompt (without its completion)."""
+        self.saved = False
+
+
+def _prefix_state(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
+    """Load the saved state of the longest shared prompt start into a fresh context, or save
+    the start this prompt shares with the previous one (dilemma.models.local.prefix_state)."""
+    from llama_cpp import llama_cpp as lib
+
+    store, previous = memo.store, memo.prompt_len
+    memo.prompt_len = len(tokens)
+    if store is None:
+        return
+    if llama.n_tokens == 0:
+        hit = store.best(tokens)
+        if hit is None:
+            return
+        n, path = hit
+        data = path.read_bytes()
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if lib.llama_state_set_data(llama._ctx.ctx, buf, len(data)) != len(data):
+            print(f"dilemma: could not load {path}; evaluating the prompt", file=sys.stderr)
+            llama.reset()
+            return
+        llama.input_ids[:n] = tokens[:n]
+        llama.n_tokens = n
+        llama._requires_eval = True
+        print(f"dilemma: loaded the state of {n} prompt tokens from {path}", file=sys.stderr)
+        return
+    if memo.saved or store.best(tokens) is not None:
+        return
+    shared = common_prefix(llama.input_ids[: min(llama.n_tokens, previous)].tolist(), tokens)
+    if shared < MIN_PREFIX or shared >= previous:  # too short, or a re-ask extending it
+        return
+    if not llama._ctx.kv_cache_seq_rm(-1, shared, -1):
+        return
+    llama.n_tokens = shared
+    llama._requires_eval = True
+    size = lib.llama_state_get_size(llama._ctx.ctx)
+    buf = (ctypes.c_uint8 * size)()
+    written = lib.llama_state_get_data(llama._ctx.ctx, buf, size)
+    path = store.save(tokens[:shared], ctypes.string_at(buf, written))
+    del buf
+    memo.saved = True
+    print(f"dilemma: saved the state of {shared} shared prompt tokens to {path}", file=sys.stderr)
+
+
+def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[..., Any]:
+    """`Llama.generate` that starts from a saved prompt state when it can (`_prefix_state`)
+    and, with `forcing`, sends each forced stretch into the original generator, which
+    evaluates it in one batch with the token before it (no forcing when a stopping criterion
+    or logits processor wants to see every step's logits)."""
+    memos: dict[int, PrefixMemo] = {}
+
+    def generate(
+        self: Any, tokens: Sequence[int], *args: Any, **kwargs: Any
+    ) -> Generator[int, Any, None]:
+        from llama_cpp import __version__
+
+        tokens = list(tokens)
+        if id(self) not in memos:
+            folder = state_dir(os.environ)
+            key = store_key(
+                self.model_path,
+                os.path.getsize(self.model_path),
+                f"{__version__}-logits{int(bool(self._logits_all))}",
+                self.n_ctx(),
+            )
+            memos[id(self)] = PrefixMemo(PrefixStore(folder, key) if folder else None)
+        _prefix_state(self, tokens, memos[id(self)])
+        wants_logits = bool(kwargs.get("stopping_criteria") or kwargs.get("logits_processor"))
+        inner = original(self, tokens, *args, **kwargs)
+        reply: Any = None
+        while True:
+            try:
+                token = inner.send(reply)
+            except StopIteration:
+                return
+            outside = yield token
+            sampler = self._sampler
+            forced = []
+            if forcing and not wants_logits and isinstance(sampler, PrefilterSampler):
+                forced = sampler.take_forced()
+            reply = [*forced, *(outside or ())] or None
+
+    generate._dilemma_forced = True  # type: ignore[attr-defined]
+    return generate
 
 
 def _watch_parent(parent: int, log_dir: str | None) -> None:
@@ -323,8 +564,9 @@ def main() -> None:
 
     register()
     try:
-        if sampling_mode(os.environ) == PREFILTER:
-            patch_llama_cpp()
+        mode = sampling_mode(os.environ)
+        if mode in PATCHED_MODES:
+            patch_llama_cpp(mode)
     except (ValueError, SamplerPatchError) as exc:
         sys.exit(f"dilemma: {exc}")
     _scrub_settings_env()
