@@ -68,6 +68,23 @@ def test_verbose_prints_every_model_call(tmp_path: Path) -> None:
     assert any(line.startswith("round 2 Borea decision") for line in calls)
 
 
+def test_verbose_logging_ends_with_its_command(tmp_path: Path) -> None:
+    """Commands run in one process (tests, notebooks): --verbose's logging reaches the stderr of
+    the command that asked for it, and the next command neither inherits it nor writes to the
+    earlier command's (closed) stream."""
+    folder = tmp_path / "runs"
+    assert invoke(*_run(folder, "--verbose")).code == 0
+    (folder / "junk.jsonl").write_text("not a record\n")
+    quiet = invoke("score", str(folder))
+    assert quiet.code == 0, quiet.stderr
+    assert "Logging error" not in quiet.stderr and "WARNING" not in quiet.stderr
+    loud = invoke("--verbose", "score", str(folder))
+    assert loud.code == 0, loud.stderr
+    assert (
+        "WARNING dilemma.evaluation: skipped" in loud.stderr and "Logging error" not in loud.stderr
+    )
+
+
 def test_quiet_and_verbose_exclude_each_other(tmp_path: Path) -> None:
     result = invoke(*_run(tmp_path, "--quiet", "--verbose"))
     assert result.code == 2

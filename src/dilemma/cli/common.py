@@ -7,10 +7,12 @@ Light to import (typer and rich only): every command imports what it runs inside
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +33,37 @@ out = Console()
 err = Console(stderr=True)
 
 
+def _log_to_stderr(verbose: bool) -> None:
+    """`--verbose`: log INFO and above to stderr; otherwise undo an earlier command's setting
+    (commands invoked in one process, as tests and notebooks do, must not inherit it)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _CurrentStderr)]:
+        root.removeHandler(handler)
+        root.setLevel(handler.previous_level)
+    if verbose:
+        handler = _CurrentStderr(root.level)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler writing to whatever `sys.stderr` is when a record is emitted."""
+
+    def __init__(self, previous_level: int) -> None:
+        super().__init__()
+        self.previous_level = previous_level
+        """The root logger's level before `--verbose` raised it."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """The stream is always the current stderr (StreamHandler sets it on creation)."""
+
+
 class Verbosity:
     """How much the commands print: `--quiet` (-1), normal (0) or `--verbose` (1)."""
 
@@ -43,12 +76,7 @@ class Verbosity:
             raise typer.BadParameter("--quiet and --verbose exclude each other")
         cls.level = -1 if quiet else 1 if verbose else 0
         console.quiet = quiet
-        if verbose:
-            import logging
-
-            logging.basicConfig(
-                level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
-            )
+        _log_to_stderr(verbose)
 
     @classmethod
     def verbose(cls) -> bool:
