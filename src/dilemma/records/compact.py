@@ -148,17 +148,17 @@ class Expander:
         event = TextEvent.model_validate_json(line)
         self._texts[event.hash] = event.text
 
-    def observed(self, state: str, key: Key, line: bytes, delta: bool) -> None:
-        """Keep a state's observation line: a full one as it is (parsed later, only if a call
-        or a delta refers to it), a delta applied at once to the state's previous one (raises
-        ValueError if the line is not JSON or the delta does not fit)."""
-        if not delta:
+    def observed(self, state: str, key: Key, line: bytes, delta: dict[str, Any] | None) -> None:
+        """Keep a state's observation line: a whole one as it is (parsed later, only if a call
+        or a delta refers to it); a delta line (`delta`: the line parsed) applied at once to the
+        state's previous observation (raises ValueError if the delta does not fit)."""
+        if delta is None:
             self._observations[state] = _Seen(key, line, None)
             self.rebuilt = None
             return
-        raw = json.loads(line)
+        raw = delta
         previous = self._observations.get(state)
-        if not isinstance(raw, dict) or previous is None:
+        if previous is None:
             raise ValueError(f"an observation delta of {state!r} follows no observation of it")
         base = previous.event_data()["observation"]
         raw["observation"] = patch(base, raw.pop("delta", None))
@@ -210,34 +210,36 @@ class Expander:
 
 
 _SUBTURN = b',"subturn":'
-_BODIES = ((b',"observation":', False), (b',"delta":', True))
+_WHOLE = b',"observation":'
+_DELTA = b',"delta":'
 
 
-def observation_key(line: bytes) -> tuple[str, Key, bool] | None:
-    """(state, key, whether the line is a delta) of an observation line, from its leading
-    fields (the observation or delta is written last, after `subturn`, and not parsed here);
-    a line in another key order is parsed whole. None if the fields cannot be read."""
+def observation_key(line: bytes) -> tuple[str, Key, dict[str, Any] | None] | None:
+    """(state, key, the parsed line if it is a delta) of an observation line. A whole
+    observation (written last, after `subturn`) is not parsed, only the fields before it; a
+    delta line is parsed whole, as it must be read anyway, and so is a line in another key
+    order. None if the fields cannot be read (a delta line that is not JSON raises ValueError)."""
     at = line.find(_SUBTURN)
     end = at + len(_SUBTURN)
     while at >= 0 and end < len(line) and line[end : end + 1].isdigit():
         end += 1
-    for body, delta in _BODIES:
-        if at >= 0 and line.startswith(body, end):
-            try:
-                head = json.loads(line[:end] + b"}")
-            except ValueError:
-                return None
-            return _key_of(head, delta)
-    try:
-        whole = json.loads(line)
-    except ValueError:
-        return None
+    if at >= 0 and line.startswith(_WHOLE, end):
+        try:
+            return _key_of(json.loads(line[:end] + b"}"), False)
+        except ValueError:
+            return None
+    whole = json.loads(line) if at >= 0 and line.startswith(_DELTA, end) else None
+    if whole is None:
+        try:
+            whole = json.loads(line)
+        except ValueError:
+            return None
     return _key_of(whole, isinstance(whole, dict) and "delta" in whole)
 
 
-def _key_of(head: Any, delta: bool) -> tuple[str, Key, bool] | None:
-    if not isinstance(head, dict):
+def _key_of(raw: Any, delta: bool) -> tuple[str, Key, dict[str, Any] | None] | None:
+    if not isinstance(raw, dict):
         return None
-    state = head.get("state")
-    key = cast(Key, (head.get("round"), state, head.get("phase"), head.get("subturn")))
-    return str(state), key, delta
+    state = raw.get("state")
+    key = cast(Key, (raw.get("round"), state, raw.get("phase"), raw.get("subturn")))
+    return str(state), key, raw if delta else None
