@@ -302,9 +302,7 @@ def _decision_reply_model(
         )
         fields["responses"] = (list[response_t], Field(default_factory=list))
 
-    model = create_model("DecisionReply", __config__=strict, **fields)
-    _REPLY_MODELS.add(model)
-    return model
+    return create_model("DecisionReply", __config__=strict, **fields)
 
 
 def negotiation_reply_model(others: list[str], bilateral: bool = False) -> type[BaseModel]:
@@ -326,57 +324,21 @@ def _negotiation_reply_model(others_t: tuple[str, ...], bilateral: bool) -> type
         ),
         text=(str, Field(min_length=1, max_length=MESSAGE_MAX)),
     )
-    model = create_model(
+    return create_model(
         "NegotiationReply",
         __config__=ConfigDict(extra="forbid"),
         messages=(list[message_t], Field(default_factory=list, max_length=MAX_MESSAGES)),
     )
-    _REPLY_MODELS.add(model)
-    return model
-
-
-_REPLY_MODELS: set[type[BaseModel]] = set()
-"""The reply models made here: each accepts a subset of what its persisted form accepts (the same
-fields, types and bounds, narrowed to the states and values of one turn), so a reply they
-validated is converted without being validated again."""
-
-_DECISION_ITEMS: dict[str, type[_Strict]] = {
-    "threat": ThreatItem,
-    "private_intent": IntentItem,
-    "perceived_intent": PerceivedIntentItem,
-    "forecast": ForecastItem,
-    "signals": SignalItem,
-    "proposals": ProposalItem,
-    "responses": ResponseItem,
-}
-_NEGOTIATION_ITEMS: dict[str, type[_Strict]] = {"messages": OutgoingMessage}
-
-
-def _built(model: type[_Strict], items: dict[str, type[_Strict]], reply: BaseModel) -> Any:
-    """`model` made from a reply one of our reply models validated, field by field (lists of
-    nested replies become lists of the persisted items), without validating it again."""
-    values: dict[str, Any] = {}
-    for name, value in reply.__dict__.items():
-        item = items.get(name)
-        if item is not None and value is not None:
-            value = [item.model_construct(None, **v.__dict__) for v in value]
-        values[name] = value
-    return model.model_construct(set(values), **values)
 
 
 def to_decision(reply: BaseModel, data: dict[str, Any] | None = None) -> Decision:
-    """Convert a validated reply into the persisted decision. A reply validated by a model of
-    `decision_reply_model` is converted as it is (validated once); any other is validated with
-    `Decision` (`data`, when given, is its `model_dump(mode="json")`, not made again)."""
-    if type(reply) in _REPLY_MODELS:
-        return _built(Decision, _DECISION_ITEMS, reply)  # type: ignore[no-any-return]
+    """Convert a validated reply into the persisted decision; `data`, when given, is the reply's
+    `model_dump(mode="json")` already made (for the record), so it is not made again."""
     return Decision.model_validate(data if data is not None else reply.model_dump(mode="json"))
 
 
 def to_negotiation(reply: BaseModel, data: dict[str, Any] | None = None) -> NegotiationReply:
-    """Convert a validated negotiation reply into the persisted form (see to_decision)."""
-    if type(reply) in _REPLY_MODELS:
-        return _built(NegotiationReply, _NEGOTIATION_ITEMS, reply)  # type: ignore[no-any-return]
+    """Convert a validated negotiation reply into the persisted form (`data`: see to_decision)."""
     return NegotiationReply.model_validate(
         data if data is not None else reply.model_dump(mode="json")
     )
