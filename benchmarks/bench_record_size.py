@@ -1,12 +1,14 @@
-"""Bytes per record: version 4's stored messages against writing every message in full.
+"""Bytes per record: the record as written against writing every event in full.
 
     python benchmarks/bench_record_size.py [--rounds 10]
 
 Plays scripted runs of the built-in scenarios (seed 1) and reports, per scenario, the record's
-bytes as written against the same events written the way version 3 wrote them (every
-`llm_call` with its messages and parsed reply in full, no `text` lines), as a ratio measured in
-one run, with the share of the record each kind of line takes. Target for a 10-round
-`two-rivals` run: at most 0.35.
+bytes as written against the same events written the way version 3 (release 0.2.0) wrote them
+(every `llm_call` with its messages and parsed reply in full, no `text` lines, every observation
+whole), as a ratio measured in one run, with the share of the record each kind of line takes.
+Version 4 (0.3.0) stored long texts once and referred to the observation (two-rivals: 0.37);
+version 5 (0.4.0) also writes each observation as a delta against the state's previous one.
+Target for a 10-round `two-rivals` run: at most 0.35.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ async def measure(scenario: str, rounds: int, out: Path) -> None:
     written, full = path.stat().st_size, full_bytes(path)
     shares = kinds(path)
     top = ", ".join(f"{k} {v / written:.0%}" for k, v in shares.most_common(4))
-    target = f" (target <= {TARGET})" if scenario == "two-rivals" else ""
+    ratio = written / full
+    met = "met" if ratio <= TARGET else "NOT met"
+    target = f" (target <= {TARGET}: {met})" if scenario == "two-rivals" else ""
     print(
         f"{scenario:>20}: {written / 1000:7.1f} kB written, {full / 1000:7.1f} kB in full,"
-        f" ratio {written / full:.2f}{target}; {top}"
+        f" ratio {ratio:.2f}{target}; {top}"
     )
 
 

@@ -82,6 +82,7 @@ def cheap_responder(messages):  # type: ignore[no-untyped-def]
             "private_intent": [{"state": s, "intent": "defensive"} for s in others],
             "perceived_intent": [{"state": s, "intent": "defensive"} for s in others],
             "forecast": [{"state": s, "arms_change": 0} for s in others],
+            "signals": [{"state": s, "rung": "status_quo"} for s in others],
             "public_statement": "Steady as we go.",
         }
     )

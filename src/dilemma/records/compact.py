@@ -6,6 +6,10 @@ already in its own `observation` line. Since version 4 a message is stored as `p
 literal text, a reference to a `text` line (each long text written once per record, before
 its first use) or a reference to the call's observation. The writer (`Compactor`) splits, the
 readers (`Expander`) join, so every reader returns the messages exactly as they were sent.
+
+Since version 5 an observation line after a state's first holds only its changes from the
+state's previous observation line (`delta`, see `dilemma.records.delta`): the `Compactor`
+writes them, the `Expander` rebuilds each observation as its line is read.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import hashlib
 import json
 from typing import Any, cast
 
+from pydantic_core import from_json
+
+from dilemma.core.observation import Observation
+from dilemma.records.delta import diff, patch
 from dilemma.records.schema import LlmCallEvent, ObservationEvent, RecordError, TextEvent
 
 TEXT_MIN = 160
@@ -34,16 +42,31 @@ def _key(event: ObservationEvent | LlmCallEvent) -> Key:
     return (event.round, event.state, event.phase.value, event.subturn)
 
 
+_OBSERVATION_ONLY = {"observation"}
+
+
 class Compactor:
     """The writer's side: which texts a record holds, and each state's last observation."""
 
     def __init__(self) -> None:
         self._stored: set[str] = set()
         self._observations: dict[str, tuple[Key, str]] = {}
+        self._previous: dict[str, dict[str, Any]] = {}
 
-    def observed(self, event: ObservationEvent) -> None:
-        """Remember the observation that the state's next calls were made from."""
-        self._observations[event.state] = (_key(event), event.observation.json_text())
+    def observed(self, event: ObservationEvent) -> str | None:
+        """Remember the observation that the state's next calls were made from; return its
+        line as a delta against the state's previous observation (None: write it in full)."""
+        text = event.observation.json_text()
+        self._observations[event.state] = (_key(event), text)
+        new = from_json(text, cache_strings="keys")  # (a third faster than json.loads here)
+        old = self._previous.get(event.state)
+        self._previous[event.state] = new
+        changes = diff(old, new) if old is not None else None
+        if changes is None:
+            return None
+        head = event.model_dump_json(exclude=_OBSERVATION_ONLY)
+        body = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return f'{head[:-1]},"delta":{body}}}'
 
     def _part(self, text: str, new: list[TextEvent]) -> str | dict[str, str]:
         if len(text) < TEXT_MIN:
@@ -78,35 +101,80 @@ class Compactor:
         return new, stored
 
 
+class _Seen:
+    """A state's last observation line: as written (a full line, parsed only if needed) or
+    rebuilt from a delta (the event's data), and its JSON text once made."""
+
+    __slots__ = ("data", "key", "line", "text")
+
+    def __init__(self, key: Key, line: bytes | None, data: dict[str, Any] | None) -> None:
+        self.key = key
+        self.line = line
+        self.data = data
+        self.text: str | None = None
+
+    def event_data(self) -> dict[str, Any]:
+        """The observation event's data (a full line is parsed once)."""
+        if self.data is None:
+            raw = json.loads(self.line or b"")
+            if not isinstance(raw, dict) or not isinstance(raw.get("observation"), dict):
+                raise ValueError("an observation line holds no observation object")
+            self.data = raw
+        return self.data
+
+    def json_text(self) -> str:
+        """The observation's JSON as `Observation.json_text` makes it (as it was in prompts)."""
+        if self.text is None:
+            if self.data is None and self.line is not None:
+                event = ObservationEvent.model_validate_json(self.line)
+                self.text = event.observation.json_text()
+            else:
+                data = self.event_data()["observation"]
+                self.text = Observation.model_validate(data).json_text()
+        return self.text
+
+
 class Expander:
     """The readers' side: the record's texts and each state's last observation line."""
 
     def __init__(self, path: object) -> None:
         self._path = path
         self._texts: dict[str, str] = {}
-        self._observations: dict[str, tuple[Key, bytes | ObservationEvent]] = {}
+        self._observations: dict[str, _Seen] = {}
+        self.rebuilt: dict[str, Any] | None = None
+        """The event data of the last observation line noted, when it was a delta (readers
+        validate this instead of the line); None after any other line."""
 
     def text(self, line: bytes) -> None:
         """Keep a `text` line's text."""
         event = TextEvent.model_validate_json(line)
         self._texts[event.hash] = event.text
 
-    def observed(self, state: str, key: Key, line: bytes | ObservationEvent) -> None:
-        """Keep a state's observation line (parsed later, only if a call refers to it)."""
-        self._observations[state] = (key, line)
+    def observed(self, state: str, key: Key, line: bytes, delta: dict[str, Any] | None) -> None:
+        """Keep a state's observation line: a whole one as it is (parsed later, only if a call
+        or a delta refers to it); a delta line (`delta`: the line parsed) applied at once to the
+        state's previous observation (raises ValueError if the delta does not fit)."""
+        if delta is None:
+            self._observations[state] = _Seen(key, line, None)
+            self.rebuilt = None
+            return
+        raw = delta
+        previous = self._observations.get(state)
+        if previous is None:
+            raise ValueError(f"an observation delta of {state!r} follows no observation of it")
+        base = previous.event_data()["observation"]
+        raw["observation"] = patch(base, raw.pop("delta", None))
+        self._observations[state] = _Seen(key, None, raw)
+        self.rebuilt = raw
 
     def _observation(self, raw: dict[str, Any]) -> str:
         key: Key = (raw.get("round"), raw.get("state"), raw.get("phase"), raw.get("subturn"))  # type: ignore[assignment]
         seen = self._observations.get(str(raw.get("state")))
-        if seen is None or seen[0] != key:
+        if seen is None or seen.key != key:
             raise RecordError(
                 f"{self._path}: an llm_call of {key} refers to an observation not written before it"
             )
-        event = seen[1]
-        if not isinstance(event, ObservationEvent):
-            event = ObservationEvent.model_validate_json(event)
-            self._observations[key[1]] = (key, event)
-        return event.observation.json_text()
+        return seen.json_text()
 
     def _join(self, raw: dict[str, Any], parts: list[Any]) -> str:
         out: list[str] = []
@@ -143,16 +211,37 @@ class Expander:
         return raw
 
 
-def observation_key(line: bytes) -> tuple[str, Key] | None:
-    """(state, key) of an observation line, from its leading fields (the observation itself is
-    written last and not parsed here)."""
-    cut = line.find(b',"observation":')
-    try:
-        head = json.loads(line[:cut] + b"}" if cut >= 0 else line)
-    except ValueError:
+_SUBTURN = b',"subturn":'
+_WHOLE = b',"observation":'
+_DELTA = b',"delta":'
+
+
+def observation_key(line: bytes) -> tuple[str, Key, dict[str, Any] | None] | None:
+    """(state, key, the parsed line if it is a delta) of an observation line. A whole
+    observation (written last, after `subturn`) is not parsed, only the fields before it; a
+    delta line is parsed whole, as it must be read anyway, and so is a line in another key
+    order. None if the fields cannot be read (a delta line that is not JSON raises ValueError)."""
+    at = line.find(_SUBTURN)
+    end = at + len(_SUBTURN)
+    while at >= 0 and end < len(line) and line[end : end + 1].isdigit():
+        end += 1
+    if at >= 0 and line.startswith(_WHOLE, end):
+        try:
+            return _key_of(json.loads(line[:end] + b"}"), False)
+        except ValueError:
+            return None
+    whole = json.loads(line) if at >= 0 and line.startswith(_DELTA, end) else None
+    if whole is None:
+        try:
+            whole = json.loads(line)
+        except ValueError:
+            return None
+    return _key_of(whole, isinstance(whole, dict) and "delta" in whole)
+
+
+def _key_of(raw: Any, delta: bool) -> tuple[str, Key, dict[str, Any] | None] | None:
+    if not isinstance(raw, dict):
         return None
-    if not isinstance(head, dict):
-        return None
-    state = head.get("state")
-    key = cast(Key, (head.get("round"), state, head.get("phase"), head.get("subturn")))
-    return str(state), key
+    state = raw.get("state")
+    key = cast(Key, (raw.get("round"), state, raw.get("phase"), raw.get("subturn")))
+    return str(state), key, raw if delta else None

@@ -112,6 +112,13 @@ def _v3_event(raw: RawLine, header: RawLine) -> RawLine:
     return raw
 
 
+def _v4_header(raw: RawLine) -> RawLine:
+    """Version 5 (release 0.4.0) writes an observation after a state's first as a delta
+    against the state's previous one; a version-4 observation, always whole, is still one."""
+    raw["schema_version"] = 5
+    return raw
+
+
 def _unchanged(raw: RawLine, header: RawLine) -> RawLine:
     """An event whose shape did not change."""
     return raw
@@ -121,6 +128,7 @@ MIGRATIONS: dict[int, Migration] = {
     1: Migration(header=_v1_header, event=_v1_event),
     2: Migration(header=_v2_header, event=_unchanged),
     3: Migration(header=_v3_header, event=_v3_event),
+    4: Migration(header=_v4_header, event=_unchanged),
 }
 """Version n -> the step to version n + 1. Every version below SCHEMA_VERSION has one."""
 
@@ -144,6 +152,8 @@ class Upgrade:
         header["schema_version"] = version
         self.header = header
         """The header migrated to today's shape; `schema_version` stays the written one."""
+        self.events_unchanged = all(step.event is _unchanged for step, _ in self._steps)
+        """Whether every step leaves events as they are (then lines are read as written)."""
 
     def event(self, raw: RawLine) -> RawLine:
         """An event line migrated to today's shape (the dict is changed in place)."""

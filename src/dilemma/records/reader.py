@@ -25,7 +25,6 @@ from dilemma.records.migrations import RawLine, Upgrade, upgrade_for
 from dilemma.records.schema import (
     EVENT_ADAPTER,
     Header,
-    ObservationEvent,
     RecordError,
     RunEndEvent,
 )
@@ -97,15 +96,21 @@ _OBSERVATION_PREFIX = b'{"kind":"observation"'
 
 def _event(line: bytes, upgrade: Upgrade | None, expander: Expander | None = None) -> BaseModel:
     """One event line as today's model (raises ValidationError or ValueError if unreadable);
-    an `llm_call` stored as parts is joined by `expander`."""
-    if upgrade is None:
+    an `llm_call` stored as parts is joined by `expander`, and an observation delta is the one
+    `expander` rebuilt when the line was noted (`_note`)."""
+    if expander is not None and expander.rebuilt is not None:
+        return EVENT_ADAPTER.validate_python(expander.rebuilt)
+    if upgrade is None or upgrade.events_unchanged:
         if expander is not None and _stored(line):
             return EVENT_ADAPTER.validate_python(expander.llm_call(json.loads(line)))
         return EVENT_ADAPTER.validate_json(line)
     raw = json.loads(line)
     if not isinstance(raw, dict):
         raise ValueError("an event line must be a JSON object")
-    return EVENT_ADAPTER.validate_python(upgrade.event(raw))
+    raw = upgrade.event(raw)
+    if expander is not None and raw.get("kind") == "llm_call":
+        raw = expander.llm_call(raw)
+    return EVENT_ADAPTER.validate_python(raw)
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -144,15 +149,9 @@ def read_record(path: Path) -> Record:
     expander = Expander(path)
     for n, line in enumerate(lines[1:], start=2):
         try:
-            if _is_kind(line, _TEXT_PREFIX, "text"):
-                expander.text(line)
+            if _note(line, expander):
                 continue
-            event = _event(line, upgrade, expander)
-            if isinstance(event, ObservationEvent):
-                expander.observed(
-                    event.state, (event.round, event.state, event.phase.value, event.subturn), event
-                )
-            record.events.append(event)
+            record.events.append(_event(line, upgrade, expander))
         except (ValidationError, ValueError) as exc:
             if n == len(lines):
                 record.truncated = True
@@ -183,7 +182,7 @@ def raw_lines(path: Path) -> tuple[Header, Iterator[tuple[int, bytes, bool]]]:
     header, upgrade = _open(lines[0], path)
     last = len(lines)
     numbered = ((n, line, n == last) for n, line in enumerate(lines[1:], start=2))
-    if upgrade is None:
+    if upgrade is None or upgrade.events_unchanged:
         return header, numbered
     return header, ((n, _upgraded(line, upgrade), is_last) for n, line, is_last in numbered)
 
@@ -227,8 +226,10 @@ def scan(path: Path, choose: Callable[[bytes], LineModel | None]) -> Scan:
                 return Scan(header, events, truncated=True)
             continue
         try:
-            if _stored(line):
+            data = expander.rebuilt  # an observation delta, rebuilt
+            if data is None and _stored(line):
                 data = expander.llm_call(json.loads(line))
+            if data is not None:
                 if isinstance(model, TypeAdapter):
                     events.append(model.validate_python(data))
                 else:
@@ -285,15 +286,18 @@ def _stored(line: bytes) -> bool:
 
 
 def _note(line: bytes, expander: Expander) -> bool:
-    """Keep what later `llm_call` lines may refer to: a `text` line's text (True: the line is
-    not an event) or an observation line (False: it is one, for the caller to pick or skip)."""
+    """Keep what later lines may refer to: a `text` line's text (True: the line is not an
+    event) or an observation line (False: it is one, for the caller to pick or skip; a delta
+    is rebuilt now, into `expander.rebuilt`)."""
+    expander.rebuilt = None
     if _is_kind(line, _TEXT_PREFIX, "text"):
         expander.text(line)
         return True
     if _is_kind(line, _OBSERVATION_PREFIX, "observation"):
         found = observation_key(line)
         if found is not None:
-            expander.observed(found[0], found[1], line)
+            state, key, delta = found
+            expander.observed(state, key, line, delta)
     return False
 
 

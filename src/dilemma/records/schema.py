@@ -17,6 +17,7 @@ from pydantic import (
     StrictInt,
     TypeAdapter,
     field_validator,
+    model_validator,
 )
 
 from dilemma.core.decision import Decision, NegotiationReply, ProposalKind
@@ -25,7 +26,7 @@ from dilemma.core.observation import ArmsSource, Observation, Phase
 from dilemma.core.structured_mode import StructuredMode
 from dilemma.records.scenario_snapshot import ScenarioSnapshot
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the record format written by this code; `migrations` upgrades older ones."""
 
 
@@ -148,6 +149,21 @@ class ObservationEvent(_Event):
     phase: Phase
     subturn: int
     observation: Observation
+
+
+class StoredObservationEvent(ObservationEvent):
+    """An `observation` line as written: the observation in full (a state's first, or one
+    whose keys moved), or since version 5 `delta`, its changes from the state's previous
+    observation line (`dilemma.records.delta`). Readers return `ObservationEvent`."""
+
+    observation: Observation | None = None  # type: ignore[assignment]
+    delta: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StoredObservationEvent:
+        if (self.observation is None) == (self.delta is None):
+            raise ValueError("an observation line holds either `observation` or `delta`")
+        return self
 
 
 class ChatMessage(_Event):
@@ -413,7 +429,7 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 Line = Annotated[
     Header
     | TextEvent
-    | ObservationEvent
+    | StoredObservationEvent
     | StoredLlmCallEvent
     | NegotiationEvent
     | DecisionEvent

@@ -3,7 +3,8 @@
 Every line is valid UTF-8 JSON with secrets redacted (`dilemma.core.safe_text`): a lone surrogate in
 model or server text becomes U+FFFD rather than failing the write. The messages of `llm_call`
 events are stored as parts (`dilemma.records.compact`): long texts once per record in `text`
-lines, the observation by reference to its own line.
+lines, the observation by reference to its own line; an observation after a state's first is
+stored as a delta against the state's previous one.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class RecordWriter:
             self._write(event, _call_json(event, messages))
             return
         if isinstance(event, ObservationEvent):
-            self._compactor.observed(event)
+            self._write(event, self._compactor.observed(event))
+            return
         self._write(event)
 
     def _write(self, model: BaseModel, text: str | None = None) -> None:

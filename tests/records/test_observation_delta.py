@@ -1,0 +1,178 @@
+"""Version 5 writes an observation after a state's first as a delta against its previous one;
+every reader (read_record, iter_events, scan, the evaluator's fast scan) rebuilds it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dilemma.evaluation.record_lines import DecisionObservation, read_events
+from dilemma.scenarios.library import load_builtin
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from dilemma.core.observation import Phase
+from dilemma.records.delta import DeltaError, diff, patch
+from dilemma.records.reader import iter_events, read_record, scan
+from dilemma.records.schema import EVENT_ADAPTER, ObservationEvent, RecordError
+from dilemma.simulation.runner import RunConfig, run_scenario
+
+# Leaves that Python never holds equal across types (1 == 1.0 == True): an observation's fields
+# each have one JSON type, so this is the case the delta is made for.
+_LEAF = st.none() | st.integers(-5, 5) | st.text(max_size=3)
+_JSON = st.recursive(
+    _LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=2), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_OBJECT = st.dictionaries(st.text(max_size=2), _JSON, max_size=5)
+
+
+def _exact(value: Any) -> str:
+    return json.dumps(value)  # keys in order: equal text means equal values and key order
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=_OBJECT, new=_OBJECT)
+def test_a_delta_rebuilds_any_object_with_its_key_order(
+    old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    changes = diff(old, new)
+    if changes is None:  # new does not keep old's keys first, in order: written whole instead
+        kept = [k for k in old if k in new]
+        assert list(new)[: len(kept)] != kept
+        return
+    assert _exact(patch(old, changes)) == _exact(new)
+    assert _exact(old) == _exact(json.loads(_exact(old)))  # old is left as it was
+
+
+@settings(max_examples=200, deadline=None)
+@given(old=_OBJECT, data=st.data())
+def test_a_grown_object_is_rebuilt_from_a_small_delta(
+    old: dict[str, Any], data: st.DataObject
+) -> None:
+    new = json.loads(json.dumps(old))
+    key = data.draw(st.text(max_size=2))
+    items = data.draw(st.lists(_JSON, max_size=3))
+    grown = key in new and isinstance(new[key], list)
+    if grown:
+        new[key] = new[key] + items
+    else:
+        new[key] = items
+    changes = diff(old, new)
+    assert changes is not None
+    assert _exact(patch(old, changes)) == _exact(new)
+    if grown:
+        assert changes == ({key: {"+": items}} if items else {})
+
+
+def test_a_delta_that_does_not_fit_is_refused() -> None:
+    with pytest.raises(DeltaError):
+        patch({"a": 1}, {"b": {"~": {}}})
+    with pytest.raises(DeltaError):
+        patch({"a": 1}, {"a": {"+": [1]}})
+    with pytest.raises(DeltaError):
+        patch({"a": [1, 2]}, {"a": {"*": [None]}})
+    with pytest.raises(DeltaError):
+        patch({"a": 1}, ["not", "a", "delta"])  # type: ignore[arg-type]
+
+
+async def _run(out: Path, rounds: int = 4) -> tuple[Path, list[BaseModel]]:
+    sent: list[BaseModel] = []
+    sc = load_builtin("triad")
+    sc = sc.model_copy(update={"rules": sc.rules.model_copy(update={"rounds": rounds})})
+    specs = {s.id: "scripted:reactive" for s in sc.states}
+    path = await run_scenario(
+        sc, RunConfig(seed=4, out_dir=out, on_event=sent.append), overrides=specs
+    )
+    return path, sent
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+
+
+async def test_only_each_states_first_observation_is_written_whole(tmp_path: Path) -> None:
+    path, sent = await _run(tmp_path)
+    observed = [e for e in sent if isinstance(e, ObservationEvent)]
+    lines = [line for line in _lines(path) if line["kind"] == "observation"]
+    assert len(lines) == len(observed) == 3 * 4 * 2
+    first: set[str] = set()
+    stored = full = 0
+    for line, event in zip(lines, observed, strict=True):
+        whole = line["state"] not in first
+        first.add(line["state"])
+        assert ("observation" in line) is whole and ("delta" in line) is not whole
+        if not whole:
+            stored += len(json.dumps(line["delta"], separators=(",", ":")))
+            full += len(event.observation.json_text())
+    assert stored < 0.3 * full
+    assert read_record(path).of_kind(ObservationEvent) == observed
+    assert list(iter_events(path, ("observation",))) == observed
+    picked = scan(path, lambda line: EVENT_ADAPTER if b'"observation"' in line[:30] else None)
+    assert picked.events == observed and not picked.truncated
+
+
+async def test_the_evaluators_fast_scan_reads_rebuilt_decision_observations(
+    tmp_path: Path,
+) -> None:
+    path, sent = await _run(tmp_path)
+    expected = [
+        DecisionObservation.model_validate(e.model_dump())
+        for e in sent
+        if isinstance(e, ObservationEvent) and e.phase is Phase.DECISION
+    ]
+    _, _, events, truncated = read_events(path)
+    assert [e for e in events if isinstance(e, DecisionObservation)] == expected
+    assert not truncated
+
+
+async def test_a_record_cut_inside_a_delta_line_reads_as_the_prefix_before_it(
+    tmp_path: Path,
+) -> None:
+    path, _ = await _run(tmp_path, rounds=2)
+    data = path.read_bytes()
+    whole = read_record(path).events
+    starts = [i + 1 for i, b in enumerate(data) if b == ord("\n")][:-1]
+    deltas = [
+        s
+        for s in starts
+        if data[s:].startswith(b'{"kind":"observation"')
+        and b'"delta":' in data[s : data.index(b"\n", s)]
+    ]
+    assert len(deltas) >= 3
+    for start in deltas[1:4]:
+        end = data.index(b"\n", start)
+        cut = tmp_path / "cut.jsonl"
+        cut.write_bytes(data[: (start + end) // 2])
+        before = data[:start].count(b"\n") - 1  # header, text lines and events before it
+        record = read_record(cut)
+        assert record.truncated
+        assert record.events == whole[: len(record.events)]
+        assert len(record.events) <= before
+        assert list(iter_events(cut)) == record.events
+        assert scan(cut, lambda line: EVENT_ADAPTER).events == record.events
+        assert read_events(cut)[3]
+
+
+async def test_a_delta_with_no_earlier_observation_is_an_error_naming_the_line(
+    tmp_path: Path,
+) -> None:
+    path, _ = await _run(tmp_path, rounds=2)
+    lines = path.read_bytes().split(b"\n")
+    n, raw = next((n, json.loads(line)) for n, line in enumerate(lines) if b'"delta":' in line)
+    raw["state"] = "Zed"  # a state with no observation before
+    lines[n] = json.dumps(raw, separators=(",", ":")).encode()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"\n".join(lines))
+    with pytest.raises(RecordError, match=rf"broken.jsonl: line {n + 1}:.*'Zed'"):
+        read_record(broken)
+    with pytest.raises(RecordError, match=rf"broken.jsonl: line {n + 1}:.*'Zed'"):
+        read_events(broken)
+    with pytest.raises(RecordError, match=rf"broken.jsonl: line {n + 1}:.*'Zed'"):
+        list(iter_events(broken, ("decision",)))
