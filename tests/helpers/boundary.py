@@ -1,6 +1,9 @@
-"""Run tables whose exact permutation p-value lies a chosen distance from alpha, at sizes where
-`compare` uses Monte Carlo (more than EXACT_MAX relabellings): the cases where a verdict could
-flip with `--seed` (tests and the Monte Carlo stability benchmark)."""
+"""Run tables whose exact permutation p-value lies a chosen distance from alpha: the cases where a
+verdict could flip with `--seed` if its p-value were Monte Carlo (tests and the Monte Carlo
+stability benchmark). Up to _BRUTE values the exact p-values here are computed independently of
+`compare` (every relabelling listed); beyond, where listing is too slow, they come from
+`dilemma.evaluation.exact`, which tests/evaluation/test_exact.py checks against scipy and an
+independent count."""
 
 from __future__ import annotations
 
@@ -12,11 +15,17 @@ import numpy as np
 import pandas as pd
 
 MEASURE = "mean_threat"
+_BRUTE = 22
+"""Most values (pairs, or runs of both levels) whose exact p is computed here by listing."""
 
 
 def exact_sign_flip_p(d: np.ndarray) -> float:
     """Two-sided exact sign-flip p-value of mean(d) (every one of 2^n flips), as scipy."""
     n = len(d)
+    if n > _BRUTE:
+        from dilemma.evaluation.exact import sign_flip_p
+
+        return float(sign_flip_p(d[None, :])[0])
     obs = d.mean()
     greater = less = 0
     half = n // 2
@@ -44,6 +53,10 @@ def exact_two_sample_p(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided exact label-permutation p-value of mean(a) - mean(b) (every split), as scipy."""
     pooled = np.concatenate([a, b])
     na, n = len(a), len(a) + len(b)
+    if n > _BRUTE:
+        from dilemma.evaluation.exact import two_sample_p
+
+        return float(two_sample_p(a[None, :], b[None, :])[0])
     obs = a.mean() - b.mean()
     sums = _splits(n, na) @ pooled
     stat = sums / na - (pooled.sum() - sums) / (n - na)
