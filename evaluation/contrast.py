@@ -14,8 +14,9 @@ import numpy as np
 
 ALPHA = 0.05
 POWER = 0.80
-EXACT_MAX = 200_000
-"""Largest number of distinct relabellings enumerated exactly."""
+EXACT_RUNS = 40
+"""Most values (pairs, or runs of both levels together) whose relabellings are all counted:
+permutation p-values are exact up to this size (`dilemma.evaluation.exact`)."""
 N_PERMUTATIONS = 2_000_000
 """Most random relabellings of one Monte Carlo p-value (`dilemma compare --permutations`): the
 sequential Monte Carlo of `dilemma.evaluation.montecarlo` stops earlier once the verdict cannot

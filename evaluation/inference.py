@@ -4,18 +4,18 @@ Three designs, chosen from how the runs were made, never from the data's outcome
 
 - `paired`: every run at one level has a partner at the other level with the same seed and the
   same other conditions (common random numbers). The contrast is the mean of the per-partner
-  differences; the test is a sign-flip permutation test on the differences
-  (`scipy.stats.permutation_test`, permutation_type="samples").
+  differences; the test is a sign-flip permutation test on the differences (as
+  `scipy.stats.permutation_test`, permutation_type="samples").
 - `independent`: no matching, and no other condition varies. The contrast is the difference of
-  means; the test permutes the level labels (`scipy.stats.permutation_test`,
+  means; the test permutes the level labels (as `scipy.stats.permutation_test`,
   permutation_type="independent").
 - `stratified`: no matching, but other conditions vary. Least squares with one fixed effect per
   stratum (statsmodels OLS); the contrast is the within-stratum difference, tested with its t
   statistic. Not a permutation test: `p_exact` is False.
 
 Permutation p-values are two-sided (twice the smaller one-sided p). They are exact (every
-distinct relabelling enumerated) when there are at most EXACT_MAX relabellings, which covers 17
-pairs or 10 runs per level; otherwise they are sequential Monte Carlo, refined until their error
+relabelling counted, `dilemma.evaluation.exact`) up to EXACT_RUNS pairs, or EXACT_RUNS runs of
+both levels together; otherwise they are sequential Monte Carlo, refined until their error
 cannot move the verdict or N_PERMUTATIONS relabellings are drawn, with a Monte Carlo standard
 error (`dilemma.evaluation.montecarlo`). Intervals are bias-corrected and
 accelerated bootstrap (BCa, `scipy.stats.bootstrap`); where BCa is degenerate (constant data,
@@ -38,7 +38,7 @@ import numpy as np
 import statsmodels.api as sm
 from dilemma.evaluation.contrast import (
     ALPHA,
-    EXACT_MAX,
+    EXACT_RUNS,
     N_BOOT,
     N_FIRST,
     N_PERMUTATIONS,
@@ -63,7 +63,7 @@ from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 __all__ = [
     "ALPHA",
-    "EXACT_MAX",
+    "EXACT_RUNS",
     "N_BOOT",
     "N_FIRST",
     "N_PERMUTATIONS",
@@ -152,7 +152,7 @@ def paired(
             for r in rows:
                 out[r] = empty_contrast("paired", method, n, n, n)
             continue
-        perm = permutation((v,), 2**n, rng, n_perm, limits[rows])
+        perm = permutation((v,), rng, n_perm, limits[rows])
         if n >= 2:
             low, high = bca((v,), mean, rng, n_boot)
         else:
@@ -208,7 +208,7 @@ def independent(
             for r in rows:
                 out[r] = empty_contrast("independent", method, na, nb, 0)
             continue
-        perm = permutation((va, vb), math.comb(na + nb, na), rng, n_perm, limits[rows])
+        perm = permutation((va, vb), rng, n_perm, limits[rows])
         if na >= 2 and nb >= 2:
             low, high = bca((va, vb), mean_diff, rng, n_boot)
         else:

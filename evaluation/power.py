@@ -14,7 +14,8 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from dilemma.evaluation.contrast import ALPHA, EXACT_MAX, N_FIRST, POWER, Contrast, FloatArray
+from dilemma.evaluation.contrast import ALPHA, N_FIRST, POWER, Contrast, FloatArray
+from dilemma.evaluation.exact import exact_possible
 from scipy import optimize, stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
@@ -162,7 +163,8 @@ def _min_n_attainable(design: str, alpha_test: float) -> int:
     n = 2
     while n < 200:
         relabellings = 2**n if design == "paired" else math.comb(2 * n, n)
-        smallest = 2 / relabellings if relabellings <= EXACT_MAX else 2 / (N_FIRST + 1)
+        values = n if design == "paired" else 2 * n
+        smallest = 2 / relabellings if exact_possible(values) else 2 / (N_FIRST + 1)
         if design == "stratified" or smallest <= alpha_test:
             return n
         n += 1

@@ -1,7 +1,8 @@
-"""Resampling machinery behind the tests: scipy's permutation test and BCa bootstrap.
+"""Resampling machinery behind the tests: permutation p-values and BCa bootstrap.
 
-`permutation` runs scipy's permutation test on many measures at once when the relabellings are
-few enough to enumerate, and sequential Monte Carlo otherwise (`dilemma.evaluation.montecarlo`);
+`permutation` counts every relabelling of many measures at once when the design is small enough
+(`dilemma.evaluation.exact`, validated against scipy's exact permutation test), and runs
+sequential Monte Carlo otherwise (`dilemma.evaluation.montecarlo`);
 `bca` gives bootstrap intervals, `interval_fallback` a t interval (statsmodels) where BCa is
 degenerate. `blocks` groups the measures by their pattern of missing values so each group is
 tested in one vectorised call.
@@ -15,12 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from dilemma.evaluation.contrast import ALPHA, EXACT_MAX, FloatArray
+from dilemma.evaluation.contrast import ALPHA, FloatArray
+from dilemma.evaluation.exact import exact_possible, sign_flip_p, two_sample_p
 from dilemma.evaluation.montecarlo import sequential
 from scipy import stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
-
-_BATCH_ELEMENTS = 4_000_000
 
 
 def mean(x: FloatArray, axis: int = -1) -> FloatArray:
@@ -63,54 +63,33 @@ class Perm:
     settled: np.ndarray
 
 
-def _scipy_permutation(
-    data: tuple[FloatArray, ...],
-    statistic: Callable[..., FloatArray],
-    kind: str,
-    n_resamples: int,
-    rng: np.random.Generator,
-) -> FloatArray:
-    """Two-sided p-values of scipy's permutation test, one per row of `data`."""
-    width = sum(d.shape[-1] for d in data) * data[0].shape[0]
-    res = stats.permutation_test(
-        data,
-        statistic,
-        permutation_type=kind,
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=max(1, _BATCH_ELEMENTS // max(1, width)),
-        alternative="two-sided",
-        axis=-1,
-        rng=rng,
-    )
-    p: FloatArray = np.atleast_1d(np.asarray(res.pvalue, dtype="float64"))
-    return p
-
-
 def permutation(
     data: tuple[FloatArray, ...],
-    n_relabellings: int,
     rng: np.random.Generator,
     n_perm: int,
     thresholds: FloatArray,
 ) -> Perm:
     """Permutation test on rows of `data`: sign flips of (differences,), or relabellings of
-    (a, b). Exact (scipy's `permutation_test`, every relabelling) when there are at most
-    EXACT_MAX relabellings; otherwise sequential Monte Carlo (`dilemma.evaluation.montecarlo`):
+    (a, b). Exact (every relabelling counted, `dilemma.evaluation.exact`) up to EXACT_RUNS
+    pairs or runs; otherwise sequential Monte Carlo (`dilemma.evaluation.montecarlo`):
     relabellings are added until each row's p-value is settled against its `thresholds` (one
     NaN-padded row of levels per data row), at most `n_perm` of them.
     """
     rows = data[0].shape[0]
-    if n_relabellings <= EXACT_MAX:
-        statistic = mean if len(data) == 1 else mean_diff
-        kind = "samples" if len(data) == 1 else "independent"
-        p = _scipy_permutation(data, statistic, kind, n_relabellings, rng)
+    if len(data) == 1:
+        n_values = data[0].shape[1]
+        relabellings = 2**n_values
+    else:
+        n_values = data[0].shape[1] + data[1].shape[1]
+        relabellings = math.comb(n_values, data[0].shape[1])
+    if exact_possible(n_values):
+        p = sign_flip_p(data[0]) if len(data) == 1 else two_sample_p(data[0], data[1])
         return Perm(
             p,
             True,
-            np.full(rows, n_relabellings),
+            np.full(rows, relabellings),
             np.zeros_like(p),
-            min(1.0, 2 / n_relabellings),
+            min(1.0, 2 / relabellings),
             np.ones(rows, dtype=bool),
         )
     mc = sequential(data, rng, n_perm, thresholds)

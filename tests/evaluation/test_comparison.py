@@ -187,9 +187,9 @@ def test_exact_p_values_match_brute_force_with_ties(
 
 @pytest.mark.slow  # ten Monte Carlo comparisons of one table: a statistical calibration
 def test_monte_carlo_verdict_is_stable_across_seeds() -> None:
-    # 2 cells x 15 seeds = 30 pairs: 2^30 relabellings, so p-values are Monte Carlo; here one
-    # Holm p lands near 0.03, where the decision is made
-    table = synthetic_runs(np.random.default_rng(11), 15, effect=0.35)
+    # 2 cells x 25 seeds = 50 pairs: beyond the exact limit, so p-values are Monte Carlo; here
+    # a Holm p lands near its step, where the decision is made
+    table = synthetic_runs(np.random.default_rng(14), 25, effect=0.3)
     results = [
         compare(
             table,

@@ -1,6 +1,9 @@
-"""Run tables whose exact permutation p-value lies a chosen distance from alpha, at sizes where
-`compare` uses Monte Carlo (more than EXACT_MAX relabellings): the cases where a verdict could
-flip with `--seed` (tests and the Monte Carlo stability benchmark)."""
+"""Run tables whose exact permutation p-value lies a chosen distance from alpha: the cases where a
+verdict could flip with `--seed` if its p-value were Monte Carlo (tests and the Monte Carlo
+stability benchmark). Up to _BRUTE values the exact p-values here are computed independently of
+`compare` (every relabelling listed); beyond, where listing is too slow, they come from
+`dilemma.evaluation.exact`, which tests/evaluation/test_exact.py checks against scipy and an
+independent count."""
 
 from __future__ import annotations
 
@@ -12,11 +15,17 @@ import numpy as np
 import pandas as pd
 
 MEASURE = "mean_threat"
+_BRUTE = 22
+"""Most values (pairs, or runs of both levels) whose exact p is computed here by listing."""
 
 
 def exact_sign_flip_p(d: np.ndarray) -> float:
     """Two-sided exact sign-flip p-value of mean(d) (every one of 2^n flips), as scipy."""
     n = len(d)
+    if n > _BRUTE:
+        from dilemma.evaluation.exact import sign_flip_p
+
+        return float(sign_flip_p(d[None, :])[0])
     obs = d.mean()
     greater = less = 0
     half = n // 2
@@ -44,6 +53,10 @@ def exact_two_sample_p(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided exact label-permutation p-value of mean(a) - mean(b) (every split), as scipy."""
     pooled = np.concatenate([a, b])
     na, n = len(a), len(a) + len(b)
+    if n > _BRUTE:
+        from dilemma.evaluation.exact import two_sample_p
+
+        return float(two_sample_p(a[None, :], b[None, :])[0])
     obs = a.mean() - b.mean()
     sums = _splits(n, na) @ pooled
     stat = sums / na - (pooled.sum() - sums) / (n - na)
@@ -53,9 +66,10 @@ def exact_two_sample_p(a: np.ndarray, b: np.ndarray) -> float:
     return min(1.0, 2 * min(greater, less) / len(stat))
 
 
-def _solve(f: Callable[[float], float], target: float, tol: float) -> float:
-    """Shift whose exact p is within tol of target (bisection; p falls as the shift grows)."""
-    lo, hi = 0.0, 3.0
+def _solve(f: Callable[[float], float], target: float, tol: float, centre: float) -> float:
+    """Shift whose exact p is within tol of target (bisection; p falls as the shift grows from
+    0, or from `centre`, the shift giving a mean difference of 0, when p at 0 is below target)."""
+    lo, hi = (0.0, 3.0) if f(0.0) >= target else (centre, 3.0)
     for _ in range(60):
         mid = (lo + hi) / 2
         p = f(mid)
@@ -72,7 +86,7 @@ def paired_case(seed: int, n: int, target: float, tol: float = 5e-5) -> tuple[pd
     """A paired table (levels a, b sharing seeds 0..n-1) and its exact p (close to target)."""
     rng = np.random.default_rng(seed)
     noise = rng.normal(0.0, 1.0, n)
-    shift = _solve(lambda s: exact_sign_flip_p(noise + s), target, tol)
+    shift = _solve(lambda s: exact_sign_flip_p(noise + s), target, tol, -float(noise.mean()))
     d = noise + shift
     base = rng.normal(4.0, 1.0, n)
     rows = [{"f": "a", "seed": i, MEASURE: base[i] + d[i]} for i in range(n)]
@@ -86,7 +100,8 @@ def independent_case(
     """A two-sample table (n runs per level, no shared seeds) and its exact p (close to target)."""
     rng = np.random.default_rng(seed)
     a0, b = rng.normal(0.0, 1.0, n), rng.normal(0.0, 1.0, n)
-    shift = _solve(lambda s: exact_two_sample_p(a0 + s, b), target, tol)
+    centre = float(b.mean() - a0.mean())
+    shift = _solve(lambda s: exact_two_sample_p(a0 + s, b), target, tol, centre)
     a = a0 + shift
     rows = [{"f": "a", "seed": i, MEASURE: a[i]} for i in range(n)]
     rows += [{"f": "b", "seed": 1000 + i, MEASURE: b[i]} for i in range(n)]
