@@ -37,7 +37,7 @@ from dilemma.core.safe_text import public_url
 from dilemma.models.budget import SpendBudget, output_ceiling, prompt_token_bound
 from dilemma.models.openai_chat import NotAChatCompletion
 from dilemma.models.pricing import Price, cost_at, price_of
-from dilemma.models.response_cache import CallIdentity, ResponseCache, cache_key
+from dilemma.models.response_cache import CallIdentity, ResponseCache, cache_key, cache_params
 from dilemma.models.spec import OPENAI
 from dilemma.models.types import ModelUnavailable, ResolvedModel, StructuredMode
 
@@ -194,7 +194,7 @@ class StateAgent:
         call = self._call_identity(self.run, obs, attempt)
         identity = {
             "spec": self.model.spec,
-            "params": self.model.params,
+            "params": cache_params(self.model.params),
             "structured": self.model.structured.value,
         }
         key = cache_key(call, identity, messages, schema_of(schema))

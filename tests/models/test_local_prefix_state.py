@@ -65,8 +65,16 @@ def test_save_is_atomic_and_keeps_only_the_newest(tmp_path: Path) -> None:
     assert not store.has([0] * 3) and store.has([KEEP + 1] * 3)
 
 
-def test_server_runs_one_thread_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("cpus", "load", "threads"),
+    [(1, 0.0, 1), (2, 0.0, 2), (2, 0.5, 2), (2, 0.6, 1), (2, 15.0, 1), (8, 6.0, 2), (8, 7.0, 1)],
+)
+def test_two_threads_only_with_two_idle_cores(
+    monkeypatch: pytest.MonkeyPatch, cpus: int, load: float, threads: int
+) -> None:
     monkeypatch.delenv(local_server.THREADS_ENV, raising=False)
-    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == 1
-    monkeypatch.setenv(local_server.THREADS_ENV, "2")
-    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == threads
+    monkeypatch.setenv(local_server.THREADS_ENV, "3")
+    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == 3

@@ -16,6 +16,7 @@ from dilemma.models.response_cache import (
     CallIdentity,
     ResponseCache,
     cache_key,
+    cache_params,
 )
 from tests.helpers.cache_runs import REPEATS, noisy_model, resolver_for, runs_of, silent_model
 from tests.helpers.cli import invoke
@@ -126,6 +127,18 @@ def test_every_part_of_the_call_identity_changes_the_key(change: dict[str, Any])
     same = cache_key(call(), model, messages, {})
     assert cache_key(call(), model, messages, {}) == same
     assert cache_key(call(**change), model, messages, {}) != same
+
+
+def test_the_thread_count_does_not_change_the_key_but_sampling_does() -> None:
+    messages = [HumanMessage("same prompt")]
+
+    def key(**params: Any) -> str:
+        base = {"sampling": "forced", "n_threads": 1}
+        model = {"spec": "local", "params": cache_params({**base, **params})}
+        return cache_key(call(), model, messages, {})
+
+    assert key(n_threads=2) == key()
+    assert key(sampling="prefilter") != key()
 
 
 def test_a_miss_in_replay_names_the_call(tmp_path: Path) -> None:

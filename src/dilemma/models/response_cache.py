@@ -73,6 +73,16 @@ class CallIdentity:
         )
 
 
+SPEED_ONLY_PARAMS = ("n_threads",)
+"""Model parameters that change how fast a reply comes, not the reply: left out of cache keys
+(the embedded model's thread count follows the machine's load)."""
+
+
+def cache_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The model parameters that identify its replies (without SPEED_ONLY_PARAMS)."""
+    return {k: v for k, v in params.items() if k not in SPEED_ONLY_PARAMS}
+
+
 def cache_key(
     call: CallIdentity,
     model: dict[str, Any],

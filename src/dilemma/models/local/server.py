@@ -74,17 +74,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-DEFAULT_THREADS = 1
-"""Threads of the server unless `DILEMMA_LOCAL_THREADS` says otherwise. One: a 270M model
-gains little from a second thread on an idle machine, while on a busy one llama.cpp's threads
-wait for each other at every step and generation collapsed 5-20x (docs/models.md)."""
+IDLE_CORES_FOR_TWO = 1.5
+"""Idle cores (CPUs minus the 1-minute load average) a second server thread needs."""
+
+
+def threads_for(cpus: int, load: float) -> int:
+    """Server threads for a machine of `cpus` CPUs at 1-minute load average `load`: two when
+    at least IDLE_CORES_FOR_TWO cores are idle (a 3-round quickstart on an idle 2-core machine
+    took 75 s with two threads, 106 s with one), else one. On a busy machine llama.cpp's threads
+    wait for each other at every step: two threads generated 8-9x slower than one at a load of
+    15-18 on 2 cores (docs/models.md). Replies do not depend on the thread count."""
+    return 2 if cpus >= 2 and cpus - load >= IDLE_CORES_FOR_TWO else 1
 
 
 def _default_threads() -> int:
+    """`DILEMMA_LOCAL_THREADS`, else `threads_for` this machine now."""
     env = os.environ.get(THREADS_ENV)
     if env:
         return max(1, int(env))
-    return DEFAULT_THREADS
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this platform: assume busy
+        return 1
+    return threads_for(os.cpu_count() or 1, load)
 
 
 def _default_n_ctx() -> int:
