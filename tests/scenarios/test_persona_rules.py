@@ -21,7 +21,7 @@ from dilemma.core.observation import ArmsSource, Phase
 from dilemma.core.personas import Disposition, Persona, Regime, Transparency
 from dilemma.experiments.spec import ExperimentError, RunSpec, expand, load_experiment
 from dilemma.records.reader import read_record
-from dilemma.records.schema import ResolutionEvent
+from dilemma.records.schema import ObservationEvent, ResolutionEvent
 from dilemma.report.transcript import header_lines
 from dilemma.simulation.runner import RunConfig, play_scenario
 from dilemma.simulation.visibility import observe
@@ -279,9 +279,8 @@ async def test_persona_is_a_placebo_for_scripted_policies(tmp_path: Path) -> Non
     # ... although the models were told different regimes
     told = {
         r.conditions["regime.persona"]: {
-            json.loads(line)["observation"]["you"]["regime"]
-            for line in (tmp_path / "out" / f"{r.run_id}.jsonl").read_text().splitlines()
-            if json.loads(line)["kind"] == "observation"
+            e.observation.you.regime.value
+            for e in read_record(tmp_path / "out" / f"{r.run_id}.jsonl").of_kind(ObservationEvent)
         }
         for r in runs
     }
@@ -312,10 +311,8 @@ async def test_rules_change_what_scripted_policies_do(tmp_path: Path) -> None:
     assert differs == sorted(seeds)
     # ... although every model was told the scenario's regimes
     for r in runs:
-        for line in (tmp_path / "out" / f"{r.run_id}.jsonl").read_text().splitlines():
-            event = json.loads(line)
-            if event["kind"] == "observation":
-                labels = [event["observation"]["you"]["regime"]] + [
-                    o["regime"] for o in event["observation"]["others"]
-                ]
-                assert sorted(labels) == ["autocracy", "democracy"]
+        record = read_record(tmp_path / "out" / f"{r.run_id}.jsonl")
+        for event in record.of_kind(ObservationEvent):
+            seen = event.observation
+            labels = [seen.you.regime.value] + [o.regime.value for o in seen.others]
+            assert sorted(labels) == ["autocracy", "democracy"]
