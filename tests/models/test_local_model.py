@@ -318,11 +318,18 @@ def test_no_orphan_server_when_the_parent_ends(how: str) -> None:
 
 @needs_extra
 @pytest.mark.local_model
-async def test_prefilter_sampling_validates_and_greedy_matches_stock_sampling() -> None:
+async def test_prefilter_sampling_validates_and_greedy_matches_stock_sampling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The `prefilter` sampling (dilemma.models.local.server_main: grammar matched against the 256
     most likely tokens) still gives a reply that validates, and greedy decoding picks the same
     tokens as llama-cpp-python's own order on a server started with
-    DILEMMA_LOCAL_SAMPLING=stock."""
+    DILEMMA_LOCAL_SAMPLING=stock. Both servers evaluate the whole prompt: a saved prompt state
+    (dilemma.models.local.prefix_state) evaluates the rest in other batches, which can tip a
+    near-tie, so neither may load one."""
+    from dilemma.models.local.prefix_state import STATE_DIR_ENV
+
+    monkeypatch.setenv(STATE_DIR_ENV, "off")
     from dilemma.agents.prompt_setup import load_prompt_setup
     from dilemma.agents.state_agent import StateAgent
     from dilemma.scenarios.library import load_builtin
