@@ -38,6 +38,7 @@ from dilemma.evaluation import score_cache  # noqa: E402
 from dilemma.evaluation.score_cache import ScoreCache  # noqa: E402
 from dilemma.evaluation.tables import score  # noqa: E402
 
+from benchmarks.bench_cli_start import dilemma_command  # noqa: E402
 from tests.helpers.records import random_builder  # noqa: E402
 
 ONE_RECORD_TARGET_S = 1.0
@@ -73,14 +74,6 @@ def throughput(paths: list[Path], cache_file: Path) -> dict[str, float]:
     out["warm"] = seconds(lambda: warm.score(paths))
     assert warm.hits == len(paths), f"{warm.hits} hits of {len(paths)}"
     return out
-
-
-def dilemma_command() -> list[str]:
-    script = Path(sys.executable).parent / "dilemma"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("dilemma")
-    return [found] if found else [sys.executable, "-m", "dilemma"]
 
 
 def wall(argv: list[str], env: dict[str, str]) -> float:

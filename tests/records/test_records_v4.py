@@ -18,33 +18,20 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from dilemma.cli.main import app
-from dilemma.records.reader import find_records, read_record
+from dilemma.records.reader import read_record
 from dilemma.records.schema import SCHEMA_VERSION, Header, LlmCallEvent, RunEndEvent
 from dilemma.simulation.runner import RunConfig, run_scenario
-from tests.records.test_records_v3 import _same
+from tests.helpers.fixture_records import check_loads, check_scores
 
 V4 = Path(__file__).resolve().parents[1] / "fixtures" / "records_v4"
 
 
 def test_version_4_records_load_with_the_version_they_were_written_in() -> None:
-    paths = find_records(V4)
-    assert len(paths) == 7
-    for path in paths:
-        record = read_record(path)
-        assert record.header.schema_version == 4 < SCHEMA_VERSION
-        assert record.run_end is not None and not record.truncated
+    check_loads(V4, 4, 7)
 
 
 def test_version_4_records_score_as_release_0_3_0_scored_them() -> None:
-    expected = json.loads((V4 / "expected_scores.json").read_text(encoding="utf-8"))
-    result = CliRunner().invoke(app, ["score", str(V4), "--json"])
-    assert result.exit_code == 0, result.output
-    actual = json.loads(result.stdout)
-    by_id = {row["run_id"]: row for row in actual}
-    assert sorted(by_id) == sorted(row["run_id"] for row in expected)
-    for row in expected:
-        row.pop("path", None)
-        _same(row, by_id[row["run_id"]], row["run_id"])
+    check_scores(V4)
 
 
 def _comparable(event: BaseModel) -> object:
