@@ -4,4 +4,4 @@ Bump it for every release and list what changed under it in CHANGELOG.md, above 
 of a measure's definition.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
