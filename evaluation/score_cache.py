@@ -18,6 +18,13 @@ whose run id another record of the same batch shares. Several processes may use 
 at once: SQLite locks it for each write (a write that waits more than BUSY_S is skipped with a
 warning).
 
+Beside the scores, a cache file holds *summaries*: small JSON texts that a reader derives from a
+record and its scores (the viewer's list row, `kind` "viewer-row/N"), under the same key, so a
+reader restarted on an unchanged folder reads neither the records nor their scores:
+
+    found = cache.summaries(keys, "viewer-row/1")            # {resolved path: JSON text}
+    cache.store_summaries([(key, text), ...], "viewer-row/1")
+
 A hit returns exactly the values stored when the record was scored. Scoring a batch of records
 is not bit-for-bit the same as scoring each alone (some means differ in the last bit, about
 1e-16 relative), so a folder scored partly from the cache can differ from an uncached score of
@@ -105,6 +112,12 @@ def default_file() -> Path:
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
     " edges TEXT, evaluator TEXT, checksum TEXT, " + ", ".join(f"{g} BLOB" for g in GRAINS) + ")"
+)
+
+
+_SUMMARY_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS summaries (path TEXT, kind TEXT, size INTEGER, mtime_ns INTEGER,"
+    " edges TEXT, evaluator TEXT, payload TEXT, PRIMARY KEY (path, kind))"
 )
 
 
@@ -240,6 +253,7 @@ class ScoreCache:
             con = sqlite3.connect(self.file, timeout=BUSY_S)
             if write:
                 con.execute(_SCHEMA)
+                con.execute(_SUMMARY_SCHEMA)
             return con
         except (sqlite3.Error, OSError) as exc:
             self._fail(exc)
@@ -317,6 +331,66 @@ class ScoreCache:
             )
             return None
         return entry
+
+    def summaries(self, keys: Sequence[FileKey], kind: str) -> dict[str, str]:
+        """The stored summaries of `kind` whose whole key (path, size, mtime, edges, evaluator)
+        matches one of `keys`, by resolved path (a cache problem: a warning and none)."""
+        con = self._connect(write=False)
+        if con is None:
+            return {}
+        wanted = {k.path: k for k in keys}
+        found: dict[str, str] = {}
+        try:
+            with con:
+                names = list(wanted)
+                for start in range(0, len(names), _CHUNK):
+                    chunk = names[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = con.execute(
+                        "SELECT path, size, mtime_ns, edges, evaluator, payload FROM summaries"
+                        f" WHERE kind = ? AND path IN ({marks})",
+                        [kind, *chunk],
+                    ).fetchall()
+                    for path, size, mtime_ns, edges, evaluator, payload in rows:
+                        key = wanted.get(path)
+                        if key is None or not isinstance(payload, str):
+                            continue
+                        if (size, mtime_ns, edges, evaluator) == (
+                            key.size,
+                            key.mtime_ns,
+                            key.edges,
+                            self.evaluator,
+                        ):
+                            found[path] = payload
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                self._fail(exc)
+            return {}
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return {}
+        finally:
+            con.close()
+        return found
+
+    def store_summaries(self, items: Sequence[tuple[FileKey, str]], kind: str) -> None:
+        """Store each (key, JSON text) as the summary of `kind` of its record (replacing an
+        older one); a cache problem: a warning, nothing stored."""
+        if not items:
+            return
+        con = self._connect(write=True)
+        if con is None:
+            return
+        rows = [
+            (k.path, kind, k.size, k.mtime_ns, k.edges, self.evaluator, text) for k, text in items
+        ]
+        try:
+            with con:
+                con.executemany("INSERT OR REPLACE INTO summaries VALUES (?,?,?,?,?,?,?)", rows)
+        except sqlite3.Error as exc:
+            self._fail(exc)
+        finally:
+            con.close()
 
     def _store(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:

@@ -121,14 +121,21 @@ def test_runs_carry_seed_measures_and_condition_groups(folder: Path) -> None:
     assert set(groups) == {"synthetic · regime = autocracy", "synthetic · regime = democracy"}
     demo = groups["synthetic · regime = democracy"]
     assert sorted(demo["runs"]) == ["r1.jsonl", "r2.jsonl", "r4.jsonl"]
-    assert demo["finished"] == 2  # r4 has no run_end: not in the aggregates
+    assert demo["finished"] == 2 and demo["size"] == 3  # r4 has no run_end: not aggregated
+    values = [runs[k]["measures"]["escalation_index"] for k in ("r1.jsonl", "r2.jsonl")]
+    listed = demo["aggregates"]["escalation_index"]  # the list's means come without intervals
+    assert listed["mean"] == pytest.approx(sum(values) / 2) and listed["low"] is None
+    assert listed["method"] == "mean"
+    # the intervals, asked for separately
+    full = {g["label"]: g for g in client(folder).get("/api/groups").json()["groups"]}
+    assert {g["key"] for g in full.values()} == {g["key"] for g in groups.values()}
+    demo = full["synthetic · regime = democracy"]
     war = demo["aggregates"]["war"]
     assert war["mean"] == 0.5 and war["n"] == 2 and war["method"] == "clopper-pearson"
     index = demo["aggregates"]["escalation_index"]
-    values = [runs[k]["measures"]["escalation_index"] for k in ("r1.jsonl", "r2.jsonl")]
     assert index["mean"] == pytest.approx(sum(values) / 2)
     assert index["low"] < index["mean"] < index["high"]
-    alone = groups["synthetic · regime = autocracy"]["aggregates"]["mean_threat"]
+    alone = full["synthetic · regime = autocracy"]["aggregates"]["mean_threat"]
     assert alone["n"] == 1 and alone["low"] is None and alone["method"] == "none"
     assert [c["command"] for c in data["commands"]] == [
         f"dilemma report {folder}",
@@ -140,6 +147,8 @@ def test_groups_follow_the_filters(folder: Path) -> None:
     data = client(folder).get("/api/runs", params={"outcome": "war"}).json()
     (group,) = data["groups"]
     assert group["runs"] == ["r2.jsonl"] and group["aggregates"]["war"]["mean"] == 1.0
+    (group,) = client(folder).get("/api/groups", params={"outcome": "war"}).json()["groups"]
+    assert group["runs"] == ["r2.jsonl"] and group["aggregates"]["war"]["n"] == 1
 
 
 def test_the_list_page_shows_each_condition_once(folder: Path) -> None:

@@ -125,7 +125,7 @@
     const th = el("th", group.label + " ");
     th.colSpan = 6 + data.primary.length;
     th.scope = "rowgroup";
-    th.appendChild(el("span", group.runs.length + " run(s), " + group.finished + " finished", "note"));
+    th.appendChild(el("span", group.size + " run(s), " + group.finished + " finished", "note"));
     head.appendChild(th);
     body.appendChild(head);
     const agg = el("tr", undefined, "aggregate");
@@ -146,6 +146,8 @@
       th.dataset.sort = key;
       th.dataset.type = type;
       if (title) th.title = title;
+      if (data.sort === key) th.setAttribute("aria-sort", "ascending");
+      if (data.sort === "-" + key) th.setAttribute("aria-sort", "descending");
       const button = el("button", text);
       button.type = "button";
       th.appendChild(button);
@@ -186,7 +188,8 @@
     table.querySelector("thead").replaceChildren(header(data));
     Array.from(table.tBodies).forEach(function (b) { b.remove(); });
     data.groups.forEach(function (g) { table.appendChild(groupBody(g, runs, data)); });
-    applySort(table);
+    renderPagers(data);
+    showIntervals(table, data.version);
     document.getElementById("shown").textContent = String(data.shown);
     document.getElementById("total").textContent = String(data.total);
     document.getElementById("empty").hidden = data.runs.length > 0;
@@ -199,77 +202,80 @@
     syncFilters(data);
   }
 
-  // Sorting: `sort` is a column key ("seed", "m.escalation_index"), "-" in front for descending.
-  // Runs are sorted within their condition group; groups follow their aggregate for a measure
-  // column, else their first run.
-  function sortParam() {
-    return new URLSearchParams(location.search).get("sort") || "";
-  }
-
-  function compareValues(a, b, numeric) {
-    if (numeric) {
-      const x = a === "" ? NaN : Number(a);
-      const y = b === "" ? NaN : Number(b);
-      if (isNaN(x) || isNaN(y)) return (isNaN(x) ? 1 : 0) - (isNaN(y) ? 1 : 0);
-      return x - y;
-    }
-    return a.localeCompare(b, undefined, { numeric: true });
-  }
-
-  function applySort(table) {
-    const param = sortParam();
-    const desc = param.charAt(0) === "-";
-    const key = desc ? param.slice(1) : param;
-    const ths = Array.from(table.querySelectorAll("thead th"));
-    ths.forEach(function (th) { th.removeAttribute("aria-sort"); });
-    const index = ths.findIndex(function (th) { return th.dataset.sort === key; });
-    if (index < 0) return;
-    const th = ths[index];
-    th.setAttribute("aria-sort", desc ? "descending" : "ascending");
-    const numeric = th.dataset.type === "num";
-    const sign = desc ? -1 : 1;
-    function value(tr) {
-      const cell = tr.cells[index];
-      return cell ? cell.dataset.value || "" : "";
-    }
-    function missing(v) { return numeric && (v === "" || isNaN(Number(v))); }
-    function order(a, b) {
-      const x = value(a);
-      const y = value(b);
-      if (missing(x) || missing(y)) return compareValues(x, y, numeric);  // missing last
-      return sign * compareValues(x, y, numeric);
-    }
-    const bodies = Array.from(table.tBodies);
-    bodies.forEach(function (body) {
-      const runs = Array.from(body.querySelectorAll("tr.run"));
-      runs.sort(order).forEach(function (tr) { body.appendChild(tr); });
-    });
-    const measure = key.indexOf("m.") === 0 ? key.slice(2) : null;
-    function groupValue(body) {
-      if (measure) {
-        const agg = body.querySelector("tr.aggregate td[data-measure=\"" + CSS.escape(measure) + "\"]");
-        return agg ? agg.dataset.value || "" : "";
-      }
-      const firstRun = body.querySelector("tr.run");
-      return firstRun ? value(firstRun) : "";
-    }
-    bodies.sort(function (a, b) {
-      const x = groupValue(a);
-      const y = groupValue(b);
-      if (missing(x) || missing(y)) return compareValues(x, y, numeric);
-      return sign * compareValues(x, y, numeric);
-    }).forEach(function (body) { table.appendChild(body); });
-  }
-
-  function setSort(table, key) {
-    const current = sortParam();
-    const next = current === key ? "-" + key : key;
+  // Sorting and pages are the server's: a heading's click asks for the list sorted by that
+  // column (again: descending), from its first page. `sort` is a column key ("seed",
+  // "m.escalation_index"), "-" in front for descending.
+  function setSort(key) {
     const params = new URLSearchParams(location.search);
-    params.set("sort", next);
-    history.replaceState(null, "", "?" + params.toString());
-    const hidden = document.getElementById("sort-param");
-    if (hidden) hidden.value = next;
-    applySort(table);
+    const current = params.get("sort") || "";
+    params.set("sort", current === key ? "-" + key : key);
+    params.delete("page");
+    location.search = "?" + params.toString();
+  }
+
+  function pageLink(number) {
+    const params = new URLSearchParams(location.search);
+    params.set("page", String(number));
+    return "/?" + params.toString();
+  }
+
+  function renderPagers(data) {
+    const p = data.page;
+    Array.from(document.querySelectorAll("nav.pager")).forEach(function (nav) {
+      const range = el("span", "runs " + p.first + "-" + p.last + " of " + data.shown +
+        ", page " + p.number + " of " + p.pages, "range");
+      const parts = [range];
+      [["previous", p.number - 1, "previous page", "prev"], ["next", p.number + 1, "next page", "next"]]
+        .forEach(function (link) {
+          if (link[1] < 1 || link[1] > p.pages) return;
+          const a = el("a", link[2], link[0]);
+          a.href = pageLink(link[1]);
+          a.rel = link[3];
+          parts.push(document.createTextNode(" "), a);
+        });
+      nav.replaceChildren.apply(nav, parts);
+    });
+  }
+
+  // The 95% intervals of the groups' means come from /api/groups (computed on demand), once
+  // per version of the list, and go into the aggregate rows of the groups shown.
+  const intervals = { version: null, groups: {}, pending: null };
+
+  function fillIntervals(table) {
+    Array.from(table.tBodies).forEach(function (body) {
+      const group = intervals.groups[body.dataset.group];
+      if (!group) return;
+      Array.from(body.querySelectorAll("tr.aggregate td.agg")).forEach(function (cell) {
+        const m = cell.dataset.measure;
+        const a = group.aggregates[m];
+        if (!a) return;
+        cell.replaceWith(aggregateCell(a, m));
+      });
+    });
+  }
+
+  function showIntervals(table, version) {
+    if (intervals.version === version) {
+      fillIntervals(table);
+      return;
+    }
+    if (intervals.pending === version) return;
+    intervals.pending = version;
+    const params = new URLSearchParams(location.search);
+    ["sort", "page", "v"].forEach(function (name) { params.delete(name); });
+    fetch("/api/groups?" + params.toString(), { cache: "no-store" })
+      .then(function (resp) {
+        if (!resp.ok) throw new Error("HTTP " + resp.status);
+        return resp.json();
+      })
+      .then(function (data) {
+        intervals.version = data.version;
+        intervals.groups = {};
+        data.groups.forEach(function (g) { intervals.groups[g.key] = g; });
+        fillIntervals(table);
+      })
+      .catch(function (err) { setLive("Cannot load the intervals (" + err.message + ")."); })
+      .finally(function () { intervals.pending = null; });
   }
 
   function copyCommand(button) {
@@ -304,13 +310,13 @@
     form.addEventListener("change", function () { form.submit(); });
     table.addEventListener("click", function (event) {
       const th = event.target.closest("thead th");
-      if (th && th.dataset.sort) setSort(table, th.dataset.sort);
+      if (th && th.dataset.sort) setSort(th.dataset.sort);
     });
     document.getElementById("commands").addEventListener("click", function (event) {
       const button = event.target.closest("button.copy");
       if (button) copyCommand(button);
     });
-    applySort(table);
+    showIntervals(table, table.dataset.version);
     poll(function () {
       const params = new URLSearchParams(location.search);
       params.set("v", table.dataset.version);

@@ -3,9 +3,12 @@
     app = create_app(Path("runs/2x2"))      # serve with uvicorn (dilemma.cli.viewer)
 
 Routes:
-    /                  the runs (server-rendered), filterable by outcome and condition
+    /                  one page of the runs (server-rendered), filterable by outcome and condition,
+                       sorted by `?sort=COLUMN` (`-COLUMN`: descending), page `?page=N`
     /api/runs          the same as JSON; `?v=VERSION` answers {"unchanged": true} when nothing
                        changed (the page polls it every 2 s)
+    /api/groups        every condition group passing the filters, with the 95% intervals of its
+                       means (the list page fetches them after it is shown)
     /run?path=KEY      one run: timeline, curves, measures
     /api/run?path=KEY  one run's row as JSON (a running run's page reloads when it changes)
     /api/calls?path=KEY[&round=N]   the run's model calls by turn (the run page's drill-down)
@@ -23,8 +26,11 @@ reasons shown for unreadable files name paths relative to the folder.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
@@ -39,6 +45,7 @@ from dilemma.web.guard import Guard
 from dilemma.web.viewer.calls import call_totals, run_calls
 from dilemma.web.viewer.data import NONE_LEVEL, Filters, Listing, RunIndex
 from dilemma.web.viewer.groups import commands, condition_groups, measure_info
+from dilemma.web.viewer.paging import PAGE_SIZE, Sort, arrange, paginate
 from dilemma.web.viewer.run import clean, run_view
 from dilemma.web.viewer.search import LIMIT, TextIndex
 
@@ -78,20 +85,47 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
-def listing_json(listing: Listing, filters: Filters, root: str) -> dict[str, Any]:
-    """The JSON the list page polls: filtered rows, their condition groups with aggregates,
-    choices for the filters, counts, and the commands that report on the folder."""
-    rows = [r for r in listing.rows if filters.keep(r)]
+@dataclass(frozen=True)
+class View:
+    """How the list is shown: filters, sort and page (from the query)."""
+
+    filters: Filters
+    sort: Sort | None
+    page: int
+
+    @classmethod
+    def from_request(cls, request: Request) -> View:
+        """From the query parameters (a page that is not a whole number: the first)."""
+        query = request.query_params
+        try:
+            page = int(query.get("page", "1") or "1")
+        except ValueError:
+            page = 1
+        return cls(Filters.from_query(query.multi_items()), Sort.parse(query.get("sort")), page)
+
+
+def listing_json(listing: Listing, view: View, root: str, per: int = PAGE_SIZE) -> dict[str, Any]:
+    """The JSON the list page polls: one page of the filtered and sorted rows with their
+    condition groups and means (no intervals: `/api/groups`), choices for the filters,
+    counts, and the commands that report on the folder."""
+    rows = [r for r in listing.rows if view.filters.keep(r)]
     primary = listing.primary()
     factors = listing.factors()
+    groups = condition_groups(rows, primary, intervals=False)
+    page = paginate(arrange(groups, rows, view.sort), view.page, per)
     return {
         "version": listing.version,
         "total": len(listing.rows),
         "shown": len(rows),
         "primary": primary,
         "measures": measure_info(primary),
-        "runs": [r.to_json() for r in rows],
-        "groups": [g.to_json() for g in condition_groups(rows, primary)],
+        "sort": view.sort.param if view.sort else "",
+        "page": page.to_json(),
+        "runs": [r.to_json() for _, runs in page.groups for r in runs],
+        "groups": [
+            {**g.to_json(), "runs": [r.key for r in runs], "size": len(g.keys)}
+            for g, runs in page.groups
+        ],
         "factors": factors,
         "outcomes": listing.outcomes(),
         "commands": commands(root, factors),
@@ -99,41 +133,79 @@ def listing_json(listing: Listing, filters: Filters, root: str) -> dict[str, Any
     }
 
 
+def groups_json(listing: Listing, filters: Filters) -> dict[str, Any]:
+    """Every condition group passing `filters`, with the means and 95% intervals of the
+    primary measures (imports SciPy and statsmodels on first use)."""
+    rows = [r for r in listing.rows if filters.keep(r)]
+    groups = condition_groups(rows, listing.primary(), intervals=True)
+    return {"version": listing.version, "groups": [g.to_json() for g in groups]}
+
+
+def page_link(query: list[tuple[str, str]], number: int) -> str:
+    """The address of page `number` of the list, keeping the other query parameters."""
+    kept = [(k, v) for k, v in query if k not in ("page", "v")]
+    return "/?" + urlencode([*kept, ("page", str(number))])
+
+
 def _int(text: str | None, default: int | None) -> int | None:
     """A query parameter as an integer (`default` when absent; ValueError when not a number)."""
     return default if text is None or text == "" else int(text)
 
 
-def create_app(root: Path, *, host: str = "127.0.0.1", port: int | None = None) -> Starlette:
+def create_app(
+    root: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Starlette:
     """The viewer of the records in `root` (a folder, searched recursively, or one record),
     served at `host`:`port` (Host headers naming another address are refused; port None: any
-    port)."""
+    port), `page_size` runs per page of the list."""
     index = RunIndex(root)
     texts = TextIndex()
     env = environment()
+    intervals: dict[tuple[str, str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+    lock = threading.Lock()
 
     def home(request: Request) -> Response:
-        filters = Filters.from_query(request.query_params.multi_items())
+        view = View.from_request(request)
         listing = index.scan()
-        data = listing_json(listing, filters, str(root))
+        data = listing_json(listing, view, str(root), page_size)
+        query = request.query_params.multi_items()
+        pages = data["page"]
         return _page(
             env,
             "index.html",
             root=str(root),
             data=data,
             runs={r["key"]: r for r in data["runs"]},
-            sort=request.query_params.get("sort", ""),
-            filters=filters,
+            sort=data["sort"],
+            filters=view.filters,
             none_level=NONE_LEVEL,
             poll_ms=POLL_MS,
+            previous=page_link(query, pages["number"] - 1) if pages["number"] > 1 else None,
+            next=page_link(query, pages["number"] + 1)
+            if pages["number"] < pages["pages"]
+            else None,
         )
 
     def api_runs(request: Request) -> Response:
-        filters = Filters.from_query(request.query_params.multi_items())
+        view = View.from_request(request)
         listing = index.scan()
         if request.query_params.get("v") == listing.version:
             return _json({"version": listing.version, "unchanged": True})
-        return _json(listing_json(listing, filters, str(root)))
+        return _json(listing_json(listing, view, str(root), page_size))
+
+    def api_groups(request: Request) -> Response:
+        filters = Filters.from_query(request.query_params.multi_items())
+        listing = index.scan()
+        key = (listing.version, filters.outcome, tuple(sorted(filters.conditions.items())))
+        with lock:  # computed once per version and filters (the page asks after each change)
+            if key not in intervals:
+                intervals.clear()
+                intervals[key] = groups_json(listing, filters)
+            return _json(intervals[key])
 
     def _path(request: Request) -> Path | None:
         key = request.query_params.get("path", "")
@@ -218,6 +290,7 @@ def create_app(root: Path, *, host: str = "127.0.0.1", port: int | None = None) 
         routes=[
             Route("/", home),
             Route("/api/runs", api_runs),
+            Route("/api/groups", api_groups),
             Route("/run", run),
             Route("/api/run", api_run),
             Route("/api/calls", api_calls),

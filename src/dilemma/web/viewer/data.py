@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dilemma.evaluation import score_cache
 from dilemma.evaluation.measure_sets import DEFAULT_PRIMARY
+from dilemma.evaluation.score_cache import FileKey, file_key
 from dilemma.evaluation.tables import Scores, score
 from dilemma.records.reader import NoRecordsError, find_records, read_header
 from dilemma.records.schema import Header, RecordError
@@ -146,6 +148,32 @@ class Filters:
         if self.outcome and row.outcome != self.outcome:
             return False
         return all(row.conditions.get(f, NONE_LEVEL) == v for f, v in self.conditions.items())
+
+
+ROW_KIND = "viewer-row/1"
+"""The kind of the list rows' summaries in the score cache (bump when RowFacts changes)."""
+
+
+class RowFacts(BaseModel):
+    """What a list row holds that comes from the record and its scores (stored in the score
+    cache, keyed by the record's path, size, mtime and the evaluator's version)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    scenario: str
+    conditions: dict[str, str]
+    models: dict[str, str]
+    outcome: str
+    """The evaluator's outcome (`incomplete` for a record without run_end: the list tells
+    `running` from it by the file's age)."""
+    rounds: int
+    rounds_planned: int
+    escalation_index: float | None
+    flags: list[str]
+    seed: int | None
+    measures: dict[str, float | None]
+    primary: list[str] | None
 
 
 @dataclass
@@ -305,6 +333,49 @@ class RunIndex:
         return path.relative_to(self.root).as_posix() if self.root.is_dir() else path.name
 
     def _update(self, paths: list[Path], stamps: dict[Path, Stamp]) -> None:
+        """Rows of `paths`: from their summaries in the score cache when it is in use and they
+        are unchanged, else read (header) and scored, and their summaries stored."""
+        cache = score_cache.active()
+        keys: dict[Path, FileKey | None] = {}
+        stored: dict[str, str] = {}
+        if cache is not None:
+            keys = {p: file_key(p) for p in paths}
+            stored = cache.summaries([k for k in keys.values() if k is not None], ROW_KIND)
+        missing: list[Path] = []
+        for path in paths:
+            key = keys.get(path)
+            facts = _facts(stored.get(key.path)) if key is not None else None
+            if facts is None:
+                missing.append(path)
+            else:
+                self._cache[path] = _Entry(stamps[path], self._row(path, facts, stamps[path]))
+        if missing:
+            fresh = self._read(missing, stamps)
+            if cache is not None:
+                cache.store_summaries(_unchanged(fresh, keys), ROW_KIND)
+
+    def _row(self, path: Path, facts: RowFacts, stamp: Stamp) -> RunRow:
+        mtime = stamp[0] / 1e9
+        return RunRow(
+            key=self._key(path),
+            run_id=facts.run_id,
+            scenario=facts.scenario,
+            conditions=dict(facts.conditions),
+            models=dict(facts.models),
+            outcome=_outcome(facts.outcome, mtime, self._clock()),
+            rounds=facts.rounds,
+            rounds_planned=facts.rounds_planned,
+            escalation_index=facts.escalation_index,
+            flags=list(facts.flags),
+            mtime=mtime,
+            seed=facts.seed,
+            measures=dict(facts.measures),
+            primary=tuple(facts.primary) if facts.primary else None,
+        )
+
+    def _read(self, paths: list[Path], stamps: dict[Path, Stamp]) -> dict[Path, RowFacts]:
+        """Read and score `paths`; their facts when they were scored (a record that could not
+        be scored gets a row that says why, and no facts: it is read again next time)."""
         headers: dict[Path, Header] = {}
         for path in paths:
             try:
@@ -312,40 +383,36 @@ class RunIndex:
             except (RecordError, OSError) as exc:
                 self._cache[path] = _Entry(stamps[path], None, self.shown(str(exc), path))
         scored = self._score(list(headers))
-        now = self._clock()
+        out: dict[Path, RowFacts] = {}
         for path, header in headers.items():
             self.reads += 1
             run, neg_fallbacks, error = scored.get(path, ({}, 0, "not scored"))
-            mtime = stamps[path][0] / 1e9
-            flags = (
-                flags_of(run, neg_fallbacks)
-                if run
-                else [f"not scored: {self.shown(str(error), path)}"]
-            )
-            outcome = _outcome(str(run.get("outcome", INCOMPLETE)), mtime, now)
             exp = header.experiment
-            self._cache[path] = _Entry(
-                stamps[path],
-                RunRow(
-                    key=self._key(path),
-                    run_id=header.run_id,
-                    scenario=header.scenario.name,
-                    conditions=dict(exp.conditions) if exp else {},
-                    models={
-                        s.id: (header.models[s.id].spec if s.id in header.models else "?")
-                        for s in header.scenario.states
-                    },
-                    outcome=outcome,
-                    rounds=_count(run.get("rounds")),
-                    rounds_planned=header.scenario.rules.rounds,
-                    escalation_index=_number(run.get("escalation_index")),
-                    flags=flags,
-                    mtime=mtime,
-                    seed=header.seed,
-                    measures=_measures(run, exp.primary if exp else None),
-                    primary=tuple(exp.primary) if exp and exp.primary else None,
+            facts = RowFacts(
+                run_id=header.run_id,
+                scenario=header.scenario.name,
+                conditions=dict(exp.conditions) if exp else {},
+                models={
+                    s.id: (header.models[s.id].spec if s.id in header.models else "?")
+                    for s in header.scenario.states
+                },
+                outcome=str(run.get("outcome", INCOMPLETE)),
+                rounds=_count(run.get("rounds")),
+                rounds_planned=header.scenario.rules.rounds,
+                escalation_index=_number(run.get("escalation_index")),
+                flags=(
+                    flags_of(run, neg_fallbacks)
+                    if run
+                    else [f"not scored: {self.shown(str(error), path)}"]
                 ),
+                seed=header.seed,
+                measures=_measures(run, exp.primary if exp else None),
+                primary=list(exp.primary) if exp and exp.primary else None,
             )
+            self._cache[path] = _Entry(stamps[path], self._row(path, facts, stamps[path]))
+            if run:
+                out[path] = facts
+        return out
 
     def _score(self, paths: list[Path]) -> dict[Path, tuple[dict[str, Any], int, str | None]]:
         """Scores of the runs, by path: the run's row, its negotiation fallbacks, or an error."""
@@ -378,6 +445,28 @@ class RunIndex:
         # `running` turns into `incomplete` with time alone: part of the version too
         digest.update(",".join(r.outcome for r in rows).encode())
         return Listing(rows, bad, digest.hexdigest()[:16])
+
+
+def _facts(text: str | None) -> RowFacts | None:
+    """A stored row's facts; None when there are none or they do not fit RowFacts."""
+    if text is None:
+        return None
+    try:
+        return RowFacts.model_validate_json(text)
+    except ValidationError:
+        return None
+
+
+def _unchanged(
+    fresh: dict[Path, RowFacts], keys: dict[Path, FileKey | None]
+) -> list[tuple[FileKey, str]]:
+    """(key, JSON) of the rows whose record did not change while it was read and scored."""
+    out = []
+    for path, facts in fresh.items():
+        before = keys.get(path)
+        if before is not None and before == file_key(path):
+            out.append((before, facts.model_dump_json()))
+    return out
 
 
 def _by_path(scores: Scores) -> dict[Path, tuple[dict[str, Any], int, str | None]]:

@@ -8,19 +8,19 @@ A group is the runs sharing a scenario and every experiment condition. Only fini
 (`completed` or `war`) enter the aggregates: a running or broken run would pull the mean toward
 its unfinished rounds. Intervals: for a 0/1 measure (`war`, any boolean column) the exact
 Clopper-Pearson interval of the share (statsmodels `proportion_confint`, method "beta"); for the
-others the t interval of the mean (scipy.stats.t); none with fewer than 2 runs.
+others the t interval of the mean (scipy.stats.t); none with fewer than 2 runs. SciPy and
+statsmodels are imported only when an interval is computed (`intervals=True`): the list page
+shows the means at once and asks for the intervals separately (`/api/groups`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 from dilemma.evaluation.columns import RUNS
 from dilemma.web.viewer.data import RunRow
@@ -61,7 +61,8 @@ class Aggregate:
     high: float | None
     n: int
     method: str
-    """"clopper-pearson", "t", or "none" (fewer than 2 values)."""
+    """"clopper-pearson", "t", "none" (fewer than 2 values), or "mean" (the interval was not
+    asked for)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -79,6 +80,7 @@ class Group:
     """The runs of one condition, in list order, with their aggregates."""
 
     key: str
+    """Stable for a scenario and conditions (the page matches intervals to groups by it)."""
     scenario: str
     conditions: dict[str, str]
     keys: list[str]
@@ -113,14 +115,20 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def aggregate(values: Sequence[float]) -> Aggregate:
-    """Mean and 95% interval of `values`: Clopper-Pearson if they are all 0 or 1, else t."""
+def aggregate(values: Sequence[float], *, interval: bool = True) -> Aggregate:
+    """Mean and 95% interval of `values`: Clopper-Pearson if they are all 0 or 1, else t
+    (`interval=False`: the mean alone, method "mean", without importing SciPy)."""
     n = len(values)
     if n == 0:
         return Aggregate(None, None, None, 0, "none")
     mean = math.fsum(values) / n
     if n < 2:
         return Aggregate(mean, None, None, n, "none")
+    if not interval:
+        return Aggregate(mean, None, None, n, "mean")
+    from scipy import stats
+    from statsmodels.stats.proportion import proportion_confint
+
     if all(v in (0.0, 1.0) for v in values):
         low, high = proportion_confint(round(math.fsum(values)), n, alpha=1 - LEVEL, method="beta")
         return Aggregate(mean, float(low), float(high), n, "clopper-pearson")
@@ -135,22 +143,31 @@ def _group_key(row: RunRow) -> tuple[str, tuple[tuple[str, str], ...]]:
     return row.scenario, tuple(sorted(row.conditions.items()))
 
 
-def condition_groups(rows: Sequence[RunRow], measures: Sequence[str]) -> list[Group]:
-    """The rows grouped by scenario and conditions (groups ordered by label), with the
-    aggregates of `measures` over each group's finished runs."""
+def group_id(scenario: str, conditions: dict[str, str]) -> str:
+    """A short stable name of a condition group (for the page; not a secret)."""
+    text = "\0".join([scenario, *(f"{f}={v}" for f, v in sorted(conditions.items()))])
+    return "g" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def condition_groups(
+    rows: Sequence[RunRow], measures: Sequence[str], *, intervals: bool = True
+) -> list[Group]:
+    """The rows grouped by scenario and conditions (groups ordered by scenario and conditions,
+    runs in `rows` order), with the aggregates of `measures` over each group's finished runs
+    (`intervals=False`: means only)."""
     members: dict[tuple[str, tuple[tuple[str, str], ...]], list[RunRow]] = {}
     for row in rows:
         members.setdefault(_group_key(row), []).append(row)
     groups = []
-    for n, (key, found) in enumerate(sorted(members.items(), key=lambda item: item[0])):
+    for key, found in sorted(members.items(), key=lambda item: item[0]):
         done = [r for r in found if r.outcome in FINISHED]
         aggregates = {}
         for m in measures:
             values = [v for r in done if (v := r.measures.get(m)) is not None]
-            aggregates[m] = aggregate(values)
+            aggregates[m] = aggregate(values, interval=intervals)
         groups.append(
             Group(
-                key=f"g{n}",
+                key=group_id(key[0], dict(found[0].conditions)),
                 scenario=key[0],
                 conditions=dict(found[0].conditions),
                 keys=[r.key for r in found],
