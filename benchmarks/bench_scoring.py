@@ -10,8 +10,11 @@ llm_call lines, about 5% fallbacks) are written once into --dir and reused. For 
 
 then, in fresh processes (`dilemma score FILE`, wall time, median of --repeat): one record with
 a warm cache, with `--no-cache`, and `python -c pass` for scale; in this process, with the cache
-warm: `score_json` against `score_text` for the largest size up to 1,000, and the viewer's
-first page (`GET /`, a new app on the folder, as after a restart) for up to 1,000 records.
+warm: `score_json` against `score_text` for the largest size up to 1,000. The viewer's first
+page (`GET /`) on a folder of 1,000 records (VIEWER_RECORDS, whatever --sizes says), scores in
+the cache: once with its list rows not yet cached (the first view of a scored folder), then in
+fresh processes (a restart: imports, app, the page; wall and CPU time, and whether SciPy was
+imported) and in this process (a new app each time).
 Every figure comes from this one run; ratios are printed beside them.
 
     python benchmarks/bench_scoring.py [--dir /tmp/bench-scoring-records] [--repeat 5]
@@ -30,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,6 +48,7 @@ from tests.helpers.records import random_builder  # noqa: E402
 ONE_RECORD_TARGET_S = 1.0
 JSON_TARGET = 1.2
 VIEWER_TARGET_S = 1.0
+VIEWER_RECORDS = 1000
 
 
 def ensure_records(folder: Path, n: int) -> list[Path]:
@@ -113,21 +118,93 @@ def json_against_text(paths: list[Path], repeat: int) -> tuple[float, float]:
     return statistics.median(js), statistics.median(text)
 
 
-def viewer_first_page(folder: Path, repeat: int) -> tuple[list[float], int]:
-    """Seconds of the first `GET /` of a new viewer app on `folder`, and the page's bytes."""
+def viewer_first_page(folder: Path, repeat: int) -> tuple[list[float], list[float], int]:
+    """Wall and CPU seconds of the first `GET /` of a new viewer app on `folder` (in this
+    process, with the active cache), and the page's bytes."""
     from starlette.testclient import TestClient
 
     from dilemma.web.viewer.app import create_app
 
-    times, size = [], 0
+    times, cpu, size = [], [], 0
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         with TestClient(create_app(folder), base_url="http://127.0.0.1") as client:
             page = client.get("/")
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         assert page.status_code == 200, page.status_code
         size = len(page.content)
-    return times, size
+    return times, cpu, size
+
+
+FRESH_VIEWER = """
+import json, sys, time
+start, cpu = time.perf_counter(), time.process_time()
+from pathlib import Path
+from starlette.testclient import TestClient
+from dilemma.evaluation import score_cache
+from dilemma.web.viewer.app import create_app
+score_cache.use(score_cache.ScoreCache(score_cache.default_file()))
+with TestClient(create_app(Path(sys.argv[1])), base_url="http://127.0.0.1") as client:
+    page = client.get("/")
+assert page.status_code == 200, page.status_code
+print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "scipy": "scipy" in sys.modules, "statsmodels": "statsmodels" in sys.modules}))
+"""
+
+
+def viewer_fresh(folder: Path, cache_dir: Path, repeat: int) -> dict[str, Any]:
+    """Wall and CPU seconds of a fresh process that imports the viewer, makes its app and
+    serves the first `GET /` of `folder` (cache in `cache_dir`), and whether SciPy or
+    statsmodels got imported."""
+    import json
+
+    env = {**os.environ, score_cache.CACHE_DIR_ENV: str(cache_dir)}
+    wall, cpu, scipy = [], [], set()
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", FRESH_VIEWER, str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        found = json.loads(out.stdout)
+        wall.append(found["wall"])
+        cpu.append(found["cpu"])
+        scipy.add(bool(found["scipy"] or found["statsmodels"]))
+    return {"wall": wall, "cpu": cpu, "scipy": scipy}
+
+
+def viewer_figures(paths: list[Path], folder: Path, work: Path, repeat: int) -> None:
+    """Print the viewer's first-page figures for `paths` (hard-linked into `folder`)."""
+    try:
+        import starlette  # noqa: F401
+    except ImportError as exc:
+        print(f"viewer: not measured ({exc}; needs the web extra)")
+        return
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        for p in paths:  # hard links: the viewer lists no symlink leading outside
+            os.link(p, folder / p.name)
+    cache = ScoreCache(work / "viewer" / score_cache.FILE_NAME)
+    score_cache.use(cache)
+    cache.score(sorted(folder.glob("*.jsonl")), grains=("runs", "states"))
+    first, first_cpu, _ = viewer_first_page(folder, 1)  # scores cached, list rows not yet
+    fresh = viewer_fresh(folder, work / "viewer", repeat)
+    warm, warm_cpu, page_bytes = viewer_first_page(folder, repeat)
+    score_cache.use(None)
+    print(
+        f"viewer first page, {len(paths)} records ({page_bytes} bytes,"
+        f" load {os.getloadavg()[0]:.1f}):"
+    )
+    print(_line("GET /, rows not cached (wall)", first))
+    print(_line("... CPU", first_cpu))
+    print(_line("restart: import+app+GET / (wall)", fresh["wall"], VIEWER_TARGET_S))
+    print(_line("... CPU", fresh["cpu"], VIEWER_TARGET_S))
+    print(f"  {'... SciPy/statsmodels imported':34} {sorted(fresh['scipy'])}")
+    print(_line("new app in process: GET / (wall)", warm, VIEWER_TARGET_S))
+    print(_line("... CPU", warm_cpu, VIEWER_TARGET_S))
 
 
 def _line(name: str, values: list[float], target: float | None = None) -> str:
@@ -152,7 +229,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average {os.getloadavg()[0]:.1f} at start")
     t = time.perf_counter()
-    paths = ensure_records(args.dir, max(sizes))
+    paths = ensure_records(args.dir, max([*sizes, VIEWER_RECORDS]))
     size_mb = sum(p.stat().st_size for p in paths) / 1e6 / len(paths)
     print(f"records ready in {time.perf_counter() - t:.1f}s ({size_mb:.2f} MB each)")
     work = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
@@ -188,13 +265,9 @@ def main() -> None:
             f"score --json against score, {len(listed)} records, warm cache:"
             f" {js:.3f} s / {text:.3f} s = {js / text:.2f}x [{verdict}]"
         )
-        try:
-            view, page_bytes = viewer_first_page(folder, args.repeat)
-        except ImportError as exc:
-            print(f"viewer: not measured ({exc}; needs the web extra)")
-        else:
-            print(f"viewer first page, {len(listed)} records, warm cache ({page_bytes} bytes):")
-            print(_line("GET / of a new viewer", view, VIEWER_TARGET_S))
+        score_cache.use(None)
+        viewer = args.dir.with_name(f"{args.dir.name}-viewer-{VIEWER_RECORDS}")
+        viewer_figures(paths[:VIEWER_RECORDS], viewer, work, args.repeat)
     finally:
         score_cache.use(None)
         shutil.rmtree(work, ignore_errors=True)
