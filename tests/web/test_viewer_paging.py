@@ -75,7 +75,7 @@ def test_every_run_is_on_exactly_one_page(folder: Path) -> None:
     last = c.get("/api/runs", params={"page": "99"}).json()  # past the end: the last page
     assert last["page"]["number"] == 3 and len(last["runs"]) == 3
     page = c.get("/", params={"page": "2"}).text
-    assert "runs <span class=\"first\">5</span>-<span class=\"last\">8</span> of 11" in page
+    assert 'runs <span class="first">5</span>-<span class="last">8</span> of 11' in page
     assert 'href="/?page=1"' in page and 'href="/?page=3"' in page
 
 
@@ -140,8 +140,9 @@ page = c.get("/")
 before = "scipy.stats" in sys.modules or "statsmodels" in sys.modules
 groups = c.get("/api/groups").json()["groups"]
 after = "scipy.stats" in sys.modules and "statsmodels" in sys.modules
+methods = sorted({a["method"] for g in groups for a in g["aggregates"].values()})
 print(json.dumps({"status": page.status_code, "before": before, "after": after,
-                  "methods": sorted({a["method"] for g in groups for a in g["aggregates"].values()})}))
+                  "methods": methods}))
 """
     out = subprocess.run(
         [sys.executable, "-c", script, str(folder)],
