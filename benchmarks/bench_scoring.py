@@ -177,7 +177,8 @@ def viewer_fresh(folder: Path, cache_dir: Path, repeat: int) -> dict[str, Any]:
 
 
 def viewer_figures(paths: list[Path], folder: Path, work: Path, repeat: int) -> None:
-    """Print the viewer's first-page figures for `paths` (hard-linked into `folder`)."""
+    """Print the viewer's first-page figures for `paths` (hard-linked into `folder`), with a
+    copy of the score cache work/shared.sqlite (scores missing from it are added first)."""
     try:
         import starlette  # noqa: F401
     except ImportError as exc:
@@ -188,6 +189,9 @@ def viewer_figures(paths: list[Path], folder: Path, work: Path, repeat: int) -> 
         for p in paths:  # hard links: the viewer lists no symlink leading outside
             os.link(p, folder / p.name)
     cache = ScoreCache(work / "viewer" / score_cache.FILE_NAME)
+    cache.file.parent.mkdir(parents=True, exist_ok=True)
+    if (work / "shared.sqlite").exists():
+        shutil.copyfile(work / "shared.sqlite", cache.file)
     score_cache.use(cache)
     cache.score(sorted(folder.glob("*.jsonl")), grains=("runs", "states"))
     first, first_cpu, _ = viewer_first_page(folder, 1)  # scores cached, list rows not yet
@@ -266,7 +270,7 @@ def main() -> None:
             f" {js:.3f} s / {text:.3f} s = {js / text:.2f}x [{verdict}]"
         )
         score_cache.use(None)
-        viewer = args.dir.with_name(f"{args.dir.name}-viewer-{VIEWER_RECORDS}")
+        viewer = args.dir.with_name(f"{args.dir.name}-first-{VIEWER_RECORDS}")
         viewer_figures(paths[:VIEWER_RECORDS], viewer, work, args.repeat)
     finally:
         score_cache.use(None)
