@@ -125,7 +125,8 @@
     const th = el("th", group.label + " ");
     th.colSpan = 6 + data.primary.length;
     th.scope = "rowgroup";
-    th.appendChild(el("span", group.size + " run(s), " + group.finished + " finished", "note"));
+    th.appendChild(el("span", group.size + " run(s), " + group.finished + " finished" +
+      (group.runs.length < group.size ? "; " + group.runs.length + " on this page" : ""), "note"));
     head.appendChild(th);
     body.appendChild(head);
     const agg = el("tr", undefined, "aggregate");
