@@ -7,7 +7,10 @@
 Rows come from the record header (scenario, experiment conditions, models per state) and from
 the evaluator (`dilemma.evaluation.tables.score`: outcome, escalation index, data-quality counts),
 scored
-in one batch for the records that changed since the last scan. A record without its run_end line
+in one batch for the records that changed since the last scan. When the score cache is in use
+(`dilemma view` turns it on) each row's facts (RowFacts) are kept there too, keyed like the
+scores (path, size, mtime, edges, evaluator version): a new index on an unchanged folder (a
+restarted viewer) reads no record, only those rows. A record without its run_end line
 is `running` while it is being written (changed in the last STALE_S seconds) and `incomplete`
 after that; a truncated last line (a write in progress) is normal and dropped by the reader.
 Needs no web dependency: the Starlette app is in `dilemma.web.viewer.app`.
