@@ -2,6 +2,7 @@
 
     score_text(path) -> str               the table (and the records that could not be read)
     score_json(path) -> list[dict]        one object per run; NaN becomes null
+    score_json_text(path) -> str          that as indented JSON text (`--json`)
 Both raise dilemma.records.reader.NoRecordsError when `path` holds no readable record.
 `runs_json` and `runs_text` format scores already computed (by `dilemma.score`).
 
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dilemma.cli.json_text import indented_json
 from dilemma.evaluation import score_cache
 from dilemma.evaluation.columns import RUNS
 from dilemma.evaluation.conditions import header_facts
@@ -35,7 +37,15 @@ from dilemma.records.files import record_files
 if TYPE_CHECKING:
     from dilemma.evaluation.tables import Scores
 
-__all__ = ["HEADLINE", "display_value", "runs_json", "runs_text", "score_json", "score_text"]
+__all__ = [
+    "HEADLINE",
+    "display_value",
+    "runs_json",
+    "runs_text",
+    "score_json",
+    "score_json_text",
+    "score_text",
+]
 
 Source = Path | str | Iterable[Path | str]
 Table = dict[str, list[str]]
@@ -64,6 +74,11 @@ def scored(source: Source) -> ScoreRows:
 def score_json(source: Source) -> list[dict[str, Any]]:
     """One JSON-ready object per run found in `source` (a record, a folder, or several)."""
     return rows_json(scored(source))
+
+
+def score_json_text(source: Source) -> str:
+    """What `dilemma score --json` prints: `score_json` as indented JSON text."""
+    return indented_json(score_json(source))
 
 
 def _est(d: dict[Any, Any], k: str, digits: int = 3) -> str:
