@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from dilemma.evaluation.tables import Scores
+from typing import Any, Protocol
 
 
 class Cache(Protocol):
     """What `score` reads scores through (dilemma.evaluation.score_cache.ScoreCache)."""
 
-    def score(self, paths: Iterable[Path], *, grains: Sequence[str] = ...) -> Scores:
-        """Scores of `paths`, from the cache where it holds them."""
+    def score(self, paths: Iterable[Path], *, grains: Sequence[str] = ...) -> Any:
+        """The `dilemma.evaluation.tables.Scores` of `paths`, from the cache where it holds
+        them (typed Any: this module imports nothing of the evaluator's)."""
         ...
 
 

@@ -93,7 +93,7 @@ def score(
     paths = record_paths(source)
     cache = active_cache() if index_weights is None else None
     if cache is not None:
-        scores = cache.score(paths) if grains is None else cache.score(paths, grains=grains)
+        scores: Scores = cache.score(paths) if grains is None else cache.score(paths, grains=grains)
         if scores.runs.empty:
             reasons = "; ".join(f"{p}: {why}" for p, why in scores.skipped) or "no *.jsonl files"
             raise NoRecordsError(f"no readable record ({reasons})")
