@@ -106,14 +106,13 @@ def one_record(path: Path, cache_dir: Path, repeat: int) -> dict[str, list[float
 
 
 def json_against_text(paths: list[Path], repeat: int) -> tuple[float, float]:
-    """Median seconds of score_json and score_text on `paths` (the active cache is warm)."""
-    import json
-
-    from dilemma.cli.score_format import score_json, score_text
+    """Median seconds of what `score --json` and `score` print for `paths` (the active cache is
+    warm), interleaved."""
+    from dilemma.cli.score_format import score_json_text, score_text
 
     js, text = [], []
     for _ in range(repeat):
-        js.append(seconds(lambda: json.dumps(score_json(paths), indent=2)))
+        js.append(seconds(lambda: score_json_text(paths)))
         text.append(seconds(lambda: score_text(paths, 80)))
     return statistics.median(js), statistics.median(text)
 

@@ -6,11 +6,36 @@ scores.runs / scores.rounds / scores.dyad_rounds  (and dyads, states, state_roun
 pair_rounds); columns are documented in dilemma.evaluation.columns.
 threat_matrix(scores.pair_rounds, run_id)   the i -> j threat levels over rounds
 by_model(scores.states)                     parse failures and fallbacks per model
+
+The names are imported on first use, so that a module of this package (e.g. the score cache)
+can be imported without pandas.
 """
 
-from dilemma.evaluation.quality import by_model
-from dilemma.evaluation.tables import Scores, score, score_dyad_rounds, score_rounds, score_runs
-from dilemma.evaluation.threat import threat_matrix
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dilemma.evaluation.quality import by_model
+    from dilemma.evaluation.tables import (
+        Scores,
+        score,
+        score_dyad_rounds,
+        score_rounds,
+        score_runs,
+    )
+    from dilemma.evaluation.threat import threat_matrix
+
+_HOMES = {
+    "by_model": "quality",
+    "Scores": "tables",
+    "score": "tables",
+    "score_dyad_rounds": "tables",
+    "score_rounds": "tables",
+    "score_runs": "tables",
+    "threat_matrix": "threat",
+}
 
 __all__ = [
     "Scores",
@@ -21,3 +46,10 @@ __all__ = [
     "score_runs",
     "threat_matrix",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

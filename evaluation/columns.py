@@ -10,9 +10,23 @@ and not a surprise downstream.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
-from pandas.api.types import pandas_dtype
+if TYPE_CHECKING:
+    import pandas as pd
+
+INDEX_COMPONENTS = ("idx_ladder", "idx_arms", "idx_threat", "idx_spiral", "idx_war")
+"""The escalation index's parts (dilemma.evaluation.index), each a run column."""
+INTENT_MEASURES = (
+    "intent_n",
+    "intent_accuracy",
+    "intent_overestimation",
+    "intent_underestimation",
+    "intent_error",
+    "intent_kappa",
+)
+"""Intent summary columns (dilemma.evaluation.intent), in order, for a dyad direction
+(suffixed _ab / _ba) or a run."""
 
 
 @dataclass(frozen=True)
@@ -480,6 +494,8 @@ def condition_doc(name: str) -> str:
 
 def conform(df: pd.DataFrame, spec: tuple[Column, ...]) -> pd.DataFrame:
     """The columns of `spec`, in order, cast to their dtypes; a missing column raises KeyError."""
+    from pandas.api.types import pandas_dtype  # here: the column lists are read without pandas
+
     out = df[[c.name for c in spec]].copy()
     for c in spec:
         dtype = pandas_dtype(c.dtype)

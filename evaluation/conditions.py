@@ -13,14 +13,16 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from dilemma.evaluation.columns import RUNS
 from dilemma.evaluation.measure_sets import check_margins, check_primary
 
 from dilemma.records.reader import read_header
 from dilemma.records.schema import RecordError, SequentialPlan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _RUN_COLUMNS = {c.name for c in RUNS}
 
@@ -74,6 +76,8 @@ def _facts(path: str, mtime_ns: int, size: int) -> HeaderFacts:
 
 def conditions(paths: list[Path]) -> pd.DataFrame:
     """path and one column per experiment condition, read from each record's header line."""
+    import pandas as pd  # here: `header_facts` serves `dilemma score` without pandas
+
     rows = []
     for path in paths:
         facts = header_facts(path)

@@ -30,11 +30,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.columns import INDEX_COMPONENTS
 from dilemma.evaluation.ladder import MAX_WEIGHT
 from dilemma.evaluation.misperception import ARMS_REFERENCE_PCT as ARMS_REFERENCE_PCT
 from dilemma.evaluation.misperception import THREAT_MAX
 
-COMPONENTS = ("idx_ladder", "idx_arms", "idx_threat", "idx_spiral", "idx_war")
+COMPONENTS = INDEX_COMPONENTS
 
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "ladder": 1.0,

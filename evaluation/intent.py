@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.columns import INTENT_MEASURES
 
 from dilemma.core.decision import Intent
 
@@ -44,14 +45,7 @@ LEVELS: tuple[Intent, ...] = tuple(Intent)
 """Intent levels in order, mildest first; a level's number is its position."""
 LEVEL: dict[Intent, int] = {intent: n for n, intent in enumerate(LEVELS)}
 
-MEASURES = (
-    "intent_n",
-    "intent_accuracy",
-    "intent_overestimation",
-    "intent_underestimation",
-    "intent_error",
-    "intent_kappa",
-)
+MEASURES = INTENT_MEASURES
 """Summary columns, in order, for a dyad direction (suffixed _ab / _ba) or a run."""
 
 _KEY = ["run_id", "round", "i", "j"]

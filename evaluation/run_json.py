@@ -2,18 +2,24 @@
 the record viewer shows them; and the display form of one measure value.
 
     runs_json(scores) -> list[dict]       NaN and <NA> become null
+    rows_json(rows) -> list[dict]         the same from `ScoreRows` (e.g. read from the score
+                                          cache without pandas: ScoreCache.rows)
     display_value(value, digits) -> str   n/a, yes/no, fixed digits
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from dilemma.evaluation.index import COMPONENTS
-from dilemma.evaluation.intent import MEASURES as INTENT_MEASURES
-from dilemma.evaluation.tables import Scores
+from dilemma.evaluation.columns import INDEX_COMPONENTS as COMPONENTS
+from dilemma.evaluation.columns import INTENT_MEASURES
+
+if TYPE_CHECKING:
+    from dilemma.evaluation.tables import Scores
 
 HEADLINE = (
     "escalation_index",
@@ -37,10 +43,52 @@ SIDES = ("ab", "ba")
 """`intent_dyads`: "ab" holds a's judgements of b's intent, "ba" b's judgements of a's."""
 
 
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScoreRows:
+    """The grains `dilemma score` prints, as rows of plain values (None, NaN or pandas' NA
+    where a value is missing): runs in record order, the other grains by run id."""
+
+    runs: list[Row]
+    dyads: list[Row]
+    states: list[Row]
+    state_rounds: list[Row]
+    skipped: list[tuple[Path, str]]
+
+
+GRAINS = ("runs", "dyads", "states", "state_rounds")
+"""The grains of `ScoreRows`."""
+
+
+def score_rows(scores: Scores) -> ScoreRows:
+    """The rows of `scores` that `rows_json` and the score table read."""
+    frames = {g: getattr(scores, g).to_dict("records") for g in GRAINS}
+    return ScoreRows(**frames, skipped=list(scores.skipped))
+
+
+_INFINITIES = (math.inf, -math.inf)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    pandas = sys.modules.get("pandas")  # without pandas loaded no value is its NA
+    return pandas is not None and value is pandas.NA
+
+
 def plain(value: Any) -> Any:
     """A JSON-ready Python value: None for a missing one (None, NaN, pandas' NA), "inf" or
     "-inf" for an infinity (JSON has none), Python scalars for numpy ones."""
-    if value is None or value is pd.NA:
+    kind = type(value)
+    if kind is float:  # the common cases first: a folder's JSON holds 100,000s of values
+        if value != value:
+            return None
+        return str(value) if value in _INFINITIES else value
+    if kind is str or kind is int or kind is bool:
+        return value
+    if _missing(value):
         return None
     if isinstance(value, float):
         if math.isnan(value):
@@ -53,11 +101,16 @@ def plain(value: Any) -> Any:
 
 def runs_json(scores: Scores) -> list[dict[str, Any]]:
     """One JSON-ready object per run of already computed scores."""
+    return rows_json(score_rows(scores))
+
+
+def rows_json(scores: ScoreRows) -> list[dict[str, Any]]:
+    """One JSON-ready object per run of `scores` (see `runs_json`)."""
     dyads = _by_run(scores.dyads)
     states = _by_run(scores.states)
-    violations = _by_run(scores.state_rounds[scores.state_rounds["rule_violations"] > 0])
+    violations = _by_run([r for r in scores.state_rounds if r["rule_violations"] > 0])
     out: list[dict[str, Any]] = []
-    for run in scores.runs.to_dict("records"):
+    for run in scores.runs:
         rid = run["run_id"]
         obj: dict[str, Any] = {
             k: plain(run[k])
@@ -168,12 +221,11 @@ def _weights(text: Any) -> dict[str, float]:
     return {name: float(value) for name, value in pairs}
 
 
-def _by_run(frame: pd.DataFrame) -> dict[Any, list[dict[str, Any]]]:
-    """The rows of `frame` as dicts, grouped by run id (row order kept): one pass over the
-    frame, not one lookup per run."""
+def _by_run(rows: list[Row]) -> dict[Any, list[dict[str, Any]]]:
+    """`rows` grouped by run id (row order kept): one pass, not one lookup per run."""
     out: dict[Any, list[dict[str, Any]]] = {}
-    for row in frame.to_dict("records"):
-        out.setdefault(row["run_id"], []).append({str(k): v for k, v in row.items()})
+    for row in rows:
+        out.setdefault(row["run_id"], []).append(row)
     return out
 
 

@@ -37,19 +37,21 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
 import warnings
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-from dilemma.evaluation import columns, tables
+from dilemma.evaluation import cache_slot, columns
 from dilemma.evaluation.evaluator_version import evaluator_version
-from dilemma.evaluation.load import load_tables
-from dilemma.evaluation.tables import Scores, score_tables
+
+if TYPE_CHECKING:  # imported where used: a warm `dilemma score` reads the cache without them
+    import pandas as pd
+    from dilemma.evaluation.tables import Scores
 
 GRAINS = tuple(columns.FRAMES)
 """Every frame of `Scores`, each stored as one column of a cache entry."""
@@ -64,11 +66,15 @@ _CHUNK = 500
 """Paths per lookup query (SQLite limits the number of parameters)."""
 
 Columns = dict[str, Any]
-"""One grain of one or more runs: column name -> values (a numpy array for the columns of
-BINARY dtypes, a list otherwise)."""
+"""One grain of one or more runs: column name -> values (for the columns of BINARY dtypes a
+numpy array, or an `array.array` as read from the cache; a list otherwise)."""
 BINARY = {"float64": "<f8", "int64": "<i8", "bool": "|b1"}
 """Column dtypes stored as raw little-endian bytes (exact, and read without parsing); the
 others (text, nullable) are stored as JSON lists."""
+TYPECODES = {"float64": "d", "int64": "q", "bool": "B"}
+"""The `array` type codes the BINARY columns are read back with (read without numpy)."""
+Row = dict[str, Any]
+"""One row of a grain as plain Python values (None where a value is missing)."""
 
 
 class ScoreCacheWarning(UserWarning):
@@ -122,13 +128,16 @@ _SUMMARY_SCHEMA = (
 
 
 def _na(value: Any) -> None:
-    if value is pd.NA:
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and value is pandas.NA:
         return None
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 
 def _pack(grain: Columns, spec: tuple[columns.Column, ...]) -> bytes:
     """A JSON header (row count, the JSON-stored columns) and the binary columns after it."""
+    import numpy as np
+
     binary = [c for c in spec if c.dtype in BINARY]
     data = b"".join(
         np.ascontiguousarray(grain[c.name], dtype=BINARY[c.dtype]).tobytes() for c in binary
@@ -140,7 +149,8 @@ def _pack(grain: Columns, spec: tuple[columns.Column, ...]) -> bytes:
 
 
 def _unpack(blob: bytes, spec: tuple[columns.Column, ...]) -> Columns:
-    """The columns `_pack` stored; ValueError if the blob does not fit `spec`."""
+    """The columns `_pack` stored (the binary ones as `array.array`, read without numpy);
+    ValueError if the blob does not fit `spec`."""
     raw = zlib.decompress(blob)
     size = int.from_bytes(raw[:8], "little")
     head = json.loads(raw[8 : 8 + size])
@@ -151,11 +161,15 @@ def _unpack(blob: bytes, spec: tuple[columns.Column, ...]) -> Columns:
     offset = 8 + size
     for c in spec:
         if c.dtype in BINARY:
-            width = np.dtype(BINARY[c.dtype]).itemsize
+            values = array(TYPECODES[c.dtype])
+            width = values.itemsize
             chunk = raw[offset : offset + rows * width]
             if len(chunk) != rows * width:
                 raise ValueError(f"column {c.name} cut short")
-            out[c.name] = np.frombuffer(chunk, dtype=BINARY[c.dtype])
+            values.frombytes(chunk)
+            if sys.byteorder != "little" and width > 1:
+                values.byteswap()
+            out[c.name] = values
             offset += rows * width
     if offset != len(raw):
         raise ValueError("trailing bytes")
@@ -197,6 +211,9 @@ class ScoreCache:
             fresh, skipped = self._score_missing(missing, keys)
         ids = [str(piece["runs"]["run_id"][0]) for piece in [*stored.values(), *fresh.values()]]
         if len(set(ids)) < len(ids) or len(fresh) + len(skipped) < len(missing):
+            from dilemma.evaluation.load import load_tables
+            from dilemma.evaluation.tables import score_tables
+
             self.misses += len(paths)  # a run id twice: scored together, as without a cache
             return score_tables(load_tables(paths))
         self.hits += len(paths) - len(missing)
@@ -212,10 +229,40 @@ class ScoreCache:
                 pieces.append(piece)
         return _assemble(pieces, grains, skipped)
 
+    def rows(self, paths: Iterable[Path], *, grains: Sequence[str]) -> dict[str, list[Row]] | None:
+        """The rows of `grains` (and `runs`) of `paths`, as plain Python values, when every
+        record is a hit: read without pandas or numpy, and in the order `score` gives them
+        (runs in record order, every other grain by run id). None when any record misses or two
+        share a run id (nothing is counted then): score those with `score`."""
+        paths = list(paths)
+        keys = [file_key(p) for p in paths]
+        known = [k for k in keys if k is not None]
+        if not paths or len(known) < len(paths):
+            return None
+        stored = self._lookup(known, grains)
+        if any(k.path not in stored for k in known):
+            return None
+        pieces = [stored[k.path] for k in known]
+        if len({str(piece["runs"]["run_id"][0]) for piece in pieces}) < len(pieces):
+            return None
+        for p, piece in zip(paths, pieces, strict=True):
+            piece["runs"]["path"] = [str(p)]
+        self.hits += len(paths)
+        out: dict[str, list[Row]] = {}
+        for grain in dict.fromkeys(["runs", *grains]):
+            rows = [row for piece in pieces for row in _plain_rows(piece[grain])]
+            if grain != "runs":
+                rows.sort(key=lambda row: str(row["run_id"]))
+            out[grain] = rows
+        return out
+
     def _score_missing(
         self, paths: list[Path], keys: dict[Path, FileKey | None]
     ) -> tuple[dict[Path, dict[str, Columns]], list[tuple[Path, str]]]:
         """Score `paths` in one batch; store each run whose record did not change meanwhile."""
+        from dilemma.evaluation.load import load_tables
+        from dilemma.evaluation.tables import score_tables
+
         tables = load_tables(paths)
         if tables.runs.empty:
             return {}, tables.skipped
@@ -414,7 +461,7 @@ def _check(entry: dict[str, Columns]) -> None:
     for grain, cols in entry.items():
         if not isinstance(cols, dict) or set(cols) != {c.name for c in columns.FRAMES[grain]}:
             raise ValueError(f"{grain}: columns differ from the evaluator's")
-        lengths = {len(v) if isinstance(v, (list, np.ndarray)) else -1 for v in cols.values()}
+        lengths = {len(v) if isinstance(v, (list, array)) else -1 for v in cols.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise ValueError(f"{grain}: columns of different lengths")
     runs = entry["runs"]["run_id"]
@@ -422,9 +469,21 @@ def _check(entry: dict[str, Columns]) -> None:
         raise ValueError("not the rows of one run")
 
 
+def _plain_rows(grain: Columns) -> list[Row]:
+    """The rows of one stored grain: Python floats, ints and bools, None where missing."""
+    plain = {
+        name: [bool(v) for v in values] if getattr(values, "typecode", "") == "B" else list(values)
+        for name, values in grain.items()
+    }
+    names = list(plain)
+    return [dict(zip(names, row, strict=True)) for row in zip(*plain.values(), strict=True)]
+
+
 def _split(scores: Scores) -> dict[str, dict[str, Columns]]:
     """Every grain of every run of `scores`, by the run's record path (runs whose id another
     run of the batch shares are left out)."""
+    import numpy as np
+
     runs = scores.runs
     counts = runs["run_id"].value_counts()
     single = {
@@ -458,6 +517,10 @@ def _assemble(
 ) -> Scores:
     """One Scores from per-record grains, in the order `tables.score` gives them: runs in
     record order, every other grain by run id (record order within equal ids)."""
+    import numpy as np
+    import pandas as pd
+    from dilemma.evaluation.tables import Scores
+
     frames: dict[str, pd.DataFrame] = {}
     for grain in GRAINS:
         spec = columns.FRAMES[grain]
@@ -466,8 +529,9 @@ def _assemble(
         for c in spec:
             parts = [piece[grain][c.name] for piece in chosen]
             if c.dtype in BINARY:
-                merged[c.name] = (
-                    np.concatenate(parts) if parts else np.empty(0, dtype=BINARY[c.dtype])
+                merged[c.name] = np.concatenate(
+                    [np.asarray(part, dtype=BINARY[c.dtype]) for part in parts]
+                    or [np.empty(0, dtype=BINARY[c.dtype])]
                 )
             else:
                 merged[c.name] = [v for part in parts for v in part]
@@ -483,12 +547,12 @@ def use(cache: ScoreCache | None) -> None:
 
     The command line turns it on (`--no-cache` and DILEMMA_NO_CACHE=1 keep it off); the
     Python API scores without a cache unless this is called."""
-    tables.use_cache(cache)
+    cache_slot.use_cache(cache)
 
 
 def active() -> ScoreCache | None:
     """The cache `score` uses, if any."""
-    cache = tables.active_cache()
+    cache = cache_slot.active_cache()
     return cache if isinstance(cache, ScoreCache) else None
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 from dilemma.evaluation import arms, columns
 from dilemma.evaluation.accidents import add_run_accidents
+from dilemma.evaluation.cache_slot import Cache as Cache
+from dilemma.evaluation.cache_slot import active_cache as active_cache
+from dilemma.evaluation.cache_slot import use_cache as use_cache
 from dilemma.evaluation.commitments import said_did, treaty_compliance
 from dilemma.evaluation.compliance import add_violations
 from dilemma.evaluation.endgame import endgame_escalation
@@ -72,28 +74,6 @@ def record_paths(source: Path | str | Iterable[Path | str]) -> list[Path]:
     return [p for item in items for p in find_records(Path(item))]
 
 
-class Cache(Protocol):
-    """What `score` reads scores through (dilemma.evaluation.score_cache.ScoreCache)."""
-
-    def score(self, paths: Iterable[Path], *, grains: Sequence[str] = ...) -> Scores:
-        """Scores of `paths`, from the cache where it holds them."""
-        ...
-
-
-_cache: Cache | None = None
-
-
-def use_cache(cache: Cache | None) -> None:
-    """Make `score` read and fill `cache` (None: score without one); see score_cache.use."""
-    global _cache
-    _cache = cache
-
-
-def active_cache() -> Cache | None:
-    """The cache `score` uses, if any."""
-    return _cache
-
-
 def score(
     source: Path | str | Iterable[Path | str],
     *,
@@ -111,9 +91,9 @@ def score(
     filled, the others may come back empty.
     """
     paths = record_paths(source)
-    cache = _cache if index_weights is None else None
+    cache = active_cache() if index_weights is None else None
     if cache is not None:
-        scores = cache.score(paths) if grains is None else cache.score(paths, grains=grains)
+        scores: Scores = cache.score(paths) if grains is None else cache.score(paths, grains=grains)
         if scores.runs.empty:
             reasons = "; ".join(f"{p}: {why}" for p, why in scores.skipped) or "no *.jsonl files"
             raise NoRecordsError(f"no readable record ({reasons})")

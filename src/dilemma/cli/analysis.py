@@ -25,15 +25,14 @@ def score(
 ) -> None:
     """Score records: escalation, spirals, misperception, Richardson fits, data quality."""
     use_score_cache(no_cache)
-    import json
     import shutil
 
-    from dilemma.cli.score_format import score_json, score_text
+    from dilemma.cli.score_format import score_json_text, score_text
     from dilemma.records.schema import RecordError
 
     try:
         if as_json:
-            print(redact(json.dumps(score_json(path), indent=2)))
+            print(redact(score_json_text(path)))
         else:
             width = None if wide else shutil.get_terminal_size((80, 24)).columns
             print(safe_console(score_text(path, width)))

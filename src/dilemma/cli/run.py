@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dilemma.cli.call_progress import CallTracker, call_line
 from dilemma.cli.common import (
     INTERRUPTED,
     LOCAL_NOTE,
@@ -37,6 +36,7 @@ from dilemma.models.spec import HUMAN_SPEC, LOCAL_SPEC
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from dilemma.cli.call_progress import CallTracker
     from dilemma.scenarios.schema import Scenario
 
 
@@ -58,6 +58,7 @@ def expected_calls(scenario: Scenario) -> int:
 
 def verbose_events(tracker: CallTracker) -> Callable[[BaseModel], None]:
     """`on_event` for `--verbose`: follow the event and print every completed call."""
+    from dilemma.cli.call_progress import call_line
     from dilemma.records.schema import LlmCallEvent
 
     def on_event(event: BaseModel) -> None:
@@ -119,6 +120,7 @@ def run(
     from dilemma.agents.prompt_setup import PromptSetupError
     from dilemma.api.runs import run as play
     from dilemma.api.scenario import check_prompt_setup, with_rounds
+    from dilemma.cli.call_progress import CallTracker
     from dilemma.models.budget import SpendBudget
     from dilemma.models.pricing import PricingError, load_prices
     from dilemma.models.registry import ModelOptions, ModelSpecError, check_spec

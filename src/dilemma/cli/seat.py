@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -119,6 +118,8 @@ def play(
     resume: ResumeOption = None,
 ) -> None:
     """Play one state yourself at the terminal; the other states are models."""
+    import asyncio
+
     from rich.markup import escape
 
     from dilemma.agents.human_seat import HUMAN_SPEC
@@ -248,6 +249,7 @@ def _serve(
     play: Play, humans: list[str], host: str, port: int, deadline: float, specs: dict[str, str]
 ) -> None:
     """Bind, print one private link per seat, serve until the run ends (then LINGER_S more)."""
+    import asyncio
     import socket
 
     import uvicorn

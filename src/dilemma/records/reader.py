@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dilemma.records.compact import Expander, observation_key
+from dilemma.records.files import RECORD_GLOB as RECORD_GLOB
+from dilemma.records.files import SET_ASIDE as SET_ASIDE
+from dilemma.records.files import record_files
 from dilemma.records.migrations import RawLine, Upgrade, upgrade_for
 from dilemma.records.schema import (
     EVENT_ADAPTER,
@@ -28,10 +31,6 @@ from dilemma.records.schema import (
     RecordError,
     RunEndEvent,
 )
-
-RECORD_GLOB = "*.jsonl"
-SET_ASIDE = "failed"
-"""Folder, inside a sweep's output folder, holding unfinished attempts that a resume set aside."""
 
 _TAIL_BYTES = 65536
 
@@ -358,14 +357,8 @@ def find_records(path: Path) -> list[Path]:
     Folders named `failed` hold unfinished attempts that a resumed sweep set aside; they are
     not part of the results and are skipped.
     """
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob(RECORD_GLOB)
-            if p.is_file() and SET_ASIDE not in p.relative_to(path).parts[:-1]
-        )
-    if path.is_file():
-        return [path]
+    if path.is_dir() or path.is_file():
+        return record_files(path)
     raise NoRecordsError(f"{path}: no such file or folder")
 
 
