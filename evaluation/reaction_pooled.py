@@ -25,7 +25,7 @@ Standard errors are cluster-robust by run (the equations of one run share its hi
 CR2 (Bell and McCaffrey 2002; `dilemma.evaluation.cluster_robust`), each run's residuals
 adjusted by (I - H_gg)^(-1/2) with H the hat matrix of the full model including every fixed
 effect, and t with Bell-McCaffrey degrees of freedom per coefficient (dof_k, dof_fatigue;
-about 12-14 for 20 runs of 8 rounds, not G - 1 = 19). Why: with t(G - 1), the jackknife (CV3)
+about 11-14 for 20 runs of 8 rounds, not G - 1 = 19). Why: with t(G - 1), the jackknife (CV3)
 used in 0.4.0 and statsmodels' CR1 (still reported as se_k_cr1) reject k = 0 in 5-7% of
 never-reacting pools (independent random arming, fixed rates with noise: heavy-tailed,
 unequally leveraged runs make 20 clusters few); with Bell-McCaffrey degrees of freedom the
