@@ -25,15 +25,16 @@ Standard errors are cluster-robust by run (the equations of one run share its hi
 CR2 (Bell and McCaffrey 2002; `dilemma.evaluation.cluster_robust`), each run's residuals
 adjusted by (I - H_gg)^(-1/2) with H the hat matrix of the full model including every fixed
 effect, and t with Bell-McCaffrey degrees of freedom per coefficient (dof_k, dof_fatigue;
-about 11-14 for 20 runs of 8 rounds, not G - 1 = 19). Why: with t(G - 1), the jackknife (CV3)
-used in 0.4.0 and statsmodels' CR1 (still reported as se_k_cr1) reject k = 0 in 5-7% of
-never-reacting pools (independent random arming, fixed rates with noise: heavy-tailed,
-unequally leveraged runs make 20 clusters few); with Bell-McCaffrey degrees of freedom the
-rate is at most 5% up to Monte Carlo error (docs/measures.md, benchmarks/bench_reaction_pooled.py).
+about 11-14 for 20 runs of 8 rounds, not G - 1 = 19); statsmodels' CR1 is reported as
+se_k_cr1 for comparison. Why: with t(G - 1), the jackknife (CV3) used in 0.4.0 called 6.0%
+of never-reacting pools of independent random arming a reaction (3,500 simulated pools of 20
+runs x 8 rounds); CR2 with Bell-McCaffrey degrees of freedom 5.4% (4.7-6.2%): closer to 5%,
+not shown to be at most 5% (docs/measures.md, benchmarks/bench_reaction_pooled.py). Fixed
+rates with noise: 4.4-5.2%.
 
 The fatigue term carries the short-panel fixed-effects bias: when arms follow random walks
-(independent random arming) the estimate is about 0.29 against a true -0.025, and p_fatigue is
-below 0.05 in every such pool. It is reported, not tested for calibration; k is.
+(independent random arming) the estimate is about 0.29 against a true -0.025: its interval
+covered the truth in none of 1,000 simulated pools. Reported, but not a calibrated test.
 
 Identification (`identified`): at least MIN_RUNS runs, MIN_REGRESSION_POINTS rows, and on the
 design after the fixed effects both the level regressors (rival, own) and the lagged growth
