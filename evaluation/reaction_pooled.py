@@ -21,12 +21,20 @@ levels trend together that bias leaks into k. In simulations (benchmarks/bench_r
 fixed rates with noise) a significant reaction. Round effects absorb the common trend of each
 role; the fixed effects are partialled out by alternating projections (exact at convergence).
 
-Standard errors are cluster-robust by run (the equations of one run share its history). The
-CR1 covariance (statsmodels OLS, cov_type="cluster" with its small-sample correction, t with
-G - 1 degrees of freedom) is reported as se_k_cr1, but it under-covers with 20 clusters (about
-92% for a 95% interval). Intervals and p-values therefore use the cluster jackknife (CV3;
-MacKinnon, Nielsen and Webb 2023): the covariance of the G leave-one-run-out estimates times
-(G - 1) / G, with t(G - 1) quantiles.
+Standard errors are cluster-robust by run (the equations of one run share its history):
+CR2 (Bell and McCaffrey 2002; `dilemma.evaluation.cluster_robust`), each run's residuals
+adjusted by (I - H_gg)^(-1/2) with H the hat matrix of the full model including every fixed
+effect, and t with Bell-McCaffrey degrees of freedom per coefficient (dof_k, dof_fatigue;
+about 11-14 for 20 runs of 8 rounds, not G - 1 = 19); statsmodels' CR1 is reported as
+se_k_cr1 for comparison. Why: with t(G - 1), the jackknife (CV3) used in 0.4.0 called 6.0%
+of never-reacting pools of independent random arming a reaction (3,500 simulated pools of 20
+runs x 8 rounds); CR2 with Bell-McCaffrey degrees of freedom 5.4% (4.7-6.2%): closer to 5%,
+not shown to be at most 5% (docs/measures.md, benchmarks/bench_reaction_pooled.py). Fixed
+rates with noise: 4.4-5.2%.
+
+The fatigue term carries the short-panel fixed-effects bias: when arms follow random walks
+(independent random arming) the estimate is about 0.29 against a true -0.025: its interval
+covered the truth in none of 1,000 simulated pools. Reported, but not a calibrated test.
 
 Identification (`identified`): at least MIN_RUNS runs, MIN_REGRESSION_POINTS rows, and on the
 design after the fixed effects both the level regressors (rival, own) and the lagged growth
@@ -47,8 +55,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from dilemma.evaluation.cluster_robust import cr2_fit, partial_out
 from dilemma.evaluation.reaction import condition_number
-from dilemma.evaluation.richardson import COND_MAX, INSUFFICIENT, NOT_DETECTED, equation_rows
+from dilemma.evaluation.richardson import COND_MAX, INSUFFICIENT, NOT_DETECTED, reaction_rows
 from dilemma.evaluation.stats import MIN_REGRESSION_POINTS
 from scipy import stats
 
@@ -60,8 +69,6 @@ REACTION = "reaction"
 POOLED_VERDICTS = (REACTION, NOT_DETECTED, INSUFFICIENT)
 
 EQ = ["run_id", "i", "j"]
-_TOL = 1e-11
-_MAX_SWEEPS = 500
 
 POOLED_COLUMNS = (
     "k",
@@ -69,11 +76,13 @@ POOLED_COLUMNS = (
     "ci_low",
     "ci_high",
     "p_k",
+    "dof_k",
     "k_mde",
     "se_k_cr1",
     "fatigue",
     "se_fatigue",
     "p_fatigue",
+    "dof_fatigue",
     "n_runs",
     "n_equations",
     "n_obs",
@@ -84,41 +93,19 @@ POOLED_COLUMNS = (
 )
 
 __all__ = [
+    "CONTRAST_COLUMNS",
     "MIN_RUNS",
     "POOLED_COLUMNS",
     "POOLED_VERDICTS",
     "REACTION",
     "compare_reaction",
+    "contrasts_from_cells",
+    "pooled_design",
     "pooled_reaction",
     "pooled_reactions",
     "reaction_contrasts",
     "reaction_rows",
 ]
-
-
-def reaction_rows(p: pd.DataFrame, wars: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The rows of every directed equation (`equation_rows`: war losses are shocks) with the
-    applied growth rates of i and j in that round (growth_own, growth_rival; NaN on fallback)."""
-    rows = equation_rows(p, wars)
-    growth = p[["run_id", "round", "i", "j", "growth_pct_i", "growth_pct_j"]].rename(
-        columns={"growth_pct_i": "growth_own", "growth_pct_j": "growth_rival"}
-    )
-    return rows.merge(growth, on=["run_id", "round", "i", "j"], how="left")
-
-
-def _partial_out(values: pd.DataFrame, groups: Sequence[np.ndarray]) -> np.ndarray:
-    """Residuals of every column on the dummies of several groupings (alternating projections)."""
-    x = values.to_numpy(dtype="float64").copy()
-    scale = np.maximum(np.abs(x).max(axis=0), 1.0)
-    for _ in range(_MAX_SWEEPS):
-        before = x.copy()
-        for codes in groups:
-            sums = np.zeros((codes.max() + 1, x.shape[1]))
-            np.add.at(sums, codes, x)
-            x -= (sums / np.bincount(codes)[:, None])[codes]
-        if np.max(np.abs(x - before)) <= _TOL * scale.max():
-            break
-    return x
 
 
 def _codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
@@ -129,7 +116,7 @@ def _codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
 def _design(rows: pd.DataFrame, cols: list[str]) -> np.ndarray:
     """`cols` with equation and role x round effects partialled out."""
     groups = [_codes(rows, EQ), _codes(rows, ["i", "j", "round"])]
-    return _partial_out(rows[cols], groups)
+    return partial_out(rows[cols].to_numpy(dtype="float64"), groups)
 
 
 def _cond(x: np.ndarray, raw: np.ndarray) -> float:
@@ -151,24 +138,12 @@ def _growth_cond(rows: pd.DataFrame) -> float:
     return _cond(_design(lagged, cols), lagged[cols].to_numpy(dtype="float64"))
 
 
-def _leave_one_out(x: np.ndarray, y: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    """The OLS estimates without each cluster in turn, one row per cluster."""
-    g = cluster.max() + 1
-    xtx, xty = x.T @ x, x.T @ y
-    a = np.zeros((g, x.shape[1], x.shape[1]))
-    np.add.at(a, cluster, x[:, :, None] * x[:, None, :])
-    c = np.zeros((g, x.shape[1]))
-    np.add.at(c, cluster, x * y[:, None])
-    return np.array([np.linalg.lstsq(xtx - a[h], xty - c[h], rcond=None)[0] for h in range(g)])
-
-
-def _jackknife(x: np.ndarray, y: np.ndarray, cluster: np.ndarray) -> np.ndarray:
-    """CV3: (G - 1) / G times the covariance of the leave-one-cluster-out estimates."""
-    est = _leave_one_out(x, y, cluster)
-    g = len(est)
-    dev = est - est.mean(axis=0)
-    out: np.ndarray = (g - 1) / g * dev.T @ dev
-    return out
+def pooled_design(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pooled fit's regressors (rival, own), outcome (d_own), both with the equation and
+    role x round effects partialled out, and the cluster (run) code of every complete row."""
+    rows = rows.dropna(subset=["d_own", "own", "rival"]).reset_index(drop=True)
+    z = _design(rows, ["d_own", "rival", "own"])
+    return z[:, 1:], z[:, 0], _codes(rows, ["run_id"])
 
 
 def _empty(
@@ -202,29 +177,29 @@ def pooled_reaction(rows: pd.DataFrame, *, alpha: float = ALPHA) -> dict[str, An
     if not (cond <= COND_MAX and cond_growth <= COND_MAX):
         return _empty(n_runs, n_eq, n, cond, cond_growth)
     cluster = _codes(rows, ["run_id"])
-    fit = sm.OLS(y, x).fit(
+    cr1 = sm.OLS(y, x).fit(
         cov_type="cluster",
         cov_kwds={"groups": cluster, "use_correction": True, "df_correction": True},
         use_t=True,
     )
-    b = np.asarray(fit.params)
-    cov = _jackknife(x, y, cluster)
-    se = np.sqrt(np.diag(cov))
-    dof = n_runs - 1
+    fit = cr2_fit(x, y, cluster, _codes(rows, EQ), _codes(rows, ["i", "j", "round"]))
+    b, se, dof = fit.params, fit.se, fit.dof
     q = stats.t.ppf(1 - alpha / 2, dof)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = 2.0 * stats.t.sf(np.abs(b / se), dof)
     row: dict[str, Any] = {
         "k": b[0],
         "se_k": se[0],
-        "ci_low": b[0] - q * se[0],
-        "ci_high": b[0] + q * se[0],
+        "ci_low": b[0] - q[0] * se[0],
+        "ci_high": b[0] + q[0] * se[0],
         "p_k": p[0],
-        "k_mde": (q + stats.t.ppf(POWER, dof)) * se[0],
-        "se_k_cr1": float(np.asarray(fit.bse)[0]),
+        "dof_k": dof[0],
+        "k_mde": (q[0] + stats.t.ppf(POWER, dof[0])) * se[0],
+        "se_k_cr1": float(np.asarray(cr1.bse)[0]),
         "fatigue": -b[1],
         "se_fatigue": se[1],
         "p_fatigue": p[1],
+        "dof_fatigue": dof[1],
         "n_runs": n_runs,
         "n_equations": n_eq,
         "n_obs": n,
@@ -254,15 +229,10 @@ def pooled_reactions(
     return pd.DataFrame(out, columns=[*by, *POOLED_COLUMNS])
 
 
-def _cell_fit(rows: pd.DataFrame) -> tuple[float, np.ndarray] | None:
-    """k and the leave-one-run-out estimates of k of one cell (None: not identified)."""
-    fit = pooled_reaction(rows)
-    if not fit["identified"]:
-        return None
-    rows = rows.dropna(subset=["d_own", "own", "rival"]).reset_index(drop=True)
-    z = _design(rows, ["d_own", "rival", "own"])
-    loo = _leave_one_out(z[:, 1:], z[:, 0], _codes(rows, ["run_id"]))[:, 0]
-    return float(fit["k"]), loo
+CONTRAST_COLUMNS = (
+    "level_a", "level_b", "diff", "se", "dof", "ci_low", "ci_high", "p_value", "strata",
+    "n_runs_a", "n_runs_b",
+)  # fmt: skip
 
 
 def reaction_contrasts(
@@ -275,69 +245,64 @@ def reaction_contrasts(
 ) -> pd.DataFrame:
     """Wald tests of the difference of the pooled reaction coefficient k between levels of `by`.
 
-    The stacked model gives every cell (level x stratum of the `strata` columns) its own k,
-    own-level term, equation and role x round effects: the fully interacted model. The
-    contrast of levels a and b is the mean over the strata holding both of k(a, s) - k(b, s)
-    (never pooled over the strata). Its variance is the cluster jackknife (CV3) of the stacked
-    model, clusters = runs, which are nested in cells: (G - 1) / G times the sum over every
-    left-out run of the squared deviation of the contrast. The test is t with
-    min(runs at a, runs at b) - 1 degrees of freedom. Returns level_a, level_b, diff, se,
-    ci_low, ci_high, p_value, strata (used) and n_runs_a, n_runs_b.
+    Every cell (level x stratum of the `strata` columns) has its own pooled fit (k, own-level
+    term, equation and role x round effects: the fully interacted model). The contrast of
+    levels a and b is the mean over the strata holding both of k(a, s) - k(b, s) (never pooled
+    over the strata). Runs are nested in cells, so the cells' estimates are independent: the
+    variance is the sum of the cells' CR2 variances (times the weights squared) and the test is
+    t with Welch-Satterthwaite degrees of freedom from the cells' Bell-McCaffrey ones.
+    Returns CONTRAST_COLUMNS: level_a, level_b, diff, se, dof, ci_low, ci_high, p_value,
+    strata (used) and n_runs_a, n_runs_b.
     """
     strata = [s for s in strata if s != by]
-    labelled = rows.merge(runs[["run_id", by, *strata]], on="run_id", how="inner")
-    labelled = labelled[labelled[by].notna()]
-    cells: dict[tuple[Any, Any], Any] = {}
-    for key, part in labelled.groupby([by, *strata], sort=True, dropna=False):
-        values = key if isinstance(key, tuple) else (key,)
-        cells[(values[0], tuple(values[1:]))] = (_cell_fit(part), part["run_id"].nunique())
-    levels = sorted({lv for lv, _ in cells})
-    out = []
-    for a, b in itertools.combinations(levels, 2):
-        out.append(_contrast(cells, a, b, alpha))
-    return pd.DataFrame(
-        out,
-        columns=[
-            "level_a", "level_b", "diff", "se", "ci_low", "ci_high", "p_value", "strata",
-            "n_runs_a", "n_runs_b",
-        ],
-    )  # fmt: skip
+    cells = pooled_reactions(rows, runs[runs[by].notna()], [by, *strata], alpha=alpha)
+    return contrasts_from_cells(cells, by, strata, alpha=alpha)
 
 
-def _contrast(cells: dict[tuple[Any, Any], Any], a: Any, b: Any, alpha: float) -> dict[str, Any]:
-    """mean over shared strata of k(a, s) - k(b, s), with its stacked CV3 variance."""
+def contrasts_from_cells(
+    cells: pd.DataFrame, by: str, strata: Sequence[str] = (), *, alpha: float = ALPHA
+) -> pd.DataFrame:
+    """The contrasts of k between every pair of levels of `by` from the cells' fits (a
+    `pooled_reactions` table by `by` and `strata`); see `reaction_contrasts`."""
+    fits: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for record in cells.to_dict("records"):
+        fits[(record[by], tuple(record[s] for s in strata))] = {
+            str(c): v for c, v in record.items()
+        }
+    levels = sorted({lv for lv, _ in fits})
+    out = [_contrast(fits, a, b, alpha) for a, b in itertools.combinations(levels, 2)]
+    return pd.DataFrame(out, columns=list(CONTRAST_COLUMNS))
+
+
+def _contrast(
+    fits: dict[tuple[Any, Any], dict[str, Any]], a: Any, b: Any, alpha: float
+) -> dict[str, Any]:
+    """mean over shared strata of k(a, s) - k(b, s), its variance and Welch-Satterthwaite dof."""
     shared = [
         s
-        for (lv, s) in cells
-        if lv == a and (b, s) in cells and cells[(a, s)][0] and cells[(b, s)][0]
+        for (lv, s) in fits
+        if lv == a and (b, s) in fits and fits[(a, s)]["identified"] and fits[(b, s)]["identified"]
     ]
-    n_a = sum(cells[(a, s)][1] for s in shared)
-    n_b = sum(cells[(b, s)][1] for s in shared)
+    n_a = sum(int(fits[(a, s)]["n_runs"]) for s in shared)
+    n_b = sum(int(fits[(b, s)]["n_runs"]) for s in shared)
     row: dict[str, Any] = {"level_a": a, "level_b": b, "strata": len(shared)}
     row |= {"n_runs_a": n_a, "n_runs_b": n_b}
+    nan = float("nan")
     if not shared:
-        nan = float("nan")
-        return row | {"diff": nan, "se": nan, "ci_low": nan, "ci_high": nan, "p_value": nan}
+        return row | dict.fromkeys(("diff", "se", "dof", "ci_low", "ci_high", "p_value"), nan)
     weight = 1.0 / len(shared)
-    diff = sum(weight * (cells[(a, s)][0][0] - cells[(b, s)][0][0]) for s in shared)
-    # leaving out one run moves only its own cell's k: the contrast moves by weight * that shift
-    shifts = [
-        sign * weight * (cells[(lv, s)][0][1] - cells[(lv, s)][0][0])
-        for s in shared
-        for sign, lv in ((1.0, a), (-1.0, b))
-    ]
-    # the stacked jackknife: deviations of the G leave-one-out contrasts from their mean
-    dev = np.concatenate(shifts)
-    g = len(dev)
-    dev = dev - dev.mean()
-    var = (g - 1) / g * float(dev @ dev)
+    parts = [fits[(lv, s)] for s in shared for lv in (a, b)]
+    diff = weight * sum(fits[(a, s)]["k"] - fits[(b, s)]["k"] for s in shared)
+    var_parts = np.array([(weight * f["se_k"]) ** 2 for f in parts])
+    var = float(var_parts.sum())
+    dof = var**2 / float(np.sum(var_parts**2 / np.array([f["dof_k"] for f in parts])))
     se = float(np.sqrt(var))
-    dof = max(min(n_a, n_b) - 1, 1)
-    q = stats.t.ppf(1 - alpha / 2, dof)
-    p = float(2.0 * stats.t.sf(abs(diff) / se, dof)) if se > 0 else float("nan")
+    q = stats.t.ppf(1 - alpha / 2, dof) if se > 0 else nan
+    p = float(2.0 * stats.t.sf(abs(diff) / se, dof)) if se > 0 else nan
     return row | {
         "diff": diff,
         "se": se,
+        "dof": dof if se > 0 else nan,
         "ci_low": diff - q * se,
         "ci_high": diff + q * se,
         "p_value": p,
@@ -353,4 +318,4 @@ def compare_reaction(
     strata = [s for s in strata if s != by and s in runs.columns]
     runs = runs[runs[by].notna()]
     cells = pooled_reactions(rows, runs, [by, *strata])
-    return cells, reaction_contrasts(rows, runs, by, strata)
+    return cells, contrasts_from_cells(cells, by, strata)

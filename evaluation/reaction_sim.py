@@ -21,6 +21,10 @@ from dilemma.evaluation.reaction_pooled import reaction_rows
 
 TRUE_K = {"stable": 0.10, "explosive": 0.15}
 """The true reaction coefficient of the reactive systems (0 for the others)."""
+TRUE_FATIGUE = {"stable": 0.30, "explosive": 0.05, "random": -0.025}
+"""The true fatigue -c where one exists: the reactive systems' m, and for random arming minus
+the mean growth rate (the arms change is own * g with E[g] = 2.5%). The fixed-rate systems have
+a different own-level coefficient per run or side, so none."""
 SYSTEMS = ("stable", "explosive", "random", "fixed", "fixed_sides")
 _REACTIVE = {"stable": (0.10, 0.30, 5.0), "explosive": (0.15, 0.05, 1.0)}
 

@@ -220,20 +220,3 @@ def test_the_command_line_fills_the_cache_unless_told_not_to(
     assert stored == {str(p.resolve()) for p in paths}
     second = invoke("score", "--json", str(tmp_path / "runs"))
     assert second.stdout == first.stdout == off.stdout
-
-
-def test_the_scores_reaction_rows_are_the_pooled_fits_input() -> None:
-    """Scoring builds the reaction rows without importing reaction_pooled (statsmodels): the
-    same rows as reaction_pooled's own function, with and without a war loss."""
-    import numpy as np
-    from dilemma.evaluation import reaction_pooled, richardson
-    from dilemma.evaluation.reaction_sim import pair_rows, simulate
-
-    p = pair_rows(simulate("random", runs=4, rounds=8, rng=np.random.default_rng(2)))
-    hit = (p["run_id"] == "r0") & (p["i"] == "x") & (p["round"] == 4)
-    p.loc[hit, "arms_after_i"] -= 30.0
-    wars = pd.DataFrame({"run_id": ["r0"], "round": [4], "initiator": ["y"], "target": ["x"]})
-    for war in (None, wars):
-        pd.testing.assert_frame_equal(
-            richardson.reaction_rows(p, war), reaction_pooled.reaction_rows(p, war)
-        )

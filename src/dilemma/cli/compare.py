@@ -307,9 +307,9 @@ def reaction_text(cells: pd.DataFrame, pairs: pd.DataFrame, by: str) -> str:
         [
             "",
             f"Pooled reaction k per {by} (and other condition), run and round effects, 95%"
-            " interval and p from the cluster jackknife by run (not in the verdict):",
+            " interval and p from CR2 by run, Bell-McCaffrey df (not in the verdict):",
             _table(cells, [*keys, *_REACTION_CELL_COLS]),
-            f"Difference of k between levels of {by} (Wald test, stacked model, same strata):",
+            f"Difference of k between levels of {by} (Wald test, Welch df, same strata):",
             _table(pairs, _REACTION_PAIR_COLS),
         ]
     )
