@@ -114,7 +114,9 @@ def test_tests_agree_with_the_intervals(a: list[int], b: list[int], margin: floa
 
 
 def _row(frame: pd.DataFrame, measure: str) -> pd.Series:
-    return frame.set_index("measure").loc[measure]
+    found = frame.set_index("measure").loc[measure]
+    assert isinstance(found, pd.Series)
+    return found
 
 
 def _counts(table: pd.DataFrame, cells: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
