@@ -24,8 +24,8 @@ widens the interval and makes the equivalence test conservative. Stratified desi
 matching, other conditions varying): the exact conditional (Mantel-Haenszel) test, the
 stratified Newcombe interval and a MOVER equivalence test (`dilemma.evaluation.binary_strata`).
 Interactions (`interaction_contrasts`): the difference of differences of proportions gets the
-MOVER-Wilson interval and equivalence test; its p-value stays the permutation test of the
-per-seed differences when seeds are matched, else inverts the interval. Power figures
+MOVER interval (Clopper-Pearson cells) and equivalence test; its p-value stays the permutation
+test of the per-seed differences when seeds are matched, else inverts the interval. Power figures
 (`proportion_figures`, main effects only): the minimum detectable effect is the smallest rise of
 the pooled rate detected with 80% power by the two-sample test of proportions (normal
 approximation on Cohen's h, statsmodels `NormalIndPower`); the seeds needed also make the score
@@ -69,8 +69,8 @@ CI_METHOD = "Newcombe score"
 LEVEL_CI_METHOD = "Clopper-Pearson"
 STRATIFIED_METHOD = "exact stratified (conditional Mantel-Haenszel) test"
 STRATA_CI_METHOD = "stratified Newcombe (MOVER-Wilson)"
-INTERACTION_METHOD = "inverted MOVER-Wilson interval (difference of differences)"
-INTERACTION_CI_METHOD = "MOVER-Wilson"
+INTERACTION_METHOD = "inverted MOVER-Clopper-Pearson interval (difference of differences)"
+INTERACTION_CI_METHOD = "MOVER-Clopper-Pearson"
 
 
 def is_binary(name: str, column: pd.Series) -> bool:
@@ -280,7 +280,8 @@ def interaction_contrasts(
     margins: FloatArray,
 ) -> list[Contrast]:
     """`found` (one interaction contrast per measure, from `designs.interaction_contrast`) with
-    the binary measures' interval and equivalence test replaced by the MOVER-Wilson ones of the
+    the binary measures' interval and equivalence test replaced by the MOVER ones (Clopper-Pearson
+    limits per cell) of the
     difference of differences of proportions (`binary_strata`, cells weighted per stratum of the
     other conditions that vary). A paired or independent design keeps its permutation test of
     the per-seed differences (exact up to EXACT_RUNS); the least-squares one (runs not matched

@@ -11,6 +11,7 @@ import pytest
 from dilemma.evaluation.binary import newcombe
 from dilemma.evaluation.binary_strata import (
     INTERACTION,
+    INTERACTION_LIMITS,
     MAIN,
     Cells,
     stratified_exact_p,
@@ -74,21 +75,28 @@ def test_mover_interval_known_answers() -> None:
     u = _wilson_upper_of_zero(10)
     lo, hi = Cells(np.zeros((2, 2), int), np.full((2, 2), 10), MAIN).interval()
     assert hi == pytest.approx(u / math.sqrt(2)) and lo == pytest.approx(-hi)
-    # interaction, four cells of 10 runs without a war: +-sqrt(u^2 + u^2) = +-u sqrt(2)
-    lo, hi = Cells(np.zeros((1, 4), int), np.full((1, 4), 10), INTERACTION).interval()
-    assert hi == pytest.approx(u * math.sqrt(2)) and lo == pytest.approx(-hi)
+    # interaction, four cells of 10 runs without a war, Clopper-Pearson limits: the upper
+    # limit of 0 of 10 solves (1 - p)^10 = 0.025, and the interval is +-sqrt(2) times it
+    lo, hi = _interaction_cells(np.zeros(4, int), 10).interval()
+    assert hi == pytest.approx((1 - 0.025**0.1) * math.sqrt(2)) and lo == pytest.approx(-hi)
+
+
+def _interaction_cells(counts: np.ndarray, n: int) -> Cells:
+    return Cells(counts[None, :], np.full((1, 4), n), INTERACTION, INTERACTION_LIMITS)
 
 
 def test_no_war_anywhere_is_neither_a_change_nor_equivalence_at_ten_runs() -> None:
-    cells = Cells(np.zeros((1, 4), int), np.full((1, 4), 10), INTERACTION)
+    cells = _interaction_cells(np.zeros(4, int), 10)
     assert cells.p_two_sided() == 1.0
-    # the one-sided limits are +-sqrt(2) z^2 / (10 + z^2); they reach the margin 0.1 where
-    # z^2 = 10 r / (1 - r) with r = 0.1 / sqrt(2): p is the normal tail beyond that z (0.19)
+    # the one-sided level-a limits are +-sqrt(2) (1 - a^(1/10)) (Clopper-Pearson of 0 of 10);
+    # they reach the margin 0.1 at a = (1 - 0.1 / sqrt(2))^10 = 0.48
+    assert cells.p_equivalence(0.1) == pytest.approx((1 - 0.1 / math.sqrt(2)) ** 10)
+    # Wilson limits: +-sqrt(2) z^2 / (10 + z^2), reaching 0.1 where z^2 = 10 r / (1 - r) with
+    # r = 0.1 / sqrt(2): p is the normal tail beyond that z (0.19)
+    wilson = Cells(np.zeros((1, 4), int), np.full((1, 4), 10), INTERACTION)
     r = 0.1 / math.sqrt(2)
-    assert cells.p_equivalence(0.1) == pytest.approx(norm.sf(math.sqrt(10 * r / (1 - r))))
-    assert cells.p_equivalence(0.1) > 0.05
-    many = Cells(np.zeros((1, 4), int), np.full((1, 4), 2000), INTERACTION)
-    assert many.p_equivalence(0.1) < 0.01
+    assert wilson.p_equivalence(0.1) == pytest.approx(norm.sf(math.sqrt(10 * r / (1 - r))))
+    assert _interaction_cells(np.zeros(4, int), 2000).p_equivalence(0.1) < 0.01
 
 
 counts_2x4 = st.lists(st.integers(0, 12), min_size=4, max_size=4)
@@ -101,7 +109,7 @@ def test_tests_agree_with_the_intervals(a: list[int], b: list[int], margin: floa
     when the 1 - 2 alpha interval lies inside the margins."""
     sizes = np.array([[12, 12, 12, 12], [15, 15, 15, 15]])
     counts = np.minimum(np.array([a, b]), sizes)
-    cells = Cells(counts, sizes, INTERACTION)
+    cells = Cells(counts, sizes, INTERACTION, INTERACTION_LIMITS)
     lo, hi = cells.interval(0.05)
     p = cells.p_two_sided()
     if abs(p - 0.05) > 1e-6:
@@ -167,7 +175,7 @@ def test_compare_war_interaction_unmatched_inverts_the_mover_interval() -> None:
     counts = np.array(
         [[int(table[(table["f"] == f) & (table["h"] == h)]["war"].sum()) for f, h in order]]
     )
-    cells = Cells(counts, np.full((1, 4), 12), INTERACTION)
+    cells = Cells(counts, np.full((1, 4), 12), INTERACTION, INTERACTION_LIMITS)
     assert "MOVER" in war["method"]
     assert war["p_value"] == pytest.approx(cells.p_two_sided())
     assert (war["ci_low"], war["ci_high"]) == pytest.approx(cells.interval())
@@ -186,4 +194,4 @@ def test_no_war_interaction_at_twenty_paired_seeds_is_not_negligible() -> None:
     assert result.interaction.verdict == "inconclusive"
     assert "sign-flip" in war["method"]  # paired across both factors: the permutation test
     assert war["p_value"] == 1.0
-    assert war["ci_method"] == "MOVER-Wilson"
+    assert war["ci_method"] == "MOVER-Clopper-Pearson"
