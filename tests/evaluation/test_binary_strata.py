@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import fisher_exact, norm
 
+from tests.helpers.binary_null import interaction_paired, interaction_unmatched, stratified_main
 from tests.helpers.run_tables import synthetic_runs
 
 Z = 1.959963984540054  # two-sided 95% normal quantile
@@ -195,3 +196,23 @@ def test_no_war_interaction_at_twenty_paired_seeds_is_not_negligible() -> None:
     assert "sign-flip" in war["method"]  # paired across both factors: the permutation test
     assert war["p_value"] == 1.0
     assert war["ci_method"] == "MOVER-Clopper-Pearson"
+
+
+@pytest.mark.slow  # a few thousand simulated null comparisons: a statistical calibration
+def test_stratified_and_interaction_methods_hold_their_level_for_war_rates_up_to_30_percent() -> (
+    None
+):
+    rng = np.random.default_rng(11)
+    reps = 400
+    figures = [
+        stratified_main(rng, (0.05, 0.3), 25, reps),
+        stratified_main(rng, (0.2, 0.3), 10, reps),
+        interaction_unmatched(rng, (0.3, 0.3, 0.3, 0.3), 10, reps),
+        interaction_unmatched(rng, (0.05, 0.15, 0.1, 0.2), 25, reps),
+        interaction_paired(rng, (0.1, 0.1, 0.3, 0.3), 40, reps),
+    ]
+    for fig in figures:
+        # 5% plus about two standard errors of a share from 400 draws
+        assert fig.false_changes <= 0.07, fig
+        assert fig.coverage >= 0.93, fig
+        assert fig.false_equivalence <= 0.07, fig
