@@ -21,9 +21,13 @@ Paired designs: statsmodels has no interval or equivalence test for a difference
 proportions, so both use the marginal counts as if independent. Pairs share a seed (common
 random numbers), which makes their outcomes positively correlated; ignoring that correlation
 widens the interval and makes the equivalence test conservative. Stratified designs (no
-matching, other conditions varying) keep the least squares contrast (a linear probability
-model). Power figures (`proportion_figures`): the minimum detectable effect is the smallest
-rise of the pooled rate detected with 80% power by the two-sample test of proportions (normal
+matching, other conditions varying): the exact conditional (Mantel-Haenszel) test, the
+stratified Newcombe interval and a MOVER equivalence test (`dilemma.evaluation.binary_strata`).
+Interactions (`interaction_contrasts`): the difference of differences of proportions gets the
+MOVER interval (Clopper-Pearson cells) and equivalence test; its p-value stays the permutation
+test of the per-seed differences when seeds are matched, else inverts the interval. Power figures
+(`proportion_figures`, main effects only): the minimum detectable effect is the smallest rise of
+the pooled rate detected with 80% power by the two-sample test of proportions (normal
 approximation on Cohen's h, statsmodels `NormalIndPower`); the seeds needed also make the score
 equivalence test succeed when both levels show the pooled rate.
 """
@@ -38,6 +42,12 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation.binary_strata import (
+    Cells,
+    cells_of,
+    stratified_exact_p,
+    stratified_min_p,
+)
 from dilemma.evaluation.contrast import ALPHA, POWER, Contrast, FloatArray
 from dilemma.evaluation.designs import Design, RunArrays, match
 from scipy import stats
@@ -57,6 +67,10 @@ PAIRED_METHOD = "exact McNemar test (binomial on discordant pairs)"
 INDEPENDENT_METHOD = "Boschloo exact test"
 CI_METHOD = "Newcombe score"
 LEVEL_CI_METHOD = "Clopper-Pearson"
+STRATIFIED_METHOD = "exact stratified (conditional Mantel-Haenszel) test"
+STRATA_CI_METHOD = "stratified Newcombe (MOVER-Wilson)"
+INTERACTION_METHOD = "inverted MOVER-Clopper-Pearson interval (difference of differences)"
+INTERACTION_CI_METHOD = "MOVER-Clopper-Pearson"
 
 
 def is_binary(name: str, column: pd.Series) -> bool:
@@ -189,6 +203,30 @@ def level_intervals(levels: pd.DataFrame, binary: Sequence[str]) -> pd.DataFrame
     return out
 
 
+def stratified_contrast(cells: Cells | None, margin: float, base: Contrast) -> Contrast:
+    """The exact contrast of 0/1 outcomes at two levels within strata (`binary_strata`):
+    conditional exact test, stratified Newcombe interval, MOVER equivalence test."""
+    if cells is None or int(cells.sizes[:, 0].sum()) < 2 or int(cells.sizes[:, 1].sum()) < 2:
+        return replace(base, method=STRATIFIED_METHOD)
+    lo, hi = cells.interval()
+    return replace(
+        base,
+        method=STRATIFIED_METHOD,
+        n_a=int(cells.sizes[:, 0].sum()),
+        n_b=int(cells.sizes[:, 1].sum()),
+        estimate=cells.estimate(),
+        ci_low=lo,
+        ci_high=hi,
+        ci_method=STRATA_CI_METHOD,
+        p_value=stratified_exact_p(cells.counts, cells.sizes),
+        p_exact=True,
+        p_mc_se=0.0,
+        n_resamples=0,
+        min_p=stratified_min_p(cells.sizes),
+        p_equivalence=cells.p_equivalence(margin),
+    )
+
+
 def exact_contrasts(
     found: list[Contrast],
     design: Design,
@@ -200,11 +238,20 @@ def exact_contrasts(
 ) -> list[Contrast]:
     """`found` (one contrast per measure, from `designs.two_levels`) with the binary measures'
     contrasts made exact. `sides` are the run indices of the two levels; the design's kind
-    decides the test: paired (matched again exactly as `two_levels` matched them) or
-    independent; stratified contrasts are kept."""
-    if not any(flags) or design.kind == "stratified":
+    decides the test: paired (matched again exactly as `two_levels` matched them),
+    independent, or stratified by the other conditions that vary (`stratified_contrast`)."""
+    if not any(flags):
         return found
     ia, ib = sides
+    if design.kind == "stratified":
+        others = r.varying(np.concatenate([ia, ib]), strata)
+        keys = r.keys(np.arange(r.values.shape[1]), others, False)
+        return [
+            stratified_contrast(cells_of(r.values[row], [ia, ib], keys), float(margins[row]), c)
+            if flag
+            else c
+            for row, (flag, c) in enumerate(zip(flags, found, strict=True))
+        ]
     if design.kind == "paired":
         others = r.varying(np.concatenate([ia, ib]), strata)
         matched = match(r, ia, ib, others)
@@ -220,6 +267,54 @@ def exact_contrasts(
             out[row] = paired_contrast(a, b, margin, found[row])
         else:
             out[row] = independent_contrast(a, b, margin, found[row])
+    return out
+
+
+def interaction_contrasts(
+    found: list[Contrast],
+    design: Design,
+    r: RunArrays,
+    factors: tuple[tuple[str, tuple[str, str]], tuple[str, tuple[str, str]]],
+    strata: Sequence[str],
+    flags: Sequence[bool],
+    margins: FloatArray,
+) -> list[Contrast]:
+    """`found` (one interaction contrast per measure, from `designs.interaction_contrast`) with
+    the binary measures' interval and equivalence test replaced by the MOVER ones (Clopper-Pearson
+    limits per cell) of the
+    difference of differences of proportions (`binary_strata`, cells weighted per stratum of the
+    other conditions that vary). A paired or independent design keeps its permutation test of
+    the per-seed differences (exact up to EXACT_RUNS); the least-squares one (runs not matched
+    by seed) is replaced by the inverted MOVER interval. `factors` = ((by, (a0, a1)), (within,
+    (w0, w1)))."""
+    if not any(flags):
+        return found
+    (by, a), (within, w) = factors
+    lv, lw = r.labels[by], r.labels[within]
+    cells = [np.flatnonzero((lv == x) & (lw == y)) for y in w for x in a]
+    others = r.varying(np.concatenate(cells), strata)
+    keys = r.keys(np.arange(r.values.shape[1]), others, False)
+    out = list(found)
+    for row, flag in enumerate(flags):
+        found_cells = cells_of(r.values[row], cells, keys) if flag else None
+        if found_cells is None:
+            continue
+        base = found[row]
+        lo, hi = found_cells.interval()
+        margin = float(margins[row])
+        new = replace(
+            base,
+            estimate=found_cells.estimate(),
+            ci_low=lo,
+            ci_high=hi,
+            ci_method=INTERACTION_CI_METHOD,
+            p_equivalence=found_cells.p_equivalence(margin),
+        )
+        if design.kind == "stratified":
+            new = replace(
+                new, method=INTERACTION_METHOD, p_value=found_cells.p_two_sided(), p_exact=False
+            )
+        out[row] = new
     return out
 
 
@@ -292,7 +387,7 @@ def power_rows(
             sizes[row["family"]] = sizes.get(row["family"], 0) + 1
     means = {(str(r["measure"]), str(r["level"])): float(r["mean"]) for _, r in levels.iterrows()}
     for row, k in zip(rows, cells, strict=True):
-        if row["method"] not in (PAIRED_METHOD, INDEPENDENT_METHOD):
+        if row["method"] not in (PAIRED_METHOD, INDEPENDENT_METHOD, STRATIFIED_METHOD):
             continue
         a = means.get((str(row["measure"]), str(row["level_a"])), math.nan)
         b = means.get((str(row["measure"]), str(row["level_b"])), math.nan)

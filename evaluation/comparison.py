@@ -401,6 +401,7 @@ def _interaction(
     per_measure = math.comb(len(set(r.labels[by])), 2) * math.comb(len(set(r.labels[within])), 2)
     steps = holm_steps(plan.measures, plan.families, max(per_measure, 1), plan.alpha)
     plan = replace(plan, tests=replace(plan.tests, thresholds=steps))
+    flags = binary.binary_measures(runs, plan.measures)
     rows: list[dict[str, Any]] = []
     contrasts: list[Contrast] = []
     cells: list[int] = []
@@ -408,6 +409,9 @@ def _interaction(
     for a in itertools.combinations(sorted(set(r.labels[by])), 2):
         for w in itertools.combinations(sorted(set(r.labels[within])), 2):
             found, design = interaction_contrast(r, (by, a), (within, w), strata, plan.tests)
+            found = binary.interaction_contrasts(
+                found, design, r, ((by, a), (within, w)), strata, flags, plan.tests.margins
+            )
             extra = {"level_a": a[0], "level_b": a[1], "within_a": w[0], "within_b": w[1]}
             rows += contrast_rows(found, plan.measures, plan.families, plan.margins, extra)
             contrasts += found
