@@ -59,7 +59,13 @@ from dilemma.core.ladder import ACTION_RUNG, Rung
 from dilemma.core.observation import Observation, Phase
 from dilemma.core.personas import Persona
 from dilemma.models.local.model import LOCAL_TEXT_MAX, local_model_on
-from dilemma.models.local.server import LocalServer, LocalServerConfig, ensure_model_file
+from dilemma.models.local.server import (
+    THREADS_ENV,
+    LocalServer,
+    LocalServerConfig,
+    ensure_model_file,
+)
+from dilemma.models.local.server_main import parse_reply_stats
 from dilemma.models.registry import resolve_model
 from dilemma.models.types import ModelOptions, ResolvedModel
 from dilemma.simulation.engine import Engine
@@ -163,6 +169,8 @@ class Outcome:
     prompt_tokens: int
     output_tokens: int
     output_chars: int
+    sampled_tokens: int
+    forced_tokens: int
     action: str | None
     rung: str | None
     target_threat: int | None
@@ -176,11 +184,13 @@ async def decide(config: Config, s: Situation, max_retries: int) -> Outcome:
         persona_of(s.scenario, s.state), config.model, config.setup, max_retries=max_retries
     )
     logs: list[CallLog] = []
+    stats0 = len(parse_reply_stats(config.server.log_text()))
     cpu0 = cpu_seconds(config.server.pid)
     t0 = time.perf_counter()
     result = await agent.ask(s.obs, s.schema, logs.append)
     seconds = time.perf_counter() - t0
     cpu = cpu_seconds(config.server.pid) - cpu0
+    stats = parse_reply_stats(config.server.log_text())[stats0:]
     decision = to_decision(result.reply) if result.reply is not None else None
     threat = None
     if decision is not None:
@@ -198,6 +208,8 @@ async def decide(config: Config, s: Situation, max_retries: int) -> Outcome:
         prompt_tokens=sum(c.input_tokens or 0 for c in logs),
         output_tokens=sum(c.output_tokens or 0 for c in logs),
         output_chars=sum(len(c.raw) for c in logs),
+        sampled_tokens=sum(sampled for sampled, _ in stats),
+        forced_tokens=sum(forced for _, forced in stats),
         action=decision.action.value if decision else None,
         rung=ACTION_RUNG[decision.action].value if decision else None,
         target_threat=threat,
@@ -226,6 +238,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
         "mean_prompt_tokens": sum(o.prompt_tokens for o in outcomes) / n,
         "mean_output_tokens": tokens / n,
         "mean_output_chars": sum(o.output_chars for o in outcomes) / n,
+        "mean_sampled_tokens": sum(o.sampled_tokens for o in outcomes) / n,
+        "mean_forced_tokens": sum(o.forced_tokens for o in outcomes) / n,
         "output_tokens_per_s": tokens / sum(seconds),
         "incoherent": sum(o.incoherent for o in valid),
         "incoherence_rate": sum(o.incoherent for o in valid) / len(valid) if valid else 0.0,
@@ -236,10 +250,18 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
     }
 
 
-def start_server(sampling: str, logits_all: bool = False) -> LocalServer:
-    """A local server of our own with the given sampling mode (`logits_all`: as 0.3.0)."""
+def start_server(sampling: str, flags: list[str]) -> LocalServer:
+    """A local server of our own with the given sampling mode and `flags` (`logits_all`: keep
+    every token's logits, as 0.3.0; `no_fa`: without flash attention, as 0.4.0), running
+    DILEMMA_LOCAL_THREADS threads (default 1)."""
     server = LocalServer(
-        LocalServerConfig(model_path=ensure_model_file(), sampling=sampling, logits_all=logits_all)
+        LocalServerConfig(
+            model_path=ensure_model_file(),
+            n_threads=max(1, int(os.environ.get(THREADS_ENV) or 1)),
+            sampling=sampling,
+            logits_all="logits_all" in flags,
+            flash_attn="no_fa" not in flags,
+        )
     )
     server.start()
     return server
@@ -253,12 +275,12 @@ async def main() -> None:
     parser.add_argument(
         "--before",
         default="base-model:prefilter:160:logits_all",
-        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all][:no_fa]",
     )
     parser.add_argument(
         "--after",
         default=f"base-model:forced:{LOCAL_TEXT_MAX}",
-        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all][:no_fa]",
     )
     parser.add_argument("--out", type=Path, help="write every outcome and the summary as JSON")
     args = parser.parse_args()
@@ -272,7 +294,7 @@ async def main() -> None:
     try:
         for label, spec in (("before", args.before), ("after", args.after)):
             setup_name, sampling, text_max, *flags = spec.split(":")
-            server = start_server(sampling, logits_all="logits_all" in flags)
+            server = start_server(sampling, flags)
             servers.append(server)
             configs.append(
                 Config(
@@ -311,7 +333,8 @@ async def main() -> None:
                     f"{i + 1:3d} {o.config:6s} {o.scenario:18s} {o.state:6s} r{o.rounds_before}"
                     f" {'valid' if o.valid else 'FLAGGED':7s} att={o.attempts} {o.seconds:6.1f}s"
                     f" cpu={o.server_cpu_s:5.1f}s in={o.prompt_tokens:5d}"
-                    f" out={o.output_tokens:4d} {o.action or '-':17s} threat={o.target_threat}"
+                    f" out={o.output_tokens:4d} forced={o.forced_tokens:4d}"
+                    f" {o.action or '-':17s} threat={o.target_threat}"
                     f"{note}",
                     flush=True,
                 )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dilemma.models.local import server as local_server
 from dilemma.models.local.prefix_state import (
     KEEP,
     STATE_DIR_ENV,
@@ -63,18 +61,3 @@ def test_save_is_atomic_and_keeps_only_the_newest(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert len(names) == KEEP and not any(n.endswith(".tmp") for n in names)
     assert not store.has([0] * 3) and store.has([KEEP + 1] * 3)
-
-
-@pytest.mark.parametrize(
-    ("cpus", "load", "threads"),
-    [(1, 0.0, 1), (2, 0.0, 2), (2, 0.5, 2), (2, 0.6, 1), (2, 15.0, 1), (8, 6.0, 2), (8, 7.0, 1)],
-)
-def test_two_threads_only_with_two_idle_cores(
-    monkeypatch: pytest.MonkeyPatch, cpus: int, load: float, threads: int
-) -> None:
-    monkeypatch.delenv(local_server.THREADS_ENV, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == threads
-    monkeypatch.setenv(local_server.THREADS_ENV, "3")
-    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == 3

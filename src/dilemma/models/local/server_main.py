@@ -492,6 +492,29 @@ def _prefix_state(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
     print(f"dilemma: saved the state of {shared} shared prompt tokens to {path}", file=sys.stderr)
 
 
+STATS_PREFIX = "dilemma: reply tokens:"
+"""Start of the line the server writes after each constrained reply (`reply_stats`)."""
+
+
+def reply_stats(sampler: PrefilterSampler) -> str:
+    """The server's log line on one constrained reply: tokens sampled and tokens forced."""
+    return f"{STATS_PREFIX} sampled={sampler.steps} forced={sampler.forced}"
+
+
+def parse_reply_stats(log: str) -> list[tuple[int, int]]:
+    """(sampled, forced) of every `reply_stats` line in a server log, in order."""
+    found = re.findall(rf"^{re.escape(STATS_PREFIX)} sampled=(\d+) forced=(\d+)$", log, re.M)
+    return [(int(a), int(b)) for a, b in found]
+
+
+def _flash_attn(llama: Any) -> bool:
+    """Whether `llama`'s context uses flash attention."""
+    from llama_cpp import llama_cpp as lib
+
+    kind = getattr(llama.context_params, "flash_attn_type", None)
+    return kind == getattr(lib, "LLAMA_FLASH_ATTN_TYPE_ENABLED", object())
+
+
 def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[..., Any]:
     """`Llama.generate` that starts from a saved prompt state when it can (`_prefix_state`)
     and, with `forcing`, sends each forced stretch into the original generator, which
@@ -510,7 +533,7 @@ def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[.
             key = store_key(
                 self.model_path,
                 os.path.getsize(self.model_path),
-                f"{__version__}-logits{int(bool(self._logits_all))}",
+                f"{__version__}-logits{int(bool(self._logits_all))}-fa{int(_flash_attn(self))}",
                 self.n_ctx(),
             )
             memos[id(self)] = PrefixMemo(PrefixStore(folder, key) if folder else None)
@@ -518,17 +541,23 @@ def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[.
         wants_logits = bool(kwargs.get("stopping_criteria") or kwargs.get("logits_processor"))
         inner = original(self, tokens, *args, **kwargs)
         reply: Any = None
-        while True:
-            try:
-                token = inner.send(reply)
-            except StopIteration:
-                return
-            outside = yield token
-            sampler = self._sampler
-            forced = []
-            if forcing and not wants_logits and isinstance(sampler, PrefilterSampler):
-                forced = sampler.take_forced()
-            reply = [*forced, *(outside or ())] or None
+        try:
+            while True:
+                try:
+                    token = inner.send(reply)
+                except StopIteration:
+                    return
+                outside = yield token
+                sampler = self._sampler
+                forced = []
+                if forcing and not wants_logits and isinstance(sampler, PrefilterSampler):
+                    forced = sampler.take_forced()
+                reply = [*forced, *(outside or ())] or None
+        finally:
+            inner.close()
+            sampler = getattr(self, "_sampler", None)
+            if isinstance(sampler, PrefilterSampler):
+                print(reply_stats(sampler), file=sys.stderr, flush=True)
 
     generate._dilemma_forced = True  # type: ignore[attr-defined]
     return generate
