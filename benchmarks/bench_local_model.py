@@ -1,14 +1,17 @@
 """Measure the embedded `local` model, before against after, interleaved decision by decision.
 
 Two configurations decide on the same observations, on two local servers of their own, each
-given as SETUP:SAMPLING:TEXT_MAX (prompt setup, sampling mode of
-dilemma.models.local.server_main, free-text cap or `none`):
+given as SETUP:SAMPLING:TEXT_MAX[:FLAGS] (prompt setup name or YAML file, sampling mode of
+dilemma.models.local.server_main, free-text cap or `none`; flags `logits_all`, keep every
+token's logits, and `no_fa`, no flash attention):
 
-- before: `--before base-model:prefilter:160:logits_all` (0.3.0's default: grammar over the 256
-  most likely tokens, every token sampled, the server keeping the logits of every token);
-  `baseline:stock:none:logits_all` is the setup before that;
+- before: `--before base-model:prefilter:160:logits_all:no_fa` (0.3.0's default: grammar over
+  the 256 most likely tokens, every token sampled, the server keeping the logits of every
+  token); `baseline:stock:none:logits_all:no_fa` is the setup before that; 0.4.0's default was
+  `forced:160:no_fa` with version 3 of `base-model` (full JSON observations);
 - after: `--after base-model:forced:LOCAL_TEXT_MAX` (the current default: grammar-forced
-  stretches fed in one batch, free text capped at dilemma.models.local.model.LOCAL_TEXT_MAX).
+  stretches fed in one batch, free text capped at dilemma.models.local.model.LOCAL_TEXT_MAX,
+  flash attention).
 
 For each observation both answer, alternating which goes first, so load on the machine hits
 both alike. Every decision goes through the real state agent (prompt setup, per-state reply
@@ -20,7 +23,8 @@ Measured per configuration: validation rate (a valid decision after at most `--m
 re-asks), seconds per decision (re-asks included), the server's CPU seconds per decision (user
 plus system time of its process: unlike wall time it hardly depends on what else the machine
 runs, and with one thread it approximates the wall time on an idle core), prompt and output
-tokens (output tokens count forced ones too), the characters of the replies, and the
+tokens (output tokens count forced ones too; the tokens sampled and forced are read from the
+server's log), the characters of the replies, and the
 incoherence rate: the share of valid decisions that choose violent escalation or all-out war
 against a state the decider itself rates at threat 3 or lower. Before the measured decisions,
 each configuration makes one unmeasured decision (reported apart): the first call of a server
@@ -274,7 +278,7 @@ async def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=700)
     parser.add_argument(
         "--before",
-        default="base-model:prefilter:160:logits_all",
+        default="base-model:prefilter:160:logits_all:no_fa",
         help="SETUP:SAMPLING:TEXT_MAX[:logits_all][:no_fa]",
     )
     parser.add_argument(
