@@ -63,7 +63,7 @@ def test_compact_text_reads_back_as_the_same_observation() -> None:
 
 def test_full_data_are_left_as_they_are() -> None:
     data = json.loads(FULL)
-    assert expand_compact(data) == data
+    assert expand_compact(data, Observation) == data
 
 
 def test_a_broken_observation_still_fails_with_the_validation_error() -> None:

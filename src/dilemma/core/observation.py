@@ -15,6 +15,7 @@ from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.ladder import Action, Rung
+from dilemma.core.observation_compact import expand_compact
 from dilemma.core.personas import Disposition, Regime, Transparency
 from dilemma.core.str_enum import FastStrEnum
 
@@ -265,10 +266,8 @@ def extract_observation(prompt: str) -> Observation:
     except ValidationError as exc:
         # Perhaps the compact rendering (dilemma.core.observation_compact): restore what it
         # leaves out; if that does not validate either, the first error is the one to show.
-        from dilemma.core.observation_compact import expand_compact
-
         try:
             data = json.loads(text)
-            return Observation.model_validate(expand_compact(data))
+            return Observation.model_validate(expand_compact(data, Observation))
         except (ValueError, TypeError, AttributeError):
             raise exc from None

@@ -6,7 +6,8 @@ required field (`treaties`, `history`, ...), and the `.0` of a whole-number floa
 `100.0`). An empty list in a field that may be absent keeps its `[]` (`statements`, `messages`,
 `open_proposals`: absent means the channel is closed, `[]` that nothing was said), and every
 other value is written as in the full JSON. `expand_compact` puts back what was left out, so
-`Observation.model_validate(expand_compact(json.loads(compact_observation_json(obs)))) == obs`.
+`Observation.model_validate(expand_compact(json.loads(compact_observation_json(obs)), Observation))
+== obs`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel
-
-from dilemma.core.observation import Observation
 
 
 def _allows_none(annotation: Any) -> bool:
@@ -103,12 +102,14 @@ def _expand(data: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     return out
 
 
-def compact_observation_json(obs: Observation) -> str:
-    """The observation as compact JSON (module doc), no spaces, non-ASCII kept."""
-    data = _compact(obs.model_dump(mode="json"), Observation)
+def compact_observation_json(obs: BaseModel) -> str:
+    """The observation (a dilemma.core.observation.Observation) as compact JSON (module doc),
+    no spaces, non-ASCII kept."""
+    data = _compact(obs.model_dump(mode="json"), type(obs))
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def expand_compact(data: dict[str, Any]) -> dict[str, Any]:
-    """The full observation data from a compact one (full data are returned unchanged)."""
-    return _expand(data, Observation)
+def expand_compact(data: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The full data of a `model` (Observation) from compact data (full data are returned
+    unchanged)."""
+    return _expand(data, model)
