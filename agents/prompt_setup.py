@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from string import Template
+from typing import Literal
 
 import yaml
 from dilemma.scenarios.schema import Horizon, Rules
@@ -24,6 +25,7 @@ from dilemma.core.observation import OBSERVATION_CLOSE as OBSERVATION_CLOSE
 from dilemma.core.observation import OBSERVATION_OPEN as OBSERVATION_OPEN
 from dilemma.core.observation import Observation, Phase
 from dilemma.core.observation import extract_observation as extract_observation
+from dilemma.core.observation_compact import compact_observation_json
 from dilemma.core.personas import Disposition, Persona, Regime, Transparency
 from dilemma.models.spec import LOCAL_SPEC
 
@@ -52,6 +54,14 @@ class PromptSetup(BaseModel):
     decision: str
     retry: str
     json_format_note: str = Field(description="how to answer when the model has no tool calling")
+    observation_format: Literal["json", "compact"] = Field(
+        default="json",
+        description=(
+            "how the observation is rendered: `json`, every field, or `compact`, without null"
+            " fields, empty required lists and the `.0` of whole numbers"
+            " (dilemma.core.observation_compact; fewer tokens, the same facts)"
+        ),
+    )
 
     def template_hashes(self) -> dict[str, str]:
         """sha256 (first 16 hex digits) of each template's text."""
@@ -309,7 +319,11 @@ def render_turn(setup: PromptSetup, obs: Observation, schema_json: str | None) -
             "round_line": round_line(obs),
             "subturn": obs.subturn,
             "subturns_total": obs.subturns_total,
-            "observation": _quote(observation_json(obs)),
+            "observation": _quote(
+                compact_observation_json(obs)
+                if setup.observation_format == "compact"
+                else observation_json(obs)
+            ),
             "format_note": format_note,
             "decision_choices": _decision_choices(
                 obs.statements is not None, obs.open_proposals is not None

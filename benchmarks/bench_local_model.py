@@ -1,14 +1,17 @@
 """Measure the embedded `local` model, before against after, interleaved decision by decision.
 
 Two configurations decide on the same observations, on two local servers of their own, each
-given as SETUP:SAMPLING:TEXT_MAX (prompt setup, sampling mode of
-dilemma.models.local.server_main, free-text cap or `none`):
+given as SETUP:SAMPLING:TEXT_MAX[:FLAGS] (prompt setup name or YAML file, sampling mode of
+dilemma.models.local.server_main, free-text cap or `none`; flags `logits_all`, keep every
+token's logits, and `no_fa`, no flash attention):
 
-- before: `--before base-model:prefilter:160:logits_all` (0.3.0's default: grammar over the 256
-  most likely tokens, every token sampled, the server keeping the logits of every token);
-  `baseline:stock:none:logits_all` is the setup before that;
+- before: `--before base-model:prefilter:160:logits_all:no_fa` (0.3.0's default: grammar over
+  the 256 most likely tokens, every token sampled, the server keeping the logits of every
+  token); `baseline:stock:none:logits_all:no_fa` is the setup before that; 0.4.0's default was
+  `forced:160:no_fa` with version 3 of `base-model` (full JSON observations);
 - after: `--after base-model:forced:LOCAL_TEXT_MAX` (the current default: grammar-forced
-  stretches fed in one batch, free text capped at dilemma.models.local.model.LOCAL_TEXT_MAX).
+  stretches fed in one batch, free text capped at dilemma.models.local.model.LOCAL_TEXT_MAX,
+  flash attention).
 
 For each observation both answer, alternating which goes first, so load on the machine hits
 both alike. Every decision goes through the real state agent (prompt setup, per-state reply
@@ -20,7 +23,8 @@ Measured per configuration: validation rate (a valid decision after at most `--m
 re-asks), seconds per decision (re-asks included), the server's CPU seconds per decision (user
 plus system time of its process: unlike wall time it hardly depends on what else the machine
 runs, and with one thread it approximates the wall time on an idle core), prompt and output
-tokens (output tokens count forced ones too), the characters of the replies, and the
+tokens (output tokens count forced ones too; the tokens sampled and forced are read from the
+server's log), the characters of the replies, and the
 incoherence rate: the share of valid decisions that choose violent escalation or all-out war
 against a state the decider itself rates at threat 3 or lower. Before the measured decisions,
 each configuration makes one unmeasured decision (reported apart): the first call of a server
@@ -59,7 +63,13 @@ from dilemma.core.ladder import ACTION_RUNG, Rung
 from dilemma.core.observation import Observation, Phase
 from dilemma.core.personas import Persona
 from dilemma.models.local.model import LOCAL_TEXT_MAX, local_model_on
-from dilemma.models.local.server import LocalServer, LocalServerConfig, ensure_model_file
+from dilemma.models.local.server import (
+    THREADS_ENV,
+    LocalServer,
+    LocalServerConfig,
+    ensure_model_file,
+)
+from dilemma.models.local.server_main import parse_reply_stats
 from dilemma.models.registry import resolve_model
 from dilemma.models.types import ModelOptions, ResolvedModel
 from dilemma.simulation.engine import Engine
@@ -163,6 +173,8 @@ class Outcome:
     prompt_tokens: int
     output_tokens: int
     output_chars: int
+    sampled_tokens: int
+    forced_tokens: int
     action: str | None
     rung: str | None
     target_threat: int | None
@@ -176,11 +188,13 @@ async def decide(config: Config, s: Situation, max_retries: int) -> Outcome:
         persona_of(s.scenario, s.state), config.model, config.setup, max_retries=max_retries
     )
     logs: list[CallLog] = []
+    stats0 = len(parse_reply_stats(config.server.log_text()))
     cpu0 = cpu_seconds(config.server.pid)
     t0 = time.perf_counter()
     result = await agent.ask(s.obs, s.schema, logs.append)
     seconds = time.perf_counter() - t0
     cpu = cpu_seconds(config.server.pid) - cpu0
+    stats = parse_reply_stats(config.server.log_text())[stats0:]
     decision = to_decision(result.reply) if result.reply is not None else None
     threat = None
     if decision is not None:
@@ -198,6 +212,8 @@ async def decide(config: Config, s: Situation, max_retries: int) -> Outcome:
         prompt_tokens=sum(c.input_tokens or 0 for c in logs),
         output_tokens=sum(c.output_tokens or 0 for c in logs),
         output_chars=sum(len(c.raw) for c in logs),
+        sampled_tokens=sum(sampled for sampled, _ in stats),
+        forced_tokens=sum(forced for _, forced in stats),
         action=decision.action.value if decision else None,
         rung=ACTION_RUNG[decision.action].value if decision else None,
         target_threat=threat,
@@ -226,6 +242,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
         "mean_prompt_tokens": sum(o.prompt_tokens for o in outcomes) / n,
         "mean_output_tokens": tokens / n,
         "mean_output_chars": sum(o.output_chars for o in outcomes) / n,
+        "mean_sampled_tokens": sum(o.sampled_tokens for o in outcomes) / n,
+        "mean_forced_tokens": sum(o.forced_tokens for o in outcomes) / n,
         "output_tokens_per_s": tokens / sum(seconds),
         "incoherent": sum(o.incoherent for o in valid),
         "incoherence_rate": sum(o.incoherent for o in valid) / len(valid) if valid else 0.0,
@@ -236,10 +254,18 @@ def summary(outcomes: list[Outcome]) -> dict[str, float | int | dict[str, int]]:
     }
 
 
-def start_server(sampling: str, logits_all: bool = False) -> LocalServer:
-    """A local server of our own with the given sampling mode (`logits_all`: as 0.3.0)."""
+def start_server(sampling: str, flags: list[str]) -> LocalServer:
+    """A local server of our own with the given sampling mode and `flags` (`logits_all`: keep
+    every token's logits, as 0.3.0; `no_fa`: without flash attention, as 0.4.0), running
+    DILEMMA_LOCAL_THREADS threads (default 1)."""
     server = LocalServer(
-        LocalServerConfig(model_path=ensure_model_file(), sampling=sampling, logits_all=logits_all)
+        LocalServerConfig(
+            model_path=ensure_model_file(),
+            n_threads=max(1, int(os.environ.get(THREADS_ENV) or 1)),
+            sampling=sampling,
+            logits_all="logits_all" in flags,
+            flash_attn="no_fa" not in flags,
+        )
     )
     server.start()
     return server
@@ -252,13 +278,13 @@ async def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=700)
     parser.add_argument(
         "--before",
-        default="base-model:prefilter:160:logits_all",
-        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
+        default="base-model:prefilter:160:logits_all:no_fa",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all][:no_fa]",
     )
     parser.add_argument(
         "--after",
         default=f"base-model:forced:{LOCAL_TEXT_MAX}",
-        help="SETUP:SAMPLING:TEXT_MAX[:logits_all]",
+        help="SETUP:SAMPLING:TEXT_MAX[:logits_all][:no_fa]",
     )
     parser.add_argument("--out", type=Path, help="write every outcome and the summary as JSON")
     args = parser.parse_args()
@@ -272,7 +298,7 @@ async def main() -> None:
     try:
         for label, spec in (("before", args.before), ("after", args.after)):
             setup_name, sampling, text_max, *flags = spec.split(":")
-            server = start_server(sampling, logits_all="logits_all" in flags)
+            server = start_server(sampling, flags)
             servers.append(server)
             configs.append(
                 Config(
@@ -311,7 +337,8 @@ async def main() -> None:
                     f"{i + 1:3d} {o.config:6s} {o.scenario:18s} {o.state:6s} r{o.rounds_before}"
                     f" {'valid' if o.valid else 'FLAGGED':7s} att={o.attempts} {o.seconds:6.1f}s"
                     f" cpu={o.server_cpu_s:5.1f}s in={o.prompt_tokens:5d}"
-                    f" out={o.output_tokens:4d} {o.action or '-':17s} threat={o.target_threat}"
+                    f" out={o.output_tokens:4d} forced={o.forced_tokens:4d}"
+                    f" {o.action or '-':17s} threat={o.target_threat}"
                     f"{note}",
                     flush=True,
                 )

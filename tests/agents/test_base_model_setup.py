@@ -32,7 +32,8 @@ from dilemma.core.decision import (
     schema_of,
 )
 from dilemma.core.ladder import ACTION_RUNG, Action, Rung
-from dilemma.core.observation import Observation, Phase
+from dilemma.core.observation import Observation, Phase, extract_observation
+from dilemma.core.observation_compact import compact_observation_json
 from dilemma.core.personas import Persona
 from dilemma.models.fake import FakeChatModel
 from dilemma.records.reader import read_record
@@ -42,9 +43,10 @@ from tests.helpers.replies import only_record, responder, two_states
 
 SETUP = load_prompt_setup(BASE_MODEL_SETUP)
 ENTRY = re.compile(r"<observation>(.*?)</observation>\n(Decision|Messages): (\{.*\})\n")
+EXAMPLE_TEXTS = [(obs, kind, reply) for obs, kind, reply in ENTRY.findall(SETUP.system)]
 EXAMPLES = [
-    (Observation.model_validate_json(obs), kind, json.loads(reply))
-    for obs, kind, reply in ENTRY.findall(SETUP.system)
+    (extract_observation(f"<observation>{obs}</observation>"), kind, json.loads(reply))
+    for obs, kind, reply in EXAMPLE_TEXTS
 ]
 DECISIONS = [(obs, reply) for obs, kind, reply in EXAMPLES if kind == "Decision"]
 
@@ -71,6 +73,16 @@ def test_examples_are_valid_observations_and_replies() -> None:
             _reply_model(obs).model_validate(reply)
         else:
             negotiation_reply_model([o.id for o in obs.others]).model_validate(reply)
+
+
+def test_examples_are_rendered_as_the_setup_renders_observations() -> None:
+    # The model reads its own observation in the form its examples show: compact JSON.
+    assert SETUP.observation_format == "compact"
+    for (text, _, _), (obs, _, _) in zip(EXAMPLE_TEXTS, EXAMPLES, strict=True):
+        assert text == compact_observation_json(obs)
+    obs = EXAMPLES[0][0]
+    turn = render_turn(SETUP, obs, None)
+    assert f"<observation>{compact_observation_json(obs)}</observation>" in turn
 
 
 def test_examples_write_fields_in_the_grammar_order() -> None:

@@ -9,12 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dilemma.models.local import server as local_server
 from dilemma.models.local.prefix_state import (
+    DEFAULT_SLOTS,
     KEEP,
+    SLOT_MIN_GAIN,
+    SLOTS_ENV,
     STATE_DIR_ENV,
     PrefixStore,
+    SlotStore,
     common_prefix,
+    slot_count,
     state_dir,
     store_key,
     tokens_hash,
@@ -65,16 +69,34 @@ def test_save_is_atomic_and_keeps_only_the_newest(tmp_path: Path) -> None:
     assert not store.has([0] * 3) and store.has([KEEP + 1] * 3)
 
 
-@pytest.mark.parametrize(
-    ("cpus", "load", "threads"),
-    [(1, 0.0, 1), (2, 0.0, 2), (2, 0.5, 2), (2, 0.6, 1), (2, 15.0, 1), (8, 6.0, 2), (8, 7.0, 1)],
-)
-def test_two_threads_only_with_two_idle_cores(
-    monkeypatch: pytest.MonkeyPatch, cpus: int, load: float, threads: int
-) -> None:
-    monkeypatch.delenv(local_server.THREADS_ENV, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == threads
-    monkeypatch.setenv(local_server.THREADS_ENV, "3")
-    assert local_server.LocalServerConfig(model_path=Path("m")).n_threads == 3
+def test_slot_count_from_the_environment() -> None:
+    assert slot_count({}) == DEFAULT_SLOTS
+    assert slot_count({SLOTS_ENV: "0"}) == 0 and slot_count({SLOTS_ENV: " 7 "}) == 7
+    for bad in ("-1", "many"):
+        with pytest.raises(ValueError, match=SLOTS_ENV):
+            slot_count({SLOTS_ENV: bad})
+
+
+def test_slots_keep_the_most_recent_prompts() -> None:
+    store = SlotStore(2, [])
+    for n in range(3):
+        store.add([n] * 5, f"state{n}")
+    assert not store.has([0] * 5) and store.has([1] * 5) and store.has([2] * 5)
+    SlotStore(0, []).add([1], "x")  # no slots: nothing kept, no error
+
+
+def test_the_slot_sharing_most_is_loaded_only_when_it_saves_enough() -> None:
+    examples = list(range(1000))
+    a = [*examples, *range(5000, 5200)]
+    b = [*examples, *range(6000, 6200)]
+    store = SlotStore(4, [])
+    store.add([*a, 1, 2, 3], "A")
+    store.add([*b, 4], "B")
+    # A's next prompt: the context in place (B's) shares only the examples.
+    found = store.best([*a, 9, 9], here=len(examples))
+    assert found is not None and found.state == "A"
+    assert store.slots[-1].state == "A"  # most recently used now
+    # Already shared by the context in place, or too little more: nothing to load.
+    assert store.best([*a, 9, 9], here=len(a)) is None
+    assert store.best([*a, 9], here=len(a) - SLOT_MIN_GAIN + 1) is None
+    assert store.best([7, 7, 7], here=0) is None

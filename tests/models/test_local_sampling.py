@@ -373,3 +373,20 @@ def test_server_keeps_only_the_last_logits_unless_asked() -> None:
     assert args[args.index("--logits_all") + 1] == "False"
     config = local_server.LocalServerConfig(model_path=Path("m"), logits_all=True)
     assert config.args(1)[config.args(1).index("--logits_all") + 1] == "True"
+
+
+def test_server_runs_flash_attention_unless_asked_not_to() -> None:
+    config = local_server.LocalServerConfig(model_path=Path("m"), n_threads=1)
+    assert config.args(1)[config.args(1).index("--flash_attn") + 1] == "True"
+    config = local_server.LocalServerConfig(model_path=Path("m"), n_threads=1, flash_attn=False)
+    assert config.args(1)[config.args(1).index("--flash_attn") + 1] == "False"
+
+
+def test_reply_stats_lines_are_found_among_the_server_log() -> None:
+    class Counts:
+        steps, forced = 41, 97
+
+    line = lsm.reply_stats(Counts())  # type: ignore[arg-type]
+    log = f"INFO: started\n{line}\nllama_perf: 12 ms\n{lsm.STATS_PREFIX} sampled=3 forced=0\n"
+    assert lsm.parse_reply_stats(log) == [(41, 97), (3, 0)]
+    assert lsm.parse_reply_stats("no stats here\n") == []

@@ -6,14 +6,16 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_serializer
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
 from dilemma.core.ladder import Action, Rung
+from dilemma.core.observation_compact import expand_compact
 from dilemma.core.personas import Disposition, Regime, Transparency
 from dilemma.core.str_enum import FastStrEnum
 
@@ -252,9 +254,20 @@ OBSERVATION_CLOSE = "</observation>"
 
 
 def extract_observation(prompt: str) -> Observation:
-    """Read the observation back out of a rendered user prompt (used by scripted policies)."""
+    """Read the observation back out of a rendered user prompt (used by scripted policies),
+    in the full or the compact JSON rendering."""
     start = prompt.rfind(OBSERVATION_OPEN)
     end = prompt.rfind(OBSERVATION_CLOSE)
     if start < 0 or end < start:
         raise ValueError("prompt holds no <observation> block")
-    return Observation.model_validate_json(prompt[start + len(OBSERVATION_OPEN) : end])
+    text = prompt[start + len(OBSERVATION_OPEN) : end]
+    try:
+        return Observation.model_validate_json(text)
+    except ValidationError as exc:
+        # Perhaps the compact rendering (dilemma.core.observation_compact): restore what it
+        # leaves out; if that does not validate either, the first error is the one to show.
+        try:
+            data = json.loads(text)
+            return Observation.model_validate(expand_compact(data, Observation))
+        except (ValueError, TypeError, AttributeError):
+            raise exc from None

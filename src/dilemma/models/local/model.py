@@ -173,6 +173,7 @@ def local_model_on(
         "n_threads": server.config.n_threads,
         "chat_format": server.config.chat_format,
         "sampling": server.config.sampling,
+        "flash_attn": server.config.flash_attn,
         "text_max": text_max,
         "gguf_sha256": gguf.EXPECTED_SHA256,
     }

@@ -111,3 +111,67 @@ def store_key(model_path: str, size: int, version: str, n_ctx: int) -> str:
     """The key of states valid for one model file, llama-cpp-python version and context size."""
     raw = f"{Path(model_path).stem}-{size}-{version}-{n_ctx}"
     return re.sub(r"[^A-Za-z0-9-]", "-", raw)
+
+
+SLOTS_ENV = "DILEMMA_LOCAL_SLOTS"
+"""How many recent prompts a server keeps the state of in memory (default `DEFAULT_SLOTS`;
+0: none)."""
+DEFAULT_SLOTS = 4
+"""Recent prompts kept: a scenario's states take turns, so one slot per state (about 60-75 MB
+each at 3,300-4,100 tokens) lets a state's next call start after its own persona."""
+SLOT_MIN_GAIN = 32
+"""Tokens a slot must save over the context in place to be worth loading."""
+
+
+def slot_count(env: dict[str, str] | os._Environ[str]) -> int:
+    """The number of slots named by `SLOTS_ENV` (default `DEFAULT_SLOTS`)."""
+    value = env.get(SLOTS_ENV, "").strip()
+    if not value:
+        return DEFAULT_SLOTS
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{SLOTS_ENV}={value!r}: expected a whole number >= 0") from None
+    if count < 0:
+        raise ValueError(f"{SLOTS_ENV}={value!r}: expected a whole number >= 0")
+    return count
+
+
+@dataclass
+class Slot:
+    """The model state after exactly `tokens` (`state`: its bytes, opaque here)."""
+
+    tokens: list[int]
+    state: object
+
+
+@dataclass
+class SlotStore:
+    """The states of the last `limit` prompts, so that a state's next call, whose prompt starts
+    like its previous one (worked examples, then its own persona), resumes after that start
+    even when other states' calls came between."""
+
+    limit: int
+    slots: list[Slot]
+
+    def has(self, tokens: Sequence[int]) -> bool:
+        """Whether the state after exactly `tokens` is kept."""
+        return any(len(s.tokens) == len(tokens) and s.tokens == list(tokens) for s in self.slots)
+
+    def add(self, tokens: Sequence[int], state: object) -> None:
+        """Keep the state after `tokens`, dropping the least recently used beyond `limit`."""
+        if self.limit <= 0:
+            return
+        self.slots.append(Slot(list(tokens), state))
+        del self.slots[: max(0, len(self.slots) - self.limit)]
+
+    def best(self, tokens: Sequence[int], here: int) -> Slot | None:
+        """The slot sharing the longest start with `tokens`, if it shares at least
+        SLOT_MIN_GAIN more tokens than the `here` the context in place already shares; it
+        becomes the most recently used."""
+        found = max(self.slots, key=lambda s: common_prefix(s.tokens, tokens), default=None)
+        if found is None or common_prefix(found.tokens, tokens) < here + SLOT_MIN_GAIN:
+            return None
+        self.slots.remove(found)
+        self.slots.append(found)
+        return found

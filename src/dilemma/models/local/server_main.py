@@ -63,7 +63,9 @@ from dilemma.models.local.forcing import (
 from dilemma.models.local.prefix_state import (
     MIN_PREFIX,
     PrefixStore,
+    SlotStore,
     common_prefix,
+    slot_count,
     state_dir,
     store_key,
 )
@@ -442,11 +444,68 @@ def patch_llama_cpp(mode: str = FORCED) -> None:
 class PrefixMemo:
     """What the generate wrapper remembers between requests of one server."""
 
-    def __init__(self, store: PrefixStore | None) -> None:
+    def __init__(self, store: PrefixStore | None, slots: SlotStore | None = None) -> None:
         self.store = store
         self.prompt_len = 0
         """Tokens of the previous prompt (without its completion)."""
         self.saved = False
+        self.slots = slots or SlotStore(0, [])
+        """States of recent prompts, in memory (`_keep_slot`, `_load_slot`)."""
+
+
+def _state_bytes(llama: Any) -> Any:
+    """The context's state: a ctypes buffer of exactly its size."""
+    from llama_cpp import llama_cpp as lib
+
+    size = lib.llama_state_get_size(llama._ctx.ctx)
+    buf = (ctypes.c_uint8 * size)()
+    written = lib.llama_state_get_data(llama._ctx.ctx, buf, size)
+    if written == size:
+        return buf
+    exact = (ctypes.c_uint8 * written)()
+    ctypes.memmove(exact, buf, written)
+    return exact
+
+
+def _keep_slot(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
+    """Before a prompt that leaves the previous one early (another state's call), keep the
+    previous prompt's state in a slot (its completion dropped)."""
+    previous = memo.prompt_len
+    if memo.slots.limit <= 0 or llama.n_tokens < previous or previous == 0:
+        return
+    prompt = llama.input_ids[:previous].tolist()
+    if common_prefix(prompt, tokens) >= previous or memo.slots.has(prompt):
+        return  # a re-ask extending it, or kept already
+    if not llama._ctx.kv_cache_seq_rm(-1, previous, -1):
+        return
+    llama.n_tokens = previous
+    llama._requires_eval = True
+    memo.slots.add(prompt, _state_bytes(llama))
+
+
+def _load_slot(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
+    """Load the kept state that shares the longest start with `tokens`, when it saves enough
+    over the context in place."""
+    from llama_cpp import llama_cpp as lib
+
+    here = common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+    slot = memo.slots.best(tokens, here)
+    if slot is None:
+        return
+    buf: Any = slot.state
+    if lib.llama_state_set_data(llama._ctx.ctx, buf, len(buf)) != len(buf):
+        print("dilemma: could not load a kept prompt state; evaluating the prompt", file=sys.stderr)
+        llama.reset()
+        return
+    n = len(slot.tokens)
+    llama.input_ids[:n] = slot.tokens
+    llama.n_tokens = n
+    llama._requires_eval = True
+    shared = common_prefix(slot.tokens, tokens)
+    print(
+        f"dilemma: resumed from a kept state of {n} prompt tokens ({shared} shared)",
+        file=sys.stderr,
+    )
 
 
 def _prefix_state(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
@@ -492,6 +551,29 @@ def _prefix_state(llama: Any, tokens: list[int], memo: PrefixMemo) -> None:
     print(f"dilemma: saved the state of {shared} shared prompt tokens to {path}", file=sys.stderr)
 
 
+STATS_PREFIX = "dilemma: reply tokens:"
+"""Start of the line the server writes after each constrained reply (`reply_stats`)."""
+
+
+def reply_stats(sampler: PrefilterSampler) -> str:
+    """The server's log line on one constrained reply: tokens sampled and tokens forced."""
+    return f"{STATS_PREFIX} sampled={sampler.steps} forced={sampler.forced}"
+
+
+def parse_reply_stats(log: str) -> list[tuple[int, int]]:
+    """(sampled, forced) of every `reply_stats` line in a server log, in order."""
+    found = re.findall(rf"^{re.escape(STATS_PREFIX)} sampled=(\d+) forced=(\d+)$", log, re.M)
+    return [(int(a), int(b)) for a, b in found]
+
+
+def _flash_attn(llama: Any) -> bool:
+    """Whether `llama`'s context uses flash attention."""
+    from llama_cpp import llama_cpp as lib
+
+    kind = getattr(llama.context_params, "flash_attn_type", None)
+    return kind == getattr(lib, "LLAMA_FLASH_ATTN_TYPE_ENABLED", object())
+
+
 def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[..., Any]:
     """`Llama.generate` that starts from a saved prompt state when it can (`_prefix_state`)
     and, with `forcing`, sends each forced stretch into the original generator, which
@@ -510,25 +592,37 @@ def _patched_generate(original: Callable[..., Any], forcing: bool) -> Callable[.
             key = store_key(
                 self.model_path,
                 os.path.getsize(self.model_path),
-                f"{__version__}-logits{int(bool(self._logits_all))}",
+                f"{__version__}-logits{int(bool(self._logits_all))}-fa{int(_flash_attn(self))}",
                 self.n_ctx(),
             )
-            memos[id(self)] = PrefixMemo(PrefixStore(folder, key) if folder else None)
-        _prefix_state(self, tokens, memos[id(self)])
+            memos[id(self)] = PrefixMemo(
+                PrefixStore(folder, key) if folder else None,
+                SlotStore(slot_count(os.environ), []),
+            )
+        memo = memos[id(self)]
+        _keep_slot(self, tokens, memo)
+        _prefix_state(self, tokens, memo)
+        _load_slot(self, tokens, memo)
         wants_logits = bool(kwargs.get("stopping_criteria") or kwargs.get("logits_processor"))
         inner = original(self, tokens, *args, **kwargs)
         reply: Any = None
-        while True:
-            try:
-                token = inner.send(reply)
-            except StopIteration:
-                return
-            outside = yield token
-            sampler = self._sampler
-            forced = []
-            if forcing and not wants_logits and isinstance(sampler, PrefilterSampler):
-                forced = sampler.take_forced()
-            reply = [*forced, *(outside or ())] or None
+        try:
+            while True:
+                try:
+                    token = inner.send(reply)
+                except StopIteration:
+                    return
+                outside = yield token
+                sampler = self._sampler
+                forced = []
+                if forcing and not wants_logits and isinstance(sampler, PrefilterSampler):
+                    forced = sampler.take_forced()
+                reply = [*forced, *(outside or ())] or None
+        finally:
+            inner.close()
+            sampler = getattr(self, "_sampler", None)
+            if isinstance(sampler, PrefilterSampler):
+                print(reply_stats(sampler), file=sys.stderr, flush=True)
 
     generate._dilemma_forced = True  # type: ignore[attr-defined]
     return generate
