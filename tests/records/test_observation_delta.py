@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from dilemma.core.observation import Phase
+from dilemma.records.compact import delta_json
 from dilemma.records.delta import DeltaError, diff, patch
 from dilemma.records.reader import iter_events, read_record, scan
 from dilemma.records.schema import EVENT_ADAPTER, ObservationEvent, RecordError
@@ -69,6 +70,33 @@ def test_a_grown_object_is_rebuilt_from_a_small_delta(
     assert _exact(patch(old, changes)) == _exact(new)
     if grown:
         assert changes == ({key: {"+": items}} if items else {})
+
+
+# Floats that pydantic writes as json.dumps does (`Observation.plain_floats`), any text.
+_PLAIN_FLOAT = st.sampled_from([0.0, -0.0, 1e-4, -1e-4]) | st.floats(
+    min_value=1e-4, max_value=9.999999999999998e15
+).flatmap(lambda x: st.sampled_from([x, -x]))
+_WIDE_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _PLAIN_FLOAT | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(changes=st.dictionaries(st.text(), _WIDE_JSON, max_size=6))
+def test_a_delta_is_written_as_json_dumps_writes_it(changes: dict[str, Any]) -> None:
+    """The writer's fast JSON of a delta (plain floats) is the text json.dumps makes."""
+    expected = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert delta_json(changes, plain_floats=True) == expected
+    assert delta_json(changes, plain_floats=False) == expected
+
+
+def test_a_delta_is_written_as_json_dumps_writes_it_at_the_edges() -> None:
+    changes = {"a": {"~": {"b": {"=": [0.0001, 1e15, 9.999999999999998e15, 0.1, -0.0, 2**70]}}}}
+    changes["t"] = {"=": '\x00\x1f\x7f"\\/\n\u2028\u00e9\U0001f600'}
+    expected = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert delta_json(changes, plain_floats=True) == expected
 
 
 def test_a_delta_that_does_not_fit_is_refused() -> None:

@@ -205,6 +205,7 @@ class Observation(_View):
     history: list[HistoryRow]
 
     _json: str | None = PrivateAttr(default=None)
+    _plain: bool | None = PrivateAttr(default=None)
 
     @model_serializer(mode="wrap")
     def _omit_closed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -224,13 +225,13 @@ class Observation(_View):
     def __copy__(self) -> Observation:
         """A shallow copy without the cached JSON (`model_copy(update=...)` changes fields)."""
         copy = super().__copy__()
-        copy._json = None
+        copy._json = copy._plain = None
         return copy
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Observation:
         """A deep copy without the cached JSON (its lists may be changed afterwards)."""
         copy = super().__deepcopy__(memo)
-        copy._json = None
+        copy._json = copy._plain = None
         return copy
 
     def json_text(self) -> str:
@@ -244,6 +245,43 @@ class Observation(_View):
             text = self.model_dump_json()
             self._json = text
         return text
+
+    def plain_floats(self) -> bool:
+        """Whether every float is one that pydantic writes as `json.dumps` does (see
+        FAST_FLOAT_MIN), so JSON of any part of it is the same text either way (made once)."""
+        private = self.__pydantic_private__
+        plain: bool | None = private["_plain"] if private else None
+        if plain is None:
+            plain = all(
+                v is None or v == 0 or FAST_FLOAT_MIN <= abs(v) < FAST_FLOAT_MAX
+                for v in observation_floats(self)
+            )
+            self._plain = plain
+        return plain
+
+
+FAST_FLOAT_MIN = 1e-4
+FAST_FLOAT_MAX = 1e16
+"""Floats x with FAST_FLOAT_MIN <= |x| < FAST_FLOAT_MAX (or 0) are written alike by pydantic and
+by `json.dumps` (shortest round trip, no exponent); outside, the exponent notations differ, and
+pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."""
+
+
+def observation_floats(obs: Observation) -> list[float | None]:
+    """Every float of an observation (tests/agents/test_prompt_json.py checks none is missed)."""
+    values: list[float | None] = [
+        obs.you.arms,
+        obs.you.economy,
+        obs.you.last_arms_change,
+        obs.rules.offense_defense,
+        obs.rules.continuation,
+        obs.rules.accident_rate,
+    ]
+    for other in obs.others:
+        values += (other.arms, other.last_arms_change)
+    for row in obs.history:
+        values += row.arms.values()
+    return values
 
 
 OBSERVATION_OPEN = "<observation>"

@@ -18,7 +18,7 @@ import hashlib
 import json
 from typing import Any, cast
 
-from pydantic_core import from_json
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from dilemma.core.observation import Observation
 from dilemma.records.delta import diff, patch
@@ -45,11 +45,25 @@ def _key(event: ObservationEvent | LlmCallEvent) -> Key:
 _OBSERVATION_ONLY = {"observation"}
 
 
+def delta_json(changes: dict[str, Any], plain_floats: bool) -> str:
+    """A delta's JSON, `json.dumps(changes, ensure_ascii=False, separators=(",", ":"),
+    allow_nan=False)`; `plain_floats`: every float in it is one that pydantic writes alike
+    (`Observation.plain_floats`), so pydantic's faster writer makes the same text."""
+    if plain_floats:
+        try:
+            return to_json(changes).decode()
+        except (PydanticSerializationError, UnicodeDecodeError):
+            pass  # (a lone surrogate, which json.dumps writes and the writer then scrubs)
+    return json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 class Compactor:
     """The writer's side: which texts a record holds, and each state's last observation."""
 
     def __init__(self) -> None:
-        self._stored: set[str] = set()
+        self._stored: dict[str, str] = {}
+        """Each long text written (or about to be) and its hash: a text sent again (the system
+        prompt, the turn's instructions) is looked up, not hashed again."""
         self._observations: dict[str, tuple[Key, str]] = {}
         self._previous: dict[str, dict[str, Any]] = {}
 
@@ -65,15 +79,14 @@ class Compactor:
         if changes is None:
             return None
         head = event.model_dump_json(exclude=_OBSERVATION_ONLY)
-        body = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return f'{head[:-1]},"delta":{body}}}'
+        return f'{head[:-1]},"delta":{delta_json(changes, event.observation.plain_floats())}}}'
 
     def _part(self, text: str, new: list[TextEvent]) -> str | dict[str, str]:
         if len(text) < TEXT_MIN:
             return text
-        digest = text_hash(text)
-        if digest not in self._stored:
-            self._stored.add(digest)
+        digest = self._stored.get(text)
+        if digest is None:
+            digest = self._stored[text] = text_hash(text)
             new.append(TextEvent(hash=digest, text=text))
         return {"text": digest}
 
