@@ -93,7 +93,9 @@ def test_a_delta_is_written_as_json_dumps_writes_it(changes: dict[str, Any]) -> 
 
 
 def test_a_delta_is_written_as_json_dumps_writes_it_at_the_edges() -> None:
-    changes = {"a": {"~": {"b": {"=": [0.0001, 1e15, 9.999999999999998e15, 0.1, -0.0, 2**70]}}}}
+    changes: dict[str, Any] = {
+        "a": {"~": {"b": {"=": [0.0001, 1e15, 9.999999999999998e15, 0.1, -0.0, 2**70]}}}
+    }
     changes["t"] = {"=": '\x00\x1f\x7f"\\/\n\u2028\u00e9\U0001f600'}
     expected = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     assert delta_json(changes, plain_floats=True) == expected
