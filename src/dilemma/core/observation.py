@@ -7,9 +7,11 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import deepcopy
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_serializer
+from pydantic_core import SchemaSerializer
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
@@ -57,6 +59,10 @@ def _drop_none(data: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return data
 
 
+_SELF_OMITTED_WHEN_NONE = ("last_order",)
+_OTHER_OMITTED_WHEN_NONE = ("last_signals",)
+
+
 class OrderNotice(_View):
     """Told to a state whose last order was carried out differently (an accident)."""
 
@@ -84,7 +90,7 @@ class SelfView(_View):
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _omit_none(self, handler, ("last_order",))
+        return _omit_none(self, handler, _SELF_OMITTED_WHEN_NONE)
 
 
 class OtherView(_View):
@@ -108,7 +114,7 @@ class OtherView(_View):
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _omit_none(self, handler, ("last_signals",))
+        return _omit_none(self, handler, _OTHER_OMITTED_WHEN_NONE)
 
 
 class Said(_View):
@@ -242,9 +248,28 @@ class Observation(_View):
         private = self.__pydantic_private__  # (not `self._json`: pydantic's __getattr__ is slow)
         text: str | None = private["_json"] if private else None
         if text is None:
-            text = self.model_dump_json()
+            text = _plain_serializer().to_json(self, exclude=self._omitted()).decode()
             self._json = text
         return text
+
+    def _omitted(self) -> dict[str, Any]:
+        """What the views' serializers leave out of this observation (None values of the
+        listed keys), as `exclude` for a serializer without them."""
+        leave: dict[str, Any] = {k: True for k in _OMITTED_WHEN_NONE if getattr(self, k) is None}
+        rules = {k for k in _RULES_OMITTED_WHEN_NONE if getattr(self.rules, k) is None}
+        if rules:
+            leave["rules"] = rules
+        you = {k for k in _SELF_OMITTED_WHEN_NONE if getattr(self.you, k) is None}
+        if you:
+            leave["you"] = you
+        others: dict[int, set[str]] = {}
+        for i, other in enumerate(self.others):
+            gone = {k for k in _OTHER_OMITTED_WHEN_NONE if getattr(other, k) is None}
+            if gone:
+                others[i] = gone
+        if others:
+            leave["others"] = others
+        return leave
 
     def plain_floats(self) -> bool:
         """Whether every float is one that pydantic writes as `json.dumps` does (see
@@ -282,6 +307,44 @@ def observation_floats(obs: Observation) -> list[float | None]:
     for row in obs.history:
         values += row.arms.values()
     return values
+
+
+_PLAIN: list[SchemaSerializer] = []
+
+
+def _plain_serializer() -> SchemaSerializer:
+    """`Observation`'s serializer without the views' wrap functions, which only leave out the
+    None values of listed keys (`Observation._omitted` gives those to it as `exclude`): the
+    same JSON, about twice as fast, as the whole observation is no longer built as Python
+    objects first. Made at the first use; ImportError names any other wrap function, which
+    `_omitted` would not know."""
+    if not _PLAIN:
+        known = {
+            Observation._omit_closed,
+            SelfView._serialize,
+            OtherView._serialize,
+        }
+        schema = deepcopy(Observation.__pydantic_core_schema__)
+        found: list[Any] = []
+
+        def strip(node: Any) -> None:
+            if isinstance(node, dict):
+                serialization = node.get("serialization")
+                if isinstance(serialization, dict) and serialization.get("type") == "function-wrap":
+                    found.append(serialization.get("function"))
+                    del node["serialization"]
+                for value in node.values():
+                    strip(value)
+            elif isinstance(node, list):
+                for value in node:
+                    strip(value)
+
+        strip(schema)
+        unknown = [f for f in found if getattr(f, "__func__", f) not in known]
+        if unknown or len(found) != len(known):
+            raise ImportError(f"Observation has serializers that json_text does not know: {found}")
+        _PLAIN.append(SchemaSerializer(schema))
+    return _PLAIN[0]
 
 
 OBSERVATION_OPEN = "<observation>"
