@@ -123,6 +123,36 @@ async def _run(out: Path, rounds: int = 4) -> tuple[Path, list[BaseModel]]:
     return path, sent
 
 
+@pytest.mark.parametrize("name", ["two-rivals", "triad", "secret-autocracies"])
+@pytest.mark.parametrize("subturns", [1, 2])
+async def test_each_delta_is_the_diff_of_the_observations_json(
+    tmp_path: Path, name: str, subturns: int
+) -> None:
+    """Every delta line of a played run is `diff` of the state's previous and current
+    observation JSON, written as json.dumps writes it, however the writer made it (within a
+    round it does not parse the observation's JSON)."""
+    sc = load_builtin(name)
+    rules = sc.rules.model_copy(update={"rounds": 4, "subturns": subturns})
+    sc = sc.model_copy(update={"rules": rules})
+    specs = {s.id: "scripted:tit-for-tat" for s in sc.states}
+    sent: list[BaseModel] = []
+    config = RunConfig(seed=5, out_dir=tmp_path, on_event=sent.append)
+    path = await run_scenario(sc, config, overrides=specs)
+    events = [e for e in sent if isinstance(e, ObservationEvent)]  # as played, not as read
+    raw = [line for line in path.read_bytes().split(b"\n") if b'"kind":"observation"' in line]
+    assert len(raw) == len(events) == len(sc.states) * 4 * (subturns + 1)
+    previous: dict[str, dict[str, Any]] = {}
+    for line, event in zip(raw, events, strict=True):
+        data = json.loads(event.observation.json_text())
+        if event.state in previous:
+            changes = diff(previous[event.state], data)
+            assert changes is not None
+            delta = json.dumps(changes, ensure_ascii=False, separators=(",", ":"))
+            assert line.decode().endswith(f',"delta":{delta}}}')
+        previous[event.state] = data
+    assert read_record(path).of_kind(ObservationEvent) == events
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
 
