@@ -8,12 +8,15 @@ from hypothesis import strategies as st
 
 from dilemma.core.ladder import Rung
 from dilemma.core.observation import (
+    FAST_FLOAT_MAX,
+    FAST_FLOAT_MIN,
     Observation,
     OrderNotice,
     OtherView,
     Plan,
     RulesView,
     SelfView,
+    observation_floats,
 )
 
 _NAME = st.text(max_size=4)
@@ -51,18 +54,29 @@ _RULES = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    obs=st.builds(
-        Observation,
-        rounds_total=_MAYBE_INT,
-        you=_SELF,
-        others=st.lists(_OTHER, max_size=3),
-        rules=_RULES,
-        disclosed_plans=st.lists(
-            st.builds(Plan, state=_NAME, announced_arms_change=_MAYBE_INT), max_size=2
-        ),
-    )
+_OBSERVATION = st.builds(
+    Observation,
+    rounds_total=_MAYBE_INT,
+    you=_SELF,
+    others=st.lists(_OTHER, max_size=3),
+    rules=_RULES,
+    disclosed_plans=st.lists(
+        st.builds(Plan, state=_NAME, announced_arms_change=_MAYBE_INT), max_size=2
+    ),
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(obs=_OBSERVATION)
 def test_json_text_is_pydantics_json(obs: Observation) -> None:
     assert obs.json_text() == obs.model_dump_json()
+
+
+@settings(max_examples=300, deadline=None)
+@given(obs=_OBSERVATION)
+def test_plain_floats_is_whether_every_float_is_plain(obs: Observation) -> None:
+    expected = all(
+        v is None or v == 0 or FAST_FLOAT_MIN <= abs(v) < FAST_FLOAT_MAX
+        for v in observation_floats(obs)
+    )
+    assert obs.plain_floats() is expected

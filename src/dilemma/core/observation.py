@@ -6,6 +6,7 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any
@@ -277,10 +278,7 @@ class Observation(_View):
         private = self.__pydantic_private__
         plain: bool | None = private["_plain"] if private else None
         if plain is None:
-            plain = all(
-                v is None or v == 0 or FAST_FLOAT_MIN <= abs(v) < FAST_FLOAT_MAX
-                for v in observation_floats(self)
-            )
+            plain = _all_plain(observation_floats(self))
             self._plain = plain
         return plain
 
@@ -290,6 +288,19 @@ FAST_FLOAT_MAX = 1e16
 """Floats x with FAST_FLOAT_MIN <= |x| < FAST_FLOAT_MAX (or 0) are written alike by pydantic and
 by `json.dumps` (shortest round trip, no exponent); outside, the exponent notations differ, and
 pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."""
+
+
+def _all_plain(values: list[float | None]) -> bool:
+    """Whether every value is None, 0 or FAST_FLOAT_MIN <= |v| < FAST_FLOAT_MAX (in C loops: a
+    sum that is finite holds no inf or nan, which min and max would not order)."""
+    numbers = [v for v in values if v]  # (None and zeros are written alike)
+    if not numbers:
+        return True
+    total = sum(numbers)
+    if total != total or total in (math.inf, -math.inf):
+        return False
+    sizes = list(map(abs, numbers))
+    return min(sizes) >= FAST_FLOAT_MIN and max(sizes) < FAST_FLOAT_MAX
 
 
 def observation_floats(obs: Observation) -> list[float | None]:
