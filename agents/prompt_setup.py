@@ -178,41 +178,14 @@ def _quote(text: str) -> str:
     return text
 
 
-FAST_FLOAT_MIN = 1e-4
-FAST_FLOAT_MAX = 1e16
-"""Floats x with FAST_FLOAT_MIN <= |x| < FAST_FLOAT_MAX (or 0) are written alike by pydantic and
-by `json.dumps` (shortest round trip, no exponent); outside, the exponent notations differ, and
-pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."""
-
-
-def observation_floats(obs: Observation) -> list[float | None]:
-    """Every float of an observation (tests/agents/test_prompt_json.py checks none is missed)."""
-    values: list[float | None] = [
-        obs.you.arms,
-        obs.you.economy,
-        obs.you.last_arms_change,
-        obs.rules.offense_defense,
-        obs.rules.continuation,
-        obs.rules.accident_rate,
-    ]
-    for other in obs.others:
-        values += (other.arms, other.last_arms_change)
-    for row in obs.history:
-        values += row.arms.values()
-    return values
-
-
 def observation_json(obs: Observation) -> str:
     """The observation as compact JSON, exactly `json.dumps(obs.model_dump(mode="json"),
     ensure_ascii=False, separators=(",", ":"))`.
 
     pydantic writes the same text several times faster, so it does whenever every float is one
-    it writes alike (see FAST_FLOAT_MIN) and the text encodes (it refuses a lone surrogate).
+    it writes alike (`Observation.plain_floats`) and the text encodes (it refuses a lone surrogate).
     """
-    if all(  # pydantic writes v as json.dumps does (None: nothing to write)
-        v is None or v == 0 or FAST_FLOAT_MIN <= abs(v) < FAST_FLOAT_MAX
-        for v in observation_floats(obs)
-    ):
+    if obs.plain_floats():
         try:
             return obs.json_text()
         except PydanticSerializationError:
@@ -264,6 +237,7 @@ def accident_note(rate: float | None) -> str:
     )
 
 
+@lru_cache(maxsize=1024)
 def _system_text(
     template: str,
     persona: Persona,
@@ -272,8 +246,8 @@ def _system_text(
     untrusted_note: str,
     accident_rate: float | None = None,
 ) -> str:
-    """`render_system`'s text from everything it depends on (cached: a state's system prompt
-    is the same in every call of a run)."""
+    """`render_system`'s text from everything it depends on (cached, as it is the same in every
+    call of a state's run: all arguments are immutable)."""
     cap, forewarning_pct = limits
     if forewarning_pct is None:
         forewarning = ""

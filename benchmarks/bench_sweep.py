@@ -16,13 +16,16 @@
    100-run sweep with a zero-latency model. Target: ratio <= 1.5.
 4. Throughput (model calls per second) at zero fake latency of the local executor and of the
    Ray executor with 1 and 2 workers, as ratios (target: 2 workers >= 1.6x 1 worker on a 2-core
-   machine). Needs the `ray` extra; `--ray-only` runs this part alone. Ray's start-up (the
-   instance and the workers' imports) is timed apart: the throughput counts from the moment the
-   workers are ready to the last record.
+   machine), measured `--repeats N` times (default 3): each measurement with each worker's CPU
+   time and utilisation, then min / median / max of the ratios and the load average. Needs the
+   `ray` extra; `--ray-only` runs this part alone. Ray's start-up (the instance and the workers'
+   imports) is timed apart: the throughput counts from the moment the workers are ready to the
+   last record.
 
 `--code DIR` imports the sandbox from another checkout (e.g. the main branch, for "before"
 figures); `--compare DIR` measures [2] alternately in subprocesses on DIR's code and on this
-checkout's and prints both (before/after on one machine, under the same load).
+checkout's and prints both (before/after on one machine, under the same load): medians, and the
+min and max of the ratio over every repeat of every subprocess, with the load average.
 """
 
 from __future__ import annotations
@@ -183,8 +186,8 @@ def overhead_line(figures: dict[str, float], label: str = "") -> str:
     return (
         f"[2] per model call{label}: framework {figures['framework_ms']:.2f} ms CPU (prompt,"
         f" validation, record, resolution, the call), bare LangChain ainvoke"
-        f" {figures['direct_ms']:.2f} ms, ratio {figures['ratio']:.2f} (range"
-        f" {figures['ratio_min']:.2f}-{figures['ratio_max']:.2f} over the repeats; targets"
+        f" {figures['direct_ms']:.2f} ms; ratio median {figures['ratio']:.2f}, min"
+        f" {figures['ratio_min']:.2f}, max {figures['ratio_max']:.2f} over the repeats (targets"
         " <= 0.6 ms, <= 2.0x)"
     )
 
@@ -193,6 +196,7 @@ def bench_compare(before: Path, runs: int, rounds: int) -> None:
     """[2] alternately on `before`'s code and on this checkout's, in fresh subprocesses."""
     here = Path(__file__).resolve().parent.parent
     results: dict[Path, list[dict[str, float]]] = {before: [], here: []}
+    loads = [os.getloadavg()[0]]
     for _ in range(rounds):
         for code in (before, here):
             out = subprocess.run(
@@ -203,12 +207,17 @@ def bench_compare(before: Path, runs: int, rounds: int) -> None:
                 env={**os.environ, "PYTHONPATH": str(code)},
             )
             results[code].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            loads.append(os.getloadavg()[0])
     for code, label in ((before, f" before ({before})"), (here, f" after ({here})")):
         rows = results[code]
         median = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         median["ratio_min"] = min(r["ratio_min"] for r in rows)
         median["ratio_max"] = max(r["ratio_max"] for r in rows)
         print(overhead_line(median, label), flush=True)
+    print(
+        f"    ({rounds} subprocesses per side, alternating; load average"
+        f" {min(loads):.1f}-{max(loads):.1f})"
+    )
 
 
 def memory_child(runs: int) -> None:
@@ -296,8 +305,8 @@ class Usage:
         )
 
 
-def ray_throughput(runs: int, rounds: int) -> None:
-    """[4]: calls per second of the local executor and of Ray with 1 and 2 workers."""
+def ray_once(runs: int, rounds: int) -> tuple[dict[str, float], dict[int, str], int]:
+    """One measurement of [4]: (calls per second by executor, CPU use per worker count, calls)."""
     from dilemma.experiments.ray_executor import RayExecutor, import_ray, ray_session
 
     ray = import_ray()
@@ -330,15 +339,35 @@ def ray_throughput(runs: int, rounds: int) -> None:
                 stats = asyncio.run(executor.run(specs, config))
                 figures[f"ray{workers}"] = stats.calls / (time.perf_counter() - ready[0])
                 usages[workers] = usage.stop()
+    return figures, usages, stats.calls
+
+
+def ray_throughput(runs: int, rounds: int, repeats: int) -> None:
+    """[4]: calls per second of the local executor and of Ray with 1 and 2 workers, `repeats`
+    times; min / median / max of the ratios."""
+    loads = [os.getloadavg()[0]]
+    scaling: list[float] = []
+    over_local: list[float] = []
+    for repeat in range(1, repeats + 1):
+        figures, usages, calls = ray_once(runs, rounds)
+        loads.append(os.getloadavg()[0])
+        scaling.append(figures["ray2"] / figures["ray1"])
+        over_local.append(figures["ray2"] / figures["local"])
+        print(
+            f"[4] ({repeat}/{repeats}) zero-latency throughput, {runs} runs x {rounds} rounds"
+            f" ({calls} calls): local {figures['local']:.0f} calls/s, Ray 1 worker"
+            f" {figures['ray1']:.0f} calls/s, Ray 2 workers {figures['ray2']:.0f} calls/s;"
+            f" 2 workers / 1 worker {scaling[-1]:.2f}, Ray 2 workers / local {over_local[-1]:.2f}",
+            flush=True,
+        )
+        for workers, line in usages.items():
+            print(f"    Ray {workers} worker{'s' if workers > 1 else ''}: {line}", flush=True)
     print(
-        f"[4] zero-latency throughput, {runs} runs x {rounds} rounds ({stats.calls} calls):"
-        f" local {figures['local']:.0f} calls/s, Ray 1 worker {figures['ray1']:.0f} calls/s,"
-        f" Ray 2 workers {figures['ray2']:.0f} calls/s; 2 workers / 1 worker"
-        f" {figures['ray2'] / figures['ray1']:.2f} (target >= 1.6), Ray 2 workers / local"
-        f" {figures['ray2'] / figures['local']:.2f}"
+        f"[4] Ray 2 workers / 1 worker over {repeats} repeats: min {min(scaling):.2f}, median"
+        f" {statistics.median(scaling):.2f}, max {max(scaling):.2f} (target >= 1.6); Ray 2"
+        f" workers / local: min {min(over_local):.2f}, median {statistics.median(over_local):.2f},"
+        f" max {max(over_local):.2f}; load average {min(loads):.1f}-{max(loads):.1f}"
     )
-    for workers, line in usages.items():
-        print(f"    Ray {workers} worker{'s' if workers > 1 else ''}: {line}")
     print(
         "    (a low ratio with the workers near 100% each: the CPUs are the limit; with the"
         " workers below 100% and the machine near 100% busy: other work on the machine is;"
@@ -354,6 +383,9 @@ def main() -> None:
     parser.add_argument("--memory-child", type=int)
     parser.add_argument("--ray-only", action="store_true", help="only the Ray throughput [4]")
     parser.add_argument("--overhead-child", type=int)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="measurements of the Ray figure [4] (default 3)"
+    )
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
@@ -363,7 +395,7 @@ def main() -> None:
         return
     print(f"code: {ROOT}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     if args.ray_only:
-        ray_throughput(*((10, 4) if args.quick else (50, 10)))
+        ray_throughput(*((10, 4) if args.quick else (50, 10)), args.repeats)
         return
     if args.compare:
         bench_compare(args.compare.resolve(), 5 if args.quick else 10, 2 if args.quick else 5)
@@ -372,13 +404,13 @@ def main() -> None:
         asyncio.run(bench_concurrency(10, 4, 0.05))
         print(overhead_line(asyncio.run(overhead(5, 3))))
         bench_memory(20, 100)
-        ray_throughput(10, 4)
+        ray_throughput(10, 4, args.repeats)
     else:
         asyncio.run(bench_concurrency(50, 10, 0.05))
         asyncio.run(bench_concurrency(50, 10, 0.5, " (target <= 1.15)"))
         print(overhead_line(asyncio.run(overhead(10, 7))))
         bench_memory(100, 1000)
-        ray_throughput(50, 10)
+        ray_throughput(50, 10, args.repeats)
 
 
 if __name__ == "__main__":

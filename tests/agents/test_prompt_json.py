@@ -2,7 +2,8 @@
 
 `observation_json` lets pydantic write the observation when every float is one it writes as
 `json.dumps` does; these tests hold it to `json.dumps` on played observations and on the floats
-where the two differ, and check that `observation_floats` knows every float field.
+where the two differ, and check that `observation_floats` (`dilemma.core.observation`) knows
+every float field.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from dilemma.core.observation import Phase
+from dilemma.records.compact import delta_json
 from dilemma.records.delta import DeltaError, diff, patch
 from dilemma.records.reader import iter_events, read_record, scan
 from dilemma.records.schema import EVENT_ADAPTER, ObservationEvent, RecordError
@@ -71,6 +72,35 @@ def test_a_grown_object_is_rebuilt_from_a_small_delta(
         assert changes == ({key: {"+": items}} if items else {})
 
 
+# Floats that pydantic writes as json.dumps does (`Observation.plain_floats`), any text.
+_PLAIN_FLOAT = st.sampled_from([0.0, -0.0, 1e-4, -1e-4]) | st.floats(
+    min_value=1e-4, max_value=9.999999999999998e15
+).flatmap(lambda x: st.sampled_from([x, -x]))
+_WIDE_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _PLAIN_FLOAT | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(changes=st.dictionaries(st.text(), _WIDE_JSON, max_size=6))
+def test_a_delta_is_written_as_json_dumps_writes_it(changes: dict[str, Any]) -> None:
+    """The writer's fast JSON of a delta (plain floats) is the text json.dumps makes."""
+    expected = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert delta_json(changes, plain_floats=True) == expected
+    assert delta_json(changes, plain_floats=False) == expected
+
+
+def test_a_delta_is_written_as_json_dumps_writes_it_at_the_edges() -> None:
+    changes: dict[str, Any] = {
+        "a": {"~": {"b": {"=": [0.0001, 1e15, 9.999999999999998e15, 0.1, -0.0, 2**70]}}}
+    }
+    changes["t"] = {"=": '\x00\x1f\x7f"\\/\n\u2028\u00e9\U0001f600'}
+    expected = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert delta_json(changes, plain_floats=True) == expected
+
+
 def test_a_delta_that_does_not_fit_is_refused() -> None:
     with pytest.raises(DeltaError):
         patch({"a": 1}, {"b": {"~": {}}})
@@ -91,6 +121,36 @@ async def _run(out: Path, rounds: int = 4) -> tuple[Path, list[BaseModel]]:
         sc, RunConfig(seed=4, out_dir=out, on_event=sent.append), overrides=specs
     )
     return path, sent
+
+
+@pytest.mark.parametrize("name", ["two-rivals", "triad", "secret-autocracies"])
+@pytest.mark.parametrize("subturns", [1, 2])
+async def test_each_delta_is_the_diff_of_the_observations_json(
+    tmp_path: Path, name: str, subturns: int
+) -> None:
+    """Every delta line of a played run is `diff` of the state's previous and current
+    observation JSON, written as json.dumps writes it, however the writer made it (within a
+    round it does not parse the observation's JSON)."""
+    sc = load_builtin(name)
+    rules = sc.rules.model_copy(update={"rounds": 4, "subturns": subturns})
+    sc = sc.model_copy(update={"rules": rules})
+    specs = {s.id: "scripted:tit-for-tat" for s in sc.states}
+    sent: list[BaseModel] = []
+    config = RunConfig(seed=5, out_dir=tmp_path, on_event=sent.append)
+    path = await run_scenario(sc, config, overrides=specs)
+    events = [e for e in sent if isinstance(e, ObservationEvent)]  # as played, not as read
+    raw = [line for line in path.read_bytes().split(b"\n") if b'"kind":"observation"' in line]
+    assert len(raw) == len(events) == len(sc.states) * 4 * (subturns + 1)
+    previous: dict[str, dict[str, Any]] = {}
+    for line, event in zip(raw, events, strict=True):
+        data = json.loads(event.observation.json_text())
+        if event.state in previous:
+            changes = diff(previous[event.state], data)
+            assert changes is not None
+            delta = json.dumps(changes, ensure_ascii=False, separators=(",", ":"))
+            assert line.decode().endswith(f',"delta":{delta}}}')
+        previous[event.state] = data
+    assert read_record(path).of_kind(ObservationEvent) == events
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

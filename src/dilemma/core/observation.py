@@ -7,10 +7,13 @@ policies read it, so an LLM and a scripted policy see exactly the same facts.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
+from copy import deepcopy
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_serializer
+from pydantic_core import SchemaSerializer
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from dilemma.core.decision import ProposalKind
@@ -59,6 +62,10 @@ def _drop_none(data: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return data
 
 
+_SELF_OMITTED_WHEN_NONE = ("last_order",)
+_OTHER_OMITTED_WHEN_NONE = ("last_signals",)
+
+
 class OrderNotice(_View):
     """Told to a state whose last order was carried out differently (an accident)."""
 
@@ -86,7 +93,7 @@ class SelfView(_View):
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _omit_none(self, handler, ("last_order",))
+        return _omit_none(self, handler, _SELF_OMITTED_WHEN_NONE)
 
 
 class OtherView(_View):
@@ -110,7 +117,7 @@ class OtherView(_View):
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _omit_none(self, handler, ("last_signals",))
+        return _omit_none(self, handler, _OTHER_OMITTED_WHEN_NONE)
 
 
 class Said(_View):
@@ -207,6 +214,7 @@ class Observation(_View):
     history: list[HistoryRow]
 
     _json: str | None = PrivateAttr(default=None)
+    _plain: bool | None = PrivateAttr(default=None)
 
     @model_serializer(mode="wrap")
     def _omit_closed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -226,13 +234,13 @@ class Observation(_View):
     def __copy__(self) -> Observation:
         """A shallow copy without the cached JSON (`model_copy(update=...)` changes fields)."""
         copy = super().__copy__()
-        copy._json = None
+        copy._json = copy._plain = None
         return copy
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Observation:
         """A deep copy without the cached JSON (its lists may be changed afterwards)."""
         copy = super().__deepcopy__(memo)
-        copy._json = None
+        copy._json = copy._plain = None
         return copy
 
     def json_text(self) -> str:
@@ -243,9 +251,113 @@ class Observation(_View):
         private = self.__pydantic_private__  # (not `self._json`: pydantic's __getattr__ is slow)
         text: str | None = private["_json"] if private else None
         if text is None:
-            text = self.model_dump_json()
+            text = _plain_serializer().to_json(self, exclude=self._omitted()).decode()
             self._json = text
         return text
+
+    def _omitted(self) -> dict[str, Any]:
+        """What the views' serializers leave out of this observation (None values of the
+        listed keys), as `exclude` for a serializer without them."""
+        leave: dict[str, Any] = {k: True for k in _OMITTED_WHEN_NONE if getattr(self, k) is None}
+        rules = {k for k in _RULES_OMITTED_WHEN_NONE if getattr(self.rules, k) is None}
+        if rules:
+            leave["rules"] = rules
+        you = {k for k in _SELF_OMITTED_WHEN_NONE if getattr(self.you, k) is None}
+        if you:
+            leave["you"] = you
+        others: dict[int, set[str]] = {}
+        for i, other in enumerate(self.others):
+            gone = {k for k in _OTHER_OMITTED_WHEN_NONE if getattr(other, k) is None}
+            if gone:
+                others[i] = gone
+        if others:
+            leave["others"] = others
+        return leave
+
+    def plain_floats(self) -> bool:
+        """Whether every float is one that pydantic writes as `json.dumps` does (see
+        FAST_FLOAT_MIN), so JSON of any part of it is the same text either way (made once)."""
+        private = self.__pydantic_private__
+        plain: bool | None = private["_plain"] if private else None
+        if plain is None:
+            plain = _all_plain(observation_floats(self))
+            self._plain = plain
+        return plain
+
+
+FAST_FLOAT_MIN = 1e-4
+FAST_FLOAT_MAX = 1e16
+"""Floats x with FAST_FLOAT_MIN <= |x| < FAST_FLOAT_MAX (or 0) are written alike by pydantic and
+by `json.dumps` (shortest round trip, no exponent); outside, the exponent notations differ, and
+pydantic writes inf and nan as null where `json.dumps` writes Infinity and NaN."""
+
+
+def _all_plain(values: list[float | None]) -> bool:
+    """Whether every value is None, 0 or FAST_FLOAT_MIN <= |v| < FAST_FLOAT_MAX (in C loops: a
+    sum that is finite holds no inf or nan, which min and max would not order)."""
+    numbers = [v for v in values if v]  # (None and zeros are written alike)
+    if not numbers:
+        return True
+    total = sum(numbers)
+    if total != total or total in (math.inf, -math.inf):
+        return False
+    sizes = list(map(abs, numbers))
+    return min(sizes) >= FAST_FLOAT_MIN and max(sizes) < FAST_FLOAT_MAX
+
+
+def observation_floats(obs: Observation) -> list[float | None]:
+    """Every float of an observation (tests/agents/test_prompt_json.py checks none is missed)."""
+    values: list[float | None] = [
+        obs.you.arms,
+        obs.you.economy,
+        obs.you.last_arms_change,
+        obs.rules.offense_defense,
+        obs.rules.continuation,
+        obs.rules.accident_rate,
+    ]
+    for other in obs.others:
+        values += (other.arms, other.last_arms_change)
+    for row in obs.history:
+        values += row.arms.values()
+    return values
+
+
+_PLAIN: list[SchemaSerializer] = []
+
+
+def _plain_serializer() -> SchemaSerializer:
+    """`Observation`'s serializer without the views' wrap functions, which only leave out the
+    None values of listed keys (`Observation._omitted` gives those to it as `exclude`): the
+    same JSON, about twice as fast, as the whole observation is no longer built as Python
+    objects first. Made at the first use; ImportError names any other wrap function, which
+    `_omitted` would not know."""
+    if not _PLAIN:
+        known = {
+            Observation._omit_closed,
+            SelfView._serialize,
+            OtherView._serialize,
+        }
+        schema = deepcopy(Observation.__pydantic_core_schema__)
+        found: list[Any] = []
+
+        def strip(node: Any) -> None:
+            if isinstance(node, dict):
+                serialization = node.get("serialization")
+                if isinstance(serialization, dict) and serialization.get("type") == "function-wrap":
+                    found.append(serialization.get("function"))
+                    del node["serialization"]
+                for value in node.values():
+                    strip(value)
+            elif isinstance(node, list):
+                for value in node:
+                    strip(value)
+
+        strip(schema)
+        unknown = [f for f in found if getattr(f, "__func__", f) not in known]
+        if unknown or len(found) != len(known):
+            raise ImportError(f"Observation has serializers that json_text does not know: {found}")
+        _PLAIN.append(SchemaSerializer(schema))
+    return _PLAIN[0]
 
 
 OBSERVATION_OPEN = "<observation>"

@@ -18,10 +18,10 @@ import hashlib
 import json
 from typing import Any, cast
 
-from pydantic_core import from_json
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from dilemma.core.observation import Observation
-from dilemma.records.delta import diff, patch
+from dilemma.records.delta import Op, diff, patch
 from dilemma.records.schema import LlmCallEvent, ObservationEvent, RecordError, TextEvent
 
 TEXT_MIN = 160
@@ -45,35 +45,97 @@ def _key(event: ObservationEvent | LlmCallEvent) -> Key:
 _OBSERVATION_ONLY = {"observation"}
 
 
+def delta_json(changes: dict[str, Any], plain_floats: bool) -> str:
+    """A delta's JSON, `json.dumps(changes, ensure_ascii=False, separators=(",", ":"),
+    allow_nan=False)`; `plain_floats`: every float in it is one that pydantic writes alike
+    (`Observation.plain_floats`), so pydantic's faster writer makes the same text."""
+    if plain_floats:
+        try:
+            return to_json(changes).decode()
+        except (PydanticSerializationError, UnicodeDecodeError):
+            pass  # (a lone surrogate, which json.dumps writes and the writer then scrubs)
+    return json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+_STANDING = ("you", "others", "rules", "open_proposals", "treaties", "disclosed_plans", "history")
+"""The fields of an observation that `observe` builds once per state and round (shared)."""
+_SAID = ("statements", "messages")
+_OPTIONAL = ("rounds_total", "statements", "messages")
+"""The other fields that an observation's JSON leaves out when they are None."""
+
+
+def _shared(a: Any, b: Any) -> bool:
+    """Whether `a` and `b` are one object, or lists of the same objects (validation copies a
+    list given to a model, not its items)."""
+    if a is b:
+        return True
+    if type(a) is not list or type(b) is not list or len(a) != len(b):
+        return False
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
+def same_round_diff(old: Observation, data: dict[str, Any], new: Observation) -> Op | None:
+    """`diff(data, new's JSON data)` for a `new` observation of the round of `old` (whose JSON
+    data is `data`), made from the fields without parsing `new`'s JSON: within a round the
+    engine shares every field but the phase, sub-turn, statements and messages, and those
+    only grow. None when that is not so (then `diff` on the parsed JSON makes the delta)."""
+    if not all(_shared(getattr(old, k), getattr(new, k)) for k in _STANDING):
+        return None
+    changes: Op = {}
+    for key in data:  # (an observation's keys in their JSON order)
+        if key in _STANDING:
+            continue
+        was, value = getattr(old, key), getattr(new, key)
+        if key in _SAID:
+            if value is None or len(value) < len(was) or value[: len(was)] != was:
+                return None  # (a channel that opened or closed; statements that changed)
+            if len(value) > len(was):
+                changes[key] = {"+": [s.model_dump(mode="json") for s in value[len(was) :]]}
+        elif was != value:
+            if key != "phase" and not isinstance(value, int):
+                return None
+            changes[key] = {"=": value.value if key == "phase" else value}
+    if any((getattr(old, k) is None) != (getattr(new, k) is None) for k in _OPTIONAL):
+        return None  # a key that one of them leaves out (a changed key order)
+    return changes
+
+
 class Compactor:
     """The writer's side: which texts a record holds, and each state's last observation."""
 
     def __init__(self) -> None:
-        self._stored: set[str] = set()
+        self._stored: dict[str, str] = {}
+        """Each long text written (or about to be) and its hash: a text sent again (the system
+        prompt, the turn's instructions) is looked up, not hashed again."""
         self._observations: dict[str, tuple[Key, str]] = {}
-        self._previous: dict[str, dict[str, Any]] = {}
+        self._previous: dict[str, tuple[Observation, dict[str, Any]]] = {}
+        """Each state's last observation and its JSON data."""
 
     def observed(self, event: ObservationEvent) -> str | None:
         """Remember the observation that the state's next calls were made from; return its
         line as a delta against the state's previous observation (None: write it in full)."""
-        text = event.observation.json_text()
+        obs = event.observation
+        text = obs.json_text()
         self._observations[event.state] = (_key(event), text)
-        new = from_json(text, cache_strings="keys")  # (a third faster than json.loads here)
-        old = self._previous.get(event.state)
-        self._previous[event.state] = new
-        changes = diff(old, new) if old is not None else None
+        previous = self._previous.get(event.state)
+        changes = same_round_diff(*previous, obs) if previous is not None else None
+        if changes is not None and previous is not None:
+            new = patch(previous[1], changes)
+        else:
+            new = from_json(text, cache_strings="keys")  # (a third faster than json.loads here)
+            changes = diff(previous[1], new) if previous is not None else None
+        self._previous[event.state] = (obs, new)
         if changes is None:
             return None
         head = event.model_dump_json(exclude=_OBSERVATION_ONLY)
-        body = json.dumps(changes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return f'{head[:-1]},"delta":{body}}}'
+        return f'{head[:-1]},"delta":{delta_json(changes, event.observation.plain_floats())}}}'
 
     def _part(self, text: str, new: list[TextEvent]) -> str | dict[str, str]:
         if len(text) < TEXT_MIN:
             return text
-        digest = text_hash(text)
-        if digest not in self._stored:
-            self._stored.add(digest)
+        digest = self._stored.get(text)
+        if digest is None:
+            digest = self._stored[text] = text_hash(text)
             new.append(TextEvent(hash=digest, text=text))
         return {"text": digest}
 

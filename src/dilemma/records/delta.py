@@ -41,13 +41,18 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Op] | None:
 def _object(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Op] | None:
     """Key by key changes, or None when `new` does not keep `old`'s key order (then a patch,
     which keeps old keys in place and appends new ones, could not rebuild it)."""
-    if old.keys() != new.keys():
-        kept = [key for key in old if key in new]
-        if list(new)[: len(kept)] != kept:
-            return None
-    elif list(old) != list(new):
-        return None
     changes: dict[str, Op] = {}
+    if list(old) == list(new):  # the common case: the same keys in the same order
+        for key, value in new.items():
+            was = old[key]
+            if was is not value and was != value:
+                changes[key] = _op(was, value)
+        return changes
+    if old.keys() == new.keys():
+        return None  # the same keys in another order
+    kept = [key for key in old if key in new]
+    if list(new)[: len(kept)] != kept:
+        return None
     for key, value in new.items():
         if key not in old:
             changes[key] = {"=": value}
