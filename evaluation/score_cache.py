@@ -315,37 +315,45 @@ class ScoreCache:
             stacklevel=3,
         )
 
-    def _lookup(self, keys: list[FileKey], grains: Sequence[str]) -> dict[str, dict[str, Columns]]:
-        """The valid stored entries for `keys`, by resolved path."""
+    def _select(
+        self, names: Sequence[str], query: str, params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]] | None:
+        """The rows of `query` (whose last condition is `path IN ({marks})`) for `names`, read in
+        chunks; None if the cache could not be read (a warning), [] if it has no table yet."""
         con = self._connect(write=False)
         if con is None:
-            return {}
-        wanted = {k.path: k for k in keys}
-        found: dict[str, dict[str, Columns]] = {}
+            return None
+        rows: list[tuple[Any, ...]] = []
         try:
             with con:
-                names = list(wanted)
                 for start in range(0, len(names), _CHUNK):
                     chunk = names[start : start + _CHUNK]
                     marks = ",".join("?" * len(chunk))
-                    rows = con.execute(
-                        "SELECT path, size, mtime_ns, edges, evaluator, checksum, "
-                        f"{', '.join(GRAINS)} FROM entries WHERE path IN ({marks})",
-                        chunk,
-                    ).fetchall()
-                    for row in rows:
-                        entry = self._entry(row, wanted, grains)
-                        if entry is not None:
-                            found[row[0]] = entry
+                    rows += con.execute(query.format(marks=marks), [*params, *chunk]).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 self._fail(exc)
-            return {}
+            return None
         except sqlite3.Error as exc:
             self._fail(exc)
-            return {}
+            return None
         finally:
             con.close()
+        return rows
+
+    def _lookup(self, keys: list[FileKey], grains: Sequence[str]) -> dict[str, dict[str, Columns]]:
+        """The valid stored entries for `keys`, by resolved path."""
+        wanted = {k.path: k for k in keys}
+        rows = self._select(
+            list(wanted),
+            "SELECT path, size, mtime_ns, edges, evaluator, checksum, "
+            f"{', '.join(GRAINS)} FROM entries WHERE path IN ({{marks}})",
+        )
+        found: dict[str, dict[str, Columns]] = {}
+        for row in rows or ():
+            entry = self._entry(row, wanted, grains)
+            if entry is not None:
+                found[row[0]] = entry
         return found
 
     def _entry(
@@ -382,42 +390,25 @@ class ScoreCache:
     def summaries(self, keys: Sequence[FileKey], kind: str) -> dict[str, str]:
         """The stored summaries of `kind` whose whole key (path, size, mtime, edges, evaluator)
         matches one of `keys`, by resolved path (a cache problem: a warning and none)."""
-        con = self._connect(write=False)
-        if con is None:
-            return {}
         wanted = {k.path: k for k in keys}
+        rows = self._select(
+            list(wanted),
+            "SELECT path, size, mtime_ns, edges, evaluator, payload FROM summaries"
+            " WHERE kind = ? AND path IN ({marks})",
+            [kind],
+        )
         found: dict[str, str] = {}
-        try:
-            with con:
-                names = list(wanted)
-                for start in range(0, len(names), _CHUNK):
-                    chunk = names[start : start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    rows = con.execute(
-                        "SELECT path, size, mtime_ns, edges, evaluator, payload FROM summaries"
-                        f" WHERE kind = ? AND path IN ({marks})",
-                        [kind, *chunk],
-                    ).fetchall()
-                    for path, size, mtime_ns, edges, evaluator, payload in rows:
-                        key = wanted.get(path)
-                        if key is None or not isinstance(payload, str):
-                            continue
-                        if (size, mtime_ns, edges, evaluator) == (
-                            key.size,
-                            key.mtime_ns,
-                            key.edges,
-                            self.evaluator,
-                        ):
-                            found[path] = payload
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                self._fail(exc)
-            return {}
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return {}
-        finally:
-            con.close()
+        for path, size, mtime_ns, edges, evaluator, payload in rows or ():
+            key = wanted.get(path)
+            if key is None or not isinstance(payload, str):
+                continue
+            if (size, mtime_ns, edges, evaluator) == (
+                key.size,
+                key.mtime_ns,
+                key.edges,
+                self.evaluator,
+            ):
+                found[path] = payload
         return found
 
     def store_summaries(self, items: Sequence[tuple[FileKey, str]], kind: str) -> None:
