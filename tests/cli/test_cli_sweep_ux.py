@@ -248,6 +248,20 @@ def test_the_tracker_names_waiting_states_and_paces_the_eta(tmp_path: Path) -> N
     assert tracker.eta_s() == 0
 
 
+def test_a_tracker_without_streamed_calls_counts_finished_runs_and_names_no_one() -> None:
+    """Under Ray the calls arrive as counts when runs finish: the line shows them, never
+    pretends that nobody waits, and a count never goes back."""
+    clock = Clock()
+    tracker = CallTracker(expected_calls=20, clock=clock, per_call=False)
+    assert tracker.line().startswith("0/~20 calls | calls counted as runs finish")
+    clock.now += 30
+    tracker.count(10)
+    assert tracker.calls == 10 and tracker.eta_s() == pytest.approx(30)
+    tracker.count(4)
+    assert tracker.calls == 10
+    assert "waiting" not in tracker.line()
+
+
 @given(
     user=st.text(alphabet="abcXYZ09", min_size=1, max_size=8),
     password=st.text(alphabet="pqrSTU78", min_size=3, max_size=12),

@@ -171,6 +171,9 @@ def test_cli_sweep_on_ray(ray_instance: Any, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "6 runs played" in result.output
     assert sorted(p.stem for p in out.glob("*.jsonl")) == sorted(r.run_id for r in runs)
+    calls = sum(len(read_record(p).of_kind(LlmCallEvent)) for p in out.glob("*.jsonl"))
+    assert f"{calls}/~" in result.output  # the progress line counts the workers' calls
+    assert "calls counted as runs finish" in result.output
 
 
 @given(total=st.integers(1, 500), parts=st.integers(1, 500))

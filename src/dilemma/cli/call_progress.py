@@ -51,6 +51,9 @@ class CallTracker:
     """(run, state) -> when the state began waiting on its model."""
     latencies: dict[str, list[float]] = field(default_factory=dict)
     """Model spec -> the latency of each completed call."""
+    per_call: bool = True
+    """Whether the executor streams each call's events; False under Ray, whose workers only
+    report a run's calls when it finishes (`count`), so nobody can be shown waiting."""
 
     def __post_init__(self) -> None:
         if self.started < 0:
@@ -71,6 +74,10 @@ class CallTracker:
             for state in event.replies:
                 self.waiting.pop((run, state), None)
 
+    def count(self, calls: int) -> None:
+        """The calls the executor has counted so far (under Ray: those of finished runs)."""
+        self.calls = max(self.calls, calls)
+
     def elapsed(self) -> float:
         """Seconds since the tracker started."""
         return self.clock() - self.started
@@ -84,7 +91,10 @@ class CallTracker:
         return left * self.elapsed() / self.calls
 
     def waiting_text(self, most: int = 4) -> str:
-        """`waiting: Nord 12s, Ost 12s` (longest waits first), or `waiting: none`."""
+        """`waiting: Nord 12s, Ost 12s` (longest waits first), `waiting: none`, or, when the
+        executor does not stream calls, that calls are counted as runs finish."""
+        if not self.per_call:
+            return "calls counted as runs finish"
         if not self.waiting:
             return "waiting: none"
         now = self.clock()

@@ -114,7 +114,9 @@ def play_sweep(
     except STOPPING as exc:
         return _error(err, exc)
     expected = estimate(list(plan.runs)).calls if plan.runs else 0.0
-    tracker = CallTracker(expected_calls=expected or None)
+    tracker = CallTracker(
+        expected_calls=expected or None, per_call=getattr(runner, "streams_calls", True)
+    )
     progress = _TwoLines(console, tracker)
     name = plan.experiment.name
     label = name if plan.shard is None else f"{name} (shard {plan.shard})"
@@ -123,6 +125,7 @@ def play_sweep(
     def update(stats: SweepStats) -> None:
         if stats.total and expected:  # runs already complete make no calls
             tracker.expected_calls = expected * (stats.total - stats.skipped) / stats.total
+        tracker.count(stats.calls)
         progress.update(
             task, completed=stats.done, calls=stats.calls, tokens=stats.tokens, failed=stats.failed
         )

@@ -24,7 +24,11 @@ class ReplayMiss(SweepError):
 
 
 class Executor(Protocol):
-    """Plays the runs of a sweep into `config.out_dir`."""
+    """Plays the runs of a sweep into `config.out_dir`.
+
+    An executor whose class attribute `streams_calls` is False (Ray) does not pass each event
+    to `config.on_event`; its calls reach the progress display through `SweepStats.calls` as
+    runs finish."""
 
     async def run(self, runs: Sequence[RunSpec], config: SweepConfig) -> SweepStats:
         """Play every run still to play (see `SweepConfig.resume`); failed runs are recorded

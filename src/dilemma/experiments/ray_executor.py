@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 from dilemma.experiments import ray_reaper
 from dilemma.experiments.config import SweepConfig, SweepStats
@@ -184,6 +184,8 @@ class RayExecutor:
     handed out (benchmarks). A resolver in the config must be picklable.
     """
 
+    streams_calls: ClassVar[bool] = False
+    """Workers report a run's calls when it finishes, not each call as it happens."""
     workers: int | None = None
     address: str | None = None
     on_ready: Callable[[], None] | None = None
