@@ -114,9 +114,8 @@ class _Splits:
         tol = TIE_RELATIVE * float(np.abs(pooled).sum())
         observed = float(pooled[: len(a)].sum())
         self.low, self.high = observed - tol, observed + tol
-        self.na, self.n = len(a), len(pooled)
+        self.na, n = len(a), len(pooled)
         order = np.argsort(-np.abs(pooled), kind="stable")
-        n = len(pooled)
         m = min(enumerated, n)
         sums, sizes = _subset_sums(pooled[order[:m]])
         self.listed = [np.sort(sums[sizes == k]) for k in range(m + 1)]
@@ -128,7 +127,7 @@ class _Splits:
             start = np.concatenate([[0], np.cumsum(np.bincount(part_sizes))])
             self.chunks.append((part_sums[np.argsort(part_sizes, kind="stable")], start))
         self.blocks = [len(part) for part in parts] + [m]
-        self.relabellings = math.comb(len(pooled), len(a))
+        self.relabellings = math.comb(n, len(a))
         in_a = order[m:] < len(a)
         self.observed = self._shares(
             np.array([float(self.rest[in_a].sum())]), np.array([int(in_a.sum())])
