@@ -7,7 +7,7 @@ llm_call lines, about 5% fallbacks) are written once into --dir and reused. Only
 copy of record k mod --distinct whose header carries its own run id (`bench-k`): a valid record
 with a distinct run id and score-cache key, which the evaluator reads and scores in full like
 any other, but whose moves repeat its source's (its header keeps the source's seed, which made
-them). So 10,000 records take a minute to write instead of hours. For each size:
+them). So 10,000 records take seconds to write instead of hours. For each size:
 
   no cache   load and score every record (`tables.score`, the evaluator alone)
   cold       the same through an empty score cache (scoring plus filling it)
