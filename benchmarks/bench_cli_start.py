@@ -1,6 +1,9 @@
 """CPU time of a CLI start: `dilemma --help`, `dilemma validate <built-in scenario file>` and
-`dilemma score <one record>` (the packaged test fixture, warm score cache, and --no-cache),
-against a bare `python -c pass`.
+`dilemma score <one record>` (the packaged test fixture: warm score cache, a new empty cache each
+run, and --no-cache), against a bare `python -c pass`; and the floor of scoring a record for the
+first time: the CPU of importing, and nothing else, what such a `dilemma score` imports (the CLI,
+its score formatting, the evaluator with pandas, SciPy's special functions), of the same without
+SciPy, and of pandas alone.
 
 Each command runs --repeat times in a fresh process; its CPU time (user + system, of the child
 process alone, from `os.wait4`) is reported as median, min and max, with the ratio of medians to
@@ -30,9 +33,15 @@ ENV = {**os.environ, "DILEMMA_CACHE_DIR": tempfile.mkdtemp(prefix="bench-cli-cac
 """The score cache of these runs: a fresh folder, filled by the first (untimed) run."""
 
 
-def cpu_seconds(argv: list[str]) -> float:
+FLOOR = "import dilemma.cli.main, dilemma.cli.analysis, dilemma.cli.score_format"
+"""What a first-time `dilemma score` imports besides the evaluator (CLI, formatting, reader)."""
+
+
+def cpu_seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
     """User + system CPU seconds of one run of `argv` (output discarded; must exit 0)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env or ENV
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
@@ -66,25 +75,36 @@ def main() -> None:
         "dilemma --help": [*cli, "--help"],
         "dilemma validate FILE": [*cli, "validate", scenario_file()],
         "dilemma score RECORD": [*cli, "score", str(RECORD)],
+        "dilemma score RECORD (empty cache)": [*cli, "score", str(RECORD)],
         "dilemma score --no-cache RECORD": [*cli, "score", "--no-cache", str(RECORD)],
+        "floor: imports of a first score": [
+            sys.executable,
+            "-c",
+            f"{FLOOR}, dilemma.evaluation.tables, scipy.special",
+        ],
+        "... without SciPy": [sys.executable, "-c", f"{FLOOR}, dilemma.evaluation.tables"],
+        "... pandas alone": [sys.executable, "-c", "import pandas"],
     }
+    print(f"load average {os.getloadavg()[0]:.1f} at start")
     for argv in commands.values():  # warm the file cache and the bytecode
         cpu_seconds(argv)
     figures: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(args.repeat):  # interleaved, so a change of machine load hits all alike
+    for k in range(args.repeat):  # interleaved, so a change of machine load hits all alike
         for name, argv in commands.items():
-            figures[name].append(cpu_seconds(argv))
+            empty = {**ENV, "DILEMMA_CACHE_DIR": f"{ENV['DILEMMA_CACHE_DIR']}-empty-{k}"}
+            figures[name].append(cpu_seconds(argv, empty if "empty" in name else None))
     base = statistics.median(figures["python -c pass"])
     print(f"CPU seconds per start, {args.repeat} runs each ({' '.join(cli)}):")
     for name, values in figures.items():
         median = statistics.median(values)
         line = (
-            f"  {name:32} median {median:.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+            f"  {name:36} median {median:.3f} s (min {min(values):.3f}, max {max(values):.3f})"
             f", {median / base:.1f}x python -c pass"
         )
-        if name != "python -c pass":
+        if name.startswith("dilemma"):
             line += " [ok]" if median <= TARGET_S else f" [over the {TARGET_S:.1f} s target]"
         print(line)
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 
 if __name__ == "__main__":

@@ -2,29 +2,39 @@
 record end to end; `score --json` against `score`; the viewer's first list.
 
 Records (20 rounds x 4 states, the test builder's decision and negotiation observations,
-llm_call lines, about 5% fallbacks) are written once into --dir and reused. For each size:
+llm_call lines, about 5% fallbacks) are written once into --dir and reused. Only the first
+--distinct of them (default 50) are played (`random_builder`, seed k); record k beyond them is a
+copy of record k mod --distinct whose header carries its own run id (`bench-k`): a valid record
+with a distinct run id and score-cache key, which the evaluator reads and scores in full like
+any other, but whose moves repeat its source's (its header keeps the source's seed, which made
+them). So 10,000 records take seconds to write instead of hours. For each size:
 
   no cache   load and score every record (`tables.score`, the evaluator alone)
   cold       the same through an empty score cache (scoring plus filling it)
   warm       again through a new cache object on the same file (a restart): every record a hit
+each as records per second of wall and of CPU time (user+sys of this process), its ratio to no
+cache, and the ratio of its rate to the smallest size's;
 
-then, in fresh processes (`dilemma score FILE`, wall time, median of --repeat): one record with
-a warm cache, with `--no-cache`, and `python -c pass` for scale; in this process, with the cache
-warm: `score_json` against `score_text` for the largest size up to 1,000. The viewer's first
+then, in fresh processes (`dilemma score FILE`, wall and CPU time, median of --repeat): one
+record with a warm cache, with a new empty cache (a record never scored), with `--no-cache`, and
+`python -c pass` for scale; in this process, with the cache warm: `score_json_text` against
+`score_text` for the largest size up to 1,000 (wall and CPU). The viewer's first
 page (`GET /`) on a folder of 1,000 records (VIEWER_RECORDS, whatever --sizes says), scores in
 the cache: once with its list rows not yet cached (the first view of a scored folder), then in
 fresh processes (a restart: imports, app, the page; wall and CPU time, and whether SciPy was
 imported) and in this process (a new app each time).
 Every figure comes from this one run; ratios are printed beside them.
 
-    python benchmarks/bench_scoring.py [--dir /tmp/bench-scoring-records] [--repeat 5]
-                                       [--sizes 100,1000,10000]
+    python benchmarks/bench_scoring.py [--dir /tmp/bench-scoring-copies] [--repeat 5]
+                                       [--sizes 100,1000,10000] [--distinct 50]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,70 +61,103 @@ VIEWER_TARGET_S = 1.0
 VIEWER_RECORDS = 1000
 
 
-def ensure_records(folder: Path, n: int) -> list[Path]:
-    """The first n generated records in `folder`, writing those missing."""
+def ensure_records(folder: Path, n: int, distinct: int = 50) -> list[Path]:
+    """The first n benchmark records in `folder`, writing those missing: the first `distinct`
+    played by `random_builder`, the others copies of them under their own run id."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k in range(n):
-        path = folder / f"bench-{k:05d}.jsonl"
+    paths = [folder / f"bench-{k:05d}.jsonl" for k in range(n)]
+    for k, path in enumerate(paths[:distinct]):
         if not path.exists():
             random_builder(k, n_states=4, rounds=20, chatter=True).write(path)
-        paths.append(path)
+    for k, path in enumerate(paths[distinct:], start=distinct):
+        if not path.exists():
+            copy_record(paths[k % distinct], path, f"bench-{k}")
     return paths
 
 
-def seconds(work: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def copy_record(source: Path, target: Path, run_id: str) -> None:
+    """Write `source` to `target` with `run_id` in its header (the only place a record holds
+    its run id); written under a temporary name and renamed, so a target is never partial."""
+    header, rest = source.read_bytes().split(b"\n", 1)
+    old = b'"run_id":' + json.dumps(json.loads(header)["run_id"]).encode()
+    if header.count(old) != 1:
+        raise ValueError(f"{source}: run id not found once in the header")
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(
+        header.replace(old, b'"run_id":' + json.dumps(run_id).encode()) + b"\n" + rest
+    )
+    partial.replace(target)
+
+
+def rates(n: int, wall_s: float, cpu_s: float) -> str:
+    """Records per second of wall and CPU time."""
+    return f"{n / wall_s:7.1f}/s wall, {n / cpu_s:7.1f}/s CPU ({wall_s:7.2f} s, {cpu_s:7.2f} s CPU)"
+
+
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds (user+sys of this process) of `work()`."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     work()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-def throughput(paths: list[Path], cache_file: Path) -> dict[str, float]:
-    """Seconds to score `paths` without a cache, into an empty cache, and from it."""
+def throughput(paths: list[Path], cache_file: Path) -> dict[str, tuple[float, float]]:
+    """Wall and CPU seconds to score `paths` without a cache, into an empty cache, and from
+    it."""
     cache_file.unlink(missing_ok=True)
-    out = {"no cache": seconds(lambda: score(paths))}
+    out = {"no cache": timed(lambda: score(paths))}
     cold = ScoreCache(cache_file)
-    out["cold"] = seconds(lambda: cold.score(paths))
+    out["cold"] = timed(lambda: cold.score(paths))
     warm = ScoreCache(cache_file)
-    out["warm"] = seconds(lambda: warm.score(paths))
+    out["warm"] = timed(lambda: warm.score(paths))
     assert warm.hits == len(paths), f"{warm.hits} hits of {len(paths)}"
     return out
 
 
-def wall(argv: list[str], env: dict[str, str]) -> float:
+def run_child(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user+sys, from the children's rusage) of running `argv`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return took, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def one_record(path: Path, cache_dir: Path, repeat: int) -> dict[str, list[float]]:
-    """Wall seconds of `dilemma score FILE` (warm cache, no cache) and `python -c pass`."""
+def one_record(path: Path, cache_dir: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """Wall and CPU seconds of `dilemma score FILE` (warm cache, a new empty cache, no cache)
+    and `python -c pass`."""
     env = {**os.environ, score_cache.CACHE_DIR_ENV: str(cache_dir)}
     cli = dilemma_command()
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "dilemma score FILE (warm cache)": [*cli, "score", str(path)],
+        "dilemma score FILE (empty cache)": [*cli, "score", str(path)],
         "dilemma score FILE --no-cache": [*cli, "score", "--no-cache", str(path)],
     }
     for argv in commands.values():  # fills the cache, warms the file cache and bytecode
-        wall(argv, env)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(repeat):  # interleaved: a change of load hits all alike
+        run_child(argv, env)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for k in range(repeat):  # interleaved: a change of load hits all alike
         for name, argv in commands.items():
-            times[name].append(wall(argv, env))
+            empty = {score_cache.CACHE_DIR_ENV: str(cache_dir.with_name(f"empty-{k}"))}
+            times[name].append(run_child(argv, {**env, **empty} if "empty" in name else env))
     return times
 
 
-def json_against_text(paths: list[Path], repeat: int) -> tuple[float, float]:
-    """Median seconds of what `score --json` and `score` print for `paths` (the active cache is
-    warm), interleaved."""
+def json_against_text(paths: list[Path], repeat: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of what `score --json` and `score` print for `paths` (the
+    active cache is warm), interleaved."""
     from dilemma.cli.score_format import score_json_text, score_text
 
-    js, text = [], []
+    found: dict[str, list[tuple[float, float]]] = {"json": [], "text": []}
     for _ in range(repeat):
-        js.append(seconds(lambda: score_json_text(paths)))
-        text.append(seconds(lambda: score_text(paths, 80)))
-    return statistics.median(js), statistics.median(text)
+        found["json"].append(timed(lambda: score_json_text(paths)))
+        found["text"].append(timed(lambda: score_text(paths, 80)))
+    return {
+        name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in found.items()
+    }
 
 
 def viewer_first_page(folder: Path, repeat: int) -> tuple[list[float], list[float], int]:
@@ -205,14 +248,14 @@ def viewer_figures(paths: list[Path], folder: Path, work: Path, repeat: int) -> 
     print(_line("... CPU", first_cpu))
     print(_line("restart: import+app+GET / (wall)", fresh["wall"], VIEWER_TARGET_S))
     print(_line("... CPU", fresh["cpu"], VIEWER_TARGET_S))
-    print(f"  {'... SciPy/statsmodels imported':34} {sorted(fresh['scipy'])}")
+    print(f"  {'... SciPy/statsmodels imported':42} {sorted(fresh['scipy'])}")
     print(_line("new app in process: GET / (wall)", warm, VIEWER_TARGET_S))
     print(_line("... CPU", warm_cpu, VIEWER_TARGET_S))
 
 
 def _line(name: str, values: list[float], target: float | None = None) -> str:
     med = statistics.median(values)
-    text = f"  {name:34} median {med:6.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+    text = f"  {name:42} median {med:6.3f} s (min {min(values):.3f}, max {max(values):.3f})"
     if target is not None:
         text += " [ok]" if med <= target else f" [over the {target:g} s target]"
     return text
@@ -220,9 +263,12 @@ def _line(name: str, values: list[float], target: float | None = None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-scoring-records"))
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-scoring-copies"))
     parser.add_argument("--repeat", type=int, default=5, help="repeats of the timed commands")
     parser.add_argument("--sizes", default="100,1000,10000", help="record counts, ascending")
+    parser.add_argument(
+        "--distinct", type=int, default=50, help="records played; the others are their copies"
+    )
     parser.add_argument(
         "--list-only",
         action="store_true",
@@ -232,27 +278,39 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average {os.getloadavg()[0]:.1f} at start")
     t = time.perf_counter()
-    paths = ensure_records(args.dir, max([*sizes, VIEWER_RECORDS]))
+    paths = ensure_records(args.dir, max([*sizes, VIEWER_RECORDS]), args.distinct)
     size_mb = sum(p.stat().st_size for p in paths) / 1e6 / len(paths)
-    print(f"records ready in {time.perf_counter() - t:.1f}s ({size_mb:.2f} MB each)")
+    print(
+        f"records ready in {time.perf_counter() - t:.1f}s ({size_mb:.2f} MB each;"
+        f" {min(args.distinct, len(paths))} played, the others copies under their own run id)"
+    )
     work = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
     try:
         if not args.list_only:
-            print("records per second (ratio to no cache):")
+            print(
+                "records per second (x no cache: ratio to no cache at that size;"
+                f" x of {sizes[0]}: ratio to the same figure at {sizes[0]} records):"
+            )
+        first: dict[str, float] = {}
+        if not args.list_only:
+            score(paths[:1])  # the evaluator's imports and first-call costs, not timed
         for n in [] if args.list_only else sizes:
             times = throughput(paths[:n], work / f"scores-{n}.sqlite")
-            base = n / times["no cache"]
-            parts = [
-                f"{name} {n / s:7.1f}/s ({s:6.2f} s, {n / s / base:5.2f}x)"
-                for name, s in times.items()
-            ]
-            print(f"  {n:>6} records: " + "  ".join(parts))
+            base = n / times["no cache"][0]
+            print(f"  {n:>6} records, load {os.getloadavg()[0]:.1f}:")
+            for name, (wall_s, cpu_s) in times.items():
+                first.setdefault(name, n / wall_s)
+                print(
+                    f"    {name:8} {rates(n, wall_s, cpu_s)}  {n / wall_s / base:5.2f}x no cache,"
+                    f" {n / wall_s / first[name]:5.2f}x of {sizes[0]}"
+                )
         one = {} if args.list_only else one_record(paths[0], work / "cli-cache", args.repeat)
         if one:
-            print(f"one record end to end, wall time, {args.repeat} runs each:")
+            print(f"one record end to end, {args.repeat} runs each, load {os.getloadavg()[0]:.1f}:")
         for name, values in one.items():
-            target = ONE_RECORD_TARGET_S if "warm" in name else None
-            print(_line(name, values, target))
+            target = ONE_RECORD_TARGET_S if "cache)" in name else None
+            print(_line(f"{name} (wall)", [w for w, _ in values], target))
+            print(_line("... CPU", [c for _, c in values]))
         small = [n for n in sizes if n <= 1000] or sizes[:1]
         listed = paths[: small[-1]]
         folder = args.dir.with_name(f"{args.dir.name}-first-{len(listed)}")
@@ -262,11 +320,14 @@ def main() -> None:
                 os.link(p, folder / p.name)
         score_cache.use(ScoreCache(work / "shared.sqlite"))
         score_cache.active().score(sorted(folder.glob("*.jsonl")))  # type: ignore[union-attr]
-        js, text = json_against_text(sorted(folder.glob("*.jsonl")), args.repeat)
+        medians = json_against_text(sorted(folder.glob("*.jsonl")), args.repeat)
+        (js, js_cpu), (text, text_cpu) = medians["json"], medians["text"]
         verdict = "ok" if js / text <= JSON_TARGET else f"over the {JSON_TARGET}x target"
         print(
-            f"score --json against score, {len(listed)} records, warm cache:"
-            f" {js:.3f} s / {text:.3f} s = {js / text:.2f}x [{verdict}]"
+            f"score --json against score, {len(listed)} records, warm cache, medians of"
+            f" {args.repeat} (load {os.getloadavg()[0]:.1f}): wall {js:.3f} s / {text:.3f} s ="
+            f" {js / text:.2f}x [{verdict}]; CPU {js_cpu:.3f} s / {text_cpu:.3f} s ="
+            f" {js_cpu / text_cpu:.2f}x"
         )
         score_cache.use(None)
         viewer = args.dir.with_name(f"{args.dir.name}-first-{VIEWER_RECORDS}")

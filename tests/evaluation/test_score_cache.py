@@ -186,8 +186,15 @@ for _ in range(3):
 
 
 def test_two_processes_filling_one_cache_leave_it_whole(tmp_path: Path) -> None:
+    """Both writers store every record; this process reads all four back as hits.
+
+    The writers digest the evaluator's source files when they start; this process digests
+    them afresh too (its `evaluator_version` is cached from whenever the session first asked),
+    or an edit of the evaluator during a test session (a merge, say) would make every entry
+    another evaluator's and the test fail for that reason alone."""
     paths = sorted(_records(tmp_path / "runs", 4))
     file = tmp_path / "c.sqlite"
+    ev.evaluator_version.cache_clear()
     argv = [sys.executable, "-c", _WRITER, str(file), str(tmp_path / "runs")]
     procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for proc in procs:
@@ -195,10 +202,14 @@ def test_two_processes_filling_one_cache_leave_it_whole(tmp_path: Path) -> None:
         assert proc.returncode == 0, errors
         assert "ScoreCacheWarning" not in errors
     cache = ScoreCache(file)
+    with sqlite3.connect(file) as con:
+        stored = dict(con.execute("SELECT path, evaluator FROM entries").fetchall())
+    con.close()
+    assert stored == {str(p.resolve()): cache.evaluator for p in paths}
     with warnings.catch_warnings():
         warnings.simplefilter("error", ScoreCacheWarning)
         got = cache.score(paths)
-    assert cache.hits == 4
+    assert (cache.hits, cache.misses) == (4, 0)
     _same(got, score(paths))
 
 
