@@ -231,7 +231,7 @@ def test_contrast_null_rate(kind: str) -> None:
     """compare --reaction's bootstrap test of the difference of k between two conditions of
     the same system, over 200 comparisons: p < 0.05 in at most 5% up to Monte Carlo error
     (one-sided binomial test at 5%), under fixed rates with noise and independent random
-    arming (where the Welch t test before 0.4.1 measured 7.0% over 500 comparisons)."""
+    arming (where the Welch t test it replaced measured 7.0% over 500 comparisons)."""
     rng = np.random.default_rng({"fixed": 6, "random": 7}[kind])
     runs = pd.DataFrame(
         {"run_id": [f"{c}{n}" for c in "ab" for n in range(20)], "c": ["a"] * 20 + ["b"] * 20}
