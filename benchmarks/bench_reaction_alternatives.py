@@ -9,7 +9,8 @@ conditions rejecting k = 0 at 5% and the coverage of the true k by the 95% inter
 - cv3_t:  the cluster jackknife (CV3) with t(G - 1), the test of 0.4.0;
 - cr1_t:  statsmodels' CR1 with t(G - 1);
 - cr2_t:  CR2 with t(G - 1);
-- cr2_bm: CR2 with Bell-McCaffrey degrees of freedom, the adopted test;
+- cr2_bm: CR2 with Bell-McCaffrey degrees of freedom (p_k_bm; the reported test is now the
+  wild cluster bootstrap of benchmarks/bench_reaction_pooled.py);
 - cv3_bm: CV3 with the same Bell-McCaffrey degrees of freedom;
 - repair: a randomization test that re-pairs each run's x series with the y series of another
   run of the condition (exact when the two sides are independent), studentized by CV3, with

@@ -1,33 +1,46 @@
 """Calibration of the pooled reaction fit (dilemma.evaluation.reaction_pooled).
 
     python benchmarks/bench_reaction_pooled.py [--sims 1000] [--runs 20] [--rounds 8] [--seed 1]
-        [--systems random,fixed] [--single-run]
+        [--systems random,fixed] [--single-run] [--weights mammen]
 
 Each simulation is one condition: `--runs` dyads of `--rounds` rounds of one system of
 dilemma.evaluation.reaction_sim. Prints per system, with binomial 95% intervals for the rates:
 
 - `k p<.05`: the share of pooled fits calling a significant reaction (k = 0 rejected at 5%, the
-  reported test: CR2 with Bell-McCaffrey degrees of freedom): power for the reactive systems,
-  the null rate for the others; `cover k`: coverage of the true k by the 95% interval;
-- the same two for the test it replaced (cluster jackknife CV3 with t(G - 1));
+  reported test: the wild cluster restricted bootstrap of the CR2 t, 999 Mammen draws): power
+  for the reactive systems, the null rate for the others; `cover k`: coverage of the true k by
+  the 95% interval (the bootstrap test inverted);
+- the same two for the tests it replaced: CR2 with Bell-McCaffrey degrees of freedom (p_k_bm,
+  0.4.1 before the bootstrap) and the cluster jackknife (CV3) with t(G - 1) (0.4.0);
 - `fat p<.05` and `cover fat`: the test of fatigue = 0 and the coverage of the true fatigue
   where the system has one (dilemma.evaluation.reaction_sim.TRUE_FATIGUE);
 - `contrast p<.05`: `compare --reaction`'s test of the difference of k between two conditions
   of the same system (consecutive simulated conditions paired: sims / 2 comparisons), its
-  false-positive rate;
+  false-positive rate, for the bootstrap (p_value) and the Welch t (p_welch);
+- `CPU`: per condition, the pooled fit with its bootstrap, and the bootstrap's share (the fit
+  with 999 draws minus the fit with 1, over the first 50 conditions);
 - `single run` (with --single-run): the share of single runs whose per-run reaction test (the
   growth-rate test of dilemma.evaluation.reaction) rejects for x's equation.
+
+The load average is printed at the start and the end (CPU times are per process).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
 import pandas as pd
+from dilemma.evaluation import reaction_pooled
 from dilemma.evaluation.cluster_robust import jackknife_cov
-from dilemma.evaluation.reaction_pooled import contrasts_from_cells, pooled_design, pooled_reaction
+from dilemma.evaluation.reaction_pooled import (
+    DRAWS,
+    _pooled,
+    contrasts_from_cells,
+    pooled_design,
+)
 from dilemma.evaluation.reaction_sim import (
     SYSTEMS,
     TRUE_FATIGUE,
@@ -49,23 +62,35 @@ def rate(hits: int, n: int) -> str:
 
 
 def system(kind: str, args: argparse.Namespace, rng: np.random.Generator) -> list[str]:
-    """The calibration line of one system."""
+    """The calibration lines of one system."""
     k, fatigue = TRUE_K.get(kind, 0.0), TRUE_FATIGUE.get(kind)
     q_old = stats.t.ppf(0.975, args.runs - 1)
-    count = dict.fromkeys(["n", "rej", "cov", "rej_old", "cov_old", "fat", "fat_cov"], 0)
-    contrasts: list[bool] = []
+    names = ["n", "rej", "cov", "rej_bm", "cov_bm", "rej_old", "cov_old", "fat", "fat_cov"]
+    count = dict.fromkeys(names, 0)
+    contrasts: list[tuple[bool, bool]] = []
     single: list[bool] = []
+    cpu: list[float] = []
+    cpu_one: list[float] = []
     previous = None
-    for _ in range(args.sims):
+    for sim in range(args.sims):
         levels = simulate(kind, args.runs, args.rounds, rng)
         rows = simulated_rows(levels)
-        fit = pooled_reaction(rows)
+        start = time.process_time()
+        fit, parts = _pooled(rows, 0.05, rng, DRAWS)
+        cpu.append(time.process_time() - start)
+        if sim < 50:
+            start = time.process_time()
+            _pooled(rows, 0.05, np.random.default_rng(0), 1)
+            cpu_one.append(time.process_time() - start)
         if not fit["identified"]:
             previous = None
             continue
         count["n"] += 1
         count["rej"] += fit["p_k"] < 0.05
         count["cov"] += fit["ci_low"] <= k <= fit["ci_high"]
+        count["rej_bm"] += fit["p_k_bm"] < 0.05
+        q_bm = stats.t.ppf(0.975, fit["dof_k"])
+        count["cov_bm"] += abs(fit["k"] - k) <= q_bm * fit["se_k"]
         x, y, cluster = pooled_design(rows)
         se_old = float(np.sqrt(jackknife_cov(x, y, cluster)[0, 0]))
         count["rej_old"] += abs(fit["k"]) > q_old * se_old
@@ -75,25 +100,33 @@ def system(kind: str, args: argparse.Namespace, rng: np.random.Generator) -> lis
             q = stats.t.ppf(0.975, fit["dof_fatigue"])
             count["fat_cov"] += abs(fit["fatigue"] - fatigue) <= q * fit["se_fatigue"]
         if previous is None:
-            previous = fit
+            previous = (fit, parts)
         else:
-            cells = pd.DataFrame([{"c": "a", **previous}, {"c": "b", **fit}])
-            contrasts.append(contrasts_from_cells(cells, "c")["p_value"].iloc[0] < 0.05)
+            cells = pd.DataFrame([{"c": "a", **previous[0]}, {"c": "b", **fit}])
+            pair = contrasts_from_cells(cells, "c", parts=[previous[1], parts], rng=rng)
+            contrasts.append((pair["p_value"].iloc[0] < 0.05, pair["p_welch"].iloc[0] < 0.05))
             previous = None
         if args.single_run:
             per_run = directed_fits(pair_rows(levels[:, :1]))
             single += list(per_run.loc[per_run["i"] == "x", "p_react"] < 0.05)
     n = count["n"]
+    boot = np.mean(cpu[: len(cpu_one)]) - np.mean(cpu_one)
+    n_pairs = len(contrasts)
     return [
         f"{kind} (true k {k:.2f}, fatigue {'-' if fatigue is None else fatigue}):"
         f" {n} of {args.sims} conditions identified",
-        f"  k p<.05 {rate(count['rej'], n)}  cover k {rate(count['cov'], n)}",
+        f"  k p<.05 {rate(count['rej'], n)}  cover k {rate(count['cov'], n)}"
+        f"  [wild bootstrap, {DRAWS} {reaction_pooled.WEIGHTS} draws]",
+        f"  old CR2 BM df: k p<.05 {rate(count['rej_bm'], n)}  cover k {rate(count['cov_bm'], n)}",
         f"  old CV3 t(G-1): k p<.05 {rate(count['rej_old'], n)}"
         f"  cover k {rate(count['cov_old'], n)}",
         f"  fat p<.05 {rate(count['fat'], n)}"
         + (f"  cover fat {rate(count['fat_cov'], n)}" if fatigue is not None else ""),
-        f"  contrast p<.05 {rate(int(np.sum(contrasts)), len(contrasts))}"
+        f"  contrast p<.05 {rate(sum(c[0] for c in contrasts), n_pairs)}"
+        f"  (Welch t: {rate(sum(c[1] for c in contrasts), n_pairs)})"
         + (f"  single run p<.05 {np.mean(single):.3f}" if single else ""),
+        f"  CPU per condition {1000 * np.mean(cpu):.0f} ms, of which bootstrap about"
+        f" {1000 * boot:.0f} ms",
     ]
 
 
@@ -105,14 +138,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--single-run", action="store_true", help="also the per-run test")
+    parser.add_argument(
+        "--weights", default=reaction_pooled.WEIGHTS, help="bootstrap weights (rademacher, webb)"
+    )
     args = parser.parse_args()
+    reaction_pooled.WEIGHTS = args.weights
     rng = np.random.default_rng(args.seed)
     print(f"{args.sims} simulated conditions of {args.runs} runs x {args.rounds} rounds per system")
+    print(f"load average {os.getloadavg()[0]:.2f} (seed {args.seed})", flush=True)
     for kind in args.systems.split(","):
         start = time.process_time()
         lines = system(kind, args, rng)
         lines[0] += f" ({time.process_time() - start:.0f} s CPU)"
         print("\n".join(lines), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ class ClusterFit:
     cov: np.ndarray
     dof: np.ndarray
     n_clusters: int
+    score_weights: np.ndarray | None = None
+    """n x (p * G): column c * G + g is A_g X_g (X'X)^-1 e_c on the rows of cluster g (0
+    elsewhere), so that coefficient c's CR2 variance is the sum over g of (column' resid)^2."""
 
     @property
     def se(self) -> np.ndarray:
@@ -133,7 +136,7 @@ def cr2_fit(
         block = gm[:, c * g_count : (c + 1) * g_count]
         gg = block.T @ block
         dof[c] = np.trace(gg) ** 2 / np.sum(gg * gg)
-    return ClusterFit(params=params, cov=cov, dof=dof, n_clusters=g_count)
+    return ClusterFit(params=params, cov=cov, dof=dof, n_clusters=g_count, score_weights=b)
 
 
 def jackknife_cov(x: np.ndarray, y: np.ndarray, cluster: np.ndarray) -> np.ndarray:

@@ -32,7 +32,9 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_compare_reaction_json(sweep: Path) -> None:
     """Scripted policies ignore the prompt: runs of one seed are the same at both levels, so
-    the pooled k is the same and the Wald test of the difference gives 0 with p 1."""
+    the pooled k is the same and the difference is 0. Its bootstrap p is the share of draws
+    with |t*| >= 0 up to rounding: every draw but those giving both (identical) cells the same
+    weights (Mammen's two points: 0.6^4, about 13%, for 4 runs a cell)."""
     out = CliRunner().invoke(
         app, ["compare", str(sweep), "--by", "prompt_setup", "--reaction", "--json"]
     )
@@ -45,7 +47,20 @@ def test_compare_reaction_json(sweep: Path) -> None:
     (pair,) = reaction["pairs"]
     assert (pair["level_a"], pair["level_b"]) == ("baseline", "realist")
     assert pair["diff"] == pytest.approx(0.0, abs=1e-12)
-    assert pair["p_value"] == pytest.approx(1.0)
+    assert pair["p_value"] > 0.8 and pair["p_welch"] == pytest.approx(1.0)
+
+
+def test_compare_reaction_same_seed_same_p(sweep: Path) -> None:
+    def reaction(seed: str) -> dict[str, list[dict[str, object]]]:
+        args = ["compare", str(sweep), "--by", "prompt_setup", "--reaction", "--json"]
+        out = CliRunner().invoke(app, [*args, "--seed", seed])
+        assert out.exit_code == 0, out.output
+        parsed: dict[str, list[dict[str, object]]] = json.loads(out.stdout)["reaction"]
+        return parsed
+
+    first, again = reaction("7"), reaction("7")
+    assert first == again
+    assert [c["p_k"] for c in first["cells"]] == [c["p_k"] for c in again["cells"]]
 
 
 def test_compare_without_reaction_has_no_reaction_part(sweep: Path) -> None:

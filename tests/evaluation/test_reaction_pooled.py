@@ -11,7 +11,7 @@ import pytest
 from dilemma.evaluation import score
 from dilemma.evaluation.reaction_pooled import (
     REACTION,
-    contrasts_from_cells,
+    compare_reaction,
     pooled_reaction,
     reaction_contrasts,
     reaction_rows,
@@ -34,17 +34,32 @@ def test_known_reaction_is_recovered_within_its_interval(kind: str) -> None:
     assert fit["n_runs"] == 20 and fit["n_equations"] == 40 and fit["n_obs"] == 320
 
 
-def test_interval_and_test_use_bell_mccaffrey_degrees_of_freedom() -> None:
-    """20 runs of unequal leverage: the Bell-McCaffrey dof lie well below G - 1 = 19, and the
-    interval, the p-value and k_mde all use them."""
+def test_interval_and_test_use_the_wild_bootstrap() -> None:
+    """20 runs of unequal leverage: the Bell-McCaffrey dof lie well below G - 1 = 19 (p_k_bm,
+    the analytic test, uses them); p_k and k_mde use the bootstrap's critical |t| under k = 0,
+    the interval inverts the bootstrap test (the k0 it does not reject), so it excludes 0
+    when p_k < 0.05."""
     levels = simulate("random", runs=20, rounds=8, rng=np.random.default_rng(8))
     fit = pooled_reaction(simulated_rows(levels))
     assert 2 < fit["dof_k"] < 19 and 2 < fit["dof_fatigue"] < 19
-    q = stats.t.ppf(0.975, fit["dof_k"])
-    assert fit["ci_high"] - fit["k"] == pytest.approx(q * fit["se_k"])
-    assert fit["p_k"] == pytest.approx(2 * stats.t.sf(abs(fit["k"] / fit["se_k"]), fit["dof_k"]))
+    t = fit["k"] / fit["se_k"]
+    assert fit["p_k_bm"] == pytest.approx(2 * stats.t.sf(abs(t), fit["dof_k"]))
+    assert 1.5 < fit["crit_k"] < 3.5
+    assert fit["ci_low"] < fit["k"] < fit["ci_high"]
+    half = (fit["ci_high"] - fit["ci_low"]) / 2
+    assert 0.5 < half / (fit["crit_k"] * fit["se_k"]) < 2.0
+    assert (fit["ci_low"] > 0 or fit["ci_high"] < 0) == (fit["p_k"] < 0.05)
+    assert (fit["p_k"] < 0.05) == (abs(t) > fit["crit_k"])
     power = stats.t.ppf(0.8, fit["dof_k"])
-    assert fit["k_mde"] == pytest.approx((q + power) * fit["se_k"])
+    assert fit["k_mde"] == pytest.approx((fit["crit_k"] + power) * fit["se_k"])
+
+
+def test_same_generator_seed_gives_the_same_p() -> None:
+    rows = simulated_rows(simulate("random", 20, 8, np.random.default_rng(9)))
+    fits = [pooled_reaction(rows, rng=np.random.default_rng(s)) for s in (1, 1, 2)]
+    assert fits[0]["p_k"] == fits[1]["p_k"] and fits[0]["ci_low"] == fits[1]["ci_low"]
+    assert fits[0]["k"] == fits[2]["k"]
+    assert pooled_reaction(rows)["p_k"] == pooled_reaction(rows)["p_k"]
 
 
 def test_independent_random_arming_shows_no_reaction() -> None:
@@ -116,6 +131,17 @@ def test_contrast_of_k_between_conditions() -> None:
     dof = sum(var) ** 2 / sum(v**2 / f["dof_k"] for v, f in zip(var, fits.values(), strict=True))
     assert pair["dof"] == pytest.approx(dof)
     assert min(f["dof_k"] for f in fits.values()) <= pair["dof"] <= 38
+    welch = 2 * stats.t.sf(abs(pair["diff"]) / pair["se"], dof)
+    assert pair["p_welch"] == pytest.approx(welch)
+    # the bootstrap p: the smallest the 999 draws allow when no draw reaches the data's |t|
+    assert pair["p_value"] < 0.01
+
+
+def test_contrast_with_the_same_seed_gives_the_same_p() -> None:
+    rows, runs = _two_conditions("stable", seed=13)
+    cells = [compare_reaction(rows, runs, "policy", seed=s) for s in (5, 5, 6)]
+    assert cells[0][1].equals(cells[1][1]) and cells[0][0].equals(cells[1][0])
+    assert cells[0][1]["diff"].iloc[0] == cells[2][1]["diff"].iloc[0]
 
 
 def test_contrast_of_equal_systems_is_not_significant() -> None:
@@ -159,10 +185,11 @@ async def test_hawk_against_hawk_pooled_is_insufficient(tmp_path: Path, name: st
 @pytest.mark.slow  # 400 simulated conditions per system: a statistical calibration
 @pytest.mark.parametrize("kind", ["stable", "explosive", "random", "fixed", "fixed_sides"])
 def test_pooled_coverage_and_null_rate(kind: str) -> None:
-    """20 runs x 8 rounds per condition: 95% intervals cover the true k 93-97% of the time;
-    under no reaction (independent random arming, fixed rates with noise), a significant k in
-    at most 5% of conditions up to Monte Carlo error (one-sided binomial test at 5% that the
-    rate exceeds 5%); the reactive systems are detected in over 99%."""
+    """20 runs x 8 rounds per condition: 95% intervals cover the true k 93-97% of the time and,
+    under no reaction (independent random arming, fixed rates with noise), a significant k is
+    called in at most 5% of conditions, both up to Monte Carlo error (binomial interval; for the
+    null rate a one-sided binomial test at 5% that it exceeds 5%); the reactive systems are
+    detected in over 99%."""
     sims = 400
     seeds = {"stable": 1, "explosive": 2, "random": 3, "fixed": 4, "fixed_sides": 5}
     rng = np.random.default_rng(seeds[kind])
@@ -174,28 +201,52 @@ def test_pooled_coverage_and_null_rate(kind: str) -> None:
         covered += fit["ci_low"] <= true_k <= fit["ci_high"]
         rejected += fit["p_k"] < 0.05
     print(f"{kind}: coverage {covered / sims:.3f}, significant k {rejected / sims:.3f}")
-    assert 0.93 <= covered / sims <= 0.97
+    # 93-97% up to Monte Carlo error: the Clopper-Pearson 95% interval of the coverage meets
+    # [0.93, 0.97] (the bootstrap's inverted interval covers the explosive system's k in about
+    # 96.4%, near the upper limit: 97.8% of these 400 conditions, 96.4% of the benchmark's 1,000)
+    ci = stats.binomtest(covered, sims).proportion_ci()
+    assert ci.low <= 0.97 and ci.high >= 0.93, (covered / sims, ci)
     if kind in TRUE_K:
         assert rejected / sims > 0.99
     else:
         assert stats.binomtest(rejected, sims, 0.05, alternative="greater").pvalue > 0.05
 
 
+@pytest.mark.slow  # 1,000 simulated conditions: a statistical calibration
+def test_random_arming_null_rate_at_most_five_percent() -> None:
+    """Independent random arming, 1,000 pools of 20 runs x 8 rounds: the bootstrap test calls
+    a significant k in at most 5% (the point estimate, not just up to Monte Carlo error), where
+    the analytic CR2 test with Bell-McCaffrey df it replaced (p_k_bm, on the same pools) called
+    6-7% in the benchmark and fails this test."""
+    rng = np.random.default_rng(20)
+    sims = 1000
+    rejected = rejected_bm = 0
+    for _ in range(sims):
+        fit = pooled_reaction(simulated_rows(simulate("random", 20, 8, rng)), rng=rng)
+        rejected += fit["p_k"] < 0.05
+        rejected_bm += fit["p_k_bm"] < 0.05
+    print(f"random arming: bootstrap {rejected / sims:.3f}, CR2 BM df {rejected_bm / sims:.3f}")
+    assert rejected / sims <= 0.05
+    assert rejected < rejected_bm
+
+
 @pytest.mark.slow  # 800 simulated conditions: a statistical calibration
 @pytest.mark.parametrize("kind", ["fixed", "random"])
 def test_contrast_null_rate(kind: str) -> None:
-    """compare --reaction's test of the difference of k between two conditions of the same
-    system, over 200 comparisons: fixed rates with noise, p < 0.05 in at most 5% up to Monte
-    Carlo error (one-sided binomial test at 5%). Known shortfall: under independent random
-    arming the benchmark measured 7.0% (500 comparisons), so it is held to 10%."""
+    """compare --reaction's bootstrap test of the difference of k between two conditions of
+    the same system, over 200 comparisons: p < 0.05 in at most 5% up to Monte Carlo error
+    (one-sided binomial test at 5%), under fixed rates with noise and independent random
+    arming (where the Welch t test it replaced measured 7.0% over 500 comparisons)."""
     rng = np.random.default_rng({"fixed": 6, "random": 7}[kind])
+    runs = pd.DataFrame(
+        {"run_id": [f"{c}{n}" for c in "ab" for n in range(20)], "c": ["a"] * 20 + ["b"] * 20}
+    )
     rejected = 0
     for _ in range(200):
-        fits = [pooled_reaction(simulated_rows(simulate(kind, 20, 8, rng))) for _ in "ab"]
-        cells = pd.DataFrame([{"c": c, **f} for c, f in zip("ab", fits, strict=True)])
-        rejected += contrasts_from_cells(cells, "c")["p_value"].iloc[0] < 0.05
+        rows = pd.concat(
+            [simulated_rows(simulate(kind, 20, 8, rng), prefix=c) for c in "ab"],
+            ignore_index=True,
+        )
+        rejected += reaction_contrasts(rows, runs, "c", rng=rng)["p_value"].iloc[0] < 0.05
     print(f"contrast under the null ({kind}): p < 0.05 in {rejected / 200:.3f}")
-    if kind == "fixed":
-        assert stats.binomtest(rejected, 200, 0.05, alternative="greater").pvalue > 0.05
-    else:
-        assert rejected / 200 <= 0.10
+    assert stats.binomtest(rejected, 200, 0.05, alternative="greater").pvalue > 0.05

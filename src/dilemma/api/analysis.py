@@ -275,16 +275,17 @@ def pooled_reactions(source: Source | Scores, by: str | Sequence[str]) -> pd.Dat
 
 
 def reaction_comparison(
-    scores: Scores, runs: pd.DataFrame, by: str
+    scores: Scores, runs: pd.DataFrame, by: str, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pooled reaction per cell and the Wald tests of its difference between the levels of
     `by`, over the runs `compare` compares (finished, with a level of `by`), stratified by the
-    other conditions as `compare` is (`dilemma.evaluation.reaction_pooled.compare_reaction`)."""
+    other conditions as `compare` is (`dilemma.evaluation.reaction_pooled.compare_reaction`;
+    `seed` seeds its wild bootstraps)."""
     if by not in runs.columns:
         raise CompareError(f"no factor {by!r} in these runs; factors: {sorted(runs.columns)}")
     chosen = select_runs(runs, by).runs
     strata = [c for c in condition_columns(chosen) if c != by and chosen[c].notna().any()]
-    return compare_reaction(scores.reaction_rows, chosen, by, strata)
+    return compare_reaction(scores.reaction_rows, chosen, by, strata, seed=seed)
 
 
 def read_record(path: Path | str) -> Record:

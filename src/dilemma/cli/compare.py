@@ -307,9 +307,11 @@ def reaction_text(cells: pd.DataFrame, pairs: pd.DataFrame, by: str) -> str:
         [
             "",
             f"Pooled reaction k per {by} (and other condition), run and round effects, 95%"
-            " interval and p from CR2 by run, Bell-McCaffrey df (not in the verdict):",
+            " interval and p from the wild cluster bootstrap of the CR2 t by run (not in the"
+            " verdict):",
             _table(cells, [*keys, *_REACTION_CELL_COLS]),
-            f"Difference of k between levels of {by} (Wald test, Welch df, same strata):",
+            f"Difference of k between levels of {by} (wild cluster bootstrap of the Wald t,"
+            " same strata):",
             _table(pairs, _REACTION_PAIR_COLS),
         ]
     )
@@ -329,7 +331,7 @@ def compare_output(
     reaction = None
     if request.reaction:
         runs = select(runs_table(scores), request.where)
-        reaction = reaction_comparison(scores, runs, request.by)
+        reaction = reaction_comparison(scores, runs, request.by, request.seed)
     if as_json:
         out = comparison_json(result, request.where, source)
         if mixed is not None:
