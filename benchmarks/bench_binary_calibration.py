@@ -57,42 +57,23 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(2026)
     start = time.process_time()
-    worst = [0.0, 1.0, 0.0]
     print(f"{args.reps} simulated comparisons per row; load average {os.getloadavg()[0]:.2f}")
-    rows: list[tuple[str, NullFigures]] = []
-    for n in (10, 25):
-        for rates in STRATA:
-            rows.append(
-                (
-                    f"stratified {rates}, {n}/level/stratum",
-                    stratified_main(rng, rates, n, args.reps),
-                )
-            )
-            print(line(*rows[-1]), flush=True)
-    for n in (10, 25):
-        for cells in CELLS:
-            rows.append(
-                (
-                    f"interaction unmatched {cells}, {n}/cell",
-                    interaction_unmatched(rng, cells, n, args.reps),
-                )
-            )
-            print(line(*rows[-1]), flush=True)
-    for seeds in (20, 40):
-        for cells in CELLS:
-            rows.append(
-                (
-                    f"interaction paired {cells}, {seeds} seeds",
-                    interaction_paired(rng, cells, seeds, args.reps),
-                )
-            )
-            print(line(*rows[-1]), flush=True)
-    for _, fig in rows:
-        worst = [
-            max(worst[0], fig.false_changes),
-            min(worst[1], fig.coverage),
-            max(worst[2], fig.false_equivalence),
-        ]
+    designs = (
+        ("stratified {}, {}/level/stratum", stratified_main, STRATA, (10, 25)),
+        ("interaction unmatched {}, {}/cell", interaction_unmatched, CELLS, (10, 25)),
+        ("interaction paired {}, {} seeds", interaction_paired, CELLS, (20, 40)),
+    )
+    rows: list[NullFigures] = []
+    for label, simulate, settings, sizes in designs:
+        for n in sizes:
+            for rates in settings:
+                rows.append(simulate(rng, rates, n, args.reps))
+                print(line(label.format(rates, n), rows[-1]), flush=True)
+    worst = (
+        max(fig.false_changes for fig in rows),
+        min(fig.coverage for fig in rows),
+        max(fig.false_equivalence for fig in rows),
+    )
     print(
         f"worst: false changes {worst[0]:.1%}, coverage {worst[1]:.1%}, false equivalence"
         f" {worst[2]:.1%}; CPU {time.process_time() - start:.0f} s;"
