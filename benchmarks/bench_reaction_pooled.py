@@ -1,7 +1,7 @@
 """Calibration of the pooled reaction fit (dilemma.evaluation.reaction_pooled).
 
     python benchmarks/bench_reaction_pooled.py [--sims 1000] [--runs 20] [--rounds 8] [--seed 1]
-        [--systems random,fixed] [--single-run] [--weights mammen]
+        [--systems random,fixed] [--single-run] [--weights mammen] [--mixed random,fixed]
 
 Each simulation is one condition: `--runs` dyads of `--rounds` rounds of one system of
 dilemma.evaluation.reaction_sim. Prints per system, with binomial 95% intervals for the rates:
@@ -16,7 +16,8 @@ dilemma.evaluation.reaction_sim. Prints per system, with binomial 95% intervals 
   where the system has one (dilemma.evaluation.reaction_sim.TRUE_FATIGUE);
 - `contrast p<.05`: `compare --reaction`'s test of the difference of k between two conditions
   of the same system (consecutive simulated conditions paired: sims / 2 comparisons), its
-  false-positive rate, for the bootstrap (p_value) and the Welch t (p_welch);
+  false-positive rate, for the relabelling test (p_value) and the Welch t (p_welch); with
+  `--mixed random,fixed` also between two systems with the same k and other dynamics;
 - `CPU`: per condition, the pooled fit with its bootstrap, and the bootstrap's share (the fit
   with 999 draws minus the fit with 1, over the first 50 conditions);
 - `single run` (with --single-run): the share of single runs whose per-run reaction test (the
@@ -71,12 +72,13 @@ def system(kind: str, args: argparse.Namespace, rng: np.random.Generator) -> lis
     single: list[bool] = []
     cpu: list[float] = []
     cpu_one: list[float] = []
-    previous = None
+    cpu_contrast: list[float] = []
+    previous: tuple[dict[str, object], pd.DataFrame] | None = None
     for sim in range(args.sims):
         levels = simulate(kind, args.runs, args.rounds, rng)
-        rows = simulated_rows(levels)
+        rows = simulated_rows(levels, prefix=f"c{sim}r")
         start = time.process_time()
-        fit, parts = _pooled(rows, 0.05, rng, DRAWS)
+        fit, _ = _pooled(rows, 0.05, rng, DRAWS)
         cpu.append(time.process_time() - start)
         if sim < 50:
             start = time.process_time()
@@ -100,11 +102,11 @@ def system(kind: str, args: argparse.Namespace, rng: np.random.Generator) -> lis
             q = stats.t.ppf(0.975, fit["dof_fatigue"])
             count["fat_cov"] += abs(fit["fatigue"] - fatigue) <= q * fit["se_fatigue"]
         if previous is None:
-            previous = (fit, parts)
+            previous = (fit, rows)
         else:
-            cells = pd.DataFrame([{"c": "a", **previous[0]}, {"c": "b", **fit}])
-            pair = contrasts_from_cells(cells, "c", parts=[previous[1], parts], rng=rng)
-            contrasts.append((pair["p_value"].iloc[0] < 0.05, pair["p_welch"].iloc[0] < 0.05))
+            start = time.process_time()
+            contrasts.append(contrast(previous, (fit, rows), rng))
+            cpu_contrast.append(time.process_time() - start)
             previous = None
         if args.single_run:
             per_run = directed_fits(pair_rows(levels[:, :1]))
@@ -126,8 +128,37 @@ def system(kind: str, args: argparse.Namespace, rng: np.random.Generator) -> lis
         f"  (Welch t: {rate(sum(c[1] for c in contrasts), n_pairs)})"
         + (f"  single run p<.05 {np.mean(single):.3f}" if single else ""),
         f"  CPU per condition {1000 * np.mean(cpu):.0f} ms, of which bootstrap about"
-        f" {1000 * boot:.0f} ms",
+        f" {1000 * boot:.0f} ms; per contrast {np.mean(cpu_contrast or [np.nan]):.2f} s",
     ]
+
+
+Cell = tuple[dict[str, object], pd.DataFrame]
+
+
+def contrast(a: Cell, b: Cell, rng: np.random.Generator) -> tuple[bool, bool]:
+    """Whether the relabelling test (p_value) and the Welch t (p_welch) call k(a) != k(b)."""
+    cells = pd.DataFrame([{"c": "a", **a[0]}, {"c": "b", **b[0]}])
+    pair = contrasts_from_cells(cells, "c", rows=[a[1], b[1]], rng=rng).iloc[0]
+    return bool(pair["p_value"] < 0.05), bool(pair["p_welch"] < 0.05)
+
+
+def mixed(kinds: list[str], args: argparse.Namespace, rng: np.random.Generator) -> str:
+    """The contrast's false-positive rate between two systems with the same k but different
+    dynamics (`--mixed random,fixed`: random arming against fixed rates, k = 0 in both)."""
+    hits = welch = n = 0
+    for _ in range(args.sims // 2):
+        cells = []
+        for kind in kinds:
+            rows = simulated_rows(simulate(kind, args.runs, args.rounds, rng), prefix=f"{kind}r")
+            cells.append((_pooled(rows, 0.05, rng, DRAWS)[0], rows))
+        if not all(c[0]["identified"] for c in cells):
+            continue
+        test, t_test = contrast(cells[0], cells[1], rng)
+        hits, welch, n = hits + test, welch + t_test, n + 1
+    return (
+        f"{' vs '.join(kinds)} (same k {TRUE_K.get(kinds[0], 0.0)}, other dynamics differ):"
+        f" contrast p<.05 {rate(hits, n)}  (Welch t: {rate(welch, n)})"
+    )
 
 
 def main() -> None:
@@ -141,6 +172,11 @@ def main() -> None:
     parser.add_argument(
         "--weights", default=reaction_pooled.WEIGHTS, help="bootstrap weights (rademacher, webb)"
     )
+    parser.add_argument(
+        "--mixed",
+        default="",
+        help="also contrast two systems with the same k, e.g. random,fixed (sims / 2 pairs)",
+    )
     args = parser.parse_args()
     reaction_pooled.WEIGHTS = args.weights
     rng = np.random.default_rng(args.seed)
@@ -151,6 +187,8 @@ def main() -> None:
         lines = system(kind, args, rng)
         lines[0] += f" ({time.process_time() - start:.0f} s CPU)"
         print("\n".join(lines), flush=True)
+    if args.mixed:
+        print(mixed(args.mixed.split(","), args, rng), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

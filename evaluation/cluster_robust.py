@@ -38,13 +38,12 @@ def partial_out(values: np.ndarray, groups: Sequence[np.ndarray]) -> np.ndarray:
     if not groups or x.size == 0:
         return x
     scale = max(float(np.abs(x).max()), 1.0)
-    sizes = [np.bincount(codes) for codes in groups]
+    sizes = [np.maximum(np.bincount(codes), 1) for codes in groups]
     for _ in range(_MAX_SWEEPS):
         before = x.copy()
         for codes, size in zip(groups, sizes, strict=True):
-            sums = np.zeros((len(size), x.shape[1]))
-            np.add.at(sums, codes, x)
-            x -= (sums / np.maximum(size, 1)[:, None])[codes]
+            sums = [np.bincount(codes, x[:, c], minlength=len(size)) for c in range(x.shape[1])]
+            x -= (np.stack(sums, axis=1) / size[:, None])[codes]
         if np.max(np.abs(x - before)) <= _TOL * scale:
             break
     return x

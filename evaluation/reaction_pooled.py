@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from dilemma.evaluation.cluster_robust import cr2_fit, partial_out
-from dilemma.evaluation.reaction import condition_number
+from dilemma.evaluation.reaction_permutation import CellPool, permutation_test, regressor_condition
 from dilemma.evaluation.richardson import COND_MAX, INSUFFICIENT, NOT_DETECTED, reaction_rows
 from dilemma.evaluation.stats import MIN_REGRESSION_POINTS
 from dilemma.evaluation.wild_bootstrap import WildParts, cluster_weights, wild_parts
@@ -79,7 +79,8 @@ from scipy import stats
 ALPHA = 0.05
 POWER = 0.80
 DRAWS = 999
-"""Wild cluster bootstrap draws per test (per condition, and per contrast)."""
+"""Wild cluster bootstrap draws per condition (contrasts relabel runs:
+`dilemma.evaluation.reaction_permutation`)."""
 WEIGHTS = "mammen"
 SEED = 0
 """Seed of the bootstrap when the caller passes no generator (`compare --seed` does)."""
@@ -141,15 +142,6 @@ def _design(rows: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return partial_out(rows[cols].to_numpy(dtype="float64"), groups)
 
 
-def _cond(x: np.ndarray, raw: np.ndarray) -> float:
-    """Condition number of two partialled regressors; inf where one does not vary."""
-    ss = (x * x).sum(axis=0)
-    if len(x) < 2 or np.any(ss <= 1e-12 * np.maximum((raw * raw).sum(axis=0), 1e-300)):
-        return float("inf")
-    xtx_inv = np.linalg.pinv(x.T @ x)
-    return float(condition_number(xtx_inv[0, 0], xtx_inv[1, 1], xtx_inv[0, 1]))
-
-
 def _growth_cond(rows: pd.DataFrame) -> float:
     """Identification of the growth-rate design: lagged rival and own growth after the effects."""
     prev = rows[[*EQ, "round", "growth_own", "growth_rival"]].assign(round=rows["round"] + 1)
@@ -157,7 +149,7 @@ def _growth_cond(rows: pd.DataFrame) -> float:
     if len(lagged) < MIN_REGRESSION_POINTS:
         return float("inf")
     cols = ["growth_rival", "growth_own"]
-    return _cond(_design(lagged, cols), lagged[cols].to_numpy(dtype="float64"))
+    return regressor_condition(_design(lagged, cols), lagged[cols].to_numpy(dtype="float64"))
 
 
 def pooled_design(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,7 +203,7 @@ def _pooled(
         return _empty(n_runs, n_eq, n, float("inf"), float("inf")), None
     z = _design(rows, ["d_own", "rival", "own"])
     y, x = z[:, 0], z[:, 1:]
-    cond = _cond(x, rows[["rival", "own"]].to_numpy(dtype="float64"))
+    cond = regressor_condition(x, rows[["rival", "own"]].to_numpy(dtype="float64"))
     cond_growth = _growth_cond(rows)
     if not (cond <= COND_MAX and cond_growth <= COND_MAX):
         return _empty(n_runs, n_eq, n, cond, cond_growth), None
@@ -282,24 +274,24 @@ def _cells(
     by: Sequence[str],
     alpha: float,
     rng: np.random.Generator | None,
-) -> tuple[pd.DataFrame, list[WildParts | None]]:
-    """`pooled_reactions` and the bootstrap parts of every row."""
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """`pooled_reactions` and the reaction rows of every cell, row for row."""
     rng = np.random.default_rng(SEED) if rng is None else rng
     by = list(by)
     labelled = rows.merge(runs[["run_id", *by]], on="run_id", how="inner")
     out = []
-    parts = []
+    cell_rows = []
     for key, part in labelled.groupby(by, sort=True, dropna=False):
         values = key if isinstance(key, tuple) else (key,)
-        fit, wild = _pooled(part, alpha, rng, DRAWS)
+        fit, _ = _pooled(part, alpha, rng, DRAWS)
         out.append({**dict(zip(by, values, strict=True)), **fit})
-        parts.append(wild)
-    return pd.DataFrame(out, columns=[*by, *POOLED_COLUMNS]), parts
+        cell_rows.append(part)
+    return pd.DataFrame(out, columns=[*by, *POOLED_COLUMNS]), cell_rows
 
 
 CONTRAST_COLUMNS = (
-    "level_a", "level_b", "diff", "se", "dof", "ci_low", "ci_high", "p_value", "p_welch",
-    "strata", "n_runs_a", "n_runs_b",
+    "level_a", "level_b", "diff", "se", "dof", "ci_low", "ci_high", "p_value", "p_exact",
+    "se_perm", "p_welch", "strata", "n_runs_a", "n_runs_b",
 )  # fmt: skip
 
 
@@ -317,21 +309,21 @@ def reaction_contrasts(
     Every cell (level x stratum of the `strata` columns) has its own pooled fit (k, own-level
     term, equation and role x round effects: the fully interacted model). The contrast of
     levels a and b is the mean over the strata holding both of k(a, s) - k(b, s) (never pooled
-    over the strata). Runs are nested in cells, so the cells' estimates are independent: the
-    variance is the sum of the cells' CR2 variances (times the weights squared). The test of
-    diff = 0 is a wild cluster restricted bootstrap of t = diff / se: in every stratum the null
-    k(a, s) = k(b, s) is imposed at their common least-squares value, every cell's runs get
-    their own Mammen weights, and each draw's t is formed as the data's (`_contrast`);
-    p_value is the share of draws with |t*| >= |t|, the interval diff +- the 95% quantile of
-    |t*| times se. p_welch is the t test with Welch-Satterthwaite degrees of freedom (dof) from
-    the cells' Bell-McCaffrey ones, the analytic test it replaced. Returns CONTRAST_COLUMNS:
-    level_a, level_b, diff, se, dof, ci_low, ci_high, p_value, p_welch, strata (used) and
-    n_runs_a, n_runs_b.
+    over the strata). Runs are nested in cells, so the cells' estimates are independent: se is
+    the root of the sum of the cells' CR2 variances (times the weights squared). The test of
+    diff = 0 relabels runs between the two cells of every stratum
+    (`dilemma.evaluation.reaction_permutation`: exact when there are at most 1,000
+    relabellings, p_exact; otherwise 999 random ones from `rng`): p_value, and the interval
+    diff +- the 1 - alpha quantile of the relabellings' |t*| times se_perm, the CR1 standard
+    error the relabelling statistic is studentized by. p_welch is the t test with
+    Welch-Satterthwaite degrees of freedom (dof) from the cells' Bell-McCaffrey ones. Returns
+    CONTRAST_COLUMNS: level_a, level_b, diff, se, dof, ci_low, ci_high, p_value, p_exact,
+    se_perm, p_welch, strata (used) and n_runs_a, n_runs_b.
     """
     strata = [s for s in strata if s != by]
     rng = np.random.default_rng(SEED) if rng is None else rng
-    cells, parts = _cells(rows, runs[runs[by].notna()], [by, *strata], alpha, rng)
-    return contrasts_from_cells(cells, by, strata, alpha=alpha, parts=parts, rng=rng)
+    cells, cell_rows = _cells(rows, runs[runs[by].notna()], [by, *strata], alpha, rng)
+    return contrasts_from_cells(cells, by, strata, alpha=alpha, rows=cell_rows, rng=rng)
 
 
 def contrasts_from_cells(
@@ -340,53 +332,53 @@ def contrasts_from_cells(
     strata: Sequence[str] = (),
     *,
     alpha: float = ALPHA,
-    parts: Sequence[WildParts | None] | None = None,
+    rows: Sequence[pd.DataFrame] | None = None,
     rng: np.random.Generator | None = None,
     draws: int = DRAWS,
 ) -> pd.DataFrame:
     """The contrasts of k between every pair of levels of `by` from the cells' fits (a
-    `pooled_reactions` table by `by` and `strata`); see `reaction_contrasts`. `parts` are the
-    cells' bootstrap parts, row for row (`_cells`); without them p_value and the interval are
-    the Welch t test's (p_welch)."""
+    `pooled_reactions` table by `by` and `strata`); see `reaction_contrasts`. `rows` are the
+    cells' reaction rows, row for row; without them p_value and the interval are the Welch t
+    test's (p_welch)."""
     fits: dict[tuple[Any, Any], dict[str, Any]] = {}
-    wild: dict[tuple[Any, Any], WildParts | None] = {}
+    data: dict[tuple[Any, Any], pd.DataFrame] = {}
     for n, record in enumerate(cells.to_dict("records")):
         key = (record[by], tuple(record[s] for s in strata))
         fits[key] = {str(c): v for c, v in record.items()}
-        wild[key] = parts[n] if parts is not None else None
+        if rows is not None:
+            data[key] = rows[n]
     rng = np.random.default_rng(SEED) if rng is None else rng
     levels = sorted({lv for lv, _ in fits})
     out = [
-        _contrast(fits, wild if parts is not None else None, a, b, alpha, rng, draws)
+        _contrast(fits, data if rows is not None else None, a, b, alpha, rng, draws)
         for a, b in itertools.combinations(levels, 2)
     ]
     return pd.DataFrame(out, columns=list(CONTRAST_COLUMNS))
 
 
-def _contrast_draws(
-    cells: Sequence[tuple[WildParts, WildParts]],
-    weight: float,
-    rng: np.random.Generator,
-    draws: int,
-) -> np.ndarray:
-    """Bootstrap t of the contrast under the null: per stratum the pair (a, b) of cells' parts,
-    k imposed at their common value, independent weights per cell."""
-    diff = np.zeros(draws)
-    var = np.zeros(draws)
-    for pa, pb in cells:
-        null = (pa.num + pb.num) / (pa.den + pb.den)
-        for part, sign in ((pa, 1.0), (pb, -1.0)):
-            dev, se = part.draws(cluster_weights(part.clusters, draws, rng, WEIGHTS), null)
-            diff += sign * weight * dev
-            var += (weight * se) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = np.where(var > 0, diff / np.sqrt(var), 0.0)
-    return out
+def cell_pool(a: pd.DataFrame, b: pd.DataFrame) -> CellPool:
+    """The complete reaction rows of cells a and b of one stratum, pooled for relabelling
+    (a's runs first)."""
+    shared = set(a["run_id"]) & set(b["run_id"])
+    if shared:
+        raise ValueError(f"runs in both cells of a contrast: {', '.join(sorted(shared)[:3])}")
+    both = pd.concat([a, b], ignore_index=True).dropna(subset=["d_own", "own", "rival"])
+    run_ids = list(dict.fromkeys([*a["run_id"], *b["run_id"]]))
+    present = set(both["run_id"])
+    run_ids = [r for r in run_ids if r in present]
+    order = {r: n for n, r in enumerate(run_ids)}
+    return CellPool(
+        values=both[["d_own", "rival", "own"]].to_numpy(dtype="float64"),
+        equation=_codes(both, EQ),
+        role_round=_codes(both, ["i", "j", "round"]),
+        run=both["run_id"].map(order).to_numpy(dtype="int64"),
+        n_a=len(present & set(a["run_id"])),
+    )
 
 
 def _contrast(
     fits: dict[tuple[Any, Any], dict[str, Any]],
-    wild: dict[tuple[Any, Any], WildParts | None] | None,
+    data: dict[tuple[Any, Any], pd.DataFrame] | None,
     a: Any,
     b: Any,
     alpha: float,
@@ -394,7 +386,7 @@ def _contrast(
     draws: int,
 ) -> dict[str, Any]:
     """mean over shared strata of k(a, s) - k(b, s), its variance, Welch-Satterthwaite dof and
-    (with the cells' `wild` parts) the wild bootstrap p and interval."""
+    (with the cells' reaction rows, `data`) the relabelling test's p and interval."""
     shared = [
         s
         for (lv, s) in fits
@@ -406,8 +398,12 @@ def _contrast(
     row |= {"n_runs_a": n_a, "n_runs_b": n_b}
     nan = float("nan")
     if not shared:
-        return row | dict.fromkeys(
-            ("diff", "se", "dof", "ci_low", "ci_high", "p_value", "p_welch"), nan
+        return (
+            row
+            | dict.fromkeys(
+                ("diff", "se", "dof", "ci_low", "ci_high", "p_value", "se_perm", "p_welch"), nan
+            )
+            | {"p_exact": False}
         )
     weight = 1.0 / len(shared)
     parts = [fits[(lv, s)] for s in shared for lv in (a, b)]
@@ -416,22 +412,26 @@ def _contrast(
     var = float(var_parts.sum())
     dof = var**2 / float(np.sum(var_parts**2 / np.array([f["dof_k"] for f in parts])))
     se = float(np.sqrt(var))
-    q = stats.t.ppf(1 - alpha / 2, dof) if se > 0 else nan
     p_welch = float(2.0 * stats.t.sf(abs(diff) / se, dof)) if se > 0 else nan
-    p = p_welch
-    pairs = [(wild[(a, s)], wild[(b, s)]) for s in shared] if wild is not None else []
-    if se > 0 and pairs and all(pa is not None and pb is not None for pa, pb in pairs):
-        t_star = np.abs(_contrast_draws(pairs, weight, rng, draws))  # type: ignore[arg-type]
-        p = float(np.mean(t_star >= abs(diff) / se))
-        q = float(np.quantile(t_star, 1.0 - alpha))
+    row |= {"diff": diff, "se": se, "dof": dof if se > 0 else nan, "p_welch": p_welch}
+    if data is None or not se > 0:
+        q = stats.t.ppf(1 - alpha / 2, dof) if se > 0 else nan
+        return row | {
+            "ci_low": diff - q * se,
+            "ci_high": diff + q * se,
+            "p_value": p_welch,
+            "p_exact": False,
+            "se_perm": nan,
+        }
+    pools = [cell_pool(data[(a, s)], data[(b, s)]) for s in shared]
+    test = permutation_test(pools, rng, draws)
+    q = test.critical(alpha)
     return row | {
-        "diff": diff,
-        "se": se,
-        "dof": dof if se > 0 else nan,
-        "ci_low": diff - q * se,
-        "ci_high": diff + q * se,
-        "p_value": p,
-        "p_welch": p_welch,
+        "ci_low": diff - q * test.se,
+        "ci_high": diff + q * test.se,
+        "p_value": test.p_value,
+        "p_exact": test.exact,
+        "se_perm": test.se,
     }
 
 
@@ -449,5 +449,5 @@ def compare_reaction(
     strata = [s for s in strata if s != by and s in runs.columns]
     runs = runs[runs[by].notna()]
     rng = np.random.default_rng(seed)
-    cells, parts = _cells(rows, runs, [by, *strata], ALPHA, rng)
-    return cells, contrasts_from_cells(cells, by, strata, parts=parts, rng=rng)
+    cells, cell_rows = _cells(rows, runs, [by, *strata], ALPHA, rng)
+    return cells, contrasts_from_cells(cells, by, strata, rows=cell_rows, rng=rng)

@@ -32,9 +32,8 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_compare_reaction_json(sweep: Path) -> None:
     """Scripted policies ignore the prompt: runs of one seed are the same at both levels, so
-    the pooled k is the same and the difference is 0. Its bootstrap p is the share of draws
-    with |t*| >= 0 up to rounding: every draw but those giving both (identical) cells the same
-    weights (Mammen's two points: 0.6^4, about 13%, for 4 runs a cell)."""
+    the pooled k is the same and the difference is 0. Its relabelling test counts all 70 ways
+    to deal 4 of the 8 runs to each level (exact), and every one has |t*| >= 0: p = 1."""
     out = CliRunner().invoke(
         app, ["compare", str(sweep), "--by", "prompt_setup", "--reaction", "--json"]
     )
@@ -47,7 +46,8 @@ def test_compare_reaction_json(sweep: Path) -> None:
     (pair,) = reaction["pairs"]
     assert (pair["level_a"], pair["level_b"]) == ("baseline", "realist")
     assert pair["diff"] == pytest.approx(0.0, abs=1e-12)
-    assert pair["p_value"] > 0.8 and pair["p_welch"] == pytest.approx(1.0)
+    assert pair["p_value"] == 1.0 and pair["p_exact"] is True
+    assert pair["p_welch"] == pytest.approx(1.0)
 
 
 def test_compare_reaction_same_seed_same_p(sweep: Path) -> None:

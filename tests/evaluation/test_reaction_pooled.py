@@ -137,6 +137,61 @@ def test_contrast_of_k_between_conditions() -> None:
     assert pair["p_value"] < 0.01
 
 
+def _small_design(kind_a: str, kind_b: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """4 runs of system `kind_a` at level "a", 4 of `kind_b` at level "b"."""
+    rng = np.random.default_rng(seed)
+    rows = pd.concat(
+        [
+            simulated_rows(simulate(kind, 4, 8, rng), prefix=lv)
+            for lv, kind in (("a", kind_a), ("b", kind_b))
+        ],
+        ignore_index=True,
+    )
+    runs = pd.DataFrame(
+        {"run_id": [f"{lv}{n}" for lv in "ab" for n in range(4)], "c": [*"aaaabbbb"]}
+    )
+    return rows, runs
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_contrast_counts_every_relabelling_when_there_are_few(seed: int) -> None:
+    """4 runs a level: 70 ways to deal the labels, all counted. Level b's runs answer their
+    rival 0.5 less than a's (d_own - 0.5 * rival): the data's own split is the most extreme
+    of the 70, and with levels of equal size its mirror (every label swapped) has the same
+    |t|, so p is exactly 2/70, not a random draw."""
+    rows, runs = _small_design("stable", "stable", seed=seed)
+    in_b = rows["run_id"].str.startswith("b")
+    rows.loc[in_b, "d_own"] -= 0.5 * rows.loc[in_b, "rival"]
+    pair = reaction_contrasts(rows, runs, "c").iloc[0]
+    assert pair["p_exact"] and pair["p_value"] == pytest.approx(2 / 70)
+    assert pair["diff"] > 0.3 and pair["ci_low"] > 0.0
+    # the same data with the levels named the other way round: the same test
+    renamed = reaction_contrasts(rows, runs.assign(c=runs["c"].map({"a": "z", "b": "b"})), "c")
+    assert renamed["p_value"].iloc[0] == pytest.approx(pair["p_value"])
+    assert renamed["diff"].iloc[0] == pytest.approx(-pair["diff"])
+
+
+def test_contrast_p_is_a_share_of_relabellings() -> None:
+    """Two never-reacting levels: p is some count of the 70 relabellings over 70 (at least
+    the data's own and its mirror), whatever the seed of the draws."""
+    rows, runs = _small_design("random", "fixed", seed=8)
+    ps = {
+        reaction_contrasts(rows, runs, "c", rng=np.random.default_rng(s))["p_value"].iloc[0]
+        for s in (1, 2)
+    }
+    (p,) = ps
+    assert 2 / 70 <= p <= 1.0 and round(p * 70) == pytest.approx(p * 70)
+
+
+def test_contrast_refuses_a_run_in_both_cells() -> None:
+    rows, runs = _small_design("random", "random", seed=2)
+    rows = pd.concat([rows, rows[rows["run_id"] == "a0"].assign(run_id="b0")], ignore_index=True)
+    rows = rows.drop_duplicates(["run_id", "i", "j", "round"], keep="last")
+    runs = pd.concat([runs, pd.DataFrame({"run_id": ["a0"], "c": ["b"]})], ignore_index=True)
+    with pytest.raises(ValueError, match="both cells"):
+        reaction_contrasts(rows, runs, "c")
+
+
 def test_contrast_with_the_same_seed_gives_the_same_p() -> None:
     rows, runs = _two_conditions("stable", seed=13)
     cells = [compare_reaction(rows, runs, "policy", seed=s) for s in (5, 5, 6)]
@@ -230,23 +285,27 @@ def test_random_arming_null_rate_at_most_five_percent() -> None:
     assert rejected < rejected_bm
 
 
-@pytest.mark.slow  # 800 simulated conditions: a statistical calibration
-@pytest.mark.parametrize("kind", ["fixed", "random"])
-def test_contrast_null_rate(kind: str) -> None:
-    """compare --reaction's bootstrap test of the difference of k between two conditions of
-    the same system, over 200 comparisons: p < 0.05 in at most 5% up to Monte Carlo error
-    (one-sided binomial test at 5%), under fixed rates with noise and independent random
-    arming (where the Welch t test it replaced measured 7.0% over 500 comparisons)."""
-    rng = np.random.default_rng({"fixed": 6, "random": 7}[kind])
+@pytest.mark.slow  # 800 simulated conditions and 400 relabelling tests: a calibration
+@pytest.mark.parametrize("kinds", [("fixed", "fixed"), ("random", "random"), ("random", "fixed")])
+def test_contrast_null_rate(kinds: tuple[str, str]) -> None:
+    """compare --reaction's relabelling test of the difference of k between two conditions
+    with the same k (0), over 200 comparisons: p < 0.05 in at most 5% up to Monte Carlo error
+    (one-sided binomial test at 5%): two conditions of fixed rates with noise, two of
+    independent random arming (where the wild bootstrap it replaced called 5.7% of 1,000 and
+    the Welch t 7.0% of 500), and random arming against fixed rates (same k, other dynamics)."""
+    rng = np.random.default_rng({"fixed": 6, "random": 7}[kinds[0]] + 10 * (kinds[0] != kinds[1]))
     runs = pd.DataFrame(
         {"run_id": [f"{c}{n}" for c in "ab" for n in range(20)], "c": ["a"] * 20 + ["b"] * 20}
     )
     rejected = 0
     for _ in range(200):
         rows = pd.concat(
-            [simulated_rows(simulate(kind, 20, 8, rng), prefix=c) for c in "ab"],
+            [
+                simulated_rows(simulate(kind, 20, 8, rng), prefix=c)
+                for c, kind in zip("ab", kinds, strict=True)
+            ],
             ignore_index=True,
         )
         rejected += reaction_contrasts(rows, runs, "c", rng=rng)["p_value"].iloc[0] < 0.05
-    print(f"contrast under the null ({kind}): p < 0.05 in {rejected / 200:.3f}")
+    print(f"contrast under the null ({' vs '.join(kinds)}): p < 0.05 in {rejected / 200:.3f}")
     assert stats.binomtest(rejected, 200, 0.05, alternative="greater").pvalue > 0.05

@@ -277,10 +277,11 @@ def pooled_reactions(source: Source | Scores, by: str | Sequence[str]) -> pd.Dat
 def reaction_comparison(
     scores: Scores, runs: pd.DataFrame, by: str, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The pooled reaction per cell and the Wald tests of its difference between the levels of
-    `by`, over the runs `compare` compares (finished, with a level of `by`), stratified by the
-    other conditions as `compare` is (`dilemma.evaluation.reaction_pooled.compare_reaction`;
-    `seed` seeds its wild bootstraps)."""
+    """The pooled reaction per cell and the tests of its difference between the levels of
+    `by` (runs relabelled between levels), over the runs `compare` compares (finished, with a
+    level of `by`), stratified by the other conditions as `compare` is
+    (`dilemma.evaluation.reaction_pooled.compare_reaction`; `seed` seeds the cells' wild
+    bootstraps and the random relabellings)."""
     if by not in runs.columns:
         raise CompareError(f"no factor {by!r} in these runs; factors: {sorted(runs.columns)}")
     chosen = select_runs(runs, by).runs

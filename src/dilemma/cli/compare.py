@@ -276,7 +276,9 @@ def comparison_text(result: Comparison, source: str) -> str:
 _REACTION_CELL_COLS = [
     "k", "ci_low", "ci_high", "p_k", "k_mde", "fatigue", "n_runs", "n_obs", "verdict",
 ]  # fmt: skip
-_REACTION_PAIR_COLS = ["level_a", "level_b", "diff", "ci_low", "ci_high", "p_value", "strata"]
+_REACTION_PAIR_COLS = [
+    "level_a", "level_b", "diff", "ci_low", "ci_high", "p_value", "p_exact", "strata",
+]  # fmt: skip
 
 _SURVIVAL_COLS = [
     "outcome", "level_a", "level_b", "events_a", "events_b", "rmst_a", "rmst_b", "logrank_p",
@@ -310,8 +312,8 @@ def reaction_text(cells: pd.DataFrame, pairs: pd.DataFrame, by: str) -> str:
             " interval and p from the wild cluster bootstrap of the CR2 t by run (not in the"
             " verdict):",
             _table(cells, [*keys, *_REACTION_CELL_COLS]),
-            f"Difference of k between levels of {by} (wild cluster bootstrap of the Wald t,"
-            " same strata):",
+            f"Difference of k between levels of {by} (runs relabelled between the levels within"
+            " each stratum, studentized; p_exact: every relabelling counted):",
             _table(pairs, _REACTION_PAIR_COLS),
         ]
     )
