@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,7 @@ __all__ = [
     "POOLED_COLUMNS",
     "POOLED_VERDICTS",
     "REACTION",
+    "CellData",
     "compare_reaction",
     "contrasts_from_cells",
     "pooled_design",
@@ -268,14 +270,23 @@ def pooled_reactions(
     return _cells(rows, runs, by, alpha, rng)[0]
 
 
+@dataclass(frozen=True)
+class CellData:
+    """What a contrast needs of one cell beyond its fit: its reaction rows and the bootstrap
+    parts of k (None if not identified)."""
+
+    rows: pd.DataFrame
+    parts: WildParts | None
+
+
 def _cells(
     rows: pd.DataFrame,
     runs: pd.DataFrame,
     by: Sequence[str],
     alpha: float,
     rng: np.random.Generator | None,
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """`pooled_reactions` and the reaction rows of every cell, row for row."""
+) -> tuple[pd.DataFrame, list[CellData]]:
+    """`pooled_reactions` and the rows and bootstrap parts of every cell, row for row."""
     rng = np.random.default_rng(SEED) if rng is None else rng
     by = list(by)
     labelled = rows.merge(runs[["run_id", *by]], on="run_id", how="inner")
@@ -283,15 +294,15 @@ def _cells(
     cell_rows = []
     for key, part in labelled.groupby(by, sort=True, dropna=False):
         values = key if isinstance(key, tuple) else (key,)
-        fit, _ = _pooled(part, alpha, rng, DRAWS)
+        fit, wild = _pooled(part, alpha, rng, DRAWS)
         out.append({**dict(zip(by, values, strict=True)), **fit})
-        cell_rows.append(part)
+        cell_rows.append(CellData(part, wild))
     return pd.DataFrame(out, columns=[*by, *POOLED_COLUMNS]), cell_rows
 
 
 CONTRAST_COLUMNS = (
-    "level_a", "level_b", "diff", "se", "dof", "ci_low", "ci_high", "p_value", "p_exact",
-    "se_perm", "p_welch", "strata", "n_runs_a", "n_runs_b",
+    "level_a", "level_b", "diff", "se", "dof", "ci_low", "ci_high", "p_value", "p_relabel",
+    "p_exact", "se_perm", "p_boot", "p_welch", "strata", "n_runs_a", "n_runs_b",
 )  # fmt: skip
 
 
@@ -310,20 +321,26 @@ def reaction_contrasts(
     term, equation and role x round effects: the fully interacted model). The contrast of
     levels a and b is the mean over the strata holding both of k(a, s) - k(b, s) (never pooled
     over the strata). Runs are nested in cells, so the cells' estimates are independent: se is
-    the root of the sum of the cells' CR2 variances (times the weights squared). The test of
-    diff = 0 relabels runs between the two cells of every stratum
-    (`dilemma.evaluation.reaction_permutation`: exact when there are at most 1,000
-    relabellings, p_exact; otherwise 999 random ones from `rng`): p_value, and the interval
-    diff +- the 1 - alpha quantile of the relabellings' |t*| times se_perm, the CR1 standard
-    error the relabelling statistic is studentized by. p_welch is the t test with
-    Welch-Satterthwaite degrees of freedom (dof) from the cells' Bell-McCaffrey ones. Returns
-    CONTRAST_COLUMNS: level_a, level_b, diff, se, dof, ci_low, ci_high, p_value, p_exact,
-    se_perm, p_welch, strata (used) and n_runs_a, n_runs_b.
+    the root of the sum of the cells' CR2 variances (times the weights squared).
+
+    The test of diff = 0 calls a difference only when two tests both reject (p_value is the
+    larger of their p-values, the interval the hull of their intervals), so that its
+    false-positive rate is at most the smaller of theirs under any null:
+    - p_relabel: runs relabelled between the two cells of every stratum
+      (`dilemma.evaluation.reaction_permutation`; every relabelling counted when there are at
+      most 1,000, p_exact; otherwise 999 random ones from `rng`), studentized by the cells'
+      CR1 standard errors (se_perm). At most alpha when the factor changes nothing (runs
+      exchangeable); above it when the levels differ in their dynamics but not in k.
+    - p_boot: the wild cluster restricted bootstrap of t = diff / se, k imposed at the cells'
+      common value in every stratum, each cell's runs with their own Mammen weights. Valid
+      when the levels' dynamics differ, slightly above alpha when they do not.
+    p_welch is the t test with Welch-Satterthwaite degrees of freedom (dof) from the cells'
+    Bell-McCaffrey ones. Returns CONTRAST_COLUMNS.
     """
     strata = [s for s in strata if s != by]
     rng = np.random.default_rng(SEED) if rng is None else rng
-    cells, cell_rows = _cells(rows, runs[runs[by].notna()], [by, *strata], alpha, rng)
-    return contrasts_from_cells(cells, by, strata, alpha=alpha, rows=cell_rows, rng=rng)
+    cells, data = _cells(rows, runs[runs[by].notna()], [by, *strata], alpha, rng)
+    return contrasts_from_cells(cells, by, strata, alpha=alpha, data=data, rng=rng)
 
 
 def contrasts_from_cells(
@@ -332,25 +349,25 @@ def contrasts_from_cells(
     strata: Sequence[str] = (),
     *,
     alpha: float = ALPHA,
-    rows: Sequence[pd.DataFrame] | None = None,
+    data: Sequence[CellData] | None = None,
     rng: np.random.Generator | None = None,
     draws: int = DRAWS,
 ) -> pd.DataFrame:
     """The contrasts of k between every pair of levels of `by` from the cells' fits (a
-    `pooled_reactions` table by `by` and `strata`); see `reaction_contrasts`. `rows` are the
-    cells' reaction rows, row for row; without them p_value and the interval are the Welch t
-    test's (p_welch)."""
+    `pooled_reactions` table by `by` and `strata`); see `reaction_contrasts`. `data` are the
+    cells' rows and bootstrap parts, row for row (`_cells`); without them p_value and the
+    interval are the Welch t test's (p_welch)."""
     fits: dict[tuple[Any, Any], dict[str, Any]] = {}
-    data: dict[tuple[Any, Any], pd.DataFrame] = {}
+    cell_data: dict[tuple[Any, Any], CellData] = {}
     for n, record in enumerate(cells.to_dict("records")):
         key = (record[by], tuple(record[s] for s in strata))
         fits[key] = {str(c): v for c, v in record.items()}
-        if rows is not None:
-            data[key] = rows[n]
+        if data is not None:
+            cell_data[key] = data[n]
     rng = np.random.default_rng(SEED) if rng is None else rng
     levels = sorted({lv for lv, _ in fits})
     out = [
-        _contrast(fits, data if rows is not None else None, a, b, alpha, rng, draws)
+        _contrast(fits, cell_data if data is not None else None, a, b, alpha, rng, draws)
         for a, b in itertools.combinations(levels, 2)
     ]
     return pd.DataFrame(out, columns=list(CONTRAST_COLUMNS))
@@ -376,9 +393,33 @@ def cell_pool(a: pd.DataFrame, b: pd.DataFrame) -> CellPool:
     )
 
 
+def _contrast_draws(
+    cells: Sequence[tuple[WildParts, WildParts]],
+    weight: float,
+    rng: np.random.Generator,
+    draws: int,
+) -> np.ndarray:
+    """Bootstrap t of the contrast under the null: per stratum the pair (a, b) of cells' parts,
+    k imposed at their common value, independent weights per cell."""
+    diff = np.zeros(draws)
+    var = np.zeros(draws)
+    for pa, pb in cells:
+        null = (pa.num + pb.num) / (pa.den + pb.den)
+        for part, sign in ((pa, 1.0), (pb, -1.0)):
+            dev, se = part.draws(cluster_weights(part.clusters, draws, rng, WEIGHTS), null)
+            diff += sign * weight * dev
+            var += (weight * se) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: np.ndarray = np.where(var > 0, diff / np.sqrt(var), 0.0)
+    return out
+
+
+_UNTESTED = ("ci_low", "ci_high", "p_value", "p_relabel", "se_perm", "p_boot")
+
+
 def _contrast(
     fits: dict[tuple[Any, Any], dict[str, Any]],
-    data: dict[tuple[Any, Any], pd.DataFrame] | None,
+    data: dict[tuple[Any, Any], CellData] | None,
     a: Any,
     b: Any,
     alpha: float,
@@ -386,7 +427,7 @@ def _contrast(
     draws: int,
 ) -> dict[str, Any]:
     """mean over shared strata of k(a, s) - k(b, s), its variance, Welch-Satterthwaite dof and
-    (with the cells' reaction rows, `data`) the relabelling test's p and interval."""
+    (with the cells' `data`) the relabelling and bootstrap tests, combined."""
     shared = [
         s
         for (lv, s) in fits
@@ -395,16 +436,10 @@ def _contrast(
     n_a = sum(int(fits[(a, s)]["n_runs"]) for s in shared)
     n_b = sum(int(fits[(b, s)]["n_runs"]) for s in shared)
     row: dict[str, Any] = {"level_a": a, "level_b": b, "strata": len(shared)}
-    row |= {"n_runs_a": n_a, "n_runs_b": n_b}
+    row |= {"n_runs_a": n_a, "n_runs_b": n_b, "p_exact": False}
     nan = float("nan")
     if not shared:
-        return (
-            row
-            | dict.fromkeys(
-                ("diff", "se", "dof", "ci_low", "ci_high", "p_value", "se_perm", "p_welch"), nan
-            )
-            | {"p_exact": False}
-        )
+        return row | dict.fromkeys(("diff", "se", "dof", "p_welch", *_UNTESTED), nan)
     weight = 1.0 / len(shared)
     parts = [fits[(lv, s)] for s in shared for lv in (a, b)]
     diff = weight * sum(fits[(a, s)]["k"] - fits[(b, s)]["k"] for s in shared)
@@ -414,24 +449,25 @@ def _contrast(
     se = float(np.sqrt(var))
     p_welch = float(2.0 * stats.t.sf(abs(diff) / se, dof)) if se > 0 else nan
     row |= {"diff": diff, "se": se, "dof": dof if se > 0 else nan, "p_welch": p_welch}
-    if data is None or not se > 0:
+    row |= {"p_relabel": nan, "se_perm": nan, "p_boot": nan}
+    wild = [(data[(a, s)].parts, data[(b, s)].parts) for s in shared] if data else []
+    if data is None or not se > 0 or any(pa is None or pb is None for pa, pb in wild):
         q = stats.t.ppf(1 - alpha / 2, dof) if se > 0 else nan
-        return row | {
-            "ci_low": diff - q * se,
-            "ci_high": diff + q * se,
-            "p_value": p_welch,
-            "p_exact": False,
-            "se_perm": nan,
-        }
-    pools = [cell_pool(data[(a, s)], data[(b, s)]) for s in shared]
-    test = permutation_test(pools, rng, draws)
-    q = test.critical(alpha)
+        return row | {"ci_low": diff - q * se, "ci_high": diff + q * se, "p_value": p_welch}
+    pools = [cell_pool(data[(a, s)].rows, data[(b, s)].rows) for s in shared]
+    relabel = permutation_test(pools, rng, draws)
+    q_relabel = relabel.critical(alpha)
+    t_star = np.abs(_contrast_draws(wild, weight, rng, draws))  # type: ignore[arg-type]
+    p_boot = float(np.mean(t_star >= abs(diff) / se))
+    q_boot = float(np.quantile(t_star, 1.0 - alpha))
     return row | {
-        "ci_low": diff - q * test.se,
-        "ci_high": diff + q * test.se,
-        "p_value": test.p_value,
-        "p_exact": test.exact,
-        "se_perm": test.se,
+        "ci_low": min(diff - q_relabel * relabel.se, diff - q_boot * se),
+        "ci_high": max(diff + q_relabel * relabel.se, diff + q_boot * se),
+        "p_value": max(relabel.p_value, p_boot),
+        "p_relabel": relabel.p_value,
+        "p_exact": relabel.exact,
+        "se_perm": relabel.se,
+        "p_boot": p_boot,
     }
 
 
@@ -449,5 +485,5 @@ def compare_reaction(
     strata = [s for s in strata if s != by and s in runs.columns]
     runs = runs[runs[by].notna()]
     rng = np.random.default_rng(seed)
-    cells, cell_rows = _cells(rows, runs, [by, *strata], ALPHA, rng)
-    return cells, contrasts_from_cells(cells, by, strata, rows=cell_rows, rng=rng)
+    cells, data = _cells(rows, runs, [by, *strata], ALPHA, rng)
+    return cells, contrasts_from_cells(cells, by, strata, data=data, rng=rng)

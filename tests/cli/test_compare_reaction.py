@@ -33,7 +33,8 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_compare_reaction_json(sweep: Path) -> None:
     """Scripted policies ignore the prompt: runs of one seed are the same at both levels, so
     the pooled k is the same and the difference is 0. Its relabelling test counts all 70 ways
-    to deal 4 of the 8 runs to each level (exact), and every one has |t*| >= 0: p = 1."""
+    to deal 4 of the 8 runs to each level (exact), and every one has |t*| >= 0: p = 1, and the
+    reported p, the larger of it and the bootstrap's, is 1 too."""
     out = CliRunner().invoke(
         app, ["compare", str(sweep), "--by", "prompt_setup", "--reaction", "--json"]
     )
@@ -46,7 +47,7 @@ def test_compare_reaction_json(sweep: Path) -> None:
     (pair,) = reaction["pairs"]
     assert (pair["level_a"], pair["level_b"]) == ("baseline", "realist")
     assert pair["diff"] == pytest.approx(0.0, abs=1e-12)
-    assert pair["p_value"] == 1.0 and pair["p_exact"] is True
+    assert pair["p_relabel"] == 1.0 and pair["p_exact"] is True and pair["p_value"] == 1.0
     assert pair["p_welch"] == pytest.approx(1.0)
 
 
