@@ -291,13 +291,13 @@ def _cells(
     by = list(by)
     labelled = rows.merge(runs[["run_id", *by]], on="run_id", how="inner")
     out = []
-    cell_rows = []
+    data = []
     for key, part in labelled.groupby(by, sort=True, dropna=False):
         values = key if isinstance(key, tuple) else (key,)
         fit, wild = _pooled(part, alpha, rng, DRAWS)
         out.append({**dict(zip(by, values, strict=True)), **fit})
-        cell_rows.append(CellData(part, wild))
-    return pd.DataFrame(out, columns=[*by, *POOLED_COLUMNS]), cell_rows
+        data.append(CellData(part, wild))
+    return pd.DataFrame(out, columns=[*by, *POOLED_COLUMNS]), data
 
 
 CONTRAST_COLUMNS = (
